@@ -1,0 +1,2 @@
+//! BGP-4 wire codec for oxlb.
+#![forbid(unsafe_code)]

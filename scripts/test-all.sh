@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The one command that runs every test of oxlb: style gates, unit and property
+# tests, fuzz-corpus replays, and the interop tests against real routing
+# daemons in network namespaces. Needs root for the namespaces; installs what
+# it needs from Debian's packages on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "install test dependencies"
+./scripts/install-deps.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit, property and corpus tests"
+cargo test --workspace --locked
+
+step "interop tests against real daemons (network namespaces)"
+./e2e/run.sh
+
+echo
+echo "all test stages passed"
