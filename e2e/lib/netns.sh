@@ -70,11 +70,15 @@ _addr_add() {
 # ns_addr SHORT IF ADDRS: add comma-separated addresses to an interface (e.g. lo).
 ns_addr() { _addr_add "$(ns_name "$1")" "$2" "$3"; }
 
-# ns_link NS1 IF1 ADDRS1 NS2 IF2 ADDRS2: veth pair NS1:IF1 <-> NS2:IF2, with
-# comma-separated CIDR addresses on each end ("-" for none); both ends up.
+# ns_link NS1 IF1 ADDRS1 NS2 IF2 ADDRS2 [MAC1 MAC2]: veth pair NS1:IF1 <-> NS2:IF2,
+# with comma-separated CIDR addresses on each end ("-" for none); both ends up.
+# Fixed MACs make the IPv6 link-local addresses (and so captures) deterministic.
 ns_link() {
-  local n1 n2; n1=$(ns_name "$1"); n2=$(ns_name "$4")
-  ip link add "$2" netns "$n1" type veth peer name "$5" netns "$n2" || die "veth $1:$2 <-> $4:$5"
+  local n1 n2 m1=() m2=(); n1=$(ns_name "$1"); n2=$(ns_name "$4")
+  [[ -n ${7:-} ]] && m1=(address "$7")
+  [[ -n ${8:-} ]] && m2=(address "$8")
+  ip link add "$2" "${m1[@]}" netns "$n1" type veth peer name "$5" "${m2[@]}" netns "$n2" \
+    || die "veth $1:$2 <-> $4:$5"
   _addr_add "$n1" "$2" "$3"; _addr_add "$n2" "$5" "$6"
   ip -n "$n1" link set "$2" up; ip -n "$n2" link set "$5" up
 }

@@ -52,8 +52,8 @@ cap_start() {
 cap_finish() {
   local a=$1
   # wait until both FINs (or a RST) of the BGP connection were captured
-  wait_until 10 sh -c "tcpdump -r '$WORK/capture.pcap' -n 'tcp[tcpflags] & (tcp-fin|tcp-rst) != 0' 2>/dev/null | wc -l | grep -qv '^[01]\$'" \
-    || log "warning: did not see the TCP teardown"
+  wait_until 10 python3 "$HERE/pcap2streams.py" "$WORK/capture.pcap" --check-closed \
+    || die "the BGP connection was not torn down"
   kill_pid "$TCPDUMP_PID" 5
   mkdir -p "$CASE_DIR"
   python3 "$HERE/pcap2streams.py" "$WORK/capture.pcap" --list >&2
@@ -81,7 +81,7 @@ bird_proto_down() { bird_cmd "$1" show protocols "$2" | grep -Eq "^$2 +BGP +--- 
 ######## case 1: BIRD (AS 4200000001) <-> GoBGP (AS 65002), eBGP over IPv4 ########
 case_bird-gobgp-ebgp-v4() {
   ns_create a; ns_create b
-  ns_link a eth0 192.0.2.1/30 b eth0 192.0.2.2/30
+  ns_link a eth0 192.0.2.1/30 b eth0 192.0.2.2/30 02:00:00:00:01:0a 02:00:00:00:01:0b
   cap_start a eth0
   bird_start bird a <<'CONF'
 router id 192.0.2.1;
@@ -185,6 +185,232 @@ UTS namespace with that hostname).
 Regenerate (as root, from the repository root):
 \`crates/bgp-proto/tests/golden/capture.sh crates/bgp-proto/tests/golden $CASE\`
 Streams: \`pcap2streams.py capture.pcap --a 192.0.2.1 --out-a a.bin --out-b b.bin\`.
+README
+}
+
+######## case 2: BIRD <-> GoBGP, iBGP AS 65010 over IPv6 (MP_REACH/MP_UNREACH, RFC 8950) ########
+case_bird-gobgp-ibgp-v6() {
+  ns_create a; ns_create b
+  ns_link a eth0 2001:db8:10::1/64 b eth0 2001:db8:10::2/64 02:00:00:00:02:0a 02:00:00:00:02:0b
+  cap_start a eth0
+  bird_start bird a <<'CONF'
+router id 192.0.2.11;
+protocol device {}
+protocol static s6 {
+  ipv6;
+  route 2001:db8:aa::1/128 blackhole;
+  route 2001:db8:aa:1::/64 blackhole;
+}
+protocol static s6b { ipv6; route 2001:db8:aa:2::/64 blackhole; }
+protocol static s4 { ipv4; route 203.0.113.10/32 blackhole; }
+protocol bgp gob {
+  local 2001:db8:10::1 as 65010;
+  neighbor 2001:db8:10::2 as 65010;
+  direct;
+  hold time 90;
+  connect delay time 1;
+  ipv6 { gateway direct; import all; export filter { bgp_local_pref = 200; accept; }; };
+  ipv4 { gateway direct; extended next hop on; import all; export filter { bgp_local_pref = 150; accept; }; };
+}
+CONF
+  gobgp_start gobgp b <<'CONF'
+[global.config]
+  as = 65010
+  router-id = "192.0.2.12"
+  local-address-list = ["2001:db8:10::2"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "2001:db8:10::1"
+    peer-as = 65010
+  [neighbors.transport.config]
+    passive-mode = true
+    local-address = "2001:db8:10::2"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+CONF
+  wait_until 30 bird_established bird gob || die "session not established"
+  wait_until 20 eval 'gobgp_routes gobgp ipv6 | grep -c "^2001:db8:aa:" | grep -qx 3' || { gobgp_routes gobgp ipv6 >&2; die "gobgp did not learn BIRD's v6 routes"; }
+  wait_until 20 eval 'gobgp_routes gobgp ipv4 | grep -q "^203\.0\.113\.10/32 "' || { gobgp_routes gobgp ipv4 >&2; die "gobgp did not learn BIRD's v4 route"; }
+  gobgp_cmd gobgp global rib add -a ipv6 2001:db8:bb::1/128 origin igp local-pref 300 >/dev/null
+  gobgp_cmd gobgp global rib add -a ipv6 2001:db8:bb:1::/64 origin igp local-pref 300 >/dev/null
+  gobgp_cmd gobgp global rib add -a ipv4 198.51.100.10/32 origin igp nexthop 2001:db8:10::2 local-pref 300 >/dev/null
+  wait_until 20 eval 'bird_routes bird ipv6 | grep -c "^2001:db8:bb:" | grep -qx 2' || { bird_routes bird ipv6 >&2; die "bird did not learn GoBGP's v6 routes"; }
+  wait_until 20 eval 'bird_routes bird ipv4 | grep -q "^198\.51\.100\.10/32 "' || { bird_routes bird ipv4 >&2; die "bird did not learn GoBGP's v4 route"; }
+  gobgp_cmd gobgp global rib del -a ipv6 2001:db8:bb:1::/64 >/dev/null
+  wait_until 20 eval '! bird_routes bird ipv6 | grep -q "^2001:db8:bb:1::/64 "' || die "bird did not see the MP_UNREACH"
+  bird_cmd bird disable s6b >/dev/null
+  wait_until 20 eval '! gobgp_routes gobgp ipv6 | grep -q "^2001:db8:aa:2::/64 "' || die "gobgp did not see the MP_UNREACH"
+  gobgp_cmd gobgp neighbor 2001:db8:10::1 disable --reason "v6 maintenance" >/dev/null
+  wait_until 20 eval 'bird_cmd bird show protocols all gob | grep -q "Received: Administrative shutdown"' \
+    || { bird_cmd bird show protocols all gob >&2; die "bird did not get the Cease"; }
+  cap_finish 2001:db8:10::1
+  cat >"$CASE_DIR/README.md" <<README
+# bird-gobgp-ibgp-v6
+
+One iBGP session (AS 65010 on both sides) over IPv6, captured on BIRD's interface.
+IPv6 routes and (RFC 8950 extended next hop) IPv4 routes travel in MP_REACH_NLRI.
+
+| side | daemon | version | ASN | address | router id |
+| --- | --- | --- | --- | --- | --- |
+| A (a.bin) | BIRD | $(bird_version) | 65010 | 2001:db8:10::1/64, MAC 02:00:00:00:02:0a | 192.0.2.11 |
+| B (b.bin) | GoBGP gobgpd | $(gobgp_version) | 65010 | 2001:db8:10::2/64 (passive), MAC 02:00:00:00:02:0b | 192.0.2.12 |
+
+A's link-local address is fe80::ff:fe00:20a (from the fixed MAC). Hold time 90 s.
+
+What happens, in order:
+1. OPEN both ways. BIRD: MP ipv6/unicast + ipv4/unicast, route refresh, extended next hop
+   (ipv4/unicast over IPv6 next hop), graceful restart (helper), 4-octet AS, enhanced route
+   refresh, LLGR. GoBGP: route refresh, FQDN "gobgp", MP ipv6 + ipv4, 4-octet AS, extended
+   next hop. Then KEEPALIVEs.
+2. A announces, ORIGIN IGP, empty AS_PATH (iBGP), LOCAL_PREF 200, MP_REACH_NLRI AFI 2 with a
+   32-byte next hop (global 2001:db8:10::1 + link-local): 2001:db8:aa::1/128,
+   2001:db8:aa:1::/64, 2001:db8:aa:2::/64; End-of-RIB for IPv6 (UPDATE with an empty
+   MP_UNREACH_NLRI AFI 2/SAFI 1).
+3. A announces 203.0.113.10/32 in MP_REACH_NLRI AFI 1/SAFI 1 with an IPv6 next hop (global +
+   link-local, RFC 8950), LOCAL_PREF 150; End-of-RIB for IPv4 (empty UPDATE).
+4. B announces, ORIGIN IGP, empty AS_PATH, LOCAL_PREF 300, each in its own UPDATE:
+   2001:db8:bb::1/128, 2001:db8:bb:1::/64 (MP_REACH AFI 2, 16-byte next hop 2001:db8:10::2),
+   198.51.100.10/32 (MP_REACH AFI 1/SAFI 1 with IPv6 next hop 2001:db8:10::2, RFC 8950).
+5. B withdraws 2001:db8:bb:1::/64 (MP_UNREACH_NLRI).
+6. A withdraws 2001:db8:aa:2::/64 (MP_UNREACH_NLRI) (\`birdc disable s6b\`).
+7. B sends NOTIFICATION Cease (6) / Administrative Shutdown (2) with the RFC 9003 shutdown
+   communication "v6 maintenance" (\`gobgp neighbor 2001:db8:10::1 disable --reason ...\`);
+   TCP closes. (BIRD's later reconnect attempts are in capture.pcap but not in a.bin/b.bin.)
+
+Regenerate (as root, from the repository root):
+\`crates/bgp-proto/tests/golden/capture.sh crates/bgp-proto/tests/golden $CASE\`
+Streams: \`pcap2streams.py capture.pcap --a 2001:db8:10::1 --out-a a.bin --out-b b.bin\`.
+README
+}
+
+######## case 3: FRR bgpd (AS 65003) <-> BIRD (AS 65001), eBGP over IPv4 ########
+case_frr-bird-ebgp() {
+  ns_create a; ns_create b
+  ns_link a eth0 192.0.2.5/30 b eth0 192.0.2.6/30 02:00:00:00:03:0a 02:00:00:00:03:0b
+  cap_start a eth0
+  frr_start frr a <<'CONF'
+frr defaults traditional
+hostname frr
+domainname example.net
+route-map PREPEND permit 10
+ set as-path prepend 65030 65031
+ set community 65003:1 65003:2
+ set large-community 65003:0:1
+!
+router bgp 65003
+ bgp router-id 192.0.2.5
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ bgp graceful-restart
+ neighbor 192.0.2.6 remote-as 65001
+ neighbor 192.0.2.6 timers connect 1
+ address-family ipv4 unicast
+  network 198.51.100.0/26 route-map PREPEND
+  network 198.51.100.64/26
+  network 198.51.100.128/26
+  network 198.51.100.192/26
+  aggregate-address 198.51.100.128/25 summary-only
+  neighbor 192.0.2.6 addpath-tx-all-paths
+ exit-address-family
+CONF
+  bird_start bird b <<'CONF'
+router id 192.0.2.6;
+protocol device {}
+protocol static s4 {
+  ipv4;
+  route 203.0.113.64/26 blackhole;
+  route 203.0.113.128/26 blackhole;
+}
+filter to_frr {
+  if net = 203.0.113.64/26 then {
+    bgp_path.prepend(64512);
+    bgp_path.prepend(4200000099);
+    bgp_community.add((65001,64));
+    accept;
+  }
+  if net = 203.0.113.128/26 then {
+    bgp_med = 128;
+    bgp_large_community.add((65001,128,1));
+    accept;
+  }
+  reject;
+}
+protocol bgp frr {
+  local 192.0.2.6 as 65001;
+  neighbor 192.0.2.5 as 65003;
+  passive on;
+  hold time 90;
+  ipv4 { import all; export filter to_frr; add paths rx; };
+}
+CONF
+  wait_until 30 bird_established bird frr || die "session not established"
+  wait_until 20 eval 'bird_routes bird ipv4 | grep -q "^198\.51\.100\.128/25 "' || { bird_routes bird ipv4 >&2; die "bird did not get the aggregate"; }
+  wait_until 20 eval 'bird_routes bird ipv4 | grep -q "^198\.51\.100\.0/26 nh=192\.0\.2\.5 path=65003,65030,65031 "' || { bird_routes bird ipv4 >&2; die "bird did not get the prepended route"; }
+  wait_until 20 eval 'frr_routes frr ipv4 | grep -c "^203\.0\.113\." | grep -qx 2' || { frr_routes frr ipv4 >&2; die "frr did not get BIRD's routes"; }
+  # FRR sends ROUTE-REFRESH; BIRD answers (enhanced route refresh: BoRR, routes, EoRR)
+  frr_cmd frr 'clear bgp ipv4 unicast 192.0.2.6 soft in' >/dev/null
+  wait_until 20 eval 'frr_cmd frr "show bgp neighbors 192.0.2.6 json" | jq -e ".\"192.0.2.6\".messageStats.routeRefreshSent >= 1"' || die "frr sent no ROUTE-REFRESH"
+  wait_until 20 eval 'frr_cmd frr "show bgp neighbors 192.0.2.6 json" | jq -e ".\"192.0.2.6\".messageStats.updatesRecv >= 4"' || die "bird did not answer the refresh"
+  # FRR withdraws one route, then shuts the session down with an RFC 9003 message
+  frr_config frr 'router bgp 65003' 'address-family ipv4 unicast' 'no network 198.51.100.64/26' >/dev/null
+  wait_until 20 eval '! bird_routes bird ipv4 | grep -q "^198\.51\.100\.64/26 "' || die "bird did not see the withdrawal"
+  # (FRR keeps quotes as part of the message text, so none here)
+  frr_config frr 'router bgp 65003' 'neighbor 192.0.2.6 shutdown message frr maintenance' >/dev/null
+  wait_until 20 eval 'bird_cmd bird show protocols all frr | grep -q "Received: Administrative shutdown"' \
+    || { bird_cmd bird show protocols all frr >&2; die "bird did not get the Cease"; }
+  cap_finish 192.0.2.5
+  cat >"$CASE_DIR/README.md" <<README
+# frr-bird-ebgp
+
+One eBGP session over IPv4 between FRR bgpd (without zebra) and BIRD, captured on FRR's
+interface. Main purpose: FRR's OPEN (many capabilities) and ADD-PATH encoded NLRI.
+
+| side | daemon | version | ASN | address | router id |
+| --- | --- | --- | --- | --- | --- |
+| A (a.bin) | FRR bgpd | $(frr_version) | 65003 | 192.0.2.5/30, MAC 02:00:00:00:03:0a | 192.0.2.5 |
+| B (b.bin) | BIRD | $(bird_version) | 65001 | 192.0.2.6/30 (passive), MAC 02:00:00:00:03:0b | 192.0.2.6 |
+
+FRR connects (BIRD is \`passive on\`). Hold time 180 (FRR "traditional" defaults) / 90 (BIRD).
+
+What happens, in order:
+1. OPEN from A (FRR) with capabilities: MP ipv4/unicast, route refresh (old Cisco code 128
+   and 2), enhanced route refresh (70), 4-octet AS (65003), extended message (6), ADD-PATH
+   (69) ipv4/unicast send+receive, FQDN (73) hostname "frr" domain "example.net",
+   graceful restart (64) with restart-state and notification bits set, restart time 120 and
+   ipv4/unicast forwarding state, LLGR (71). OPEN from B (BIRD): MP, route refresh, graceful
+   restart (helper), 4-octet AS, ADD-PATH ipv4/unicast receive, enhanced route refresh, LLGR.
+   KEEPALIVEs.
+2. Because B advertised ADD-PATH receive and A send, every IPv4 NLRI that A sends carries a
+   4-byte path identifier (RFC 7911); B's NLRI do not.
+3. B announces (next hop 192.0.2.6), then End-of-RIB:
+   - 203.0.113.128/26: AS_PATH 65001, MED 128, LARGE_COMMUNITY 65001:128:1
+   - 203.0.113.64/26: AS_PATH 65001 4200000099 64512 (prepends in BIRD's export filter),
+     COMMUNITY 65001:64
+4. A announces (next hop 192.0.2.5, ORIGIN IGP, MED 0), then End-of-RIB:
+   - 198.51.100.0/26: AS_PATH 65003 65030 65031 (route-map prepend), COMMUNITY 65003:1
+     65003:2, LARGE_COMMUNITY 65003:0:1
+   - 198.51.100.64/26: AS_PATH 65003
+   - 198.51.100.128/25: aggregate (\`aggregate-address 198.51.100.128/25 summary-only\` over
+     198.51.100.128/26 and .192/26, which are suppressed): AS_PATH 65003, ATOMIC_AGGREGATE,
+     AGGREGATOR AS 65003 / 192.0.2.5
+   - B's two routes reflected back: AS_PATH 65003 65001 4200000099 64512 (COMMUNITY 65001:64)
+     and 65003 65001 (LARGE_COMMUNITY 65001:128:1; MED not passed on)
+5. A sends ROUTE-REFRESH ipv4/unicast (\`clear bgp ipv4 unicast 192.0.2.6 soft in\`); B answers
+   with enhanced route refresh: ROUTE-REFRESH subtype 1 (BoRR), its two routes again,
+   ROUTE-REFRESH subtype 2 (EoRR). A then happened to re-send its Adj-RIB-Out (observed
+   FRR behaviour).
+6. A withdraws 198.51.100.64/26 (IPv4 withdrawn-routes field, with its ADD-PATH id).
+7. A sends NOTIFICATION Cease (6) / Administrative Shutdown (2) with the RFC 9003 shutdown
+   communication "frr maintenance" (\`neighbor 192.0.2.6 shutdown message frr maintenance\`);
+   TCP closes.
+
+Regenerate (as root, from the repository root):
+\`crates/bgp-proto/tests/golden/capture.sh crates/bgp-proto/tests/golden $CASE\`
+Streams: \`pcap2streams.py capture.pcap --a 192.0.2.5 --out-a a.bin --out-b b.bin\`.
 README
 }
 

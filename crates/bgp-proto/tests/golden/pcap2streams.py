@@ -13,8 +13,11 @@ Usage:
   pcap2streams.py FILE.pcap --a ADDR --out-a a.bin --out-b b.bin [--port 179]
 
 --a ADDR names side A by its IP address; the other endpoint is side B. When
-the capture holds several TCP connections on the port (e.g. a BGP connection
-collision), the one carrying the most payload is used (--conn N to choose).
+the capture holds several TCP connections on the port (a BGP connection
+collision, or reconnect attempts after the session was shut down), the first
+one in which both sides sent payload is used (--conn N to choose another).
+--check-closed exits 0 only if that connection was torn down (FIN both ways,
+or a RST), to know when to stop the capture.
 """
 import argparse
 import ipaddress
@@ -113,6 +116,7 @@ class Dir:
         self.isn = None  # sequence number of the first payload byte (SYN+1)
         self.segs = []  # (seq, payload)
         self.fin = False
+        self.rst = False
 
 
 def parse(path, port):
@@ -148,6 +152,8 @@ def parse(path, port):
             d.isn = (seq + 1) & 0xFFFFFFFF
         if flags & 0x01:
             d.fin = True
+        if flags & 0x04:
+            d.rst = True
         if payload:
             d.segs.append((seq, payload))
     return conns
@@ -189,6 +195,8 @@ def main():
     ap.add_argument("--a", help="IP address of side A")
     ap.add_argument("--out-a")
     ap.add_argument("--out-b")
+    ap.add_argument("--check-closed", action="store_true",
+                    help="exit 0 if the selected connection was closed (FIN both ways or RST)")
     ap.add_argument("--verify-tshark", action="store_true",
                     help="cross-check both streams against `tshark -z follow,tcp,raw`")
     args = ap.parse_args()
@@ -199,17 +207,24 @@ def main():
         eps = [k for k in c if k != "order"]
         sizes = {ep: len(reassemble(c[ep])) for ep in eps}
         summary.append((i, c, eps, sizes))
-    if args.list or not args.a:
+    if args.list or not (args.a or args.check_closed):
         for i, c, eps, sizes in summary:
-            print("%d: %s" % (i, "  ".join("%s:%d sent %d bytes" % (ep[0], ep[1], sizes[ep])
-                                           for ep in eps)))
+            print("%d: %s" % (i, "  ".join("%s:%d sent %d bytes%s%s" % (
+                ep[0], ep[1], sizes[ep], " FIN" if c[ep].fin else "", " RST" if c[ep].rst else "")
+                for ep in eps)))
         return
     if not summary:
         raise SystemExit("no TCP connection on port %d in %s" % (args.port, args.pcap))
     if args.conn is not None:
         i, c, eps, sizes = summary[args.conn]
     else:
-        i, c, eps, sizes = max(summary, key=lambda s: sum(s[3].values()))
+        both = [s for s in summary if all(s[3].values())]
+        if not both:
+            raise SystemExit("no TCP connection with payload in both directions")
+        i, c, eps, sizes = both[0]
+    if args.check_closed:
+        closed = all(c[ep].fin for ep in eps) or any(c[ep].rst for ep in eps)
+        sys.exit(0 if closed else 1)
     a_addr = ipaddress.ip_address(args.a)
     a_ep = [ep for ep in eps if ep[0] == a_addr]
     if len(a_ep) != 1:
