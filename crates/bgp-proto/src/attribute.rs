@@ -523,7 +523,7 @@ impl PathAttribute {
 
     fn flags(&self) -> u8 {
         match self {
-            PathAttribute::Unknown(u) => u.flags & !FLAG_EXTENDED_LENGTH,
+            PathAttribute::Unknown(u) => u.flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE | FLAG_PARTIAL),
             other => expected_flags(other.type_code()).unwrap_or(FLAG_OPTIONAL),
         }
     }
@@ -712,8 +712,10 @@ pub(crate) fn decode_attribute(
                 whole(),
             ));
         }
+        // The Extended Length bit and the four low bits describe the
+        // encoding, not the attribute (RFC 4271 §4.3): keep O, T and P only.
         return Ok(PathAttribute::Unknown(UnknownAttribute {
-            flags: raw.flags,
+            flags: raw.flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE | FLAG_PARTIAL),
             type_code: t,
             value: src.slice_ref(v),
         }));
@@ -937,7 +939,7 @@ pub(crate) fn decode_attribute(
         }
         // expected_flags() covers exactly the codes above.
         _ => Ok(PathAttribute::Unknown(UnknownAttribute {
-            flags: raw.flags,
+            flags: raw.flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE | FLAG_PARTIAL),
             type_code: t,
             value: src.slice_ref(v),
         })),

@@ -151,6 +151,18 @@ impl Open {
         Ok(())
     }
 
+    /// RFC 4271 §6.2: the peer's AS (4-octet capability, else My
+    /// Autonomous System) must be the one configured -> Bad Peer AS.
+    /// `None` accepts any AS (dynamic peers check the class themselves).
+    pub fn check_peer_as(&self, expected: Option<u32>) -> Result<(), Notification> {
+        match expected {
+            Some(asn) if asn != self.asn() => {
+                Err(Notification::open(OpenSubcode::BadPeerAs, Bytes::new()).at("OPEN my AS"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn uses_extended_params(&self) -> bool {
         let short: usize = self.params.iter().map(|p| 2 + p.value_len()).sum();
         short > 255 || self.params.iter().any(|p| p.value_len() > 255)

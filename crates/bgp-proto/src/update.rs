@@ -242,6 +242,7 @@ impl Update {
         let mut errors = Vec::new();
         let mut seen = Seen::default();
         let mut rest = attrs_raw;
+        let mut truncated = false;
         while !rest.is_empty() {
             let Some((r, raw)) = read_raw_attribute(rest) else {
                 // RFC 7606 §4: an attribute header or value that runs past
@@ -256,6 +257,7 @@ impl Update {
                     )
                     .at("UPDATE path attribute length"),
                 });
+                truncated = true;
                 break;
             };
             rest = r;
@@ -285,7 +287,9 @@ impl Update {
         let has_mp_nlri = attributes
             .iter()
             .any(|a| matches!(a, PathAttribute::MpReach(m) if !m.nlri.is_empty()));
-        if !nlri.is_empty() || has_mp_nlri {
+        // After an overrun the missing attributes may simply be unreadable;
+        // the routes are already treated as withdrawn.
+        if !truncated && (!nlri.is_empty() || has_mp_nlri) {
             // RFC 7606 §3.d: a missing well-known mandatory attribute ->
             // treat-as-withdraw. NEXT_HOP is needed only for the plain NLRI
             // field (RFC 4760 §3). An attribute that was present but
