@@ -420,7 +420,7 @@ pub fn validate_pools(pools: &[IpAddressPool]) -> Result<BTreeMap<String, Pool>,
                 });
             }
         }
-        if reach.is_none_or(|(f, end, _, _)| f != family || last > end) {
+        if !reach.is_some_and(|(f, end, _, _)| f == family && last <= end) {
             reach = Some((family, last, pi, ei));
         }
     }

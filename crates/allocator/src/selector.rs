@@ -118,7 +118,7 @@ impl LabelSelectorRequirement {
         let value = labels.get(&self.key);
         match self.operator {
             Operator::In => value.is_some_and(|v| self.values.contains(v)),
-            Operator::NotIn => value.is_none_or(|v| !self.values.contains(v)),
+            Operator::NotIn => !value.is_some_and(|v| self.values.contains(v)),
             Operator::Exists => value.is_some(),
             Operator::DoesNotExist => value.is_none(),
         }
