@@ -144,6 +144,18 @@ for q in "bird_routes bird" "frr_routes frr" "exabgp_routes exabgp"; do
 done
 log "ok: withdrawal propagated"
 
+# L2 segment helper: three hosts on one bridge see each other (v4 + v6, ARP/ND).
+bridge_create sw
+for i in 1 2 3; do
+  ns_create "h$i"
+  bridge_attach sw "h$i" eth0 "198.51.100.$i/24,2001:db8:5::$i/64"
+done
+# (no ping on the base image: arping and ndisc6 are in install-deps)
+wait_until 10 nsx h1 arping -q -c 1 -w 1 -i eth0 198.51.100.3 || die "bridge: h1 gets no ARP reply from h3"
+wait_until 10 nsx h2 ndisc6 -q -1 -r 1 -w 500 2001:db8:5::1 eth0 || die "bridge: h2 gets no NA from h1"
+[[ $(ip -n "$(ns_name sw)" -o link show master br0 | wc -l) -eq 3 ]] || die "bridge: expected 3 ports"
+log "ok: bridge segment"
+
 # Every daemon is still running (none crashed during the test).
 for d in bird gobgp frr exabgp; do daemon_alive "$d" || die "$d died"; done
 log "PASS"
