@@ -11,6 +11,10 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 GOLDEN="$REPO/crates/bgp-proto/tests/golden"
 out="$E2E_TMP/golden"
 
+# the TCP reassembler first, on synthetic captures with known streams
+tshark_opt=(); command -v tshark >/dev/null && tshark_opt=(--tshark)
+python3 "$GOLDEN/pcap2streams_selftest.py" "${tshark_opt[@]}" || die "pcap2streams self-test failed"
+
 bash "$GOLDEN/capture.sh" "$out" || die "capture.sh failed"
 
 # every committed case must have been re-captured
