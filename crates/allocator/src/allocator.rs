@@ -11,6 +11,7 @@ use crate::request::{Port, ServiceKey, ServiceRequest, Wanted};
 use crate::stats::PoolStats;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// One assigned address and the pool it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -119,17 +120,39 @@ pub struct Released {
 /// Who uses one address.
 #[derive(Debug, Clone)]
 struct IpUse {
-    pool: String,
+    pool: Arc<str>,
     slot: u128,
     sharing_key: String,
     backend_key: String,
-    /// service -> its ports
-    users: BTreeMap<ServiceKey, Vec<Port>>,
+    /// (service, its ports), sorted by service. Usually one entry, so a
+    /// vector is far smaller than a map.
+    users: Vec<(ServiceKey, Vec<Port>)>,
+}
+
+impl IpUse {
+    fn keys(&self) -> impl Iterator<Item = &ServiceKey> {
+        self.users.iter().map(|(k, _)| k)
+    }
+
+    fn insert_user(&mut self, key: &ServiceKey, ports: &[Port]) {
+        match self.users.binary_search_by(|(k, _)| k.cmp(key)) {
+            Ok(i) => self.users[i].1 = ports.to_vec(),
+            Err(i) => self.users.insert(i, (key.clone(), ports.to_vec())),
+        }
+    }
+
+    fn remove_user(&mut self, key: &ServiceKey) {
+        if let Ok(i) = self.users.binary_search_by(|(k, _)| k.cmp(key)) {
+            self.users.remove(i);
+        }
+    }
 }
 
 /// A pool and its used slots per family.
 #[derive(Debug, Clone)]
 struct PoolState {
+    /// Shared copy of the pool name for [`IpUse`].
+    name: Arc<str>,
     pool: Pool,
     used: [IntervalSet; 2],
 }
@@ -149,10 +172,14 @@ pub struct Allocator {
     pinned_order: Vec<String>,
     /// Plain pools in name order.
     plain_order: Vec<String>,
-    services: BTreeMap<ServiceKey, Svc>,
+    /// Boxed: a B-tree node holds 11 entries, mostly half empty, and a
+    /// request is a few hundred bytes.
+    services: BTreeMap<ServiceKey, Box<Svc>>,
     ips: BTreeMap<IpAddr, IpUse>,
     /// sharing key -> addresses whose users have that key.
     shared: BTreeMap<String, BTreeSet<IpAddr>>,
+    /// Services without an assignment (so retrying them is O(pending)).
+    pending: BTreeSet<ServiceKey>,
 }
 
 /// Is `ips` (the current addresses) still of the family the service needs?
@@ -188,8 +215,9 @@ impl Allocator {
             .into_iter()
             .map(|(name, pool)| {
                 (
-                    name,
+                    name.clone(),
                     PoolState {
+                        name: Arc::from(name.as_str()),
                         pool,
                         used: Default::default(),
                     },
@@ -225,9 +253,9 @@ impl Allocator {
     /// Services known to the allocator that have no address, with the last
     /// reason, in key order.
     pub fn pending(&self) -> impl Iterator<Item = (&ServiceKey, Option<&AllocError>)> {
-        self.services
+        self.pending
             .iter()
-            .filter(|(_, s)| s.assignment.is_none())
+            .filter_map(|k| self.services.get_key_value(k))
             .map(|(k, s)| (k, s.last_error.as_ref()))
     }
 
@@ -242,7 +270,7 @@ impl Allocator {
     pub fn users_of(&self, ip: &IpAddr) -> Vec<&ServiceKey> {
         self.ips
             .get(ip)
-            .map(|u| u.users.keys().collect())
+            .map(|u| u.keys().collect())
             .unwrap_or_default()
     }
 
@@ -313,15 +341,15 @@ impl Allocator {
         let Some(u) = self.ips.get(ip) else {
             return Ok(());
         };
-        let others: Vec<String> = u
-            .users
-            .keys()
-            .filter(|k| *k != key)
-            .map(|k| k.to_string())
-            .collect();
-        if others.is_empty() {
+        if u.keys().all(|k| k == key) {
             return Ok(());
         }
+        let others = || {
+            u.keys()
+                .filter(|k| *k != key)
+                .map(|k| k.to_string())
+                .collect()
+        };
         let conflict = if u.sharing_key.is_empty() {
             Some(SharingConflict::ExistingDoesNotAllowSharing)
         } else if req.sharing_key.is_empty() {
@@ -342,7 +370,7 @@ impl Allocator {
         if let Some(conflict) = conflict {
             return Err(AllocError::SharingKeyConflict {
                 service: key.to_string(),
-                others,
+                others: others(),
                 conflict,
             });
         }
@@ -371,17 +399,17 @@ impl Allocator {
                 continue;
             };
             let u = self.ips.entry(*ip).or_insert_with(|| IpUse {
-                pool: pool.clone(),
+                pool: ps.name.clone(),
                 slot,
                 sharing_key: req.sharing_key.clone(),
                 backend_key: backend.clone(),
-                users: BTreeMap::new(),
+                users: Vec::new(),
             });
-            if u.users.is_empty() || u.users.keys().all(|k| k == key) {
+            if u.keys().all(|k| k == key) {
                 u.sharing_key = req.sharing_key.clone();
                 u.backend_key = backend.clone();
             }
-            u.users.insert(key.clone(), req.ports.clone());
+            u.insert_user(key, &req.ports);
             ps.used[fam.index()].insert(slot);
             if !req.sharing_key.is_empty() {
                 self.shared
@@ -400,11 +428,11 @@ impl Allocator {
             let Some(u) = self.ips.get_mut(ip) else {
                 continue;
             };
-            u.users.remove(key);
+            u.remove_user(key);
             if u.users.is_empty() {
                 let (pool, slot, sk) = (u.pool.clone(), u.slot, u.sharing_key.clone());
                 self.ips.remove(ip);
-                if let Some(ps) = self.pools.get_mut(&pool) {
+                if let Some(ps) = self.pools.get_mut(&*pool) {
                     ps.used[Family::of(ip).index()].remove(slot);
                 }
                 if let Some(set) = self.shared.get_mut(&sk) {
@@ -428,24 +456,44 @@ impl Allocator {
 
     fn set_assignment(&mut self, req: &ServiceRequest, a: Assignment) {
         self.place(&req.key, req, &a);
-        let svc = self.services.entry(req.key.clone()).or_insert_with(|| Svc {
-            req: req.clone(),
-            assignment: None,
-            last_error: None,
-        });
-        svc.req = req.clone();
-        svc.assignment = Some(a);
-        svc.last_error = None;
+        self.pending.remove(&req.key);
+        match self.services.get_mut(&req.key) {
+            Some(svc) => {
+                if svc.req != *req {
+                    svc.req.clone_from(req);
+                }
+                svc.assignment = Some(a);
+                svc.last_error = None;
+            }
+            None => {
+                let svc = Svc {
+                    req: req.clone(),
+                    assignment: Some(a),
+                    last_error: None,
+                };
+                self.services.insert(req.key.clone(), Box::new(svc));
+            }
+        }
     }
 
     fn set_pending(&mut self, req: &ServiceRequest, e: AllocError) {
-        let svc = self.services.entry(req.key.clone()).or_insert_with(|| Svc {
-            req: req.clone(),
-            assignment: None,
-            last_error: None,
-        });
-        svc.req = req.clone();
-        svc.last_error = Some(e);
+        self.pending.insert(req.key.clone());
+        match self.services.get_mut(&req.key) {
+            Some(svc) => {
+                if svc.req != *req {
+                    svc.req.clone_from(req);
+                }
+                svc.last_error = Some(e);
+            }
+            None => {
+                let svc = Svc {
+                    req: req.clone(),
+                    assignment: None,
+                    last_error: Some(e),
+                };
+                self.services.insert(req.key.clone(), Box::new(svc));
+            }
+        }
     }
 
     // ------------------------------------------------------------------
@@ -521,7 +569,7 @@ impl Allocator {
             if let Some(set) = self.shared.get(&req.sharing_key) {
                 let found = set.iter().find(|ip| {
                     Family::of(ip) == fam
-                        && self.ips.get(ip).is_some_and(|u| u.pool == ps.pool.name)
+                        && self.ips.get(ip).is_some_and(|u| *u.pool == *ps.pool.name)
                         && self.check_ip(&req.key, req, backend, ip).is_ok()
                 });
                 if let Some(ip) = found {
@@ -560,11 +608,15 @@ impl Allocator {
     }
 
     /// Family combinations to try, most wanted first.
-    fn family_sets(want: Wanted) -> Vec<Vec<Family>> {
+    fn family_sets(want: Wanted) -> &'static [&'static [Family]] {
+        use Family::{V4, V6};
         match want {
-            Wanted::Single(f) => vec![vec![f]],
-            Wanted::RequireDual { primary: p } => vec![vec![p, p.other()]],
-            Wanted::PreferDual { primary: p } => vec![vec![p, p.other()], vec![p], vec![p.other()]],
+            Wanted::Single(V4) => &[&[V4]],
+            Wanted::Single(V6) => &[&[V6]],
+            Wanted::RequireDual { primary: V4 } => &[&[V4, V6]],
+            Wanted::RequireDual { primary: V6 } => &[&[V6, V4]],
+            Wanted::PreferDual { primary: V4 } => &[&[V4, V6], &[V4], &[V6]],
+            Wanted::PreferDual { primary: V6 } => &[&[V6, V4], &[V6], &[V4]],
         }
     }
 
@@ -592,12 +644,12 @@ impl Allocator {
         let backend = req.backend_key();
         if !req.sharing_key.is_empty() {
             for ps in &cands {
-                if let Some(a) = self.try_pool(ps, &sets[0], req, &backend, true) {
+                if let Some(a) = self.try_pool(ps, sets[0], req, &backend, true) {
                     return Ok(a);
                 }
             }
         }
-        for fams in &sets {
+        for fams in sets {
             for ps in &cands {
                 if let Some(a) = self.try_pool(ps, fams, req, &backend, false) {
                     return Ok(a);
@@ -633,7 +685,7 @@ impl Allocator {
             if shared_only && req.sharing_key.is_empty() {
                 continue;
             }
-            for fams in &sets {
+            for fams in sets {
                 if let Some(a) = self.try_pool(ps, fams, req, &backend, shared_only) {
                     return Ok(a);
                 }
@@ -894,6 +946,7 @@ impl Allocator {
     /// Forgets a service (deleted, or no longer a LoadBalancer) and frees its
     /// addresses; pending services then get a chance.
     pub fn release(&mut self, key: &ServiceKey) -> Released {
+        self.pending.remove(key);
         let Some(svc) = self.services.remove(key) else {
             return Released::default();
         };
@@ -932,6 +985,7 @@ impl Allocator {
             .cloned()
             .collect();
         for k in gone {
+            self.pending.remove(&k);
             if let Some(svc) = self.services.remove(&k) {
                 if let Some(a) = svc.assignment {
                     self.unplace(&k, &a);
