@@ -57,6 +57,7 @@ _daemon_wait_ready() {
 # bird_start NAME NS < bird.conf: bird -f -c CONF -s SOCK -P PIDFILE in NS.
 bird_start() {
   local name=$1 ns=$2 d
+  require bird birdc
   d=$(daemon_dir "$name"); cat >"$d/bird.conf"
   bird -p -c "$d/bird.conf" >/dev/null 2>"$d/parse.err" || { cat "$d/parse.err" >&2; die "$name: bird.conf does not parse"; }
   spawn "$ns" "$d/log" "${_E2E_UTS[@]}" "$name" bird -f -c "$d/bird.conf" -s "$d/bird.ctl" -P "$d/bird.pid"
@@ -78,6 +79,7 @@ bird_established() { bird_cmd "$1" show protocols "$2" | grep -q 'Established'; 
 # frr_start NAME NS < bgpd.conf: /usr/lib/frr/bgpd -Z -S -n ... in NS, vty socket in the state dir.
 frr_start() {
   local name=$1 ns=$2 d
+  require /usr/lib/frr/bgpd vtysh jq
   d=$(daemon_dir "$name"); cat >"$d/bgpd.conf"
   spawn "$ns" "$d/log" "${_E2E_UTS[@]}" "$name" /usr/lib/frr/bgpd -Z -S -n -u root -g root \
     -f "$d/bgpd.conf" -i "$d/bgpd.pid" --vty_socket "$d" -A 127.0.0.1 -P 0 --log stdout
@@ -113,6 +115,7 @@ frr_established() {
 # --pprof-disable in NS (the API is on the namespace's own loopback).
 gobgp_start() {
   local name=$1 ns=$2 d
+  require gobgpd gobgp jq
   d=$(daemon_dir "$name"); cat >"$d/gobgpd.toml"
   spawn "$ns" "$d/log" "${_E2E_UTS[@]}" "$name" gobgpd -f "$d/gobgpd.toml" -t toml \
     --api-hosts 127.0.0.1:50051 --pprof-disable -p
@@ -140,6 +143,7 @@ gobgp_established() {
 # exabgp_send to ExaBGP.
 exabgp_start() {
   local name=$1 ns=$2 d
+  require exabgp python3 jq
   d=$(daemon_dir "$name"); cat >"$d/exabgp.conf"
   [[ -p $d/api.fifo ]] || mkfifo "$d/api.fifo"
   : >>"$d/updates.json"

@@ -30,6 +30,14 @@ export E2E_TMP
 log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "${E2E_TEST_NAME:-e2e}" "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 
+# require CMD...: fail (never skip) if a needed program is missing.
+require() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || die "required program '$c' not found (run scripts/install-deps.sh)"
+  done
+}
+
 # register_pid PID...: kill these PIDs on cleanup.
 register_pid() { _E2E_PIDS+=("$@"); }
 # register_ns FULLNAME...: delete these namespaces on cleanup.

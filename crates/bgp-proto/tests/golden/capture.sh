@@ -42,6 +42,7 @@ gobgp_version() { gobgpd --version 2>&1 | awk '{print $NF}'; }
 frr_version() { /usr/lib/frr/bgpd --version 2>&1 | awk '/version/ {print $NF; exit}'; }
 
 TCPDUMP_PID=
+require tcpdump python3
 # cap_start NS IF: start tcpdump on NS:IF writing $WORK/capture.pcap (TCP port 179 only).
 cap_start() {
   spawn "$1" "$WORK/tcpdump.log" tcpdump -n -i "$2" -s 0 -U -Z root -w "$WORK/capture.pcap" 'tcp port 179'
