@@ -14,6 +14,8 @@ pub mod attribute;
 pub mod builder;
 pub mod capability;
 pub mod codec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod message;
 pub mod nlri;
 pub mod notification;
@@ -33,7 +35,7 @@ pub use codec::{BgpCodec, CodecError};
 pub use message::{EncodeError, Message, MessageType};
 pub use nlri::Nlri;
 pub use notification::{ErrorCode, Notification};
-pub use open::{Open, OptionalParameter};
+pub use open::{negotiate, Open, OptionalParameter};
 pub use route_refresh::{RefreshSubtype, RouteRefresh};
 pub use types::{Family, SessionParams};
 pub use update::Update;

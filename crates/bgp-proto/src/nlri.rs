@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::parse::{be_u32, be_u8, take, Res};
@@ -36,16 +36,23 @@ impl Nlri {
     }
 
     pub(crate) fn encode(&self, with_path_id: bool, out: &mut BytesMut) {
+        // Assemble the prefix on the stack and copy it once: this runs for
+        // every prefix of every UPDATE we send.
+        let mut buf = [0u8; 4 + 1 + 16];
+        let mut at = 0;
         if with_path_id {
-            out.put_u32(self.path_id.unwrap_or(0));
+            buf[..4].copy_from_slice(&self.path_id.unwrap_or(0).to_be_bytes());
+            at = 4;
         }
         let len = self.prefix.prefix_len();
-        out.put_u8(len);
+        buf[at] = len;
+        at += 1;
         let n = usize::from(len).div_ceil(8);
         match self.prefix {
-            IpNet::V4(p) => out.put_slice(&p.network().octets()[..n]),
-            IpNet::V6(p) => out.put_slice(&p.network().octets()[..n]),
+            IpNet::V4(p) => buf[at..at + n].copy_from_slice(&p.network().octets()[..n]),
+            IpNet::V6(p) => buf[at..at + n].copy_from_slice(&p.network().octets()[..n]),
         }
+        out.extend_from_slice(&buf[..at + n]);
     }
 }
 

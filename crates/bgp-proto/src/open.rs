@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::capability::Capability;
 use crate::notification::{Notification, OpenSubcode};
 use crate::parse::{be_u16, be_u32, be_u8, bytes, OrNotify};
-use crate::types::{AS_TRANS, BGP_VERSION};
+use crate::types::{SessionParams, AS_TRANS, BGP_VERSION};
 
 /// Optional parameter type carrying capabilities (RFC 5492 §4).
 pub const PARAM_CAPABILITIES: u8 = 2;
@@ -163,6 +163,21 @@ impl Open {
         }
     }
 
+    /// True if the OPEN carries a capability with this code.
+    pub fn has_capability(&self, code: u8) -> bool {
+        self.capabilities().any(|c| c.code() == code)
+    }
+
+    fn add_path_modes(&self) -> Vec<crate::capability::AddPathFamily> {
+        self.capabilities()
+            .filter_map(|c| match c {
+                Capability::AddPath(v) => Some(v.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
     fn uses_extended_params(&self) -> bool {
         let short: usize = self.params.iter().map(|p| 2 + p.value_len()).sum();
         short > 255 || self.params.iter().any(|p| p.value_len() > 255)
@@ -263,5 +278,33 @@ impl Open {
             bgp_id: Ipv4Addr::from(bgp_id),
             params,
         })
+    }
+}
+
+/// What two OPENs agree on, seen from the side that sent `local`:
+/// 4-octet AS and extended messages need both sides (RFC 6793 §3, RFC 8654
+/// §3); ADD-PATH is per family and direction (RFC 7911 §4).
+pub fn negotiate(local: &Open, remote: &Open, ebgp: bool) -> SessionParams {
+    use crate::capability::{CAP_EXTENDED_MESSAGE, CAP_FOUR_OCTET_AS};
+    let both = |code| local.has_capability(code) && remote.has_capability(code);
+    let (ours, theirs) = (local.add_path_modes(), remote.add_path_modes());
+    let mut receive = Vec::new();
+    let mut send = Vec::new();
+    for o in &ours {
+        for t in theirs.iter().filter(|t| t.family == o.family) {
+            if o.receive && t.send && !receive.contains(&o.family) {
+                receive.push(o.family);
+            }
+            if o.send && t.receive && !send.contains(&o.family) {
+                send.push(o.family);
+            }
+        }
+    }
+    SessionParams {
+        four_octet_as: both(CAP_FOUR_OCTET_AS),
+        extended_message: both(CAP_EXTENDED_MESSAGE),
+        add_path_receive: receive,
+        add_path_send: send,
+        ebgp,
     }
 }
