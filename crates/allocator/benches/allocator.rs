@@ -110,6 +110,25 @@ fn fill(c: &mut Criterion) {
                     BatchSize::LargeInput,
                 )
             });
+            if n == 100_000 {
+                // Same decisions, no event messages built.
+                g.bench_with_input(
+                    BenchmarkId::new(format!("oxlb_no_events/{label}"), n),
+                    &n,
+                    |b, _| {
+                        b.iter_batched(
+                            || Allocator::new(&pools(cidr)).expect("pool"),
+                            |mut a| {
+                                for r in &reqs {
+                                    black_box(a.allocate(r).expect("space"));
+                                }
+                                a
+                            },
+                            BatchSize::LargeInput,
+                        )
+                    },
+                );
+            }
             // The quadratic baseline is only run where it finishes in seconds.
             if n <= 10_000 {
                 g.bench_with_input(
@@ -155,6 +174,13 @@ fn churn(c: &mut Criterion) {
             let r = &reqs[(rng.next() % live as u64) as usize];
             black_box(a.release(&r.key));
             black_box(a.converge(r, &[]))
+        })
+    });
+    g.bench_function("oxlb_no_events/ipv4_slash16", |b| {
+        b.iter(|| {
+            let r = &reqs[(rng.next() % live as u64) as usize];
+            black_box(a.release(&r.key));
+            black_box(a.allocate(r).expect("space"))
         })
     });
 

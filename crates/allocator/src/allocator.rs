@@ -18,8 +18,8 @@ use std::sync::Arc;
 pub struct AssignedIp {
     /// The address.
     pub ip: IpAddr,
-    /// The pool it comes from.
-    pub pool: String,
+    /// The pool it comes from (shared string: no allocation per address).
+    pub pool: Arc<str>,
 }
 
 /// A service's addresses (one per family), primary family first.
@@ -38,7 +38,7 @@ impl Assignment {
     /// The pool of the first address (what goes into the
     /// `metallb.io/ip-allocated-from-pool` annotation).
     pub fn pool(&self) -> &str {
-        self.ips.first().map_or("", |a| a.pool.as_str())
+        self.ips.first().map_or("", |a| &*a.pool)
     }
 }
 
@@ -312,7 +312,7 @@ impl Allocator {
                 .filter(|s| {
                     s.assignment
                         .as_ref()
-                        .is_some_and(|a| a.ips.iter().any(|i| i.pool == p.pool.name))
+                        .is_some_and(|a| a.ips.iter().any(|i| *i.pool == *p.pool.name))
                 })
                 .count(),
         }
@@ -392,7 +392,7 @@ impl Allocator {
         let backend = req.backend_key();
         for AssignedIp { ip, pool } in &a.ips {
             let fam = Family::of(ip);
-            let Some(ps) = self.pools.get_mut(pool) else {
+            let Some(ps) = self.pools.get_mut(&**pool) else {
                 continue;
             };
             let Some(slot) = ps.pool.space(fam).slot_of(to_u128(ip)) else {
@@ -517,17 +517,17 @@ impl Allocator {
             };
             out.push(AssignedIp {
                 ip: *ip,
-                pool: ps.pool.name.clone(),
+                pool: ps.name.clone(),
             });
         }
         for a in &out {
-            if let Some(ps) = self.pools.get(&a.pool) {
+            if let Some(ps) = self.pools.get(&*a.pool) {
                 if !ps
                     .pool
                     .allows(&req.key.namespace, &req.namespace_labels, &req.labels)
                 {
                     return Err(AllocError::PoolNotCompatible {
-                        pool: a.pool.clone(),
+                        pool: a.pool.to_string(),
                     });
                 }
             }
@@ -601,7 +601,7 @@ impl Allocator {
             let ip = self.pick(ps, f, req, backend, shared_only)?;
             ips.push(AssignedIp {
                 ip,
-                pool: ps.pool.name.clone(),
+                pool: ps.name.clone(),
             });
         }
         Some(Assignment { ips })
@@ -714,7 +714,7 @@ impl Allocator {
         }
         let a = self.check_addresses(req, ips)?;
         if let Some(pool) = &req.pool {
-            if a.ips.iter().any(|i| &i.pool != pool) {
+            if a.ips.iter().any(|i| *i.pool != **pool) {
                 return Err(AllocError::NotInRequestedPool {
                     ips: IpList(ips.clone()),
                     pool: pool.clone(),
@@ -776,7 +776,7 @@ impl Allocator {
             return None;
         }
         let have = Family::of(&a.ips[0].ip);
-        let ps = self.pools.get(&a.ips[0].pool)?;
+        let ps = self.pools.get(&*a.ips[0].pool)?;
         if !ps.pool.declares_family(have.other()) {
             return None;
         }
@@ -785,7 +785,7 @@ impl Allocator {
             self.pick(ps, have.other(), req, &backend, false)
                 .map(|ip| AssignedIp {
                     ip,
-                    pool: ps.pool.name.clone(),
+                    pool: ps.name.clone(),
                 })
                 .ok_or_else(|| AllocError::NoAvailableIpsInPool {
                     pool: ps.pool.name.clone(),
@@ -803,24 +803,37 @@ impl Allocator {
     /// when the allocator has no assignment for the service yet (restore
     /// after restart). A valid current assignment is never moved.
     pub fn converge(&mut self, req: &ServiceRequest, status: &[IpAddr]) -> Outcome {
-        self.converge_inner(req, status, true)
+        self.converge_inner(req, status, true, true)
     }
 
-    /// Shorthand for `converge(req, &[])`: keeps the current assignment if
-    /// still valid, else allocates. Returns just the result.
+    /// Like `converge(req, &[])` (keeps the current assignment if still
+    /// valid, else allocates; same decisions) but builds no events and
+    /// returns just the result: the fast path for bulk use.
     pub fn allocate(&mut self, req: &ServiceRequest) -> Result<Assignment, AllocError> {
-        self.converge_inner(req, &[], true).result
+        self.converge_inner(req, &[], true, false).result
     }
 
-    fn converge_inner(&mut self, req: &ServiceRequest, status: &[IpAddr], retry: bool) -> Outcome {
+    fn converge_inner(
+        &mut self,
+        req: &ServiceRequest,
+        status: &[IpAddr],
+        retry: bool,
+        with_events: bool,
+    ) -> Outcome {
         let key = &req.key;
         let mut events = Vec::new();
+        // `allocate()` skips building event messages; decisions are identical.
+        let emit = |events: &mut Vec<Event>, make: &dyn Fn() -> Event| {
+            if with_events {
+                events.push(make());
+            }
+        };
         let mut freed = false;
         let want = match req.wanted() {
             Ok(w) => w,
             Err(e) => {
                 freed |= self.clear(key);
-                events.push(Event::failed(key, &e));
+                emit(&mut events, &|| Event::failed(key, &e));
                 return self.finish_failed(req, e, events, freed, retry);
             }
         };
@@ -841,16 +854,20 @@ impl Allocator {
                     }
                     match self.additional(req, &a) {
                         Some(Ok(extra)) => {
-                            events.push(Event::normal(
-                                reasons::IP_ALLOCATED,
-                                format!("Assigned additional IP {:?}", extra.ip.to_string()),
-                            ));
+                            emit(&mut events, &|| {
+                                Event::normal(
+                                    reasons::IP_ALLOCATED,
+                                    format!("Assigned additional IP {:?}", extra.ip.to_string()),
+                                )
+                            });
                             a.ips.push(extra);
                         }
-                        Some(Err(e)) => events.push(Event::normal(
-                            reasons::ADDITIONAL_ASSIGN_FAILED,
-                            format!("cannot assign additional IP in PreferDualStack: {e}"),
-                        )),
+                        Some(Err(e)) => emit(&mut events, &|| {
+                            Event::normal(
+                                reasons::ADDITIONAL_ASSIGN_FAILED,
+                                format!("cannot assign additional IP in PreferDualStack: {e}"),
+                            )
+                        }),
                         None => {}
                     }
                     self.set_assignment(req, a.clone());
@@ -868,13 +885,13 @@ impl Allocator {
                 Ok(None) => freed |= self.clear(key),
                 Err(e) => {
                     freed |= self.clear(key);
-                    events.push(Event::cleared(key, &e));
+                    emit(&mut events, &|| Event::cleared(key, &e));
                 }
             }
         }
         match self.allocate_new(req) {
             Ok(a) => {
-                events.push(Event::ip_allocated(&a));
+                emit(&mut events, &|| Event::ip_allocated(&a));
                 self.set_assignment(req, a.clone());
                 let unblocked = if freed && retry {
                     self.retry_pending()
@@ -889,7 +906,7 @@ impl Allocator {
             }
             Err(e) => {
                 if e != AllocError::NoPools {
-                    events.push(Event::failed(key, &e));
+                    emit(&mut events, &|| Event::failed(key, &e));
                 }
                 self.finish_failed(req, e, events, freed, retry)
             }
@@ -922,13 +939,15 @@ impl Allocator {
     /// want to force a retry.
     pub fn retry_pending(&mut self) -> Vec<(ServiceKey, Assignment)> {
         let pending: Vec<ServiceKey> = self
-            .services
+            .pending
             .iter()
-            .filter(|(_, s)| {
-                s.assignment.is_none()
-                    && !s.last_error.as_ref().is_some_and(|e| e.is_request_error())
+            .filter(|k| {
+                self.services.get(*k).is_some_and(|s| {
+                    s.assignment.is_none()
+                        && !s.last_error.as_ref().is_some_and(|e| e.is_request_error())
+                })
             })
-            .map(|(k, _)| k.clone())
+            .cloned()
             .collect();
         let mut out = Vec::new();
         for key in pending {
@@ -1006,7 +1025,7 @@ impl Allocator {
         // Phase 2: converge everything in key order.
         let mut out = BTreeMap::new();
         for (key, (req, status)) in &wanted {
-            out.insert(key.clone(), self.converge_inner(req, status, false));
+            out.insert(key.clone(), self.converge_inner(req, status, false, true));
         }
         out
     }
