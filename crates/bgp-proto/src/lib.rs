@@ -14,6 +14,7 @@ pub mod attribute;
 pub mod builder;
 pub mod capability;
 pub mod codec;
+pub mod fsm;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod message;

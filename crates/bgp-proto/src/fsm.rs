@@ -1,0 +1,887 @@
+//! The BGP session state machine (RFC 4271 §8), sans I/O.
+//!
+//! [`Peer::handle`] takes one [`Event`] and the current time and returns the
+//! [`Action`]s the driver must carry out: send a message, open or close a
+//! connection, arm or cancel a timer. Nothing here sleeps, reads a socket or
+//! spawns a task, so every transition can be driven from a unit test.
+//!
+//! A peer may have two TCP connections at once, one we dialled and one we
+//! accepted; [`Peer`] holds both and resolves the collision as RFC 4271 §6.8
+//! says once a BGP identifier is known.
+//!
+//! The receive hold timer is enforced lazily: each message only records the
+//! time it arrived, and when the driver's single hold timer fires the FSM
+//! checks the real age of the last message and re-arms for the remainder.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::capability::{Capability, GracefulRestart};
+use crate::message::Message;
+use crate::notification::{CeaseSubcode, ErrorCode, FsmSubcode, Notification, OpenSubcode};
+use crate::open::{negotiate, Open};
+use crate::route_refresh::{RefreshSubtype, RouteRefresh};
+use crate::types::{Family, SessionParams};
+use crate::update::Update;
+
+/// RFC 4271 §8.2.2: the hold time used while waiting for the peer's OPEN.
+pub const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
+/// RFC 9687 §4: the send hold timer is at least eight minutes.
+pub const MIN_SEND_HOLD_TIME: Duration = Duration::from_secs(480);
+
+/// The six RFC 4271 §8.2.2 states, for the peer as a whole: the most
+/// advanced of its connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum State {
+    Idle,
+    Connect,
+    Active,
+    OpenSent,
+    OpenConfirm,
+    Established,
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            State::Idle => "Idle",
+            State::Connect => "Connect",
+            State::Active => "Active",
+            State::OpenSent => "OpenSent",
+            State::OpenConfirm => "OpenConfirm",
+            State::Established => "Established",
+        })
+    }
+}
+
+/// Which side opened a TCP connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// We dialled the peer.
+    Outgoing,
+    /// The peer dialled us.
+    Incoming,
+}
+
+/// Identifies one TCP connection of a peer. The driver picks the number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// The remote AS a peer must have (BGPPeer `peerASN` or `dynamicASN`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RemoteAs {
+    Fixed(u32),
+    /// `dynamicASN: internal`: whatever AS equals ours.
+    Internal,
+    /// `dynamicASN: external`: any AS other than ours.
+    External,
+}
+
+/// What a session is configured to be. Changing any of it means a new
+/// session (the speaker compares configs before replacing a peer).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PeerConfig {
+    pub local_as: u32,
+    pub remote_as: RemoteAs,
+    pub router_id: Ipv4Addr,
+    /// Hold time we propose (0: no keepalives, no hold timer).
+    pub hold_time: u16,
+    /// Keepalive interval; `None` means a third of the negotiated hold time.
+    pub keepalive: Option<u16>,
+    /// Cap of the reconnect backoff (BGPPeer `connectTime`).
+    pub connect_retry_max: Duration,
+    /// Never dial; only accept.
+    pub passive: bool,
+    /// Families we offer (MP capabilities).
+    pub families: Vec<Family>,
+    /// Offer RFC 8950 IPv4 NLRI over an IPv6 next hop.
+    pub extended_next_hop: bool,
+    /// Offer RFC 8654 extended messages.
+    pub extended_message: bool,
+    /// Offer RFC 4724 graceful restart (parsed only, for now).
+    pub graceful_restart: Option<u16>,
+    /// RFC 9687 send hold time; `None`: max(8 min, 2 x hold time).
+    pub send_hold_time: Option<Duration>,
+    /// Host name for the FQDN capability FRR shows in `show bgp neighbor`.
+    pub hostname: Option<String>,
+    /// Seed of the backoff jitter (derive it from the peer address so peers
+    /// do not retry in lockstep; fixed in tests).
+    pub jitter_seed: u64,
+}
+
+impl PeerConfig {
+    /// A config with the usual defaults: 90 s hold, 120 s connect-retry cap,
+    /// IPv4 and IPv6 unicast, active.
+    pub fn new(local_as: u32, remote_as: RemoteAs, router_id: Ipv4Addr) -> Self {
+        PeerConfig {
+            local_as,
+            remote_as,
+            router_id,
+            hold_time: 90,
+            keepalive: None,
+            connect_retry_max: Duration::from_secs(120),
+            passive: false,
+            families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+            extended_next_hop: false,
+            extended_message: false,
+            graceful_restart: None,
+            send_hold_time: None,
+            hostname: None,
+            jitter_seed: u64::from(u32::from(router_id)) ^ u64::from(local_as) << 32,
+        }
+    }
+
+    /// The OPEN we send.
+    pub fn open(&self) -> Open {
+        let mut caps: Vec<Capability> = self
+            .families
+            .iter()
+            .map(|f| Capability::Multiprotocol(*f))
+            .collect();
+        caps.push(Capability::RouteRefresh);
+        caps.push(Capability::EnhancedRouteRefresh);
+        caps.push(Capability::FourOctetAs(self.local_as));
+        if self.extended_message {
+            caps.push(Capability::ExtendedMessage);
+        }
+        if self.extended_next_hop {
+            caps.push(Capability::ExtendedNextHop(vec![
+                crate::capability::ExtendedNextHop {
+                    nlri_afi: crate::types::AFI_IPV4,
+                    nlri_safi: u16::from(crate::types::SAFI_UNICAST),
+                    next_hop_afi: crate::types::AFI_IPV6,
+                },
+            ]));
+        }
+        if let Some(t) = self.graceful_restart {
+            caps.push(Capability::GracefulRestart(GracefulRestart {
+                restarting: false,
+                notification: false,
+                other_flags: 0,
+                restart_time: t.min(4095),
+                families: Vec::new(),
+            }));
+        }
+        if let Some(h) = &self.hostname {
+            let mut end = h.len().min(64);
+            while !h.is_char_boundary(end) {
+                end -= 1;
+            }
+            caps.push(Capability::Fqdn {
+                hostname: h[..end].to_string(),
+                domain: String::new(),
+            });
+        }
+        Open::new(self.local_as, self.hold_time, self.router_id, caps)
+    }
+}
+
+/// What the two OPENs agreed on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    pub params: SessionParams,
+    pub remote_as: u32,
+    pub remote_id: Ipv4Addr,
+    /// 0 means no hold timer and no keepalives.
+    pub hold_time: u16,
+    pub keepalive: u16,
+    /// Families both sides offered (IPv4 unicast alone if the peer sent no
+    /// multiprotocol capability, RFC 4760 §1).
+    pub families: Vec<Family>,
+    pub route_refresh: bool,
+    pub enhanced_route_refresh: bool,
+    /// IPv4 unicast NLRI may use an IPv6 next hop (RFC 8950).
+    pub extended_next_hop: bool,
+    /// The peer's graceful restart capability, if it sent one.
+    pub peer_graceful_restart: Option<GracefulRestart>,
+    pub remote_open: Open,
+}
+
+/// Timers the driver keeps. Connection timers name their connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Peer-wide: next dial attempt (also the idle hold after an error).
+    ConnectRetry,
+    Hold(ConnId),
+    Keepalive(ConnId),
+    SendHold(ConnId),
+}
+
+/// Inputs to the state machine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Start the peer (dial, or wait if passive).
+    Start,
+    /// Stop the peer: Cease / Administrative Shutdown with this reason on
+    /// every open connection, then Idle until the next [`Event::Start`].
+    Stop {
+        reason: String,
+    },
+    TimerExpired(Timer),
+    /// Our dial succeeded.
+    Connected(ConnId),
+    /// Our dial failed.
+    ConnectFailed,
+    /// The peer dialled us.
+    Accepted(ConnId),
+    /// A connection closed (reset, EOF or error).
+    Closed(ConnId),
+    Received(ConnId, Message),
+    /// The framer or a decoder rejected what the peer sent.
+    DecodeError(ConnId, Notification),
+    /// Writing to the connection is blocked (the socket buffer is full).
+    SendBlocked(ConnId),
+    /// A blocked write made progress.
+    SendProgress(ConnId),
+}
+
+/// Why a session ended, for logs and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DownReason {
+    /// We sent this NOTIFICATION.
+    Sent(Notification),
+    /// The peer sent this NOTIFICATION.
+    Received(Notification),
+    /// The TCP connection closed without a NOTIFICATION.
+    ConnectionClosed,
+    /// [`Event::Stop`].
+    Stopped,
+}
+
+/// Outputs of the state machine, to carry out in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Dial the peer; answer with [`Event::Connected`] or
+    /// [`Event::ConnectFailed`].
+    Connect,
+    Send(ConnId, Message),
+    /// Close the connection (after flushing what was queued for it).
+    Close(ConnId),
+    ArmTimer(Timer, Duration),
+    CancelTimer(Timer),
+    /// The peer-wide state changed.
+    StateChanged {
+        from: State,
+        to: State,
+    },
+    /// The session is up on this connection: start sending routes.
+    Established {
+        conn: ConnId,
+        negotiated: Box<Negotiated>,
+    },
+    /// The established session ended.
+    Down(DownReason),
+    /// Give the frame decoder these parameters for this connection (sent as
+    /// soon as the peer's OPEN is accepted, before anything else is read).
+    SetCodec(ConnId, SessionParams),
+    /// The peer asked for our routes again (RFC 2918), with BoRR/EoRR
+    /// demarcation if enhanced route refresh was negotiated (RFC 7313).
+    ResendRoutes {
+        family: Family,
+        enhanced: bool,
+    },
+    /// An UPDATE arrived on the established session (counted, never
+    /// installed).
+    UpdateReceived(Box<Update>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnState {
+    OpenSent,
+    OpenConfirm,
+    Established,
+}
+
+#[derive(Clone, Debug)]
+struct Conn {
+    id: ConnId,
+    dir: Direction,
+    state: ConnState,
+    negotiated: Option<Negotiated>,
+    last_rx: Instant,
+    hold: Duration,
+    blocked_since: Option<Instant>,
+}
+
+/// One configured peer: its state, its connections and its backoff.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    config: PeerConfig,
+    started: bool,
+    /// Idle, Connect or Active when no connection is open.
+    base: State,
+    conns: Vec<Conn>,
+    dialing: bool,
+    retries: u32,
+    rng: u64,
+}
+
+fn state_of(c: ConnState) -> State {
+    match c {
+        ConnState::OpenSent => State::OpenSent,
+        ConnState::OpenConfirm => State::OpenConfirm,
+        ConnState::Established => State::Established,
+    }
+}
+
+impl Peer {
+    pub fn new(config: PeerConfig) -> Self {
+        let rng = config.jitter_seed | 1;
+        Peer {
+            config,
+            started: false,
+            base: State::Idle,
+            conns: Vec::new(),
+            dialing: false,
+            retries: 0,
+            rng,
+        }
+    }
+
+    pub fn config(&self) -> &PeerConfig {
+        &self.config
+    }
+
+    /// The peer-wide state: the most advanced connection, else Idle,
+    /// Connect (dialling) or Active (waiting).
+    pub fn state(&self) -> State {
+        self.conns
+            .iter()
+            .map(|c| state_of(c.state))
+            .max()
+            .unwrap_or(self.base)
+    }
+
+    /// The established connection and what it negotiated, if any.
+    pub fn established(&self) -> Option<(ConnId, &Negotiated)> {
+        self.conns
+            .iter()
+            .find(|c| c.state == ConnState::Established)
+            .and_then(|c| c.negotiated.as_ref().map(|n| (c.id, n)))
+    }
+
+    /// Handles one event at time `now`.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
+        let before = self.state();
+        let mut out = Vec::new();
+        self.dispatch(now, event, &mut out);
+        let after = self.state();
+        if before != after {
+            out.push(Action::StateChanged {
+                from: before,
+                to: after,
+            });
+        }
+        out
+    }
+
+    fn dispatch(&mut self, now: Instant, event: Event, out: &mut Vec<Action>) {
+        match event {
+            Event::Start => {
+                if self.started {
+                    return;
+                }
+                self.started = true;
+                self.retries = 0;
+                self.begin(out);
+            }
+            Event::Stop { reason } => {
+                self.started = false;
+                let ids: Vec<ConnId> = self.conns.iter().map(|c| c.id).collect();
+                let was_up = self.established().is_some();
+                for id in ids {
+                    out.push(Action::Send(
+                        id,
+                        Message::Notification(Notification::admin_shutdown(&reason)),
+                    ));
+                    self.drop_conn(id, out);
+                }
+                if was_up {
+                    out.push(Action::Down(DownReason::Stopped));
+                }
+                out.push(Action::CancelTimer(Timer::ConnectRetry));
+                self.dialing = false;
+                self.base = State::Idle;
+            }
+            Event::TimerExpired(t) => self.timer(now, t, out),
+            Event::Connected(id) => {
+                self.dialing = false;
+                if !self.started || self.established().is_some() {
+                    // RFC 4271 §6.8: a new connection while one is
+                    // established is closed.
+                    out.push(Action::Close(id));
+                    return;
+                }
+                self.open_conn(now, id, Direction::Outgoing, out);
+            }
+            Event::ConnectFailed => {
+                self.dialing = false;
+                if self.started && self.conns.is_empty() {
+                    // RFC 4271 §8.2.2 (Connect state, TCP fails): go to
+                    // Active and wait for the retry timer.
+                    self.base = State::Active;
+                    self.schedule_retry(out);
+                }
+            }
+            Event::Accepted(id) => {
+                if !self.started || self.established().is_some() {
+                    if self.started {
+                        out.push(Action::Send(
+                            id,
+                            Message::Notification(Notification::cease(
+                                CeaseSubcode::ConnectionRejected,
+                            )),
+                        ));
+                    }
+                    out.push(Action::Close(id));
+                    return;
+                }
+                self.open_conn(now, id, Direction::Incoming, out);
+            }
+            Event::Closed(id) => {
+                if self.conn(id).is_some() {
+                    let was_established = self
+                        .conn(id)
+                        .map(|c| c.state == ConnState::Established)
+                        .unwrap_or(false);
+                    self.drop_conn(id, out);
+                    if was_established {
+                        out.push(Action::Down(DownReason::ConnectionClosed));
+                    }
+                    self.after_loss(out);
+                }
+            }
+            Event::Received(id, msg) => self.receive(now, id, msg, out),
+            Event::DecodeError(id, n) => {
+                if self.conn(id).is_some() {
+                    self.fail(id, n, out);
+                }
+            }
+            Event::SendBlocked(id) => {
+                let hold = self.send_hold_time(id);
+                if let Some(c) = self.conn_mut(id) {
+                    if c.blocked_since.is_none() {
+                        c.blocked_since = Some(now);
+                        if let Some(h) = hold {
+                            out.push(Action::ArmTimer(Timer::SendHold(id), h));
+                        }
+                    }
+                }
+            }
+            Event::SendProgress(id) => {
+                if let Some(c) = self.conn_mut(id) {
+                    if c.blocked_since.take().is_some() {
+                        out.push(Action::CancelTimer(Timer::SendHold(id)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn conn(&self, id: ConnId) -> Option<&Conn> {
+        self.conns.iter().find(|c| c.id == id)
+    }
+
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.conns.iter_mut().find(|c| c.id == id)
+    }
+
+    /// Leaves Idle: dial (Connect) or wait (Active).
+    fn begin(&mut self, out: &mut Vec<Action>) {
+        if self.config.passive {
+            self.base = State::Active;
+        } else {
+            self.base = State::Connect;
+            self.dialing = true;
+            out.push(Action::Connect);
+        }
+    }
+
+    /// Jittered exponential backoff: about 1 s, 2 s, 4 s ... capped at the
+    /// configured connect time; each delay is 75-100 % of its nominal value
+    /// (RFC 4271 §10 jitter).
+    pub fn backoff(&mut self) -> Duration {
+        let cap = self.config.connect_retry_max.max(Duration::from_secs(1));
+        let nominal = Duration::from_secs(1u64 << self.retries.min(16)).min(cap);
+        self.retries = self.retries.saturating_add(1);
+        // xorshift64: deterministic per seed, no I/O.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let frac = 0.75 + (self.rng % 1000) as f64 / 4000.0;
+        nominal.mul_f64(frac)
+    }
+
+    fn schedule_retry(&mut self, out: &mut Vec<Action>) {
+        let d = self.backoff();
+        out.push(Action::ArmTimer(Timer::ConnectRetry, d));
+    }
+
+    /// After losing a connection: if none is left, wait and retry.
+    fn after_loss(&mut self, out: &mut Vec<Action>) {
+        if !self.started || !self.conns.is_empty() {
+            return;
+        }
+        self.base = if self.config.passive {
+            State::Active
+        } else {
+            State::Idle
+        };
+        if !self.config.passive {
+            self.schedule_retry(out);
+        }
+    }
+
+    fn open_conn(&mut self, now: Instant, id: ConnId, dir: Direction, out: &mut Vec<Action>) {
+        out.push(Action::Send(id, Message::Open(self.config.open())));
+        // RFC 4271 §8.2.2: a large hold time until the peer's OPEN arrives.
+        out.push(Action::ArmTimer(Timer::Hold(id), OPEN_HOLD_TIME));
+        self.conns.push(Conn {
+            id,
+            dir,
+            state: ConnState::OpenSent,
+            negotiated: None,
+            last_rx: now,
+            hold: OPEN_HOLD_TIME,
+            blocked_since: None,
+        });
+        out.push(Action::CancelTimer(Timer::ConnectRetry));
+    }
+
+    fn drop_conn(&mut self, id: ConnId, out: &mut Vec<Action>) {
+        self.conns.retain(|c| c.id != id);
+        out.push(Action::Close(id));
+        out.push(Action::CancelTimer(Timer::Hold(id)));
+        out.push(Action::CancelTimer(Timer::Keepalive(id)));
+        out.push(Action::CancelTimer(Timer::SendHold(id)));
+    }
+
+    /// Sends a NOTIFICATION, closes the connection, and handles the loss.
+    fn fail(&mut self, id: ConnId, n: Notification, out: &mut Vec<Action>) {
+        let was_established = self
+            .conn(id)
+            .map(|c| c.state == ConnState::Established)
+            .unwrap_or(false);
+        out.push(Action::Send(id, Message::Notification(n.clone())));
+        self.drop_conn(id, out);
+        if was_established {
+            out.push(Action::Down(DownReason::Sent(n)));
+        }
+        self.after_loss(out);
+    }
+
+    fn send_hold_time(&self, id: ConnId) -> Option<Duration> {
+        let c = self.conn(id)?;
+        let hold = c.negotiated.as_ref().map(|n| n.hold_time)?;
+        if hold == 0 && self.config.send_hold_time.is_none() {
+            return None;
+        }
+        Some(
+            self.config.send_hold_time.unwrap_or_else(|| {
+                MIN_SEND_HOLD_TIME.max(Duration::from_secs(2 * u64::from(hold)))
+            }),
+        )
+    }
+
+    fn timer(&mut self, now: Instant, t: Timer, out: &mut Vec<Action>) {
+        match t {
+            Timer::ConnectRetry => {
+                if self.started && self.conns.is_empty() && !self.config.passive && !self.dialing {
+                    self.base = State::Connect;
+                    self.dialing = true;
+                    out.push(Action::Connect);
+                }
+            }
+            Timer::Hold(id) => {
+                let Some(c) = self.conn(id) else { return };
+                if c.hold.is_zero() {
+                    return;
+                }
+                let age = now.saturating_duration_since(c.last_rx);
+                if age < c.hold {
+                    out.push(Action::ArmTimer(Timer::Hold(id), c.hold - age));
+                    return;
+                }
+                // RFC 4271 §8.2.2: hold timer expired -> NOTIFICATION 4/0.
+                self.fail(id, Notification::hold_timer_expired(), out);
+            }
+            Timer::Keepalive(id) => {
+                let Some(c) = self.conn(id) else { return };
+                if !matches!(c.state, ConnState::OpenConfirm | ConnState::Established) {
+                    return;
+                }
+                let Some(n) = &c.negotiated else { return };
+                if n.keepalive == 0 {
+                    return;
+                }
+                let every = Duration::from_secs(u64::from(n.keepalive));
+                out.push(Action::Send(id, Message::Keepalive));
+                out.push(Action::ArmTimer(Timer::Keepalive(id), every));
+            }
+            Timer::SendHold(id) => {
+                let Some(c) = self.conn(id) else { return };
+                if c.blocked_since.is_none() {
+                    return;
+                }
+                // RFC 9687 §3: the peer has not read from us for the send
+                // hold time -> NOTIFICATION 8 and close.
+                self.fail(id, Notification::send_hold_timer_expired(), out);
+            }
+        }
+    }
+
+    fn receive(&mut self, now: Instant, id: ConnId, msg: Message, out: &mut Vec<Action>) {
+        let Some(c) = self.conn_mut(id) else { return };
+        c.last_rx = now;
+        let state = c.state;
+        match (state, msg) {
+            (_, Message::Notification(n)) => {
+                // RFC 4271 §8.2.2: a NOTIFICATION in any state closes the
+                // connection; nothing is sent back.
+                let was_established = state == ConnState::Established;
+                self.drop_conn(id, out);
+                if was_established {
+                    out.push(Action::Down(DownReason::Received(n)));
+                }
+                self.after_loss(out);
+            }
+            (ConnState::OpenSent, Message::Open(open)) => self.receive_open(id, open, out),
+            (ConnState::OpenConfirm, Message::Keepalive) => {
+                // RFC 4271 §6.8: only one connection may be established;
+                // a second one reaching this point loses.
+                if self.established().is_some() {
+                    let n = Notification::cease(CeaseSubcode::ConnectionCollisionResolution);
+                    self.fail(id, n, out);
+                    return;
+                }
+                let Some(c) = self.conn_mut(id) else { return };
+                c.state = ConnState::Established;
+                let negotiated = c.negotiated.clone();
+                self.retries = 0;
+                // The other connection, if any, was never going to win.
+                let others: Vec<ConnId> = self
+                    .conns
+                    .iter()
+                    .filter(|c| c.id != id)
+                    .map(|c| c.id)
+                    .collect();
+                for other in others {
+                    out.push(Action::Send(
+                        other,
+                        Message::Notification(Notification::cease(
+                            CeaseSubcode::ConnectionCollisionResolution,
+                        )),
+                    ));
+                    self.drop_conn(other, out);
+                }
+                if let Some(n) = negotiated {
+                    out.push(Action::Established {
+                        conn: id,
+                        negotiated: Box::new(n),
+                    });
+                }
+            }
+            (ConnState::Established, Message::Keepalive) => {}
+            (ConnState::Established, Message::Update(u)) => {
+                out.push(Action::UpdateReceived(Box::new(u)));
+            }
+            (ConnState::Established, Message::RouteRefresh(r)) => self.receive_refresh(id, r, out),
+            // RFC 6608 §4: anything else is an FSM error naming the state.
+            (ConnState::OpenSent, _) => {
+                self.fail(id, Notification::fsm(FsmSubcode::UnexpectedInOpenSent), out)
+            }
+            (ConnState::OpenConfirm, _) => self.fail(
+                id,
+                Notification::fsm(FsmSubcode::UnexpectedInOpenConfirm),
+                out,
+            ),
+            (ConnState::Established, Message::Open(_)) => self.fail(
+                id,
+                Notification::fsm(FsmSubcode::UnexpectedInEstablished),
+                out,
+            ),
+        }
+    }
+
+    fn receive_refresh(&mut self, id: ConnId, r: RouteRefresh, out: &mut Vec<Action>) {
+        let Some(n) = self.conn(id).and_then(|c| c.negotiated.as_ref()) else {
+            return;
+        };
+        // RFC 7313 §4: a BoRR/EoRR from the peer concerns its own routes,
+        // which we do not keep; an unknown subtype is ignored (§5).
+        if r.subtype != RefreshSubtype::Request {
+            return;
+        }
+        // RFC 2918 §4: a refresh for a family not negotiated is ignored.
+        if !n.route_refresh || !n.families.contains(&r.family) {
+            return;
+        }
+        out.push(Action::ResendRoutes {
+            family: r.family,
+            enhanced: n.enhanced_route_refresh,
+        });
+    }
+
+    fn check_open(&self, open: &Open) -> Result<(), Notification> {
+        open.validate()?;
+        let asn = open.asn();
+        // RFC 4271 §6.2: Bad Peer AS.
+        let ok = match self.config.remote_as {
+            RemoteAs::Fixed(a) => a == asn,
+            RemoteAs::Internal => asn == self.config.local_as,
+            RemoteAs::External => asn != self.config.local_as,
+        };
+        if !ok {
+            return Err(Notification::open(OpenSubcode::BadPeerAs, Bytes::new()).at("OPEN my AS"));
+        }
+        // RFC 6286 §2.2: inside one AS the identifiers must differ.
+        if asn == self.config.local_as && open.bgp_id == self.config.router_id {
+            return Err(
+                Notification::open(OpenSubcode::BadBgpIdentifier, Bytes::new())
+                    .at("OPEN BGP identifier"),
+            );
+        }
+        // RFC 6793 §4.1: a speaker without the 4-octet capability cannot
+        // peer with a 4-octet AS of ours... it sees AS_TRANS, which is fine;
+        // but its own AS_TRANS with no capability is bogus.
+        if open.four_octet_as().is_none() && open.my_as == crate::types::AS_TRANS {
+            return Err(Notification::open(OpenSubcode::BadPeerAs, Bytes::new()).at("OPEN my AS"));
+        }
+        Ok(())
+    }
+
+    fn receive_open(&mut self, id: ConnId, open: Open, out: &mut Vec<Action>) {
+        if let Err(n) = self.check_open(&open) {
+            self.fail(id, n, out);
+            return;
+        }
+        let ours = self.config.open();
+        let ebgp = open.asn() != self.config.local_as;
+        let params = negotiate(&ours, &open, ebgp);
+        let hold_time = self.config.hold_time.min(open.hold_time);
+        let keepalive = if hold_time == 0 {
+            0
+        } else {
+            self.config
+                .keepalive
+                .map(|k| k.min(hold_time / 3).max(1))
+                .unwrap_or(hold_time / 3)
+                .max(1)
+        };
+        let theirs: Vec<Family> = open
+            .capabilities()
+            .filter_map(|c| match c {
+                Capability::Multiprotocol(f) => Some(*f),
+                _ => None,
+            })
+            .collect();
+        let families: Vec<Family> = if theirs.is_empty() {
+            // RFC 4760 §1: no MP capability means IPv4 unicast only.
+            self.config
+                .families
+                .iter()
+                .copied()
+                .filter(|f| *f == Family::IPV4_UNICAST)
+                .collect()
+        } else {
+            self.config
+                .families
+                .iter()
+                .copied()
+                .filter(|f| theirs.contains(f))
+                .collect()
+        };
+        let has = |code| open.has_capability(code);
+        let peer_graceful_restart = open.capabilities().find_map(|c| match c {
+            Capability::GracefulRestart(g) => Some(g.clone()),
+            _ => None,
+        });
+        let negotiated = Negotiated {
+            params: params.clone(),
+            remote_as: open.asn(),
+            remote_id: open.bgp_id,
+            hold_time,
+            keepalive,
+            families,
+            route_refresh: has(crate::capability::CAP_ROUTE_REFRESH),
+            enhanced_route_refresh: has(crate::capability::CAP_ENHANCED_ROUTE_REFRESH),
+            extended_next_hop: self.config.extended_next_hop && open.capabilities().any(|c| {
+                matches!(c, Capability::ExtendedNextHop(v) if v.iter().any(|e| {
+                    e.nlri_afi == crate::types::AFI_IPV4 && e.next_hop_afi == crate::types::AFI_IPV6
+                }))
+            }),
+            peer_graceful_restart,
+            remote_open: open,
+        };
+
+        // RFC 4271 §6.8: connection collision. Once the peer's identifier
+        // is known, any other connection in OpenConfirm (or OpenSent, whose
+        // OPEN we will see soon with the same identifier) is compared: the
+        // side with the higher identifier keeps the connection it dialled.
+        let remote_id = u32::from(negotiated.remote_id);
+        let local_id = u32::from(self.config.router_id);
+        let this_dir = self.conn(id).map(|c| c.dir);
+        let other = self
+            .conns
+            .iter()
+            .find(|c| c.id != id)
+            .map(|c| (c.id, c.dir, c.state));
+        if let (Some(this_dir), Some((other_id, other_dir, other_state))) = (this_dir, other) {
+            if other_state == ConnState::Established {
+                self.fail(
+                    id,
+                    Notification::cease(CeaseSubcode::ConnectionCollisionResolution),
+                    out,
+                );
+                return;
+            }
+            if other_dir != this_dir {
+                let keep_ours = local_id > remote_id;
+                let close_this = (this_dir == Direction::Outgoing) != keep_ours;
+                let loser = if close_this { id } else { other_id };
+                self.fail(
+                    loser,
+                    Notification::cease(CeaseSubcode::ConnectionCollisionResolution),
+                    out,
+                );
+                if close_this {
+                    return;
+                }
+            }
+        }
+
+        let Some(c) = self.conn_mut(id) else { return };
+        c.state = ConnState::OpenConfirm;
+        c.hold = Duration::from_secs(u64::from(hold_time));
+        c.negotiated = Some(negotiated);
+        out.push(Action::SetCodec(id, params));
+        out.push(Action::Send(id, Message::Keepalive));
+        if hold_time == 0 {
+            out.push(Action::CancelTimer(Timer::Hold(id)));
+        } else {
+            out.push(Action::ArmTimer(
+                Timer::Hold(id),
+                Duration::from_secs(u64::from(hold_time)),
+            ));
+            out.push(Action::ArmTimer(
+                Timer::Keepalive(id),
+                Duration::from_secs(u64::from(keepalive)),
+            ));
+        }
+    }
+}
+
+/// True for NOTIFICATIONs that mean the peer wants to stay down for a while
+/// (administrative shutdown): reconnecting at once would be rude.
+pub fn is_administrative(n: &Notification) -> bool {
+    matches!(
+        n.code,
+        ErrorCode::Cease(
+            CeaseSubcode::AdministrativeShutdown
+                | CeaseSubcode::PeerDeconfigured
+                | CeaseSubcode::AdministrativeReset
+        )
+    )
+}
