@@ -135,13 +135,13 @@ kill_pid() {
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null
   for ((i = 0; i < t * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
     # reap if it is our child and a zombie
-    [[ $(ps -o stat= -p "$pid" 2>/dev/null) == Z* ]] && { wait "$pid" 2>/dev/null; return 0; }
+    [[ $(ps -o stat= -p "$pid" 2>/dev/null) == Z* ]] && { wait "$pid" 2>/dev/null || true; return 0; }
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
   return 0
 }
 
@@ -160,6 +160,7 @@ wait_until() {
 # by PID), delete registered namespaces, remove $E2E_TMP unless E2E_KEEP=1.
 e2e_cleanup() {
   ((_E2E_CLEANED)) && return 0
+  local _errexit=0; [[ $- == *e* ]] && _errexit=1; set +e
   _E2E_CLEANED=1
   local pid n i
   for ((i = ${#_E2E_PIDS[@]} - 1; i >= 0; i--)); do
@@ -174,10 +175,13 @@ e2e_cleanup() {
   else
     rm -rf "$E2E_TMP"
   fi
+  ((_errexit)) && set -e
+  return 0
 }
 
 _e2e_trap() {
   local rc=$?
+  set +e  # a test's `set -e` must not abort the cleanup half-way
   trap - EXIT INT TERM
   if ((rc != 0)) && [[ -d ${E2E_TMP:-} ]]; then
     local f
