@@ -26,11 +26,17 @@ for t in "${tests[@]}"; do
   [[ -n $pattern && $name != *"$pattern"* ]] && continue
   start=$SECONDS
   out="$outdir/$name.log"
+  # each test is its own process; a TERM/INT to run.sh is forwarded to it so its
+  # cleanup trap removes its namespaces and daemons
   if [[ ${E2E_VERBOSE:-0} == 1 ]]; then
-    (bash "$t") 2>&1 | tee "$out"; rc=${PIPESTATUS[0]}
+    bash "$t" > >(tee "$out") 2>&1 &
   else
-    (bash "$t") >"$out" 2>&1; rc=$?
+    bash "$t" >"$out" 2>&1 &
   fi
+  child=$!
+  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; echo "e2e/run.sh: interrupted during $name" >&2; exit 130' INT TERM
+  wait "$child"; rc=$?
+  trap - INT TERM
   dur=$((SECONDS - start))
   if ((rc == 0)); then
     passed=$((passed + 1))
