@@ -70,7 +70,12 @@ oxlb_start() {
   spawn "$ns" "$d/log" env RUST_BACKTRACE=1 "$OXLB_BIN" --routes-file "$d/routes" \
     --status-file "$d/status.json" --log-format text "$@"
   _daemon_started "$name" "$ns" "$E2E_LAST_PID"
-  if ! wait_until 10 test -s "$d/status.json"; then
+  wait_until 10 eval "test -s '$d/status.json' || ! daemon_alive '$name'" || true
+  if ! daemon_alive "$name"; then
+    daemon_log "$name" >&2
+    die "$name: oxlb-bgp exited at start (cmdline: $(cat "$d/cmdline"))"
+  fi
+  if [[ ! -s $d/status.json ]]; then
     daemon_log "$name" >&2
     die "$name: no status file after 10 s (cmdline: $(cat "$d/cmdline"))"
   fi
