@@ -15,7 +15,13 @@ out="$E2E_TMP/golden"
 tshark_opt=(); command -v tshark >/dev/null && tshark_opt=(--tshark)
 python3 "$GOLDEN/pcap2streams_selftest.py" "${tshark_opt[@]}" || die "pcap2streams self-test failed"
 
-bash "$GOLDEN/capture.sh" "$out" || die "capture.sh failed"
+# in the background with its PID registered, so an interrupted test stops it (and
+# capture.sh forwards that to the running case, which cleans up its namespaces)
+spawn - "$E2E_TMP/capture.log" bash "$GOLDEN/capture.sh" "$out"
+cap_pid=$E2E_LAST_PID
+wait "$cap_pid" && cap_rc=0 || cap_rc=$?
+cat "$E2E_TMP/capture.log" >&2
+((cap_rc == 0)) || die "capture.sh failed (exit $cap_rc)"
 
 # every committed case must have been re-captured
 cases=()
