@@ -24,7 +24,12 @@ if [[ ${1:-} != --case ]]; then
   rc=0
   for c in "${cases[@]}"; do
     echo "== capture $c -> $out/$c"
-    if bash "${BASH_SOURCE[0]}" --case "$c" "$out"; then echo "== ok $c"; else echo "== FAILED $c"; rc=1; fi
+    # the case runs as its own process (its own cleanup trap); INT/TERM is forwarded to it
+    bash "${BASH_SOURCE[0]}" --case "$c" "$out" &
+    child=$!
+    trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT TERM
+    if wait "$child"; then echo "== ok $c"; else echo "== FAILED $c"; rc=1; fi
+    trap - INT TERM
   done
   exit $rc
 fi
