@@ -33,7 +33,7 @@ oxlb_start ox ox --router-id 192.0.2.1 --local-as 64512 --listen 192.0.2.5:179 \
 wait_until 20 bird_established b ox || { oxlb_dump ox; die "BIRD session not Established"; }
 wait_until 5 oxlb_established ox bird || { oxlb_dump ox; die "speaker: bird not Established"; }
 oxlb_check_rib "routes at BIRD before" bird_routes b ipv4 10 192.0.2.1 64512 0
-since=$(bird_cmd b show protocols ox | awk '$1 == "ox" { print $4 }')
+since=$(bird_cmd b show protocols ox | awk '$1 == "ox" { print $5 }')
 pid=$(daemon_pid ox)
 
 log "running malformed_peer.py"
@@ -47,7 +47,7 @@ daemon_alive ox || { daemon_log ox >&2; die "oxlb-bgp died (was PID $pid)"; }
 oxlb_established ox bird || { oxlb_dump ox; die "speaker's BIRD session is no longer Established"; }
 [[ $(oxlb_field ox bird .established_count) == 1 ]] || { oxlb_dump ox; die "BIRD session was reset during the malformed cases"; }
 bird_established b ox || die "BIRD's session is no longer Established"
-[[ $(bird_cmd b show protocols ox | awk '$1 == "ox" { print $4 }') == "$since" ]] || die "BIRD session flapped"
+[[ $(bird_cmd b show protocols ox | awk '$1 == "ox" { print $5 }') == "$since" ]] || die "BIRD session flapped"
 oxlb_check_rib "routes at BIRD after" bird_routes b ipv4 10 192.0.2.1 64512 0
 log "speaker status for mp: $(oxlb_peer ox mp | jq -c '{state, established_count, messages_out, last_error_sent, last_error_received}')"
 ((rc == 0)) || die "malformed_peer.py: $(tail -n1 "$E2E_TMP/malformed.out") (exit $rc)"
