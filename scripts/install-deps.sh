@@ -3,7 +3,7 @@
 # everything is already present. Daemons are never auto-started by the
 # package scripts: each test starts its own, inside its own namespace.
 set -euo pipefail
-pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump nftables iproute2 procps python3)
+pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump tshark nftables iproute2 procps python3 jq)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,6 +19,8 @@ if ((${#missing[@]})); then
     chmod +x /usr/sbin/policy-rc.d
   fi
   export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer before it asks.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -q
   apt-get install -y -q "${missing[@]}"
 fi

@@ -10,6 +10,7 @@
 //! Nothing here does I/O.
 #![forbid(unsafe_code)]
 
+pub mod adj_rib_out;
 pub mod attribute;
 pub mod builder;
 pub mod capability;

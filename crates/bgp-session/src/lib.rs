@@ -1,0 +1,273 @@
+//! The tokio side of oxlb's BGP engine: sockets, timers and one task per
+//! peer driving the sans-IO state machine of `bgp_proto::fsm`.
+//!
+//! [`Speaker`] is the library API the load balancer uses: add, update and
+//! remove peers, set the routes each peer should carry, subscribe to
+//! session events, and read per-peer status for metrics.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bgp_proto::adj_rib_out::RouteSpec;
+use bgp_proto::fsm::State;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub mod md5;
+mod peer;
+pub mod status;
+pub mod transport;
+
+pub use peer::PeerSettings;
+pub use status::{MessageCounts, PeerStatus};
+pub use transport::Endpoint;
+
+use peer::{PeerCmd, PeerTask};
+
+/// Session events for subscribers (logs, metrics, convergence timing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionEvent {
+    StateChanged {
+        peer: String,
+        from: State,
+        to: State,
+    },
+    Established {
+        peer: String,
+    },
+    Down {
+        peer: String,
+        reason: String,
+    },
+}
+
+struct PeerEntry {
+    settings: PeerSettings,
+    cmds: mpsc::Sender<PeerCmd>,
+    status: Arc<Mutex<PeerStatus>>,
+    routes: Arc<Vec<RouteSpec>>,
+}
+
+struct Inner {
+    peers: Mutex<HashMap<String, PeerEntry>>,
+    events: broadcast::Sender<SessionEvent>,
+    listeners: Vec<Arc<TcpListener>>,
+}
+
+/// Why a peer could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("peer {name}: another peer ({other}) already uses address {address}")]
+    DuplicateAddress {
+        name: String,
+        other: String,
+        address: IpAddr,
+    },
+    #[error("peer {name}: cannot set the TCP-MD5 key on the listening socket: {source}")]
+    Md5 { name: String, source: io::Error },
+}
+
+/// A BGP speaker: a set of peers and the listeners that accept them.
+#[derive(Clone)]
+pub struct Speaker {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Speaker {
+    /// Starts a speaker listening on `listen` (may be empty: dial only).
+    pub async fn bind(listen: &[SocketAddr]) -> io::Result<Speaker> {
+        let mut listeners = Vec::new();
+        for addr in listen {
+            let l = transport::listen(*addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+            listeners.push(Arc::new(l));
+        }
+        let (events, _) = broadcast::channel(1024);
+        let speaker = Speaker {
+            inner: Arc::new(Inner {
+                peers: Mutex::new(HashMap::new()),
+                events,
+                listeners,
+            }),
+        };
+        for l in &speaker.inner.listeners {
+            let (l, weak) = (l.clone(), Arc::downgrade(&speaker.inner));
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, remote)) = l.accept().await else {
+                        continue;
+                    };
+                    let Some(inner) = weak.upgrade() else { return };
+                    let ip = match remote.ip() {
+                        IpAddr::V6(v6) => v6
+                            .to_ipv4_mapped()
+                            .map(IpAddr::V4)
+                            .unwrap_or(IpAddr::V6(v6)),
+                        v4 => v4,
+                    };
+                    let target = lock(&inner.peers)
+                        .values()
+                        .find(|p| p.settings.endpoint.address == ip)
+                        .map(|p| p.cmds.clone());
+                    match target {
+                        Some(tx) => {
+                            let _ = tx.send(PeerCmd::Accepted(stream)).await;
+                        }
+                        None => {
+                            tracing::info!(%remote, "refused a connection from an unknown peer")
+                        }
+                    }
+                }
+            });
+        }
+        Ok(speaker)
+    }
+
+    /// The addresses the speaker listens on.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.inner
+            .listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Adds a peer, or replaces it if its settings changed. A peer whose
+    /// settings are unchanged is left alone (its session is not reset).
+    /// Returns true if a session was (re)started.
+    pub async fn upsert_peer(&self, settings: PeerSettings) -> Result<bool, PeerError> {
+        let existing = {
+            let peers = lock(&self.inner.peers);
+            if let Some(other) = peers.values().find(|p| {
+                p.settings.endpoint.address == settings.endpoint.address
+                    && p.settings.name != settings.name
+            }) {
+                return Err(PeerError::DuplicateAddress {
+                    name: settings.name.clone(),
+                    other: other.settings.name.clone(),
+                    address: settings.endpoint.address,
+                });
+            }
+            peers.get(&settings.name).map(|p| p.settings == settings)
+        };
+        if existing == Some(true) {
+            return Ok(false);
+        }
+        let routes = if existing == Some(false) {
+            let r = lock(&self.inner.peers)
+                .get(&settings.name)
+                .map(|p| p.routes.clone());
+            self.remove_peer(&settings.name, "peer configuration changed")
+                .await;
+            r.unwrap_or_default()
+        } else {
+            Arc::new(Vec::new())
+        };
+        if let Some(pw) = &settings.endpoint.password {
+            for l in &self.inner.listeners {
+                md5::set_key(l.as_fd(), settings.endpoint.address, pw.as_bytes()).map_err(
+                    |source| PeerError::Md5 {
+                        name: settings.name.clone(),
+                        source,
+                    },
+                )?;
+            }
+        }
+        let status = Arc::new(Mutex::new(PeerStatus::new(
+            &settings.name,
+            settings.endpoint.address.to_string(),
+            settings.endpoint.port,
+        )));
+        let (tx, rx) = mpsc::channel(64);
+        let task = PeerTask::new(
+            settings.clone(),
+            routes.clone(),
+            status.clone(),
+            self.inner.events.clone(),
+        );
+        tokio::spawn(task.run(rx));
+        lock(&self.inner.peers).insert(
+            settings.name.clone(),
+            PeerEntry {
+                settings,
+                cmds: tx,
+                status,
+                routes,
+            },
+        );
+        Ok(true)
+    }
+
+    /// Stops a peer with Cease / Peer De-configured semantics (an
+    /// administrative shutdown carrying `reason`) and forgets it.
+    pub async fn remove_peer(&self, name: &str, reason: &str) {
+        let entry = lock(&self.inner.peers).remove(name);
+        if let Some(e) = entry {
+            if let Some(pw) = &e.settings.endpoint.password {
+                let _ = pw;
+                for l in &self.inner.listeners {
+                    let _ = md5::set_key(l.as_fd(), e.settings.endpoint.address, &[]);
+                }
+            }
+            let (done, wait) = oneshot::channel();
+            if e.cmds
+                .send(PeerCmd::Stop {
+                    reason: reason.to_string(),
+                    done,
+                })
+                .await
+                .is_ok()
+            {
+                let _ = wait.await;
+            }
+        }
+    }
+
+    /// Sets the routes a peer should carry; only the difference is sent.
+    pub async fn set_routes(&self, name: &str, routes: Arc<Vec<RouteSpec>>) {
+        let tx = {
+            let mut peers = lock(&self.inner.peers);
+            let Some(p) = peers.get_mut(name) else { return };
+            p.routes = routes.clone();
+            p.cmds.clone()
+        };
+        let _ = tx.send(PeerCmd::SetRoutes(routes)).await;
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Status of every peer, sorted by name.
+    pub fn status(&self) -> Vec<PeerStatus> {
+        let now = Instant::now();
+        let mut v: Vec<PeerStatus> = lock(&self.inner.peers)
+            .values()
+            .map(|p| lock(&p.status).snapshot(now))
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    pub fn peer_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.inner.peers).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Sends Cease / Administrative Shutdown with `reason` to every peer
+    /// and waits for the NOTIFICATIONs to be written.
+    pub async fn shutdown(&self, reason: &str) {
+        for name in self.peer_names() {
+            self.remove_peer(&name, reason).await;
+        }
+    }
+}

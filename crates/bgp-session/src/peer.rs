@@ -1,0 +1,577 @@
+//! One task per peer: drives the sans-IO FSM with real sockets and timers.
+//!
+//! ```text
+//!              commands (set routes, accepted socket, stop)
+//!                          |
+//!                          v
+//!   dial task -----> [ peer task: fsm::Peer + AdjRibOut + timers ] ----> status, events
+//!                      ^                         |
+//!   reader task(s) ----+ (messages, errors,      | ctrl channel (OPEN, KEEPALIVE,
+//!   one per connection    closed, stalls)        |  NOTIFICATION: always first)
+//!                                                | bulk channel (UPDATEs, bounded)
+//!                                                v
+//!                                        writer task(s), one per connection
+//! ```
+//!
+//! The writer always drains the control channel before taking the next
+//! bulk UPDATE, so a KEEPALIVE never waits behind a table transfer in our
+//! queues. The reader pauses after an OPEN until the FSM has accepted it and
+//! handed over the negotiated decoding parameters.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bgp_proto::adj_rib_out::{AdjRibOut, ExportContext, RouteSpec};
+use bgp_proto::fsm::{Action, ConnId, DownReason, Event, Negotiated, Peer, PeerConfig, Timer};
+use bgp_proto::{
+    BgpCodec, CodecError, ErrorAction, Message, MessageType, Notification, SessionParams,
+};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::codec::FramedRead;
+
+use crate::status::PeerStatus;
+use crate::transport::{self, Endpoint};
+use crate::SessionEvent;
+
+/// Everything needed to run one peer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PeerSettings {
+    pub name: String,
+    pub endpoint: Endpoint,
+    pub fsm: PeerConfig,
+}
+
+pub(crate) enum PeerCmd {
+    SetRoutes(Arc<Vec<RouteSpec>>),
+    Accepted(TcpStream),
+    Stop {
+        reason: String,
+        done: oneshot::Sender<()>,
+    },
+}
+
+enum ConnEvent {
+    Msg(ConnId, Message),
+    DecodeError(ConnId, Notification),
+    Closed(ConnId),
+    Blocked(ConnId),
+    Progress(ConnId),
+    Dialed(Result<TcpStream, std::io::Error>),
+}
+
+enum WriteCmd {
+    Data(Bytes),
+    Close,
+}
+
+/// UPDATEs waiting for the socket. The writer takes from here only when
+/// the control channel is empty.
+#[derive(Default)]
+struct BulkQueue {
+    q: Mutex<std::collections::VecDeque<Bytes>>,
+    notify: tokio::sync::Notify,
+}
+
+impl BulkQueue {
+    fn push_all(&self, msgs: impl IntoIterator<Item = Bytes>) {
+        self.q
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(msgs);
+        self.notify.notify_one();
+    }
+
+    fn pop(&self) -> Option<Bytes> {
+        self.q.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+    }
+}
+
+struct ConnHandle {
+    ctrl: mpsc::UnboundedSender<WriteCmd>,
+    bulk: Arc<BulkQueue>,
+    params: watch::Sender<Option<SessionParams>>,
+    send_params: SessionParams,
+    reader: JoinHandle<()>,
+    local: SocketAddr,
+}
+
+/// A write that takes this long counts as blocked (RFC 9687 send hold).
+const STALL: Duration = Duration::from_secs(1);
+/// Longest wait for one TCP connect attempt.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) struct PeerTask {
+    settings: PeerSettings,
+    fsm: Peer,
+    rib: AdjRibOut,
+    routes: Arc<Vec<RouteSpec>>,
+    conns: HashMap<ConnId, ConnHandle>,
+    next_conn: u64,
+    timers: HashMap<Timer, Instant>,
+    events_tx: mpsc::UnboundedSender<ConnEvent>,
+    events_rx: mpsc::UnboundedReceiver<ConnEvent>,
+    status: Arc<Mutex<PeerStatus>>,
+    broadcast: broadcast::Sender<SessionEvent>,
+    /// The established connection and what it negotiated.
+    session: Option<(ConnId, Negotiated, ExportContext)>,
+}
+
+impl PeerTask {
+    pub(crate) fn new(
+        settings: PeerSettings,
+        routes: Arc<Vec<RouteSpec>>,
+        status: Arc<Mutex<PeerStatus>>,
+        broadcast: broadcast::Sender<SessionEvent>,
+    ) -> Self {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        PeerTask {
+            fsm: Peer::new(settings.fsm.clone()),
+            settings,
+            rib: AdjRibOut::new(),
+            routes,
+            conns: HashMap::new(),
+            next_conn: 1,
+            timers: HashMap::new(),
+            events_tx,
+            events_rx,
+            status,
+            broadcast,
+            session: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut cmds: mpsc::Receiver<PeerCmd>) {
+        self.feed(Event::Start);
+        loop {
+            let deadline = self.timers.values().min().copied();
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    Some(PeerCmd::SetRoutes(r)) => self.set_routes(r),
+                    Some(PeerCmd::Accepted(stream)) => {
+                        let id = self.attach(stream);
+                        self.feed(Event::Accepted(id));
+                    }
+                    Some(PeerCmd::Stop { reason, done }) => {
+                        self.feed(Event::Stop { reason });
+                        self.flush_and_close().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => {
+                        self.feed(Event::Stop { reason: "peer removed".into() });
+                        self.flush_and_close().await;
+                        return;
+                    }
+                },
+                Some(ev) = self.events_rx.recv() => self.conn_event(ev),
+                _ = sleep_until(deadline) => {
+                    let now = Instant::now();
+                    let due: Vec<Timer> =
+                        self.timers.iter().filter(|(_, d)| **d <= now).map(|(t, _)| *t).collect();
+                    for t in due {
+                        self.timers.remove(&t);
+                        self.feed(Event::TimerExpired(t));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits (briefly) for writers to flush their NOTIFICATIONs.
+    async fn flush_and_close(&mut self) {
+        for (_, c) in self.conns.drain() {
+            let _ = c.ctrl.send(WriteCmd::Close);
+            c.reader.abort();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    fn conn_event(&mut self, ev: ConnEvent) {
+        match ev {
+            ConnEvent::Msg(id, msg) => {
+                if !self.conns.contains_key(&id) {
+                    return;
+                }
+                self.status().messages_in.count(msg.kind());
+                if let Message::Notification(n) = &msg {
+                    self.status().last_error_received = Some(n.to_string());
+                    tracing::warn!(peer = %self.settings.name, notification = %n, "NOTIFICATION received");
+                }
+                self.feed(Event::Received(id, msg));
+            }
+            ConnEvent::DecodeError(id, n) => {
+                if self.conns.contains_key(&id) {
+                    tracing::warn!(peer = %self.settings.name, error = %n, "peer sent a malformed message");
+                    self.feed(Event::DecodeError(id, n));
+                }
+            }
+            ConnEvent::Closed(id) => {
+                if self.conns.contains_key(&id) {
+                    self.feed(Event::Closed(id));
+                }
+            }
+            ConnEvent::Blocked(id) => self.feed(Event::SendBlocked(id)),
+            ConnEvent::Progress(id) => self.feed(Event::SendProgress(id)),
+            ConnEvent::Dialed(Ok(stream)) => {
+                let id = self.attach(stream);
+                self.feed(Event::Connected(id));
+            }
+            ConnEvent::Dialed(Err(e)) => {
+                tracing::debug!(peer = %self.settings.name, error = %e, "connect failed");
+                self.feed(Event::ConnectFailed);
+            }
+        }
+    }
+
+    fn status(&self) -> std::sync::MutexGuard<'_, PeerStatus> {
+        // A poisoned lock only means another thread panicked mid-update of
+        // plain counters; the data is still usable.
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_routes(&mut self, routes: Arc<Vec<RouteSpec>>) {
+        self.routes = routes;
+        let Some((id, negotiated, ctx)) = &self.session else {
+            self.status().prefixes_desired = self.routes.len() as u64;
+            return;
+        };
+        let (id, params) = (*id, negotiated.params.clone());
+        self.rib.set_routes(ctx, self.routes.iter());
+        match self.rib.diff(&params) {
+            Ok(msgs) => self.send_bulk(id, msgs),
+            Err(e) => {
+                tracing::error!(peer = %self.settings.name, error = %e, "cannot build UPDATEs")
+            }
+        }
+        let mut st = self.status();
+        st.prefixes_desired = self.rib.desired_len() as u64;
+        st.prefixes_announced = self.rib.advertised_len() as u64;
+    }
+
+    /// Splits a socket into reader and writer tasks and returns its id.
+    fn attach(&mut self, stream: TcpStream) -> ConnId {
+        let id = ConnId(self.next_conn);
+        self.next_conn += 1;
+        let local = stream
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::new(IpAddr::from([0u8; 4]), 0));
+        let _ = transport::set_stream_ttl(&stream, self.settings.endpoint.ttl);
+        let (rd, wr) = stream.into_split();
+        let (ctrl_tx, ctrl_rx) = mpsc::unbounded_channel();
+        let bulk = Arc::new(BulkQueue::default());
+        let (params_tx, params_rx) = watch::channel(None);
+        let reader = tokio::spawn(reader(rd, id, self.events_tx.clone(), params_rx));
+        tokio::spawn(writer(
+            wr,
+            id,
+            ctrl_rx,
+            bulk.clone(),
+            self.events_tx.clone(),
+        ));
+        self.conns.insert(
+            id,
+            ConnHandle {
+                ctrl: ctrl_tx,
+                bulk,
+                params: params_tx,
+                send_params: SessionParams::default(),
+                reader,
+                local,
+            },
+        );
+        id
+    }
+
+    fn feed(&mut self, event: Event) {
+        let actions = self.fsm.handle(Instant::now(), event);
+        for a in actions {
+            self.apply(a);
+        }
+    }
+
+    fn send_bulk(&mut self, id: ConnId, msgs: Vec<Bytes>) {
+        let Some(c) = self.conns.get(&id) else { return };
+        let n = msgs.len() as u64;
+        // The queue holds at most one copy of the table's UPDATEs (a diff is
+        // never larger than the Adj-RIB-Out), so it is bounded by the routes
+        // we were asked to announce, whatever the peer does.
+        c.bulk.push_all(msgs);
+        self.status().messages_out.update += n;
+    }
+
+    fn apply(&mut self, action: Action) {
+        let name = self.settings.name.clone();
+        match action {
+            Action::Connect => {
+                let ep = self.settings.endpoint.clone();
+                let tx = self.events_tx.clone();
+                tokio::spawn(async move {
+                    let r = transport::connect(&ep, DIAL_TIMEOUT).await;
+                    let _ = tx.send(ConnEvent::Dialed(r));
+                });
+            }
+            Action::Send(id, msg) => {
+                let Some(c) = self.conns.get(&id) else { return };
+                let bytes = match msg.to_bytes(&c.send_params) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::error!(peer = %name, error = %e, "cannot encode message");
+                        return;
+                    }
+                };
+                if let Message::Notification(n) = &msg {
+                    tracing::warn!(peer = %name, notification = %n, "sending NOTIFICATION");
+                    self.status().last_error_sent = Some(n.to_string());
+                }
+                let kind = msg.kind();
+                let sent = if kind == MessageType::Update {
+                    c.bulk.push_all([bytes]);
+                    true
+                } else {
+                    c.ctrl.send(WriteCmd::Data(bytes)).is_ok()
+                };
+                if sent {
+                    self.status().messages_out.count(kind);
+                }
+            }
+            Action::Close(id) => {
+                if let Some(c) = self.conns.remove(&id) {
+                    let _ = c.ctrl.send(WriteCmd::Close);
+                    c.reader.abort();
+                }
+                self.timers.retain(|t, _| !matches!(t, Timer::Hold(i) | Timer::Keepalive(i) | Timer::SendHold(i) if *i == id));
+            }
+            Action::ArmTimer(t, d) => {
+                self.timers.insert(t, Instant::now() + d);
+            }
+            Action::CancelTimer(t) => {
+                self.timers.remove(&t);
+            }
+            Action::StateChanged { from, to } => {
+                tracing::info!(peer = %name, %from, %to, "session state");
+                self.status().state = to;
+                let _ = self.broadcast.send(SessionEvent::StateChanged {
+                    peer: name,
+                    from,
+                    to,
+                });
+            }
+            Action::SetCodec(id, params) => {
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.send_params = params.clone();
+                    let _ = c.params.send(Some(params));
+                }
+            }
+            Action::Established { conn, negotiated } => self.established(conn, *negotiated),
+            Action::Down(reason) => {
+                self.session = None;
+                self.rib.reset();
+                {
+                    let mut st = self.status();
+                    st.established_at = None;
+                    st.prefixes_announced = 0;
+                    st.hold_time = None;
+                    st.keepalive = None;
+                }
+                let text = match &reason {
+                    DownReason::Sent(n) => format!("sent {n}"),
+                    DownReason::Received(n) => format!("received {n}"),
+                    DownReason::ConnectionClosed => "connection closed".to_string(),
+                    DownReason::Stopped => "stopped".to_string(),
+                };
+                tracing::warn!(peer = %name, reason = %text, "session down");
+                let _ = self.broadcast.send(SessionEvent::Down {
+                    peer: name,
+                    reason: text,
+                });
+            }
+            Action::ResendRoutes { family, enhanced } => {
+                let Some((id, negotiated, _)) = &self.session else {
+                    return;
+                };
+                let (id, params) = (*id, negotiated.params.clone());
+                match self.rib.refresh(family, enhanced, &params) {
+                    Ok(msgs) => self.send_bulk(id, msgs),
+                    Err(e) => tracing::error!(peer = %name, error = %e, "cannot build refresh"),
+                }
+            }
+            Action::UpdateReceived(u) => {
+                let mut st = self.status();
+                st.updates_received += 1;
+                st.prefixes_received += (u.announced().count()) as u64;
+                if let Some(a) = u.error_action() {
+                    st.malformed_updates_received += 1;
+                    drop(st);
+                    tracing::warn!(peer = %name, action = ?a, errors = ?u.errors.iter().map(ToString::to_string).collect::<Vec<_>>(), "malformed UPDATE handled per RFC 7606");
+                    if let ErrorAction::AfiSafiDisable(f) = a {
+                        // We keep no routes from the peer, so disabling the
+                        // family for input costs nothing; our announcements
+                        // on it continue.
+                        tracing::warn!(peer = %name, family = %f, "ignoring further input for family");
+                    }
+                }
+            }
+        }
+    }
+
+    fn established(&mut self, conn: ConnId, negotiated: Negotiated) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let local = c.local.ip();
+        let (v4, v6) = match local {
+            IpAddr::V4(a) => (Some(a), None),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => (Some(v4), None),
+                None => (None, Some(a)),
+            },
+        };
+        let link_local = match (v6, self.settings.endpoint.address) {
+            (Some(l), IpAddr::V6(p)) => transport::link_local_for(l, p),
+            _ => None,
+        };
+        let ctx = ExportContext {
+            local_as: self.settings.fsm.local_as,
+            ebgp: negotiated.params.ebgp,
+            next_hop_v4: v4,
+            next_hop_v6: v6,
+            link_local_v6: link_local,
+            families: negotiated.families.clone(),
+            extended_next_hop: negotiated.extended_next_hop,
+            params: negotiated.params.clone(),
+        };
+        let started = Instant::now();
+        self.rib.set_routes(&ctx, self.routes.iter());
+        let msgs = self.rib.initial(&negotiated.families, &negotiated.params);
+        {
+            let mut st = self.status();
+            st.established_at = Some(started);
+            st.established_count += 1;
+            st.hold_time = Some(negotiated.hold_time);
+            st.keepalive = Some(negotiated.keepalive);
+            st.local_address = Some(local.to_string());
+            st.prefixes_desired = self.rib.desired_len() as u64;
+            st.prefixes_announced = self.rib.advertised_len() as u64;
+        }
+        tracing::info!(
+            peer = %self.settings.name,
+            remote_as = negotiated.remote_as,
+            remote_id = %negotiated.remote_id,
+            hold = negotiated.hold_time,
+            families = ?negotiated.families.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            routes = self.rib.desired_len(),
+            "session established"
+        );
+        let _ = self.broadcast.send(SessionEvent::Established {
+            peer: self.settings.name.clone(),
+        });
+        self.session = Some((conn, negotiated, ctx));
+        match msgs {
+            Ok(m) => self.send_bulk(conn, m),
+            Err(e) => {
+                tracing::error!(peer = %self.settings.name, error = %e, "cannot build the initial table")
+            }
+        }
+        self.status().initial_table_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn reader(
+    rd: OwnedReadHalf,
+    id: ConnId,
+    events: mpsc::UnboundedSender<ConnEvent>,
+    mut params: watch::Receiver<Option<SessionParams>>,
+) {
+    let mut framed = FramedRead::new(rd, BgpCodec::default());
+    while let Some(item) = framed.next().await {
+        match item {
+            Ok(msg) => {
+                let is_open = matches!(msg, Message::Open(_));
+                if events.send(ConnEvent::Msg(id, msg)).is_err() {
+                    return;
+                }
+                if is_open {
+                    // Nothing after an OPEN can be decoded before we know
+                    // what was negotiated (4-octet AS, ADD-PATH, sizes).
+                    if params.changed().await.is_err() {
+                        return;
+                    }
+                    let p = params.borrow().clone();
+                    if let Some(p) = p {
+                        framed.decoder_mut().set_params(p);
+                    }
+                }
+            }
+            Err(CodecError::Protocol(n)) => {
+                let _ = events.send(ConnEvent::DecodeError(id, n));
+                return;
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = events.send(ConnEvent::Closed(id));
+}
+
+async fn writer(
+    mut wr: OwnedWriteHalf,
+    id: ConnId,
+    mut ctrl: mpsc::UnboundedReceiver<WriteCmd>,
+    bulk: Arc<BulkQueue>,
+    events: mpsc::UnboundedSender<ConnEvent>,
+) {
+    loop {
+        // Control messages first, always; then one bulk UPDATE; else wait.
+        let data = match ctrl.try_recv() {
+            Ok(WriteCmd::Data(b)) => b,
+            Ok(WriteCmd::Close) | Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => match bulk.pop() {
+                Some(b) => b,
+                None => {
+                    tokio::select! {
+                        biased;
+                        c = ctrl.recv() => match c {
+                            Some(WriteCmd::Data(b)) => b,
+                            Some(WriteCmd::Close) | None => break,
+                        },
+                        _ = bulk.notify.notified() => continue,
+                    }
+                }
+            },
+        };
+        let mut write = std::pin::pin!(wr.write_all(&data));
+        let mut blocked = false;
+        let result = loop {
+            tokio::select! {
+                r = &mut write => break r,
+                _ = tokio::time::sleep(STALL), if !blocked => {
+                    blocked = true;
+                    let _ = events.send(ConnEvent::Blocked(id));
+                }
+            }
+        };
+        if blocked {
+            let _ = events.send(ConnEvent::Progress(id));
+        }
+        if result.is_err() {
+            let _ = events.send(ConnEvent::Closed(id));
+            return;
+        }
+    }
+    let _ = wr.flush().await;
+    let _ = wr.shutdown().await;
+}
