@@ -134,8 +134,9 @@ oxlb_expect_line() {
   local af=$1 i=$2 nh=$3 path=$4 lp=$5 p
   if [[ $af == v4 ]]; then p="203\\.0\\.113\\.$i/32"; else p="2001:db8:100::$(printf %x "$i")/128"; fi
   [[ $lp == any ]] && lp='[^ ]+'
-  printf '^%s nh=%s path=%s lp=%s med=- comm=65000:100,65000:%d lcomm=64512:1:%d$' \
-    "$p" "${nh//./\\.}" "$path" "$lp" "$i" "$i"
+  local comm="65000:$i,65000:100"; ((i > 100)) && comm="65000:100,65000:$i"; ((i == 100)) && comm="65000:100"
+  printf '^%s nh=%s path=%s lp=%s med=- comm=%s lcomm=64512:1:%d$' \
+    "$p" "${nh//./\\.}" "$path" "$lp" "$comm" "$i"
 }
 
 # oxlb_check_rib WHAT FN DNAME AFI(ipv4|ipv6) N NH PATH IBGP(0|1) [SKIP...]:
