@@ -5,8 +5,8 @@
 # exercised. Asserts from FRR's own RIB: next hop, AS_PATH, LOCAL_PREF (iBGP),
 # communities, large communities; then a withdrawal via routes-file + SIGHUP.
 #
-#   ox (oxlb 64512) e0 192.0.2.1/30 2001:db8:1::1/64 --- eth0 .2 ::2  fe (FRR 64513)
-#                   i0 192.0.2.5/30 2001:db8:2::1/64 --- eth0 .6 ::2  fi (FRR 64512)
+#   ox (oxlb 64512) e0 192.0.2.1/30 2001:db8:1::1/128 --- eth0 .2 ::2  fe (FRR 64513)
+#                   i0 192.0.2.5/30 2001:db8:2::1/128 --- eth0 .6 ::2  fi (FRR 64512)
 set -euo pipefail
 E2E_TEST_NAME=21-interop-frr
 source "$(dirname "$0")/../lib/daemons.sh"
@@ -14,8 +14,16 @@ source "$(dirname "$0")/../peers/oxlb.sh"
 require /usr/lib/frr/bgpd vtysh jq
 
 ns_create ox; ns_create fe; ns_create fi
-ns_link ox e0 192.0.2.1/30,2001:db8:1::1/64 fe eth0 192.0.2.2/30,2001:db8:1::2/64
-ns_link ox i0 192.0.2.5/30,2001:db8:2::1/64 fi eth0 192.0.2.6/30,2001:db8:2::2/64
+# IPv6 addresses are /128 with a host route over the link: bgpd runs without
+# zebra, knows no interfaces and so withdraws every route whose MP_REACH next
+# hop includes a link-local address ("sent a v6 LL next-hop and there's no peer
+# interface information"). The speaker adds its link-local next hop only when
+# the peer is inside one of its on-link prefixes, so with /128s it sends the
+# global next hop alone. (BIRD, GoBGP and ExaBGP are tested with /64s + LL.)
+ns_link ox e0 192.0.2.1/30,2001:db8:1::1/128 fe eth0 192.0.2.2/30,2001:db8:1::2/128
+ns_link ox i0 192.0.2.5/30,2001:db8:2::1/128 fi eth0 192.0.2.6/30,2001:db8:2::2/128
+nsx ox ip -6 route add 2001:db8:1::2/128 dev e0; nsx fe ip -6 route add 2001:db8:1::1/128 dev eth0
+nsx ox ip -6 route add 2001:db8:2::2/128 dev i0; nsx fi ip -6 route add 2001:db8:2::1/128 dev eth0
 
 frr_start fe fe <<'CONF'
 hostname fe

@@ -39,8 +39,8 @@ gobgp_conf() { # AS ROUTER-ID V4PEER V6PEER PEER-AS
       afi-safi-name = "ipv6-unicast"
 CONF
 }
-gobgp_conf 64513 192.0.2.2 192.0.2.1 2001:db8:1::1 64512 | gobgp_start ge ge
-gobgp_conf 64512 192.0.2.6 192.0.2.5 2001:db8:2::1 64512 | gobgp_start gi gi
+gobgp_start ge ge < <(gobgp_conf 64513 192.0.2.2 192.0.2.1 2001:db8:1::1 64512)
+gobgp_start gi gi < <(gobgp_conf 64512 192.0.2.6 192.0.2.5 2001:db8:2::1 64512)
 
 { oxlb_routes_v4 10; oxlb_routes_v6 10; } | oxlb_routes ox
 oxlb_start ox ox --router-id 192.0.2.1 --local-as 64512 \

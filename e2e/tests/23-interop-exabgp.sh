@@ -47,8 +47,8 @@ neighbor $7 {
 }
 CONF
 }
-exa_conf xe 64513 192.0.2.2 192.0.2.2 192.0.2.1 2001:db8:1::2 2001:db8:1::1 | exabgp_start xe xe
-exa_conf xi 64512 192.0.2.6 192.0.2.6 192.0.2.5 2001:db8:2::2 2001:db8:2::1 | exabgp_start xi xi
+exabgp_start xe xe < <(exa_conf xe 64513 192.0.2.2 192.0.2.2 192.0.2.1 2001:db8:1::2 2001:db8:1::1)
+exabgp_start xi xi < <(exa_conf xi 64512 192.0.2.6 192.0.2.6 192.0.2.5 2001:db8:2::2 2001:db8:2::1)
 
 log "waiting for 4 sessions"
 for p in "xe 192.0.2.1" "xe 2001:db8:1::1" "xi 192.0.2.5" "xi 2001:db8:2::1"; do

@@ -13,7 +13,9 @@ source "$(dirname "$0")/../peers/oxlb.sh"
 require /usr/lib/frr/bgpd vtysh jq
 
 ns_create ox; ns_create fr
-ns_link ox e0 192.0.2.1/30,2001:db8:1::1/64 fr eth0 192.0.2.2/30,2001:db8:1::2/64
+# /128 + host routes: bgpd without zebra rejects link-local next hops (see 21-interop-frr).
+ns_link ox e0 192.0.2.1/30,2001:db8:1::1/128 fr eth0 192.0.2.2/30,2001:db8:1::2/128
+nsx ox ip -6 route add 2001:db8:1::2/128 dev e0; nsx fr ip -6 route add 2001:db8:1::1/128 dev eth0
 
 FRR_CONF='hostname fr
 router bgp 64513
