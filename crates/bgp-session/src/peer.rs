@@ -47,6 +47,10 @@ pub struct PeerSettings {
     pub name: String,
     pub endpoint: Endpoint,
     pub fsm: PeerConfig,
+    /// Add our link-local address to IPv6 next hops when the peer is on
+    /// the same link (RFC 2545 §3). Some receivers without interface
+    /// information (FRR's bgpd without zebra) refuse such next hops.
+    pub link_local_next_hop: bool,
 }
 
 pub(crate) enum PeerCmd {
@@ -435,7 +439,9 @@ impl PeerTask {
             },
         };
         let link_local = match (v6, self.settings.endpoint.address) {
-            (Some(l), IpAddr::V6(p)) => transport::link_local_for(l, p),
+            (Some(l), IpAddr::V6(p)) if self.settings.link_local_next_hop => {
+                transport::link_local_for(l, p)
+            }
             _ => None,
         };
         let ctx = ExportContext {

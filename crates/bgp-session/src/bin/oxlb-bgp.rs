@@ -34,7 +34,7 @@ struct Args {
     listen: Vec<SocketAddr>,
     /// A peer: 'address=IP,as=ASN[,name=N][,port=P][,source=IP][,password=S][,passive]
     /// [,hold=S][,keepalive=S][,connect-time=S][,multihop][,dynamic=internal|external]
-    /// [,extended-next-hop]' (repeatable).
+    /// [,extended-next-hop][,no-link-local]' (repeatable).
     #[arg(long)]
     peer: Vec<String>,
     /// Routes to announce, one per line: 'PREFIX [community=A:B]... [large=A:B:C]...
@@ -64,6 +64,7 @@ fn parse_peer(spec: &str, args: &Args) -> Result<PeerSettings, String> {
     let mut connect = 120u64;
     let mut multihop = false;
     let mut ext_nh = false;
+    let mut link_local = true;
     for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         let bad = |what: &str| format!("peer '{spec}': {k}: {what} '{v}'");
@@ -91,6 +92,7 @@ fn parse_peer(spec: &str, args: &Args) -> Result<PeerSettings, String> {
             "connect-time" => connect = v.parse().map_err(|_| bad("not seconds"))?,
             "multihop" => multihop = true,
             "extended-next-hop" => ext_nh = true,
+            "no-link-local" => link_local = false,
             _ => return Err(format!("peer '{spec}': unknown key '{k}'")),
         }
     }
@@ -126,6 +128,7 @@ fn parse_peer(spec: &str, args: &Args) -> Result<PeerSettings, String> {
             ttl: if multihop || ibgp { 255 } else { 1 },
         },
         fsm,
+        link_local_next_hop: link_local,
     })
 }
 
