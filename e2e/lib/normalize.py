@@ -227,9 +227,15 @@ def exabgp(text, afi):
             for n in nhs:
                 rib.pop(n["nlri"] if isinstance(n, dict) else n, None)
         for fam, bynh in (upd.get("announce") or {}).items():
-            for nh, nlris in bynh.items():
+            # a global + link-local MP_REACH next hop appears as two keys with the
+            # same NLRI: only the global one is shown (link-local only if alone)
+            seen = set()
+            for nh, nlris in sorted(bynh.items(), key=lambda kv: kv[0].lower().startswith("fe80:")):
                 for n in nlris:
                     p = n["nlri"] if isinstance(n, dict) else n
+                    if p in seen:
+                        continue
+                    seen.add(p)
                     path = []
                     for x in attr.get("as-path", []):
                         path.append("{" + ",".join(map(str, x)) + "}" if isinstance(x, list) else str(x))
