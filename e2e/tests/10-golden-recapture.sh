@@ -77,4 +77,12 @@ while i < len(d):
 sys.exit(0 if seen else 1)' || die "$c: no Cease NOTIFICATION in the re-capture"
   log "ok: $c"
 done
+
+# The fresh captures must satisfy the same decoder assertions as the stored
+# ones: every message decodes, the announced content matches each case's
+# README, and our re-encoding decodes to the same values.
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+log "running the bgp-proto golden test on the fresh captures"
+(cd "$repo" && GOLDEN_DIR="$out" cargo test -q -p bgp-proto --test golden) \
+  || die "bgp-proto's golden test fails on the fresh captures in $out"
 log "PASS"
