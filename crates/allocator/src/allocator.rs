@@ -1,17 +1,34 @@
 //! The allocator: pools and service requests in, assignments, events and
-//! typed errors out. Pure and deterministic: every map is ordered, every
-//! tie is broken by name, and nothing depends on call history beyond the
-//! current assignments.
+//! typed errors out. Pure and deterministic: every ordered answer is sorted
+//! by service key, every tie is broken by name, and nothing depends on call
+//! history beyond the current assignments.
+//!
+//! Internals (for speed and memory at 100k+ services):
+//! * services live in a slab and are referred to by a `u32` id; one hash
+//!   table maps `namespace/name` to the id (the only string-keyed lookup on
+//!   the hot path);
+//! * per service only what later decisions need is stored ([`Spec`]: the
+//!   wanted families, and for non-plain services labels, requested IPs,
+//!   pool, sharing key, backend key and ports), not the whole request;
+//! * per address only its users (ids) are stored; the address's pool and
+//!   slot are recomputed from the assignment, its sharing and backend keys
+//!   are those of its users (all users of an address have equal keys);
+//! * event text is built lazily ([`EventMessage`]).
 
 use crate::error::{reasons, AllocError, FamilyLabel, IpList, SharingConflict};
 use crate::family::{from_u128, go_quote_list, to_u128, Family};
+use crate::index::{key_hash, FxBuild};
 use crate::intervals::IntervalSet;
 use crate::pool::{validate_pools, ConfigError, IpAddressPool, Pool};
-use crate::request::{Port, ServiceKey, ServiceRequest, Wanted};
+use crate::request::{Port, ServiceKey, ServiceRequest, TrafficPolicy, Wanted};
+use crate::selector::Labels;
 use crate::stats::PoolStats;
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
-use std::sync::Arc;
+use hashbrown::HashTable;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, OnceLock};
 
 /// One assigned address and the pool it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -51,6 +68,153 @@ pub enum EventKind {
     Warning,
 }
 
+/// What an event says, kept typed; the text is built on first use
+/// (`Display`, `as_str`, `Deref<Target = str>`, comparisons with strings)
+/// and cached. Converging 100k services builds no text unless it is read.
+#[derive(Clone)]
+pub struct EventMessage {
+    what: Msg,
+    text: OnceLock<String>,
+}
+
+const UNSPECIFIED: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Msg {
+    /// `Assigned IP [..]` for one or two addresses (no allocation).
+    Assigned { ips: [IpAddr; 2], len: u8 },
+    /// `Assigned additional IP ".."`.
+    AssignedAdditional(IpAddr),
+    /// `Failed to allocate IP for ..` and the other failure texts.
+    Failed(Box<(ServiceKey, AllocError)>),
+    /// `current IP for .. not allowed by config, ..`.
+    Cleared(Box<(ServiceKey, AllocError)>),
+    /// `cannot assign additional IP in PreferDualStack: ..`.
+    AdditionalFailed(Box<AllocError>),
+    /// Any other text.
+    Text(String),
+}
+
+impl Msg {
+    fn render(&self) -> String {
+        match self {
+            Msg::Assigned { ips, len } => {
+                format!("Assigned IP {}", go_quote_list(&ips[..usize::from(*len)]))
+            }
+            Msg::AssignedAdditional(ip) => {
+                format!("Assigned additional IP {:?}", ip.to_string())
+            }
+            Msg::Failed(b) => b.1.event_message(&b.0.to_string()),
+            Msg::Cleared(b) => format!(
+                "current IP for {:?} not allowed by config, will attempt for new IP assignment: {}",
+                b.0.to_string(),
+                b.1
+            ),
+            Msg::AdditionalFailed(e) => {
+                format!("cannot assign additional IP in PreferDualStack: {e}")
+            }
+            Msg::Text(s) => s.clone(),
+        }
+    }
+}
+
+impl EventMessage {
+    fn new(what: Msg) -> Self {
+        EventMessage {
+            what,
+            text: OnceLock::new(),
+        }
+    }
+
+    /// The message text (built on first call, then cached).
+    pub fn as_str(&self) -> &str {
+        self.text.get_or_init(|| self.what.render())
+    }
+
+    /// The message text, owned.
+    pub fn into_string(self) -> String {
+        match self.text.into_inner() {
+            Some(s) => s,
+            None => self.what.render(),
+        }
+    }
+}
+
+impl From<String> for EventMessage {
+    fn from(s: String) -> Self {
+        EventMessage::new(Msg::Text(s))
+    }
+}
+
+impl From<&str> for EventMessage {
+    fn from(s: &str) -> Self {
+        EventMessage::new(Msg::Text(s.to_string()))
+    }
+}
+
+impl std::ops::Deref for EventMessage {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for EventMessage {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for EventMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for EventMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for EventMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.what == other.what || self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for EventMessage {}
+
+impl PartialEq<str> for EventMessage {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for EventMessage {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for EventMessage {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<EventMessage> for &str {
+    fn eq(&self, other: &EventMessage) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<EventMessage> for String {
+    fn eq(&self, other: &EventMessage) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
 /// An event to emit on the Service, with MetalLB's reason and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -58,25 +222,33 @@ pub struct Event {
     pub kind: EventKind,
     /// e.g. `IPAllocated`, `AllocationFailed`, `ClearAssignment`.
     pub reason: &'static str,
-    /// The message.
-    pub message: String,
+    /// The message (typed; the text is built on first use).
+    pub message: EventMessage,
 }
 
 impl Event {
-    fn normal(reason: &'static str, message: String) -> Event {
+    fn normal(reason: &'static str, what: Msg) -> Event {
         Event {
             kind: EventKind::Normal,
             reason,
-            message,
+            message: EventMessage::new(what),
         }
     }
 
     /// The `IPAllocated` event for a fresh assignment.
     pub fn ip_allocated(a: &Assignment) -> Event {
-        Event::normal(
-            reasons::IP_ALLOCATED,
-            format!("Assigned IP {}", go_quote_list(&a.addresses())),
-        )
+        let what = match a.ips.as_slice() {
+            [x] => Msg::Assigned {
+                ips: [x.ip, UNSPECIFIED],
+                len: 1,
+            },
+            [x, y] => Msg::Assigned {
+                ips: [x.ip, y.ip],
+                len: 2,
+            },
+            _ => Msg::Text(format!("Assigned IP {}", go_quote_list(&a.addresses()))),
+        };
+        Event::normal(reasons::IP_ALLOCATED, what)
     }
 
     /// The event for a failure (its reason comes from the error).
@@ -84,14 +256,25 @@ impl Event {
         Event {
             kind: EventKind::Warning,
             reason: e.reason(),
-            message: e.event_message(&key.to_string()),
+            message: EventMessage::new(Msg::Failed(Box::new((key.clone(), e.clone())))),
         }
     }
 
     fn cleared(key: &ServiceKey, e: &AllocError) -> Event {
         Event::normal(
             reasons::CLEAR_ASSIGNMENT,
-            format!("current IP for {:?} not allowed by config, will attempt for new IP assignment: {e}", key.to_string()),
+            Msg::Cleared(Box::new((key.clone(), e.clone()))),
+        )
+    }
+
+    fn additional(ip: IpAddr) -> Event {
+        Event::normal(reasons::IP_ALLOCATED, Msg::AssignedAdditional(ip))
+    }
+
+    fn additional_failed(e: &AllocError) -> Event {
+        Event::normal(
+            reasons::ADDITIONAL_ASSIGN_FAILED,
+            Msg::AdditionalFailed(Box::new(e.clone())),
         )
     }
 }
@@ -117,33 +300,211 @@ pub struct Released {
     pub unblocked: Vec<(ServiceKey, Assignment)>,
 }
 
-/// Who uses one address.
-#[derive(Debug, Clone)]
-struct IpUse {
-    pool: Arc<str>,
-    slot: u128,
-    sharing_key: String,
-    backend_key: String,
-    /// (service, its ports), sorted by service. Usually one entry, so a
-    /// vector is far smaller than a map.
-    users: Vec<(ServiceKey, Vec<Port>)>,
+// ----------------------------------------------------------------------
+// Stored service state
+// ----------------------------------------------------------------------
+
+/// Interned service id: index into `Allocator::svcs`.
+type Id = u32;
+
+static EMPTY_LABELS: Labels = BTreeMap::new();
+
+/// The parts of a request that only non-plain services have. Plain services
+/// (no labels, no annotations, no ports, ETP=Cluster) store none of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Extra {
+    labels: Labels,
+    namespace_labels: Labels,
+    requested_ips: Box<[IpAddr]>,
+    pool: Option<Box<str>>,
+    sharing_key: Box<str>,
+    backend_key: Box<str>,
+    ports: Box<[Port]>,
 }
 
-impl IpUse {
-    fn keys(&self) -> impl Iterator<Item = &ServiceKey> {
-        self.users.iter().map(|(k, _)| k)
+/// What later decisions (retry, pool changes, sharing checks by other
+/// services) need to know about a service's request.
+#[derive(Debug, Clone)]
+struct Spec {
+    want: Result<Wanted, Box<AllocError>>,
+    extra: Option<Box<Extra>>,
+}
+
+impl Spec {
+    fn sharing_key(&self) -> &str {
+        self.extra.as_ref().map_or("", |x| &x.sharing_key)
     }
 
-    fn insert_user(&mut self, key: &ServiceKey, ports: &[Port]) {
-        match self.users.binary_search_by(|(k, _)| k.cmp(key)) {
-            Ok(i) => self.users[i].1 = ports.to_vec(),
-            Err(i) => self.users.insert(i, (key.clone(), ports.to_vec())),
+    fn ports(&self) -> &[Port] {
+        self.extra.as_ref().map_or(&[], |x| &x.ports)
+    }
+
+    fn backend_key(&self) -> &str {
+        self.extra.as_ref().map_or("", |x| &x.backend_key)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Svc {
+    key: ServiceKey,
+    spec: Spec,
+    assignment: Option<Assignment>,
+    last_error: Option<Box<AllocError>>,
+    /// In `Allocator::pending`.
+    pending: bool,
+}
+
+/// A borrowed view of a request: either a caller's [`ServiceRequest`] or a
+/// stored [`Spec`]. Every decision is made on this view.
+struct Req<'a> {
+    key: &'a ServiceKey,
+    want: Result<Wanted, AllocError>,
+    labels: &'a Labels,
+    namespace_labels: &'a Labels,
+    requested_ips: &'a [IpAddr],
+    pool: Option<&'a str>,
+    sharing_key: &'a str,
+    backend_key: Cow<'a, str>,
+    ports: &'a [Port],
+}
+
+impl<'a> Req<'a> {
+    fn of(r: &'a ServiceRequest) -> Req<'a> {
+        Req {
+            key: &r.key,
+            want: r.wanted(),
+            labels: &r.labels,
+            namespace_labels: &r.namespace_labels,
+            requested_ips: &r.requested_ips,
+            pool: r.pool.as_deref(),
+            sharing_key: &r.sharing_key,
+            backend_key: match r.traffic_policy {
+                TrafficPolicy::Cluster => Cow::Borrowed(""),
+                TrafficPolicy::Local => Cow::Owned(r.backend_key()),
+            },
+            ports: &r.ports,
         }
     }
 
-    fn remove_user(&mut self, key: &ServiceKey) {
-        if let Ok(i) = self.users.binary_search_by(|(k, _)| k.cmp(key)) {
-            self.users.remove(i);
+    fn stored(key: &'a ServiceKey, spec: &'a Spec) -> Req<'a> {
+        let want = spec.want.clone().map_err(|e| *e);
+        match &spec.extra {
+            None => Req {
+                key,
+                want,
+                labels: &EMPTY_LABELS,
+                namespace_labels: &EMPTY_LABELS,
+                requested_ips: &[],
+                pool: None,
+                sharing_key: "",
+                backend_key: Cow::Borrowed(""),
+                ports: &[],
+            },
+            Some(x) => Req {
+                key,
+                want,
+                labels: &x.labels,
+                namespace_labels: &x.namespace_labels,
+                requested_ips: &x.requested_ips,
+                pool: x.pool.as_deref(),
+                sharing_key: &x.sharing_key,
+                backend_key: Cow::Borrowed(&x.backend_key),
+                ports: &x.ports,
+            },
+        }
+    }
+
+    fn is_plain(&self) -> bool {
+        self.labels.is_empty()
+            && self.namespace_labels.is_empty()
+            && self.requested_ips.is_empty()
+            && self.pool.is_none()
+            && self.sharing_key.is_empty()
+            && self.backend_key.is_empty()
+            && self.ports.is_empty()
+    }
+
+    fn to_spec(&self) -> Spec {
+        Spec {
+            want: self.want.clone().map_err(Box::new),
+            extra: (!self.is_plain()).then(|| {
+                Box::new(Extra {
+                    labels: self.labels.clone(),
+                    namespace_labels: self.namespace_labels.clone(),
+                    requested_ips: self.requested_ips.into(),
+                    pool: self.pool.map(Into::into),
+                    sharing_key: self.sharing_key.into(),
+                    backend_key: (*self.backend_key).into(),
+                    ports: self.ports.into(),
+                })
+            }),
+        }
+    }
+
+    fn matches(&self, s: &Spec) -> bool {
+        let want = match (&self.want, &s.want) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(a), Err(b)) => *a == **b,
+            _ => false,
+        };
+        want && match &s.extra {
+            None => self.is_plain(),
+            Some(x) => {
+                *self.labels == x.labels
+                    && *self.namespace_labels == x.namespace_labels
+                    && *self.requested_ips == *x.requested_ips
+                    && self.pool == x.pool.as_deref()
+                    && self.sharing_key == &*x.sharing_key
+                    && *self.backend_key == *x.backend_key
+                    && *self.ports == *x.ports
+            }
+        }
+    }
+}
+
+/// The services using one address (ids). Almost always one; a shared
+/// address holds a boxed slice (16 bytes either way).
+#[derive(Debug, Clone)]
+enum Users {
+    One(Id),
+    Many(Box<[Id]>),
+}
+
+impl Users {
+    fn as_slice(&self) -> &[Id] {
+        match self {
+            Users::One(id) => std::slice::from_ref(id),
+            Users::Many(v) => v,
+        }
+    }
+
+    fn add(&mut self, id: Id) {
+        let now = self.as_slice();
+        if !now.contains(&id) {
+            let mut v = now.to_vec();
+            v.push(id);
+            *self = Users::Many(v.into_boxed_slice());
+        }
+    }
+
+    /// Removes `id`; true if no user is left.
+    fn remove(&mut self, id: Id) -> bool {
+        let left: Vec<Id> = self
+            .as_slice()
+            .iter()
+            .copied()
+            .filter(|x| *x != id)
+            .collect();
+        match left.as_slice() {
+            [] => true,
+            [one] => {
+                *self = Users::One(*one);
+                false
+            }
+            _ => {
+                *self = Users::Many(left.into_boxed_slice());
+                false
+            }
         }
     }
 }
@@ -151,34 +512,31 @@ impl IpUse {
 /// A pool and its used slots per family.
 #[derive(Debug, Clone)]
 struct PoolState {
-    /// Shared copy of the pool name for [`IpUse`].
+    /// Shared copy of the pool name for [`AssignedIp`].
     name: Arc<str>,
     pool: Pool,
     used: [IntervalSet; 2],
 }
 
-#[derive(Debug, Clone)]
-struct Svc {
-    req: ServiceRequest,
-    assignment: Option<Assignment>,
-    last_error: Option<AllocError>,
-}
-
 /// The allocator. See the crate docs for the semantics.
 #[derive(Debug, Clone, Default)]
 pub struct Allocator {
-    pools: BTreeMap<String, PoolState>,
-    /// Pinned pools (with serviceAllocation) in (priority, name) order.
-    pinned_order: Vec<String>,
-    /// Plain pools in name order.
-    plain_order: Vec<String>,
-    /// Boxed: a B-tree node holds 11 entries, mostly half empty, and a
-    /// request is a few hundred bytes.
-    services: BTreeMap<ServiceKey, Box<Svc>>,
-    ips: BTreeMap<IpAddr, IpUse>,
+    /// Pools sorted by name.
+    pools: Vec<PoolState>,
+    /// Automatic-allocation order (indexes into `pools`): pinned pools by
+    /// (priority, name), then plain pools by name.
+    order: Vec<usize>,
+    /// Service slab; `None` = free slot (listed in `free`).
+    svcs: Vec<Option<Svc>>,
+    free: Vec<Id>,
+    /// `ServiceKey` -> id (hashes the key; compares against the slab).
+    index: HashTable<Id>,
+    /// Address -> the services using it.
+    ips: HashMap<IpAddr, Users, FxBuild>,
     /// sharing key -> addresses whose users have that key.
     shared: BTreeMap<String, BTreeSet<IpAddr>>,
-    /// Services without an assignment (so retrying them is O(pending)).
+    /// Services without an assignment, in key order (so retrying them is
+    /// O(pending)).
     pending: BTreeSet<ServiceKey>,
 }
 
@@ -195,10 +553,9 @@ fn family_fits(want: Wanted, ips: &[IpAddr]) -> bool {
     }
 }
 
+/// Same addresses, as sets.
 fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
-    let a: BTreeSet<_> = a.iter().collect();
-    let b: BTreeSet<_> = b.iter().collect();
-    a == b
+    a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
 }
 
 impl Allocator {
@@ -211,34 +568,95 @@ impl Allocator {
 
     fn install_pools(&mut self, pools: &[IpAddressPool]) -> Result<(), ConfigError> {
         let validated = validate_pools(pools)?;
+        // BTreeMap: already in name order.
         self.pools = validated
             .into_iter()
-            .map(|(name, pool)| {
-                (
-                    name.clone(),
-                    PoolState {
-                        name: Arc::from(name.as_str()),
-                        pool,
-                        used: Default::default(),
-                    },
-                )
+            .map(|(name, pool)| PoolState {
+                name: Arc::from(name.as_str()),
+                pool,
+                used: Default::default(),
             })
             .collect();
-        let mut pinned: Vec<&Pool> = self
-            .pools
-            .values()
-            .map(|p| &p.pool)
-            .filter(|p| p.is_pinned())
+        let mut pinned: Vec<usize> = (0..self.pools.len())
+            .filter(|&i| self.pools[i].pool.is_pinned())
             .collect();
-        pinned.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
-        self.pinned_order = pinned.iter().map(|p| p.name.clone()).collect();
-        self.plain_order = self
-            .pools
-            .values()
-            .filter(|p| !p.pool.is_pinned())
-            .map(|p| p.pool.name.clone())
-            .collect();
+        pinned.sort_by(|&a, &b| {
+            self.pools[a]
+                .pool
+                .order_key()
+                .cmp(&self.pools[b].pool.order_key())
+        });
+        let plain = (0..self.pools.len()).filter(|&i| !self.pools[i].pool.is_pinned());
+        self.order = pinned.into_iter().chain(plain).collect();
         Ok(())
+    }
+
+    fn pool_index(&self, name: &str) -> Option<usize> {
+        self.pools.binary_search_by(|p| (*p.name).cmp(name)).ok()
+    }
+
+    fn pool_state(&self, name: &str) -> Option<&PoolState> {
+        self.pool_index(name).map(|i| &self.pools[i])
+    }
+
+    // ------------------------------------------------------------------
+    // Service table
+    // ------------------------------------------------------------------
+
+    fn lookup(&self, key: &ServiceKey) -> Option<Id> {
+        let svcs = &self.svcs;
+        self.index
+            .find(key_hash(key), |&id| {
+                svcs[id as usize].as_ref().is_some_and(|s| s.key == *key)
+            })
+            .copied()
+    }
+
+    fn svc(&self, id: Id) -> &Svc {
+        self.svcs[id as usize].as_ref().expect("live service id")
+    }
+
+    fn svc_mut(&mut self, id: Id) -> &mut Svc {
+        self.svcs[id as usize].as_mut().expect("live service id")
+    }
+
+    fn insert_svc(&mut self, svc: Svc) -> Id {
+        let hash = key_hash(&svc.key);
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.svcs[id as usize] = Some(svc);
+                id
+            }
+            None => {
+                let id = Id::try_from(self.svcs.len()).expect("fewer than 2^32 services");
+                self.svcs.push(Some(svc));
+                id
+            }
+        };
+        let svcs = &self.svcs;
+        self.index.insert_unique(hash, id, |&i| {
+            key_hash(&svcs[i as usize].as_ref().expect("indexed").key)
+        });
+        id
+    }
+
+    fn remove_svc(&mut self, id: Id) -> Svc {
+        let svc = self.svcs[id as usize].take().expect("live service id");
+        if let Ok(e) = self.index.find_entry(key_hash(&svc.key), |&i| i == id) {
+            e.remove();
+        }
+        self.free.push(id);
+        svc
+    }
+
+    /// Live ids sorted by service key.
+    fn ids_in_key_order(&self) -> Vec<Id> {
+        let mut ids: Vec<Id> = (0..self.svcs.len())
+            .filter(|&i| self.svcs[i].is_some())
+            .map(|i| i as Id)
+            .collect();
+        ids.sort_unstable_by(|&a, &b| self.svc(a).key.cmp(&self.svc(b).key));
+        ids
     }
 
     // ------------------------------------------------------------------
@@ -247,56 +665,69 @@ impl Allocator {
 
     /// The current assignment of a service.
     pub fn assignment(&self, key: &ServiceKey) -> Option<&Assignment> {
-        self.services.get(key)?.assignment.as_ref()
+        self.svc(self.lookup(key)?).assignment.as_ref()
     }
 
     /// Services known to the allocator that have no address, with the last
     /// reason, in key order.
     pub fn pending(&self) -> impl Iterator<Item = (&ServiceKey, Option<&AllocError>)> {
-        self.pending
-            .iter()
-            .filter_map(|k| self.services.get_key_value(k))
-            .map(|(k, s)| (k, s.last_error.as_ref()))
+        self.pending.iter().filter_map(|k| {
+            let s = self.svc(self.lookup(k)?);
+            Some((&s.key, s.last_error.as_deref()))
+        })
     }
 
     /// All assignments, in key order.
     pub fn assignments(&self) -> impl Iterator<Item = (&ServiceKey, &Assignment)> {
-        self.services
+        let mut all: Vec<(&ServiceKey, &Assignment)> = self
+            .svcs
             .iter()
-            .filter_map(|(k, s)| Some((k, s.assignment.as_ref()?)))
+            .flatten()
+            .filter_map(|s| Some((&s.key, s.assignment.as_ref()?)))
+            .collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all.into_iter()
     }
 
     /// The services using an address, in key order.
     pub fn users_of(&self, ip: &IpAddr) -> Vec<&ServiceKey> {
-        self.ips
+        let mut keys: Vec<&ServiceKey> = self
+            .ips
             .get(ip)
-            .map(|u| u.keys().collect())
-            .unwrap_or_default()
+            .map(|u| u.as_slice().iter().map(|&id| &self.svc(id).key).collect())
+            .unwrap_or_default();
+        keys.sort_unstable();
+        keys
     }
 
     /// A validated pool by name.
     pub fn pool(&self, name: &str) -> Option<&Pool> {
-        self.pools.get(name).map(|p| &p.pool)
+        self.pool_state(name).map(|p| &p.pool)
     }
 
     /// Pool names in the order automatic allocation tries them for `req`:
     /// compatible pinned pools by (priority, name), then plain pools by name,
     /// both restricted to `autoAssign` pools.
     pub fn candidate_pools(&self, req: &ServiceRequest) -> Vec<&str> {
-        self.candidates(req)
+        let r = Req::of(req);
+        let names: Vec<usize> = self
+            .candidates(&r)
+            .filter_map(|p| self.pool_index(&p.name))
+            .collect();
+        names
             .into_iter()
-            .map(|p| p.pool.name.as_str())
+            .map(|i| self.pools[i].pool.name.as_str())
             .collect()
     }
 
     /// Per-pool statistics, in pool-name order.
     pub fn stats(&self) -> Vec<PoolStats> {
-        self.pools.values().map(|p| self.pool_stats_of(p)).collect()
+        self.pools.iter().map(|p| self.pool_stats_of(p)).collect()
     }
 
     /// Statistics of one pool.
     pub fn pool_stats(&self, name: &str) -> Option<PoolStats> {
-        self.pools.get(name).map(|p| self.pool_stats_of(p))
+        self.pool_state(name).map(|p| self.pool_stats_of(p))
     }
 
     fn pool_stats_of(&self, p: &PoolState) -> PoolStats {
@@ -307,8 +738,9 @@ impl Allocator {
             ipv6_total: p.pool.space(Family::V6).total(),
             ipv6_in_use: p.used[1].len(),
             services: self
-                .services
-                .values()
+                .svcs
+                .iter()
+                .flatten()
                 .filter(|s| {
                     s.assignment
                         .as_ref()
@@ -322,62 +754,62 @@ impl Allocator {
     // Bookkeeping
     // ------------------------------------------------------------------
 
-    fn pool_of_ip(&self, ip: &IpAddr) -> Option<(&PoolState, u128)> {
+    fn pool_of_ip(&self, ip: &IpAddr) -> Option<&PoolState> {
         let value = to_u128(ip);
         let fam = Family::of(ip);
         self.pools
-            .values()
-            .find_map(|p| p.pool.space(fam).slot_of(value).map(|slot| (p, slot)))
+            .iter()
+            .find(|p| p.pool.space(fam).slot_of(value).is_some())
     }
 
-    /// MetalLB's `checkSharing`: may `key` (with these keys and ports) use `ip`?
-    fn check_ip(
-        &self,
-        key: &ServiceKey,
-        req: &ServiceRequest,
-        backend: &str,
-        ip: &IpAddr,
-    ) -> Result<(), AllocError> {
+    /// MetalLB's `checkSharing`: may `req` (service `me`, if known) use `ip`?
+    fn check_ip(&self, me: Option<Id>, req: &Req, ip: &IpAddr) -> Result<(), AllocError> {
         let Some(u) = self.ips.get(ip) else {
             return Ok(());
         };
-        if u.keys().all(|k| k == key) {
+        let users = u.as_slice();
+        let Some(&other) = users.iter().find(|&&id| Some(id) != me) else {
             return Ok(());
-        }
-        let others = || {
-            u.keys()
-                .filter(|k| *k != key)
-                .map(|k| k.to_string())
-                .collect()
         };
-        let conflict = if u.sharing_key.is_empty() {
+        // Every user of an address has the address's sharing and backend
+        // keys (enforced here on every placement), so any other user's keys
+        // are the address's.
+        let spec = &self.svc(other).spec;
+        let (sharing_key, backend_key) = (spec.sharing_key(), spec.backend_key());
+        let conflict = if sharing_key.is_empty() {
             Some(SharingConflict::ExistingDoesNotAllowSharing)
         } else if req.sharing_key.is_empty() {
             Some(SharingConflict::NewDoesNotAllowSharing)
-        } else if u.sharing_key != req.sharing_key {
+        } else if sharing_key != req.sharing_key {
             Some(SharingConflict::KeyMismatch {
-                new: req.sharing_key.clone(),
-                existing: u.sharing_key.clone(),
+                new: req.sharing_key.to_string(),
+                existing: sharing_key.to_string(),
             })
-        } else if u.backend_key != backend {
+        } else if backend_key != &*req.backend_key {
             Some(SharingConflict::BackendMismatch {
-                new: backend.to_string(),
-                existing: u.backend_key.clone(),
+                new: req.backend_key.to_string(),
+                existing: backend_key.to_string(),
             })
         } else {
             None
         };
         if let Some(conflict) = conflict {
+            let mut others: Vec<&ServiceKey> = users
+                .iter()
+                .filter(|&&id| Some(id) != me)
+                .map(|&id| &self.svc(id).key)
+                .collect();
+            others.sort_unstable();
             return Err(AllocError::SharingKeyConflict {
-                service: key.to_string(),
-                others: others(),
+                service: req.key.to_string(),
+                others: others.iter().map(|k| k.to_string()).collect(),
                 conflict,
             });
         }
-        for port in &req.ports {
-            if u.users
+        for port in req.ports {
+            if users
                 .iter()
-                .any(|(k, ports)| k != key && ports.contains(port))
+                .any(|&id| Some(id) != me && self.svc(id).spec.ports().contains(port))
             {
                 return Err(AllocError::PortInUse {
                     port: *port,
@@ -388,112 +820,133 @@ impl Allocator {
         Ok(())
     }
 
-    fn place(&mut self, key: &ServiceKey, req: &ServiceRequest, a: &Assignment) {
-        let backend = req.backend_key();
+    fn place(&mut self, id: Id, sharing_key: &str, a: &Assignment) {
         for AssignedIp { ip, pool } in &a.ips {
             let fam = Family::of(ip);
-            let Some(ps) = self.pools.get_mut(&**pool) else {
+            let Some(pi) = self.pool_index(pool) else {
                 continue;
             };
+            let ps = &mut self.pools[pi];
             let Some(slot) = ps.pool.space(fam).slot_of(to_u128(ip)) else {
                 continue;
             };
-            let u = self.ips.entry(*ip).or_insert_with(|| IpUse {
-                pool: ps.name.clone(),
-                slot,
-                sharing_key: req.sharing_key.clone(),
-                backend_key: backend.clone(),
-                users: Vec::new(),
-            });
-            if u.keys().all(|k| k == key) {
-                u.sharing_key = req.sharing_key.clone();
-                u.backend_key = backend.clone();
-            }
-            u.insert_user(key, &req.ports);
+            self.ips
+                .entry(*ip)
+                .and_modify(|u| u.add(id))
+                .or_insert(Users::One(id));
             ps.used[fam.index()].insert(slot);
-            if !req.sharing_key.is_empty() {
-                self.shared
-                    .entry(req.sharing_key.clone())
-                    .or_default()
-                    .insert(*ip);
+            if !sharing_key.is_empty() {
+                match self.shared.get_mut(sharing_key) {
+                    Some(set) => {
+                        set.insert(*ip);
+                    }
+                    None => {
+                        self.shared
+                            .insert(sharing_key.to_string(), BTreeSet::from([*ip]));
+                    }
+                }
             }
         }
     }
 
-    /// Removes `key` from the addresses of `a`. Returns true if an address
-    /// became free.
-    fn unplace(&mut self, key: &ServiceKey, a: &Assignment) -> bool {
+    /// Removes service `id` (whose sharing key is `sharing_key`) from the
+    /// addresses of `a`. Returns true if an address became free.
+    fn unplace(&mut self, id: Id, sharing_key: &str, a: &Assignment) -> bool {
         let mut freed = false;
-        for AssignedIp { ip, .. } in &a.ips {
+        for AssignedIp { ip, pool } in &a.ips {
             let Some(u) = self.ips.get_mut(ip) else {
                 continue;
             };
-            u.remove_user(key);
-            if u.users.is_empty() {
-                let (pool, slot, sk) = (u.pool.clone(), u.slot, u.sharing_key.clone());
-                self.ips.remove(ip);
-                if let Some(ps) = self.pools.get_mut(&*pool) {
-                    ps.used[Family::of(ip).index()].remove(slot);
+            if !u.remove(id) {
+                continue;
+            }
+            self.ips.remove(ip);
+            let fam = Family::of(ip);
+            if let Some(pi) = self.pool_index(pool) {
+                let ps = &mut self.pools[pi];
+                if let Some(slot) = ps.pool.space(fam).slot_of(to_u128(ip)) {
+                    ps.used[fam.index()].remove(slot);
                 }
-                if let Some(set) = self.shared.get_mut(&sk) {
+            }
+            if !sharing_key.is_empty() {
+                if let Some(set) = self.shared.get_mut(sharing_key) {
                     set.remove(ip);
                     if set.is_empty() {
-                        self.shared.remove(&sk);
+                        self.shared.remove(sharing_key);
                     }
                 }
-                freed = true;
             }
+            freed = true;
         }
         freed
     }
 
-    fn clear(&mut self, key: &ServiceKey) -> bool {
-        let Some(a) = self.services.get_mut(key).and_then(|s| s.assignment.take()) else {
+    /// Drops the assignment of `id`; true if an address became free.
+    fn clear(&mut self, id: Option<Id>) -> bool {
+        let Some(id) = id else {
             return false;
         };
-        self.unplace(key, &a)
+        let svc = self.svc_mut(id);
+        let Some(a) = svc.assignment.take() else {
+            return false;
+        };
+        let sk = svc.spec.sharing_key().to_string();
+        self.unplace(id, &sk, &a)
     }
 
-    fn set_assignment(&mut self, req: &ServiceRequest, a: Assignment) {
-        self.place(&req.key, req, &a);
-        self.pending.remove(&req.key);
-        match self.services.get_mut(&req.key) {
-            Some(svc) => {
-                if svc.req != *req {
-                    svc.req.clone_from(req);
+    /// Records `a` for the service of `req` (creating it if needed) and
+    /// marks its addresses used. Returns the service's id.
+    fn set_assignment(&mut self, id: Option<Id>, req: &Req, a: Assignment) -> Id {
+        let id = match id {
+            Some(id) => {
+                let svc = self.svc_mut(id);
+                if !req.matches(&svc.spec) {
+                    svc.spec = req.to_spec();
                 }
-                svc.assignment = Some(a);
                 svc.last_error = None;
+                if svc.pending {
+                    svc.pending = false;
+                    self.pending.remove(req.key);
+                }
+                id
             }
-            None => {
-                let svc = Svc {
-                    req: req.clone(),
-                    assignment: Some(a),
-                    last_error: None,
-                };
-                self.services.insert(req.key.clone(), Box::new(svc));
-            }
-        }
+            None => self.insert_svc(Svc {
+                key: req.key.clone(),
+                spec: req.to_spec(),
+                assignment: None,
+                last_error: None,
+                pending: false,
+            }),
+        };
+        self.place(id, req.sharing_key, &a);
+        self.svc_mut(id).assignment = Some(a);
+        id
     }
 
-    fn set_pending(&mut self, req: &ServiceRequest, e: AllocError) {
-        self.pending.insert(req.key.clone());
-        match self.services.get_mut(&req.key) {
-            Some(svc) => {
-                if svc.req != *req {
-                    svc.req.clone_from(req);
+    fn set_pending(&mut self, id: Option<Id>, req: &Req, e: AllocError) -> Id {
+        let id = match id {
+            Some(id) => {
+                let svc = self.svc_mut(id);
+                if !req.matches(&svc.spec) {
+                    svc.spec = req.to_spec();
                 }
-                svc.last_error = Some(e);
+                svc.last_error = Some(Box::new(e));
+                id
             }
-            None => {
-                let svc = Svc {
-                    req: req.clone(),
-                    assignment: None,
-                    last_error: Some(e),
-                };
-                self.services.insert(req.key.clone(), Box::new(svc));
-            }
+            None => self.insert_svc(Svc {
+                key: req.key.clone(),
+                spec: req.to_spec(),
+                assignment: None,
+                last_error: Some(Box::new(e)),
+                pending: false,
+            }),
+        };
+        let svc = self.svc_mut(id);
+        if !svc.pending {
+            svc.pending = true;
+            self.pending.insert(req.key.clone());
         }
+        id
     }
 
     // ------------------------------------------------------------------
@@ -505,72 +958,74 @@ impl Allocator {
     /// must be legal.
     fn check_addresses(
         &self,
-        req: &ServiceRequest,
+        me: Option<Id>,
+        req: &Req,
         ips: &[IpAddr],
     ) -> Result<Assignment, AllocError> {
         let mut out = Vec::with_capacity(ips.len());
         for ip in ips {
-            let Some((ps, _)) = self.pool_of_ip(ip) else {
+            let Some(ps) = self.pool_of_ip(ip) else {
                 return Err(AllocError::NotAllowedInConfig {
                     ips: IpList(ips.to_vec()),
                 });
             };
-            out.push(AssignedIp {
-                ip: *ip,
-                pool: ps.name.clone(),
-            });
+            out.push((ps, *ip));
         }
-        for a in &out {
-            if let Some(ps) = self.pools.get(&*a.pool) {
-                if !ps
-                    .pool
-                    .allows(&req.key.namespace, &req.namespace_labels, &req.labels)
-                {
-                    return Err(AllocError::PoolNotCompatible {
-                        pool: a.pool.to_string(),
-                    });
-                }
+        for (ps, _) in &out {
+            if !ps
+                .pool
+                .allows(&req.key.namespace, req.namespace_labels, req.labels)
+            {
+                return Err(AllocError::PoolNotCompatible {
+                    pool: ps.name.to_string(),
+                });
             }
         }
-        let backend = req.backend_key();
         for ip in ips {
-            self.check_ip(&req.key, req, &backend, ip)?;
+            self.check_ip(me, req, ip)?;
         }
-        Ok(Assignment { ips: out })
+        Ok(Assignment {
+            ips: out
+                .into_iter()
+                .map(|(ps, ip)| AssignedIp {
+                    ip,
+                    pool: ps.name.clone(),
+                })
+                .collect(),
+        })
     }
 
     /// Pools for automatic allocation, in order.
-    fn candidates(&self, req: &ServiceRequest) -> Vec<&PoolState> {
-        let ok = |ps: &&PoolState| {
-            ps.pool.spec.auto_assign
-                && ps
-                    .pool
-                    .allows(&req.key.namespace, &req.namespace_labels, &req.labels)
-        };
-        self.pinned_order
+    fn candidates<'s>(&'s self, req: &'s Req) -> impl Iterator<Item = &'s PoolState> + Clone + 's {
+        self.order
             .iter()
-            .chain(self.plain_order.iter())
-            .filter_map(|n| self.pools.get(n))
-            .filter(ok)
-            .collect()
+            .map(|&i| &self.pools[i])
+            .filter(move |ps| {
+                ps.pool.spec.auto_assign
+                    && ps
+                        .pool
+                        .allows(&req.key.namespace, req.namespace_labels, req.labels)
+            })
     }
 
     /// One address of `fam` in pool `ps` for `req`: a compatible shared
     /// address first (lowest), then (unless `shared_only`) the lowest free one.
     fn pick(
         &self,
+        me: Option<Id>,
         ps: &PoolState,
         fam: Family,
-        req: &ServiceRequest,
-        backend: &str,
+        req: &Req,
         shared_only: bool,
     ) -> Option<IpAddr> {
         if !req.sharing_key.is_empty() {
-            if let Some(set) = self.shared.get(&req.sharing_key) {
+            if let Some(set) = self.shared.get(req.sharing_key) {
+                let space = ps.pool.space(fam);
                 let found = set.iter().find(|ip| {
                     Family::of(ip) == fam
-                        && self.ips.get(ip).is_some_and(|u| *u.pool == *ps.pool.name)
-                        && self.check_ip(&req.key, req, backend, ip).is_ok()
+                        && self.ips.contains_key(*ip)
+                        && space.slot_of(to_u128(ip)).is_some()
+                        && self.check_ip(me, req, ip).is_ok()
                 });
                 if let Some(ip) = found {
                     return Some(*ip);
@@ -590,15 +1045,15 @@ impl Allocator {
 
     fn try_pool(
         &self,
+        me: Option<Id>,
         ps: &PoolState,
         fams: &[Family],
-        req: &ServiceRequest,
-        backend: &str,
+        req: &Req,
         shared_only: bool,
     ) -> Option<Assignment> {
         let mut ips = Vec::with_capacity(fams.len());
         for &f in fams {
-            let ip = self.pick(ps, f, req, backend, shared_only)?;
+            let ip = self.pick(me, ps, f, req, shared_only)?;
             ips.push(AssignedIp {
                 ip,
                 pool: ps.name.clone(),
@@ -627,31 +1082,35 @@ impl Allocator {
         }
     }
 
-    fn allocate_auto(&self, req: &ServiceRequest, want: Wanted) -> Result<Assignment, AllocError> {
+    fn allocate_auto(
+        &self,
+        me: Option<Id>,
+        req: &Req,
+        want: Wanted,
+    ) -> Result<Assignment, AllocError> {
         let cands = self.candidates(req);
         let sets = Self::family_sets(want);
         let declares =
             |ps: &PoolState, fams: &[Family]| fams.iter().all(|f| ps.pool.declares_family(*f));
-        if !cands.is_empty()
+        if cands.clone().next().is_some()
             && !sets
                 .iter()
-                .any(|fams| cands.iter().any(|ps| declares(ps, fams)))
+                .any(|fams| cands.clone().any(|ps| declares(ps, fams)))
         {
             return Err(AllocError::NoSuitablePool {
                 family: Self::label(want),
             });
         }
-        let backend = req.backend_key();
         if !req.sharing_key.is_empty() {
-            for ps in &cands {
-                if let Some(a) = self.try_pool(ps, sets[0], req, &backend, true) {
+            for ps in cands.clone() {
+                if let Some(a) = self.try_pool(me, ps, sets[0], req, true) {
                     return Ok(a);
                 }
             }
         }
         for fams in sets {
-            for ps in &cands {
-                if let Some(a) = self.try_pool(ps, fams, req, &backend, false) {
+            for ps in cands.clone() {
+                if let Some(a) = self.try_pool(me, ps, fams, req, false) {
                     return Ok(a);
                 }
             }
@@ -661,32 +1120,31 @@ impl Allocator {
 
     fn allocate_from_pool(
         &self,
-        req: &ServiceRequest,
+        me: Option<Id>,
+        req: &Req,
         want: Wanted,
         name: &str,
     ) -> Result<Assignment, AllocError> {
         let ps = self
-            .pools
-            .get(name)
+            .pool_state(name)
             .ok_or_else(|| AllocError::UnknownPool {
                 pool: name.to_string(),
             })?;
         if !ps
             .pool
-            .allows(&req.key.namespace, &req.namespace_labels, &req.labels)
+            .allows(&req.key.namespace, req.namespace_labels, req.labels)
         {
             return Err(AllocError::PoolNotCompatible {
                 pool: name.to_string(),
             });
         }
-        let backend = req.backend_key();
         let sets = Self::family_sets(want);
         for shared_only in [true, false] {
             if shared_only && req.sharing_key.is_empty() {
                 continue;
             }
             for fams in sets {
-                if let Some(a) = self.try_pool(ps, fams, req, &backend, shared_only) {
+                if let Some(a) = self.try_pool(me, ps, fams, req, shared_only) {
                     return Ok(a);
                 }
             }
@@ -699,25 +1157,26 @@ impl Allocator {
 
     fn assign_requested(
         &self,
-        req: &ServiceRequest,
+        me: Option<Id>,
+        req: &Req,
         want: Wanted,
     ) -> Result<Assignment, AllocError> {
-        let ips = &req.requested_ips;
-        let fits = match (want, ips.as_slice()) {
+        let ips = req.requested_ips;
+        let fits = match (want, ips) {
             (Wanted::PreferDual { .. }, [_]) => true,
             _ => family_fits(want, ips),
         };
         if !fits {
             return Err(AllocError::FamilyMismatch {
-                ips: IpList(ips.clone()),
+                ips: IpList(ips.to_vec()),
             });
         }
-        let a = self.check_addresses(req, ips)?;
-        if let Some(pool) = &req.pool {
-            if a.ips.iter().any(|i| *i.pool != **pool) {
+        let a = self.check_addresses(me, req, ips)?;
+        if let Some(pool) = req.pool {
+            if a.ips.iter().any(|i| *i.pool != *pool) {
                 return Err(AllocError::NotInRequestedPool {
-                    ips: IpList(ips.clone()),
-                    pool: pool.clone(),
+                    ips: IpList(ips.to_vec()),
+                    pool: pool.to_string(),
                 });
             }
         }
@@ -725,17 +1184,17 @@ impl Allocator {
     }
 
     /// A fresh assignment for `req` (MetalLB's `allocateIPs`).
-    fn allocate_new(&self, req: &ServiceRequest) -> Result<Assignment, AllocError> {
-        let want = req.wanted()?;
+    fn allocate_new(&self, me: Option<Id>, req: &Req) -> Result<Assignment, AllocError> {
+        let want = req.want.clone()?;
         if self.pools.is_empty() {
             return Err(AllocError::NoPools);
         }
         if !req.requested_ips.is_empty() {
-            self.assign_requested(req, want)
-        } else if let Some(pool) = &req.pool {
-            self.allocate_from_pool(req, want, pool)
+            self.assign_requested(me, req, want)
+        } else if let Some(pool) = req.pool {
+            self.allocate_from_pool(me, req, want, pool)
         } else {
-            self.allocate_auto(req, want)
+            self.allocate_auto(me, req, want)
         }
     }
 
@@ -744,18 +1203,19 @@ impl Allocator {
     /// requested); `Err` means "drop it with a ClearAssignment event".
     fn revalidate(
         &self,
-        req: &ServiceRequest,
+        me: Option<Id>,
+        req: &Req,
         want: Wanted,
         ips: &[IpAddr],
     ) -> Result<Option<Assignment>, AllocError> {
         if !family_fits(want, ips) {
             return Ok(None);
         }
-        let a = self.check_addresses(req, ips)?;
-        if req.pool.as_ref().is_some_and(|p| a.pool() != p) {
+        let a = self.check_addresses(me, req, ips)?;
+        if req.pool.is_some_and(|p| a.pool() != p) {
             return Ok(None);
         }
-        if !req.requested_ips.is_empty() && !same_set(&req.requested_ips, ips) {
+        if !req.requested_ips.is_empty() && !same_set(req.requested_ips, ips) {
             return Ok(None);
         }
         Ok(Some(a))
@@ -765,10 +1225,11 @@ impl Allocator {
     /// the same pool. `None` if there is nothing to try.
     fn additional(
         &self,
-        req: &ServiceRequest,
+        me: Option<Id>,
+        req: &Req,
         a: &Assignment,
     ) -> Option<Result<AssignedIp, AllocError>> {
-        let want = req.wanted().ok()?;
+        let want = req.want.as_ref().ok()?;
         if !matches!(want, Wanted::PreferDual { .. })
             || a.ips.len() != 1
             || !req.requested_ips.is_empty()
@@ -776,13 +1237,12 @@ impl Allocator {
             return None;
         }
         let have = Family::of(&a.ips[0].ip);
-        let ps = self.pools.get(&*a.ips[0].pool)?;
+        let ps = self.pool_state(&a.ips[0].pool)?;
         if !ps.pool.declares_family(have.other()) {
             return None;
         }
-        let backend = req.backend_key();
         Some(
-            self.pick(ps, have.other(), req, &backend, false)
+            self.pick(me, ps, have.other(), req, false)
                 .map(|ip| AssignedIp {
                     ip,
                     pool: ps.name.clone(),
@@ -803,74 +1263,76 @@ impl Allocator {
     /// when the allocator has no assignment for the service yet (restore
     /// after restart). A valid current assignment is never moved.
     pub fn converge(&mut self, req: &ServiceRequest, status: &[IpAddr]) -> Outcome {
-        self.converge_inner(req, status, true, true)
+        self.converge_inner(&Req::of(req), status, true, true)
     }
 
     /// Like `converge(req, &[])` (keeps the current assignment if still
     /// valid, else allocates; same decisions) but builds no events and
     /// returns just the result: the fast path for bulk use.
     pub fn allocate(&mut self, req: &ServiceRequest) -> Result<Assignment, AllocError> {
-        self.converge_inner(req, &[], true, false).result
+        self.converge_inner(&Req::of(req), &[], true, false).result
     }
 
     fn converge_inner(
         &mut self,
-        req: &ServiceRequest,
+        req: &Req,
         status: &[IpAddr],
         retry: bool,
         with_events: bool,
     ) -> Outcome {
-        let key = &req.key;
+        let key = req.key;
+        let id = self.lookup(key);
         let mut events = Vec::new();
-        // `allocate()` skips building event messages; decisions are identical.
+        // `allocate()` skips building events; decisions are identical.
         let emit = |events: &mut Vec<Event>, make: &dyn Fn() -> Event| {
             if with_events {
                 events.push(make());
             }
         };
         let mut freed = false;
-        let want = match req.wanted() {
-            Ok(w) => w,
+        let want = match &req.want {
+            Ok(w) => *w,
             Err(e) => {
-                freed |= self.clear(key);
-                emit(&mut events, &|| Event::failed(key, &e));
-                return self.finish_failed(req, e, events, freed, retry);
+                freed |= self.clear(id);
+                emit(&mut events, &|| Event::failed(key, e));
+                return self.finish_failed(id, req, e.clone(), events, freed, retry);
             }
         };
         if self.pools.is_empty() {
-            freed |= self.clear(key);
-            return self.finish_failed(req, AllocError::NoPools, events, freed, retry);
+            freed |= self.clear(id);
+            return self.finish_failed(id, req, AllocError::NoPools, events, freed, retry);
         }
-        let current: Vec<IpAddr> = match self.assignment(key) {
-            Some(a) => a.addresses(),
-            None => status.to_vec(),
+        // The current addresses, without allocating for the usual one or two.
+        let mut buf = [UNSPECIFIED; 2];
+        let owned: Vec<IpAddr>;
+        let current: &[IpAddr] = match id.and_then(|id| self.svc(id).assignment.as_ref()) {
+            Some(a) if a.ips.len() <= 2 => {
+                for (slot, x) in buf.iter_mut().zip(&a.ips) {
+                    *slot = x.ip;
+                }
+                &buf[..a.ips.len()]
+            }
+            Some(a) => {
+                owned = a.addresses();
+                &owned
+            }
+            None => status,
         };
         if !current.is_empty() {
-            match self.revalidate(req, want, &current) {
+            match self.revalidate(id, req, want, current) {
                 Ok(Some(mut a)) => {
-                    if let Some(old) = self.services.get_mut(key).and_then(|s| s.assignment.take())
-                    {
-                        freed |= self.unplace(key, &old);
+                    if let Some(id) = id {
+                        freed |= self.clear(Some(id));
                     }
-                    match self.additional(req, &a) {
+                    match self.additional(id, req, &a) {
                         Some(Ok(extra)) => {
-                            emit(&mut events, &|| {
-                                Event::normal(
-                                    reasons::IP_ALLOCATED,
-                                    format!("Assigned additional IP {:?}", extra.ip.to_string()),
-                                )
-                            });
+                            emit(&mut events, &|| Event::additional(extra.ip));
                             a.ips.push(extra);
                         }
-                        Some(Err(e)) => emit(&mut events, &|| {
-                            Event::normal(
-                                reasons::ADDITIONAL_ASSIGN_FAILED,
-                                format!("cannot assign additional IP in PreferDualStack: {e}"),
-                            )
-                        }),
+                        Some(Err(e)) => emit(&mut events, &|| Event::additional_failed(&e)),
                         None => {}
                     }
-                    self.set_assignment(req, a.clone());
+                    self.set_assignment(id, req, a.clone());
                     let unblocked = if freed && retry {
                         self.retry_pending()
                     } else {
@@ -882,17 +1344,17 @@ impl Allocator {
                         unblocked,
                     };
                 }
-                Ok(None) => freed |= self.clear(key),
+                Ok(None) => freed |= self.clear(id),
                 Err(e) => {
-                    freed |= self.clear(key);
+                    freed |= self.clear(id);
                     emit(&mut events, &|| Event::cleared(key, &e));
                 }
             }
         }
-        match self.allocate_new(req) {
+        match self.allocate_new(id, req) {
             Ok(a) => {
                 emit(&mut events, &|| Event::ip_allocated(&a));
-                self.set_assignment(req, a.clone());
+                self.set_assignment(id, req, a.clone());
                 let unblocked = if freed && retry {
                     self.retry_pending()
                 } else {
@@ -908,20 +1370,21 @@ impl Allocator {
                 if e != AllocError::NoPools {
                     emit(&mut events, &|| Event::failed(key, &e));
                 }
-                self.finish_failed(req, e, events, freed, retry)
+                self.finish_failed(id, req, e, events, freed, retry)
             }
         }
     }
 
     fn finish_failed(
         &mut self,
-        req: &ServiceRequest,
+        id: Option<Id>,
+        req: &Req,
         e: AllocError,
         events: Vec<Event>,
         freed: bool,
         retry: bool,
     ) -> Outcome {
-        self.set_pending(req, e.clone());
+        self.set_pending(id, req, e.clone());
         let unblocked = if freed && retry {
             self.retry_pending()
         } else {
@@ -938,24 +1401,28 @@ impl Allocator {
     /// automatically whenever an address is freed; public for callers that
     /// want to force a retry.
     pub fn retry_pending(&mut self) -> Vec<(ServiceKey, Assignment)> {
-        let pending: Vec<ServiceKey> = self
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
+        let pending: Vec<Id> = self
             .pending
             .iter()
-            .filter(|k| {
-                self.services.get(*k).is_some_and(|s| {
-                    s.assignment.is_none()
-                        && !s.last_error.as_ref().is_some_and(|e| e.is_request_error())
-                })
+            .filter_map(|k| self.lookup(k))
+            .filter(|&id| {
+                let s = self.svc(id);
+                s.assignment.is_none()
+                    && !s.last_error.as_ref().is_some_and(|e| e.is_request_error())
             })
-            .cloned()
             .collect();
         let mut out = Vec::new();
-        for key in pending {
-            let Some(req) = self.services.get(&key).map(|s| s.req.clone()) else {
-                continue;
+        for id in pending {
+            let (key, spec) = {
+                let s = self.svc(id);
+                (s.key.clone(), s.spec.clone())
             };
-            if let Ok(a) = self.allocate_new(&req) {
-                self.set_assignment(&req, a.clone());
+            let req = Req::stored(&key, &spec);
+            if let Ok(a) = self.allocate_new(Some(id), &req) {
+                self.set_assignment(Some(id), &req, a.clone());
                 out.push((key, a));
             }
         }
@@ -965,14 +1432,17 @@ impl Allocator {
     /// Forgets a service (deleted, or no longer a LoadBalancer) and frees its
     /// addresses; pending services then get a chance.
     pub fn release(&mut self, key: &ServiceKey) -> Released {
-        self.pending.remove(key);
-        let Some(svc) = self.services.remove(key) else {
+        let Some(id) = self.lookup(key) else {
             return Released::default();
         };
+        let svc = self.remove_svc(id);
+        if svc.pending {
+            self.pending.remove(key);
+        }
         let freed = svc
             .assignment
             .as_ref()
-            .is_some_and(|a| self.unplace(key, a));
+            .is_some_and(|a| self.unplace(id, svc.spec.sharing_key(), a));
         let unblocked = if freed {
             self.retry_pending()
         } else {
@@ -997,35 +1467,40 @@ impl Allocator {
             .into_iter()
             .map(|(r, s)| (r.key.clone(), (r, s)))
             .collect();
-        let gone: Vec<ServiceKey> = self
-            .services
-            .keys()
-            .filter(|k| !wanted.contains_key(*k))
-            .cloned()
+        let gone: Vec<Id> = self
+            .ids_in_key_order()
+            .into_iter()
+            .filter(|&id| !wanted.contains_key(&self.svc(id).key))
             .collect();
-        for k in gone {
-            self.pending.remove(&k);
-            if let Some(svc) = self.services.remove(&k) {
-                if let Some(a) = svc.assignment {
-                    self.unplace(&k, &a);
-                }
+        for id in gone {
+            let svc = self.remove_svc(id);
+            if svc.pending {
+                self.pending.remove(&svc.key);
+            }
+            if let Some(a) = &svc.assignment {
+                self.unplace(id, svc.spec.sharing_key(), a);
             }
         }
         // Phase 1: restore status addresses, no fresh allocation yet.
         for (key, (req, status)) in &wanted {
-            if status.is_empty() || self.assignment(key).is_some() {
+            let id = self.lookup(key);
+            if status.is_empty() || id.is_some_and(|id| self.svc(id).assignment.is_some()) {
                 continue;
             }
-            if let Ok(want) = req.wanted() {
-                if let Ok(Some(a)) = self.revalidate(req, want, status) {
-                    self.set_assignment(req, a);
+            let r = Req::of(req);
+            if let Ok(want) = r.want {
+                if let Ok(Some(a)) = self.revalidate(id, &r, want, status) {
+                    self.set_assignment(id, &r, a);
                 }
             }
         }
         // Phase 2: converge everything in key order.
         let mut out = BTreeMap::new();
         for (key, (req, status)) in &wanted {
-            out.insert(key.clone(), self.converge_inner(req, status, false, true));
+            out.insert(
+                key.clone(),
+                self.converge_inner(&Req::of(req), status, false, true),
+            );
         }
         out
     }
@@ -1042,52 +1517,47 @@ impl Allocator {
         self.install_pools(pools)?;
         self.ips.clear();
         self.shared.clear();
-        let keys: Vec<ServiceKey> = self.services.keys().cloned().collect();
+        let ids = self.ids_in_key_order();
         let mut out: BTreeMap<ServiceKey, Outcome> = BTreeMap::new();
-        let mut to_allocate: Vec<(ServiceKey, Vec<Event>)> = Vec::new();
+        let mut to_allocate: Vec<(Id, Vec<Event>)> = Vec::new();
         // Re-place still-valid assignments first, in key order.
-        for key in &keys {
-            let Some(svc) = self.services.get_mut(key) else {
-                continue;
-            };
-            let req = svc.req.clone();
+        for id in ids {
+            let svc = self.svc_mut(id);
             let Some(old) = svc.assignment.take() else {
                 if !svc
                     .last_error
                     .as_ref()
                     .is_some_and(|e| e.is_request_error())
                 {
-                    to_allocate.push((key.clone(), Vec::new()));
+                    to_allocate.push((id, Vec::new()));
                 }
                 continue;
             };
-            let checked = match req.wanted() {
-                Ok(want) if !self.pools.is_empty() => self.revalidate(&req, want, &old.addresses()),
+            let (key, spec) = (svc.key.clone(), svc.spec.clone());
+            let req = Req::stored(&key, &spec);
+            let checked = match &req.want {
+                Ok(want) if !self.pools.is_empty() => {
+                    self.revalidate(Some(id), &req, *want, &old.addresses())
+                }
                 Ok(_) => Err(AllocError::NoPools),
-                Err(e) => Err(e),
+                Err(e) => Err(e.clone()),
             };
             match checked {
                 Ok(Some(mut a)) => {
                     let mut events = Vec::new();
-                    match self.additional(&req, &a) {
+                    match self.additional(Some(id), &req, &a) {
                         Some(Ok(extra)) => {
-                            events.push(Event::normal(
-                                reasons::IP_ALLOCATED,
-                                format!("Assigned additional IP {:?}", extra.ip.to_string()),
-                            ));
+                            events.push(Event::additional(extra.ip));
                             a.ips.push(extra);
                         }
-                        Some(Err(e)) => events.push(Event::normal(
-                            reasons::ADDITIONAL_ASSIGN_FAILED,
-                            format!("cannot assign additional IP in PreferDualStack: {e}"),
-                        )),
+                        Some(Err(e)) => events.push(Event::additional_failed(&e)),
                         None => {}
                     }
                     let changed = a != old;
-                    self.set_assignment(&req, a.clone());
+                    self.set_assignment(Some(id), &req, a.clone());
                     if changed {
                         out.insert(
-                            key.clone(),
+                            key,
                             Outcome {
                                 result: Ok(a),
                                 events,
@@ -1096,11 +1566,11 @@ impl Allocator {
                         );
                     }
                 }
-                Ok(None) => to_allocate.push((key.clone(), Vec::new())),
+                Ok(None) => to_allocate.push((id, Vec::new())),
                 Err(AllocError::NoPools) => {
-                    self.set_pending(&req, AllocError::NoPools);
+                    self.set_pending(Some(id), &req, AllocError::NoPools);
                     out.insert(
-                        key.clone(),
+                        key,
                         Outcome {
                             result: Err(AllocError::NoPools),
                             events: Vec::new(),
@@ -1108,23 +1578,24 @@ impl Allocator {
                         },
                     );
                 }
-                Err(e) => to_allocate.push((key.clone(), vec![Event::cleared(key, &e)])),
+                Err(e) => to_allocate.push((id, vec![Event::cleared(&key, &e)])),
             }
         }
         // Then allocate for the orphaned and the pending, in key order.
-        for (key, mut events) in to_allocate {
-            let Some(req) = self.services.get(&key).map(|s| s.req.clone()) else {
-                continue;
+        for (id, mut events) in to_allocate {
+            let (key, spec, was_pending) = {
+                let s = self.svc(id);
+                (
+                    s.key.clone(),
+                    s.spec.clone(),
+                    events.is_empty() && s.assignment.is_none() && s.last_error.is_some(),
+                )
             };
-            let was_pending = events.is_empty()
-                && self
-                    .services
-                    .get(&key)
-                    .is_some_and(|s| s.assignment.is_none() && s.last_error.is_some());
-            match self.allocate_new(&req) {
+            let req = Req::stored(&key, &spec);
+            match self.allocate_new(Some(id), &req) {
                 Ok(a) => {
                     events.push(Event::ip_allocated(&a));
-                    self.set_assignment(&req, a.clone());
+                    self.set_assignment(Some(id), &req, a.clone());
                     out.insert(
                         key,
                         Outcome {
@@ -1138,7 +1609,7 @@ impl Allocator {
                     if e != AllocError::NoPools {
                         events.push(Event::failed(&key, &e));
                     }
-                    self.set_pending(&req, e.clone());
+                    self.set_pending(Some(id), &req, e.clone());
                     if !was_pending {
                         out.insert(
                             key,

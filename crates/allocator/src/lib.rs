@@ -30,6 +30,7 @@
 mod allocator;
 pub mod error;
 mod family;
+mod index;
 pub mod intervals;
 mod pool;
 pub mod request;
@@ -38,7 +39,7 @@ mod space;
 mod stats;
 
 pub use crate::allocator::{
-    Allocator, AssignedIp, Assignment, Event, EventKind, Outcome, Released,
+    Allocator, AssignedIp, Assignment, Event, EventKind, EventMessage, Outcome, Released,
 };
 pub use crate::error::{reasons, AllocError, FamilyLabel, IpList, SharingConflict};
 pub use crate::family::{go_quote_list, is_buggy_ip, Family};
