@@ -50,5 +50,7 @@ bird_established b ox || die "BIRD's session is no longer Established"
 [[ $(bird_cmd b show protocols ox | awk '$1 == "ox" { print $5 }') == "$since" ]] || die "BIRD session flapped"
 oxlb_check_rib "routes at BIRD after" bird_routes b ipv4 10 192.0.2.1 64512 0
 log "speaker status for mp: $(oxlb_peer ox mp | jq -c '{state, established_count, messages_out, last_error_sent, last_error_received}')"
+nout=$(oxlb_field ox mp .messages_out.notification)
+((rc != 0)) || [[ $nout == 10 ]] || die "speaker status counts $nout NOTIFICATIONs sent to mp, expected 10"
 ((rc == 0)) || die "malformed_peer.py: $(tail -n1 "$E2E_TMP/malformed.out") (exit $rc)"
 log "PASS"
