@@ -321,7 +321,7 @@ impl MpNlri {
 
     fn encode(&self, with_path_id: bool, out: &mut BytesMut) {
         match self {
-            MpNlri::Prefixes(p) => p.iter().for_each(|n| n.encode(with_path_id, out)),
+            MpNlri::Prefixes(p) => crate::nlri::encode_all(p, with_path_id, out),
             MpNlri::Opaque(b) => out.put_slice(b),
         }
     }

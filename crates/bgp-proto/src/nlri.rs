@@ -35,25 +35,40 @@ impl Nlri {
         prefix_encoded_len(self.prefix.prefix_len(), with_path_id)
     }
 
-    pub(crate) fn encode(&self, with_path_id: bool, out: &mut BytesMut) {
-        // Assemble the prefix on the stack and copy it once: this runs for
-        // every prefix of every UPDATE we send.
-        let mut buf = [0u8; 4 + 1 + 16];
-        let mut at = 0;
+    /// Appends the wire form to a Vec (cheap pushes into reserved space).
+    fn encode_into(&self, with_path_id: bool, buf: &mut Vec<u8>) {
         if with_path_id {
-            buf[..4].copy_from_slice(&self.path_id.unwrap_or(0).to_be_bytes());
-            at = 4;
+            buf.extend_from_slice(&self.path_id.unwrap_or(0).to_be_bytes());
         }
         let len = self.prefix.prefix_len();
-        buf[at] = len;
-        at += 1;
+        buf.push(len);
         let n = usize::from(len).div_ceil(8);
         match self.prefix {
-            IpNet::V4(p) => buf[at..at + n].copy_from_slice(&p.network().octets()[..n]),
-            IpNet::V6(p) => buf[at..at + n].copy_from_slice(&p.network().octets()[..n]),
+            IpNet::V4(p) => p
+                .network()
+                .octets()
+                .iter()
+                .take(n)
+                .for_each(|b| buf.push(*b)),
+            IpNet::V6(p) => p
+                .network()
+                .octets()
+                .iter()
+                .take(n)
+                .for_each(|b| buf.push(*b)),
         }
-        out.extend_from_slice(&buf[..at + n]);
     }
+}
+
+/// Writes a run of prefixes. They are assembled in one reserved buffer and
+/// copied once: this runs for every prefix of every UPDATE we send.
+pub(crate) fn encode_all(prefixes: &[Nlri], with_path_id: bool, out: &mut BytesMut) {
+    let total: usize = prefixes.iter().map(|n| n.encoded_len(with_path_id)).sum();
+    let mut buf = Vec::with_capacity(total);
+    for n in prefixes {
+        n.encode_into(with_path_id, &mut buf);
+    }
+    out.extend_from_slice(&buf);
 }
 
 impl From<IpNet> for Nlri {
@@ -93,13 +108,30 @@ fn one_prefix(i: &[u8], family_afi: u16, with_path_id: bool) -> Res<'_, Result<N
     // Bits past the prefix length are irrelevant (RFC 4271 §4.3); we clear
     // them so equal prefixes compare equal.
     let prefix = if family_afi == AFI_IPV6 {
-        let mut o = [0u8; 16];
-        o[..raw.len()].copy_from_slice(raw);
-        IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(o), len).trunc())
+        let mut v = 0u128;
+        for (k, b) in raw.iter().enumerate() {
+            v |= u128::from(*b) << (120 - 8 * k);
+        }
+        let v = if len == 0 {
+            0
+        } else {
+            v & (u128::MAX << (128 - u32::from(len)))
+        };
+        IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(v), len))
     } else {
-        let mut o = [0u8; 4];
-        o[..raw.len()].copy_from_slice(raw);
-        IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(o), len).trunc())
+        let v = match *raw {
+            [] => 0,
+            [a] => u32::from(a) << 24,
+            [a, b] => u32::from_be_bytes([a, b, 0, 0]),
+            [a, b, c] => u32::from_be_bytes([a, b, c, 0]),
+            [a, b, c, d, ..] => u32::from_be_bytes([a, b, c, d]),
+        };
+        let v = if len == 0 {
+            0
+        } else {
+            v & (u32::MAX << (32 - u32::from(len)))
+        };
+        IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(v), len))
     };
     Ok((i, Ok(Nlri { prefix, path_id })))
 }

@@ -198,10 +198,10 @@ impl Update {
         let id = params.sends_path_id(Family::IPV4_UNICAST);
         let wlen: usize = self.withdrawn.iter().map(|n| n.encoded_len(id)).sum();
         out.put_u16(wlen as u16);
-        self.withdrawn.iter().for_each(|n| n.encode(id, out));
+        crate::nlri::encode_all(&self.withdrawn, id, out);
         out.put_u16(self.attributes_len(params) as u16);
         self.attributes.iter().for_each(|a| a.encode(params, out));
-        self.nlri.iter().for_each(|n| n.encode(id, out));
+        crate::nlri::encode_all(&self.nlri, id, out);
     }
 
     /// Decodes an UPDATE body (`body` is the message without its header).
