@@ -410,7 +410,8 @@ impl PeerTask {
             Action::UpdateReceived(u) => {
                 let mut st = self.status();
                 st.updates_received += 1;
-                st.prefixes_received += (u.announced().count()) as u64;
+                st.prefixes_received += u.announced().count() as u64;
+                st.withdrawals_received += u.withdrawn_all().count() as u64;
                 if let Some(a) = u.error_action() {
                     st.malformed_updates_received += 1;
                     drop(st);

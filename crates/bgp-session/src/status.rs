@@ -56,6 +56,8 @@ pub struct PeerStatus {
     /// UPDATEs and prefixes received (counted, never installed).
     pub updates_received: u64,
     pub prefixes_received: u64,
+    /// Prefixes the peer withdrew (counted).
+    pub withdrawals_received: u64,
     /// UPDATEs the peer sent that RFC 7606 made us discard or withdraw.
     pub malformed_updates_received: u64,
     pub last_error_sent: Option<String>,
@@ -89,6 +91,7 @@ impl PeerStatus {
             prefixes_desired: 0,
             updates_received: 0,
             prefixes_received: 0,
+            withdrawals_received: 0,
             malformed_updates_received: 0,
             last_error_sent: None,
             last_error_received: None,

@@ -1,0 +1,185 @@
+//! Two speakers in one process, over loopback: the library API end to end
+//! (no root, no namespaces; the interop tests in e2e/ use real daemons).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bgp_proto::adj_rib_out::RouteSpec;
+use bgp_proto::fsm::{PeerConfig, RemoteAs, State};
+use bgp_session::{Endpoint, PeerSettings, PeerStatus, Speaker};
+use ipnet::IpNet;
+
+#[allow(clippy::too_many_arguments)]
+fn settings(
+    name: &str,
+    local_as: u32,
+    remote_as: u32,
+    id: [u8; 4],
+    address: IpAddr,
+    port: u16,
+    source: Option<IpAddr>,
+    passive: bool,
+) -> PeerSettings {
+    let mut fsm = PeerConfig::new(local_as, RemoteAs::Fixed(remote_as), Ipv4Addr::from(id));
+    fsm.passive = passive;
+    fsm.hold_time = 9;
+    fsm.connect_retry_max = Duration::from_secs(2);
+    PeerSettings {
+        name: name.into(),
+        endpoint: Endpoint {
+            address,
+            port,
+            source,
+            password: None,
+            ttl: 1,
+        },
+        fsm,
+        link_local_next_hop: true,
+    }
+}
+
+fn routes(n: u32) -> Arc<Vec<RouteSpec>> {
+    let base = u32::from(Ipv4Addr::new(10, 0, 0, 0));
+    Arc::new(
+        (0..n)
+            .map(|i| RouteSpec::new(IpNet::new(IpAddr::V4(Ipv4Addr::from(base + i)), 32).unwrap()))
+            .collect(),
+    )
+}
+
+async fn wait_for(speaker: &Speaker, what: &str, f: impl Fn(&PeerStatus) -> bool) -> PeerStatus {
+    for _ in 0..200 {
+        if let Some(s) = speaker.status().into_iter().next() {
+            if f(&s) {
+                return s;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}: {:?}", speaker.status());
+}
+
+/// Speaker A (AS 64512) listens on 127.0.0.1; B (AS 64513) dials it from
+/// 127.0.0.2.
+async fn pair() -> (Speaker, Speaker) {
+    let a = Speaker::bind(&[SocketAddr::from(([127, 0, 0, 1], 0))])
+        .await
+        .unwrap();
+    let port = a.local_addrs()[0].port();
+    let b = Speaker::bind(&[]).await.unwrap();
+    let lo2: IpAddr = Ipv4Addr::new(127, 0, 0, 2).into();
+    let lo1: IpAddr = Ipv4Addr::new(127, 0, 0, 1).into();
+    a.upsert_peer(settings(
+        "b",
+        64512,
+        64513,
+        [192, 0, 2, 1],
+        lo2,
+        179,
+        None,
+        true,
+    ))
+    .await
+    .unwrap();
+    b.upsert_peer(settings(
+        "a",
+        64513,
+        64512,
+        [192, 0, 2, 2],
+        lo1,
+        port,
+        Some(lo2),
+        false,
+    ))
+    .await
+    .unwrap();
+    (a, b)
+}
+
+#[tokio::test]
+async fn routes_set_on_one_speaker_reach_the_other_and_only_the_difference_follows() {
+    let (a, b) = pair().await;
+    wait_for(&a, "A established", |s| s.state == State::Established).await;
+    a.set_routes("b", routes(2000)).await;
+    let s = wait_for(&b, "2000 prefixes at B", |s| s.prefixes_received >= 2000).await;
+    assert_eq!(s.prefixes_received, 2000);
+    // End-of-RIB for IPv4 and IPv6 when the (empty) session came up, then
+    // 2000 /32s in 3 UPDATEs (810 + 810 + 380).
+    assert_eq!(s.updates_received, 5);
+    let sa = wait_for(&a, "A announced 2000", |s| s.prefixes_announced == 2000).await;
+    assert_eq!(sa.messages_out.update, s.updates_received);
+
+    a.set_routes("b", routes(1500)).await;
+    let s = wait_for(&b, "500 withdrawals at B", |s| {
+        s.withdrawals_received >= 500
+    })
+    .await;
+    assert_eq!(s.withdrawals_received, 500);
+    assert_eq!(s.prefixes_received, 2000, "nothing re-announced");
+    assert_eq!(s.established_count, 1, "no session reset");
+}
+
+#[tokio::test]
+async fn an_unchanged_peer_config_does_not_reset_the_session() {
+    let (a, _b) = pair().await;
+    wait_for(&a, "A established", |s| s.state == State::Established).await;
+    let lo2: IpAddr = Ipv4Addr::new(127, 0, 0, 2).into();
+    let same = settings("b", 64512, 64513, [192, 0, 2, 1], lo2, 179, None, true);
+    assert!(!a.upsert_peer(same).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let s = a.status().remove(0);
+    assert_eq!((s.state, s.established_count), (State::Established, 1));
+}
+
+#[tokio::test]
+async fn removing_a_peer_sends_an_administrative_shutdown_with_the_reason() {
+    let (a, b) = pair().await;
+    wait_for(&b, "B established", |s| s.state == State::Established).await;
+    a.remove_peer("b", "node drained").await;
+    let s = wait_for(&b, "B sees the shutdown", |s| {
+        s.last_error_received.is_some()
+    })
+    .await;
+    let text = s.last_error_received.unwrap();
+    assert!(
+        text.contains("administrative shutdown") && text.contains("node drained"),
+        "{text}"
+    );
+    assert_ne!(s.state, State::Established);
+}
+
+#[tokio::test]
+async fn a_second_peer_on_the_same_address_is_refused() {
+    let a = Speaker::bind(&[]).await.unwrap();
+    let ip: IpAddr = Ipv4Addr::new(127, 0, 0, 9).into();
+    a.upsert_peer(settings(
+        "x",
+        64512,
+        64513,
+        [192, 0, 2, 1],
+        ip,
+        179,
+        None,
+        true,
+    ))
+    .await
+    .unwrap();
+    let err = a
+        .upsert_peer(settings(
+            "y",
+            64512,
+            64513,
+            [192, 0, 2, 1],
+            ip,
+            179,
+            None,
+            true,
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("already uses address 127.0.0.9"),
+        "{err}"
+    );
+}
