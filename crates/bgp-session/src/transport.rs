@@ -113,3 +113,85 @@ pub fn link_local_for(local: Ipv6Addr, peer: Ipv6Addr) -> Option<Ipv6Addr> {
         .find(|(a, i, _)| *i == ifindex && a.is_unicast_link_local())
         .map(|(a, _, _)| *a)
 }
+
+/// A BGP identifier when none is configured (RFC 6286 §2.1 only asks for a
+/// non-zero value unique within the AS): the IPv4 source address the kernel
+/// would use toward `peer` (or the configured source), else a CRC-32 of
+/// `node_name` as MetalLB does for IPv6-only nodes. Finding the source
+/// address sends no packet: connecting a UDP socket only selects a route.
+pub fn derive_router_id(
+    peer: IpAddr,
+    source: Option<IpAddr>,
+    node_name: &str,
+) -> std::net::Ipv4Addr {
+    if let Some(IpAddr::V4(a)) = source {
+        if !a.is_unspecified() {
+            return a;
+        }
+    }
+    if let IpAddr::V4(p) = peer {
+        let probe = std::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, 0))
+            .and_then(|s| s.connect((p, 179)).map(|_| s))
+            .and_then(|s| s.local_addr());
+        if let Ok(SocketAddr::V4(a)) = probe {
+            if !a.ip().is_unspecified() {
+                return *a.ip();
+            }
+        }
+    }
+    let id = crc32(node_name.as_bytes());
+    std::net::Ipv4Addr::from(if id == 0 { 1 } else { id })
+}
+
+/// CRC-32 (IEEE 802.3, as Go's `hash/crc32.ChecksumIEEE`), bit by bit: it
+/// runs once per peer.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_the_ieee_check_value() {
+        // The standard check value of CRC-32/ISO-HDLC.
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn a_configured_ipv4_source_is_the_router_id() {
+        let src = IpAddr::from([192, 0, 2, 7]);
+        assert_eq!(
+            derive_router_id(IpAddr::from([192, 0, 2, 8]), Some(src), "n"),
+            std::net::Ipv4Addr::new(192, 0, 2, 7)
+        );
+    }
+
+    #[test]
+    fn an_ipv6_only_peer_gets_the_crc32_of_the_node_name() {
+        let peer: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(
+            derive_router_id(peer, None, "123456789"),
+            std::net::Ipv4Addr::from(0xCBF4_3926)
+        );
+    }
+
+    #[test]
+    fn an_ipv4_peer_uses_the_kernels_source_address() {
+        // Loopback: the kernel picks 127.0.0.1 toward 127.0.0.2.
+        let id = derive_router_id(IpAddr::from([127, 0, 0, 2]), None, "n");
+        assert!(id.is_loopback(), "{id}");
+    }
+}

@@ -23,9 +23,13 @@ use tokio::signal::unix::{signal, SignalKind};
     about = "Announce routes to BGP peers with the oxlb engine"
 )]
 struct Args {
-    /// BGP identifier (an IPv4 address).
+    /// BGP identifier (an IPv4 address). Default: per peer, the IPv4 source
+    /// address toward it, else a CRC-32 of --node-name (RFC 6286).
     #[arg(long)]
-    router_id: Ipv4Addr,
+    router_id: Option<Ipv4Addr>,
+    /// Node name, for a derived router ID on IPv6-only nodes.
+    #[arg(long, default_value = "oxlb")]
+    node_name: String,
     /// Our AS number.
     #[arg(long)]
     local_as: u32,
@@ -108,7 +112,10 @@ fn parse_peer(spec: &str, args: &Args) -> Result<PeerSettings, String> {
         RemoteAs::Internal => true,
         RemoteAs::External => false,
     };
-    let mut fsm = PeerConfig::new(args.local_as, remote, args.router_id);
+    let router_id = args.router_id.unwrap_or_else(|| {
+        bgp_session::transport::derive_router_id(address, source, &args.node_name)
+    });
+    let mut fsm = PeerConfig::new(args.local_as, remote, router_id);
     fsm.hold_time = hold;
     fsm.keepalive = keepalive;
     fsm.connect_retry_max = Duration::from_secs(connect.max(1));
