@@ -52,32 +52,33 @@ impl IntervalSet {
         self.run_containing(x).is_some()
     }
 
-    /// Adds `x`. Returns false if it was already a member.
+    /// Adds `x`. Returns false if it was already a member. Two or three
+    /// B-tree searches; run ends are updated in place.
     pub fn insert(&mut self, x: u128) -> bool {
-        if self.contains(x) {
-            return false;
-        }
-        // A run ending right before x, and a run starting right after x.
-        let left = x
-            .checked_sub(1)
-            .and_then(|p| self.run_containing(p))
-            .map(|(s, _)| s);
+        // The run starting right after x, if any.
         let right = x
             .checked_add(1)
             .and_then(|n| self.runs.get(&n).map(|&e| (n, e)));
-        match (left, right) {
-            (Some(ls), Some((rs, re))) => {
+        // The run starting at or before x: covers x, ends right before it,
+        // or is unrelated.
+        let merged_left = match self.runs.range_mut(..=x).next_back() {
+            Some((_, end)) if *end >= x => return false,
+            Some((_, end)) if *end + 1 == x => {
+                *end = right.map_or(x, |(_, re)| re);
+                true
+            }
+            _ => false,
+        };
+        match (merged_left, right) {
+            (true, Some((rs, _))) => {
                 self.runs.remove(&rs);
-                self.runs.insert(ls, re);
             }
-            (Some(ls), None) => {
-                self.runs.insert(ls, x);
-            }
-            (None, Some((rs, re))) => {
+            (true, None) => {}
+            (false, Some((rs, re))) => {
                 self.runs.remove(&rs);
                 self.runs.insert(x, re);
             }
-            (None, None) => {
+            (false, None) => {
                 self.runs.insert(x, x);
             }
         }
@@ -85,14 +86,22 @@ impl IntervalSet {
         true
     }
 
-    /// Removes `x`. Returns false if it was not a member.
+    /// Removes `x`. Returns false if it was not a member. One or two B-tree
+    /// searches; run ends are updated in place.
     pub fn remove(&mut self, x: u128) -> bool {
-        let Some((start, end)) = self.run_containing(x) else {
-            return false;
+        let (start, end) = match self.runs.range_mut(..=x).next_back() {
+            Some((&start, end)) if *end >= x => {
+                let old_end = *end;
+                if start < x {
+                    // Keep start..=x-1 in place.
+                    *end = x - 1;
+                }
+                (start, old_end)
+            }
+            _ => return false,
         };
-        self.runs.remove(&start);
-        if start < x {
-            self.runs.insert(start, x - 1);
+        if start == x {
+            self.runs.remove(&start);
         }
         if x < end {
             self.runs.insert(x + 1, end);
