@@ -1,0 +1,54 @@
+//! MetalLB's configuration API for the oxlb standalone speaker.
+//!
+//! Pure logic: no I/O besides reading the files it is given, no kube client.
+//!
+//! * [`load`] / [`load_with`] read a multi-document YAML file or a directory
+//!   of `*.yaml`/`*.yml` files into [`Objects`]: the `metallb.io` CRs
+//!   (`IPAddressPool`, `L2Advertisement`, `BGPAdvertisement`, `BFDProfile`,
+//!   `Community`, `BGPPeer` v1beta1 and v1beta2) and the core `v1` kinds
+//!   (`Service`, `Secret`, `Node`, `Namespace`, and `List`), exactly as
+//!   `kubectl get -o yaml` prints them. Misspelt fields are errors.
+//! * [`validate`] applies MetalLB's validation rules and returns the
+//!   [`Config`] the speaker uses, plus warnings.
+//! * [`plan`] computes, for one node, the BGP announcements (prefixes with
+//!   their attributes and peers) and the L2-eligible IPs for a set of
+//!   assignments.
+//!
+//! Every error is a [`Diagnostic`] naming the object (`Kind ns/name`), the
+//! file and document it came from, and the field.
+//!
+//! ```
+//! use metallb_api::{load_str, validate, Options};
+//! let yaml = "
+//! apiVersion: metallb.io/v1beta1
+//! kind: IPAddressPool
+//! metadata: {name: default, namespace: metallb-system}
+//! spec: {addresses: [10.0.0.0/24]}
+//! ";
+//! let objects = load_str(yaml, "pools.yaml", &Options::default()).unwrap();
+//! let config = validate(&objects, &Options::default()).unwrap().config;
+//! assert!(config.pools.contains_key("default"));
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod community;
+mod config;
+mod diag;
+pub mod duration;
+mod load;
+mod plan;
+pub mod selectors;
+pub mod types;
+mod validate;
+
+pub use crate::community::{parse_community, Community};
+pub use crate::config::{
+    BfdProfile, BgpAdvertisement, Config, L2Advertisement, LoadBalancerService, Peer, PeerAsn,
+    PoolConfig,
+};
+pub use crate::diag::{Diagnostic, Diagnostics, LoadErrors, ObjectRef, Source};
+pub use crate::duration::parse_go_duration;
+pub use crate::load::{load, load_str, load_with, Loaded, Objects, Options, DEFAULT_NAMESPACE};
+pub use crate::plan::{plan, Assigned, BgpAnnouncement, L2Announcement, Plan};
+pub use crate::validate::{load_config, validate, Validated};

@@ -1,0 +1,491 @@
+//! Reading YAML files and dispatching documents on `apiVersion` + `kind`.
+
+use crate::diag::{Diagnostic, Diagnostics, LoadErrors, ObjectRef, Source};
+use crate::types::{
+    BfdProfileSpec, BgpAdvertisementSpec, BgpPeerSpec, BgpPeerSpecV1beta1, CommunitySpec,
+    IpAddressPoolSpec, L2AdvertisementSpec,
+};
+use allocator::Labels;
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The MetalLB namespace used when none is configured.
+pub const DEFAULT_NAMESPACE: &str = "metallb-system";
+
+/// Options shared by loading and validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The MetalLB namespace: `metallb.io` objects must be in it (or omit
+    /// the namespace), and `passwordSecret`s are looked up in it.
+    pub namespace: String,
+    /// `--lb-class`: None handles only services without a class; Some(c)
+    /// handles only services whose `spec.loadBalancerClass` is `c`.
+    pub load_balancer_class: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            namespace: DEFAULT_NAMESPACE.into(),
+            load_balancer_class: None,
+        }
+    }
+}
+
+/// One loaded object: identity, origin, labels and its spec (or, for core
+/// `v1` kinds, the whole Kubernetes object).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded<T> {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, or the configured namespace (metallb.io kinds)
+    /// / `default` (Services) / empty (cluster-scoped) when omitted.
+    pub namespace: String,
+    /// `metadata.labels`.
+    pub labels: Labels,
+    /// Where it was read from.
+    pub source: Source,
+    /// The spec (metallb.io kinds) or the full object (core kinds).
+    pub spec: T,
+}
+
+impl<T> Loaded<T> {
+    /// `Kind namespace/name` for messages.
+    pub fn object_ref(&self, kind: &str) -> ObjectRef {
+        ObjectRef {
+            kind: kind.into(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// Everything read from the configuration files, not yet validated.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Objects {
+    /// `IPAddressPool`s.
+    pub ip_address_pools: Vec<Loaded<IpAddressPoolSpec>>,
+    /// `L2Advertisement`s.
+    pub l2_advertisements: Vec<Loaded<L2AdvertisementSpec>>,
+    /// `BGPAdvertisement`s.
+    pub bgp_advertisements: Vec<Loaded<BgpAdvertisementSpec>>,
+    /// `BGPPeer`s, v1beta1 ones converted to the v1beta2 model.
+    pub bgp_peers: Vec<Loaded<BgpPeerSpec>>,
+    /// `BFDProfile`s.
+    pub bfd_profiles: Vec<Loaded<BfdProfileSpec>>,
+    /// `Community`s.
+    pub communities: Vec<Loaded<CommunitySpec>>,
+    /// `v1` Services (all types; validation keeps the LoadBalancer ones).
+    pub services: Vec<Loaded<Service>>,
+    /// `v1` Secrets.
+    pub secrets: Vec<Loaded<Secret>>,
+    /// `v1` Nodes.
+    pub nodes: Vec<Loaded<Node>>,
+    /// `v1` Namespaces.
+    pub namespaces: Vec<Loaded<Namespace>>,
+}
+
+/// Loads a file (multi-document YAML) or a directory of `*.yaml`/`*.yml`
+/// files (sorted by name) with the default [`Options`].
+pub fn load(path: impl AsRef<Path>) -> Result<Objects, LoadErrors> {
+    load_with(path, &Options::default())
+}
+
+/// [`load`] with explicit options. All errors are collected.
+pub fn load_with(path: impl AsRef<Path>, opts: &Options) -> Result<Objects, LoadErrors> {
+    let path = path.as_ref();
+    let mut loader = Loader::new(opts);
+    let files = match list_files(path) {
+        Ok(f) => f,
+        Err(e) => {
+            return Err(Diagnostics {
+                errors: vec![Diagnostic::new(
+                    None,
+                    None,
+                    "",
+                    format!("{}: {e}", path.display()),
+                )],
+                warnings: Vec::new(),
+            })
+        }
+    };
+    for file in files {
+        match std::fs::read_to_string(&file) {
+            Ok(text) => loader.add_str(&text, &file),
+            Err(e) => loader.errors.push(Diagnostic::new(
+                None,
+                None,
+                "",
+                format!("{}: {e}", file.display()),
+            )),
+        }
+    }
+    loader.finish()
+}
+
+/// Loads YAML text; `name` is used as the file name in messages.
+pub fn load_str(text: &str, name: &str, opts: &Options) -> Result<Objects, LoadErrors> {
+    let mut loader = Loader::new(opts);
+    loader.add_str(text, Path::new(name));
+    loader.finish()
+}
+
+fn list_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !std::fs::metadata(path)?.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let p = entry?.path();
+        let yaml = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e == "yaml" || e == "yml");
+        if yaml && std::fs::metadata(&p).is_ok_and(|m| m.is_file()) {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The envelope of a `metallb.io` document.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Doc<S> {
+    #[allow(dead_code)]
+    api_version: IgnoredAny,
+    #[allow(dead_code)]
+    kind: IgnoredAny,
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default = "Option::default")]
+    spec: Option<S>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    status: Option<IgnoredAny>,
+}
+
+struct Loader<'a> {
+    opts: &'a Options,
+    objects: Objects,
+    errors: Vec<Diagnostic>,
+    /// (kind, namespace, name) -> where first seen.
+    seen: BTreeMap<(String, String, String), Source>,
+}
+
+fn str_field<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn path_string<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>) -> String {
+    let p = e.path().to_string();
+    if p == "." {
+        String::new()
+    } else {
+        p
+    }
+}
+
+impl<'a> Loader<'a> {
+    fn new(opts: &'a Options) -> Self {
+        Loader {
+            opts,
+            objects: Objects::default(),
+            errors: Vec::new(),
+            seen: BTreeMap::new(),
+        }
+    }
+
+    fn finish(self) -> Result<Objects, LoadErrors> {
+        if self.errors.is_empty() {
+            Ok(self.objects)
+        } else {
+            Err(Diagnostics {
+                errors: self.errors,
+                warnings: Vec::new(),
+            })
+        }
+    }
+
+    fn add_str(&mut self, text: &str, file: &Path) {
+        for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+            let source = Source {
+                file: file.to_path_buf(),
+                doc: i + 1,
+                item: None,
+            };
+            match Value::deserialize(doc) {
+                Ok(Value::Null) => {}
+                Ok(v) => self.add_value(v, source),
+                Err(e) => {
+                    self.errors.push(Diagnostic::new(
+                        None,
+                        Some(source),
+                        "",
+                        format!("invalid YAML: {e}"),
+                    ));
+                    // The parser cannot resynchronise after a syntax error.
+                    break;
+                }
+            }
+        }
+    }
+
+    fn add_value(&mut self, v: Value, source: Source) {
+        if !v.is_mapping() {
+            self.errors.push(Diagnostic::new(
+                None,
+                Some(source),
+                "",
+                "document is not a mapping (expected a Kubernetes object)",
+            ));
+            return;
+        }
+        let api_version = str_field(&v, "apiVersion").unwrap_or_default().to_string();
+        let kind = str_field(&v, "kind").unwrap_or_default().to_string();
+        match (api_version.as_str(), kind.as_str()) {
+            ("metallb.io/v1beta1", "IPAddressPool") => {
+                if let Some(o) = self.metallb::<IpAddressPoolSpec>(v, &kind, source) {
+                    self.objects.ip_address_pools.push(o);
+                }
+            }
+            ("metallb.io/v1beta1", "L2Advertisement") => {
+                if let Some(o) = self.metallb::<L2AdvertisementSpec>(v, &kind, source) {
+                    self.objects.l2_advertisements.push(o);
+                }
+            }
+            ("metallb.io/v1beta1", "BGPAdvertisement") => {
+                if let Some(o) = self.metallb::<BgpAdvertisementSpec>(v, &kind, source) {
+                    self.objects.bgp_advertisements.push(o);
+                }
+            }
+            ("metallb.io/v1beta1", "BFDProfile") => {
+                if let Some(o) = self.metallb::<BfdProfileSpec>(v, &kind, source) {
+                    self.objects.bfd_profiles.push(o);
+                }
+            }
+            ("metallb.io/v1beta1", "Community") => {
+                if let Some(o) = self.metallb::<CommunitySpec>(v, &kind, source) {
+                    self.objects.communities.push(o);
+                }
+            }
+            ("metallb.io/v1beta1", "BGPPeer") => {
+                if let Some(o) = self.metallb::<BgpPeerSpecV1beta1>(v, &kind, source) {
+                    self.objects.bgp_peers.push(Loaded {
+                        name: o.name,
+                        namespace: o.namespace,
+                        labels: o.labels,
+                        source: o.source,
+                        spec: o.spec.into(),
+                    });
+                }
+            }
+            ("metallb.io/v1beta2", "BGPPeer") => {
+                if let Some(o) = self.metallb::<BgpPeerSpec>(v, &kind, source) {
+                    self.objects.bgp_peers.push(o);
+                }
+            }
+            ("v1", "Service") => {
+                if let Some(o) = self.core::<Service>(v, &kind, source, true, |s| &s.metadata) {
+                    self.objects.services.push(o);
+                }
+            }
+            ("v1", "Secret") => {
+                if let Some(o) = self.core::<Secret>(v, &kind, source, true, |s| &s.metadata) {
+                    self.objects.secrets.push(o);
+                }
+            }
+            ("v1", "Node") => {
+                if let Some(o) = self.core::<Node>(v, &kind, source, false, |s| &s.metadata) {
+                    self.objects.nodes.push(o);
+                }
+            }
+            ("v1", "Namespace") => {
+                if let Some(o) = self.core::<Namespace>(v, &kind, source, false, |s| &s.metadata) {
+                    self.objects.namespaces.push(o);
+                }
+            }
+            ("v1", "List") => {
+                let items = match v.get("items") {
+                    None | Some(Value::Null) => return,
+                    Some(Value::Sequence(items)) => items.clone(),
+                    Some(_) => {
+                        self.errors.push(Diagnostic::new(
+                            None,
+                            Some(source),
+                            "items",
+                            "must be a list of objects",
+                        ));
+                        return;
+                    }
+                };
+                for (i, item) in items.into_iter().enumerate() {
+                    let src = Source {
+                        item: Some(i),
+                        ..source.clone()
+                    };
+                    if source.item.is_some() {
+                        self.errors.push(Diagnostic::new(
+                            None,
+                            Some(src),
+                            "",
+                            "nested kind: List is not supported",
+                        ));
+                        continue;
+                    }
+                    self.add_value(item, src);
+                }
+            }
+            _ => {
+                let what = match (api_version.is_empty(), kind.is_empty()) {
+                    (true, true) => "missing apiVersion and kind".to_string(),
+                    (true, false) => format!("missing apiVersion (kind {kind:?})"),
+                    (false, true) => format!("missing kind (apiVersion {api_version:?})"),
+                    _ => format!("unsupported apiVersion/kind {api_version}/{kind}"),
+                };
+                let name = v
+                    .get("metadata")
+                    .and_then(|m| str_field(m, "name"))
+                    .unwrap_or_default();
+                let object = (!name.is_empty() && !kind.is_empty()).then(|| ObjectRef {
+                    kind: kind.clone(),
+                    namespace: v
+                        .get("metadata")
+                        .and_then(|m| str_field(m, "namespace"))
+                        .unwrap_or_default()
+                        .to_string(),
+                    name: name.to_string(),
+                });
+                self.errors
+                    .push(Diagnostic::new(object, Some(source), "", what));
+            }
+        }
+    }
+
+    /// Best-effort identity before the document is fully parsed.
+    fn raw_ref(&self, v: &Value, kind: &str, default_ns: &str) -> ObjectRef {
+        let meta = v.get("metadata");
+        let ns = meta
+            .and_then(|m| str_field(m, "namespace"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or(default_ns);
+        ObjectRef {
+            kind: kind.into(),
+            namespace: ns.into(),
+            name: meta
+                .and_then(|m| str_field(m, "name"))
+                .unwrap_or("<unnamed>")
+                .into(),
+        }
+    }
+
+    fn check_name(&mut self, obj: &ObjectRef, source: &Source) -> bool {
+        if obj.name.is_empty() || obj.name == "<unnamed>" {
+            self.errors.push(Diagnostic::new(
+                Some(obj.clone()),
+                Some(source.clone()),
+                "metadata.name",
+                "Required value: name or generateName is required",
+            ));
+            return false;
+        }
+        let key = (obj.kind.clone(), obj.namespace.clone(), obj.name.clone());
+        if let Some(first) = self.seen.get(&key) {
+            self.errors.push(Diagnostic::new(
+                Some(obj.clone()),
+                Some(source.clone()),
+                "metadata.name",
+                format!("duplicate object: already defined in {first}"),
+            ));
+            return false;
+        }
+        self.seen.insert(key, source.clone());
+        true
+    }
+
+    fn metallb<S: DeserializeOwned + Default>(
+        &mut self,
+        v: Value,
+        kind: &str,
+        source: Source,
+    ) -> Option<Loaded<S>> {
+        let ns = self.opts.namespace.clone();
+        let obj = self.raw_ref(&v, kind, &ns);
+        let doc: Doc<S> = match serde_path_to_error::deserialize(v) {
+            Ok(d) => d,
+            Err(e) => {
+                let field = path_string(&e);
+                self.errors.push(Diagnostic::new(
+                    Some(obj),
+                    Some(source),
+                    field,
+                    e.into_inner().to_string(),
+                ));
+                return None;
+            }
+        };
+        if obj.namespace != ns {
+            self.errors.push(Diagnostic::new(
+                Some(obj),
+                Some(source),
+                "metadata.namespace",
+                format!("resource must be created in {ns} namespace"),
+            ));
+            return None;
+        }
+        if !self.check_name(&obj, &source) {
+            return None;
+        }
+        Some(Loaded {
+            name: obj.name,
+            namespace: ns,
+            labels: doc.metadata.labels.unwrap_or_default(),
+            source,
+            spec: doc.spec.unwrap_or_default(),
+        })
+    }
+
+    fn core<T: DeserializeOwned>(
+        &mut self,
+        v: Value,
+        kind: &str,
+        source: Source,
+        namespaced: bool,
+        meta: impl Fn(&T) -> &ObjectMeta,
+    ) -> Option<Loaded<T>> {
+        let default_ns = if namespaced { "default" } else { "" };
+        let mut obj = self.raw_ref(&v, kind, default_ns);
+        if !namespaced {
+            obj.namespace.clear();
+        }
+        let value: T = match serde_path_to_error::deserialize(v) {
+            Ok(d) => d,
+            Err(e) => {
+                let field = path_string(&e);
+                self.errors.push(Diagnostic::new(
+                    Some(obj),
+                    Some(source),
+                    field,
+                    e.into_inner().to_string(),
+                ));
+                return None;
+            }
+        };
+        if !self.check_name(&obj, &source) {
+            return None;
+        }
+        Some(Loaded {
+            name: obj.name,
+            namespace: obj.namespace,
+            labels: meta(&value).labels.clone().unwrap_or_default(),
+            source,
+            spec: value,
+        })
+    }
+}

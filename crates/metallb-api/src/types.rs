@@ -1,0 +1,390 @@
+//! The `metallb.io` CRD spec types, field for field (camelCase as in the
+//! CRDs). Every spec type denies unknown fields so a misspelt field is an
+//! error rather than silently ignored. Label selectors are
+//! [`allocator::LabelSelector`]s, read through a strict mirror so that a
+//! typo inside a selector (`matchLabel:`) is also caught.
+
+use allocator::{LabelSelector, LabelSelectorRequirement, Operator, PoolSpec, ServiceAllocation};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+
+/// Strict mirror of `metav1.LabelSelector`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StrictSelector {
+    #[serde(default)]
+    match_labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    match_expressions: Option<Vec<StrictRequirement>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StrictRequirement {
+    key: String,
+    operator: Operator,
+    #[serde(default)]
+    values: Option<Vec<String>>,
+}
+
+impl From<StrictSelector> for LabelSelector {
+    fn from(s: StrictSelector) -> Self {
+        LabelSelector {
+            match_labels: s.match_labels.unwrap_or_default(),
+            match_expressions: s
+                .match_expressions
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| LabelSelectorRequirement {
+                    key: r.key,
+                    operator: r.operator,
+                    values: r.values.unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+}
+
+pub(crate) mod strict {
+    use super::*;
+
+    pub(crate) fn selector<'de, D: Deserializer<'de>>(d: D) -> Result<LabelSelector, D::Error> {
+        Ok(Option::<StrictSelector>::deserialize(d)?
+            .map(Into::into)
+            .unwrap_or_default())
+    }
+
+    pub(crate) fn selectors<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<LabelSelector>, D::Error> {
+        Ok(Option::<Vec<StrictSelector>>::deserialize(d)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// `null` reads as the default (Kubernetes treats `field: null` as unset).
+    pub(crate) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+        d: D,
+    ) -> Result<T, D::Error> {
+        Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+    }
+}
+
+/// `IPAddressPool.spec` (strict mirror of [`allocator::PoolSpec`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IpAddressPoolSpec {
+    /// CIDRs or `a-b` ranges.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub addresses: Vec<String>,
+    /// Default true.
+    #[serde(default)]
+    pub auto_assign: Option<bool>,
+    /// Never hand out x.x.x.0 / x.x.x.255.
+    #[serde(
+        default,
+        rename = "avoidBuggyIPs",
+        deserialize_with = "strict::nullable"
+    )]
+    pub avoid_buggy_ips: bool,
+    /// Restricts and orders the pool for matching services.
+    #[serde(default)]
+    pub service_allocation: Option<ServiceAllocationSpec>,
+}
+
+/// `IPAddressPool.spec.serviceAllocation`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceAllocationSpec {
+    /// Lower is preferred; 0 = last.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub priority: i32,
+    /// Allowed namespaces.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub namespaces: Vec<String>,
+    /// Allowed namespaces by label.
+    #[serde(default, deserialize_with = "strict::selectors")]
+    pub namespace_selectors: Vec<LabelSelector>,
+    /// Allowed services by label.
+    #[serde(default, deserialize_with = "strict::selectors")]
+    pub service_selectors: Vec<LabelSelector>,
+}
+
+impl From<&IpAddressPoolSpec> for PoolSpec {
+    fn from(s: &IpAddressPoolSpec) -> Self {
+        PoolSpec {
+            addresses: s.addresses.clone(),
+            auto_assign: s.auto_assign.unwrap_or(true),
+            avoid_buggy_ips: s.avoid_buggy_ips,
+            service_allocation: s.service_allocation.as_ref().map(|a| ServiceAllocation {
+                priority: a.priority,
+                namespaces: a.namespaces.clone(),
+                namespace_selectors: a.namespace_selectors.clone(),
+                service_selectors: a.service_selectors.clone(),
+            }),
+        }
+    }
+}
+
+/// `L2Advertisement.spec.preferredNodeSelectors[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferredNodeSelector {
+    /// 1..=100.
+    pub weight: i32,
+    /// The nodes preferred.
+    #[serde(default, deserialize_with = "strict::selector")]
+    pub preference: LabelSelector,
+}
+
+/// `L2Advertisement.spec`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct L2AdvertisementSpec {
+    /// Pools by name.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub ip_address_pools: Vec<String>,
+    /// Pools by label.
+    #[serde(default, deserialize_with = "strict::selectors")]
+    pub ip_address_pool_selectors: Vec<LabelSelector>,
+    /// Nodes allowed to announce (empty = all).
+    #[serde(default, deserialize_with = "strict::selectors")]
+    pub node_selectors: Vec<LabelSelector>,
+    /// Interfaces to announce on (empty = all).
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub interfaces: Vec<String>,
+    /// Services the ad applies to (empty = all).
+    #[serde(default, deserialize_with = "strict::selectors")]
+    pub service_selectors: Vec<LabelSelector>,
+    /// Soft node preference.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub preferred_node_selectors: Vec<PreferredNodeSelector>,
+}
+
+/// `BGPAdvertisement.spec`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BgpAdvertisementSpec {
+    /// IPv4 aggregation length (default 32).
+    #[serde(default)]
+    pub aggregation_length: Option<i64>,
+    /// IPv6 aggregation length (default 128).
+    #[serde(default, rename = "aggregationLengthV6")]
+    pub aggregation_length_v6: Option<i64>,
+    /// LOCAL_PREF (0 = unset, as in MetalLB).
+    #[serde(default)]
+    pub local_pref: Option<u32>,
+    /// `AA:NN`, `large:A:B:C` or a Community alias.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub communities: Vec<String>,
+    /// Pools by name.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub ip_address_pools: Vec<String>,
+    /// Pools by label.
+    #[serde(default, deserialize_with = "strict::selectors")]
+    pub ip_address_pool_selectors: Vec<LabelSelector>,
+    /// Nodes that announce (empty = all).
+    #[serde(default, deserialize_with = "strict::selectors")]
+    pub node_selectors: Vec<LabelSelector>,
+    /// BGPPeer names (empty = all).
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub peers: Vec<String>,
+    /// Services the ad applies to (empty = all).
+    #[serde(default, deserialize_with = "strict::selectors")]
+    pub service_selectors: Vec<LabelSelector>,
+}
+
+/// `BGPPeer.spec.passwordSecret` (a `SecretReference`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretReference {
+    /// Secret name.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub name: String,
+    /// Secret namespace (must be the MetalLB namespace if set).
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub namespace: String,
+}
+
+/// `BGPPeer.spec` in its v1beta2 (storage) form. Durations are Go duration
+/// strings; numeric fields are wide so that out-of-range values give a
+/// validation error naming the field rather than a type error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BgpPeerSpec {
+    /// Local ASN (required, non-zero).
+    #[serde(default, rename = "myASN")]
+    pub my_asn: u64,
+    /// Peer ASN (XOR `dynamicASN`).
+    #[serde(default, rename = "peerASN")]
+    pub peer_asn: u64,
+    /// `internal` or `external` (XOR `peerASN`).
+    #[serde(default, rename = "dynamicASN", deserialize_with = "strict::nullable")]
+    pub dynamic_asn: String,
+    /// `local-as` override (not supported in standalone mode).
+    #[serde(default, rename = "localASN")]
+    pub local_asn: u64,
+    /// Peer IP (XOR `interface`).
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub peer_address: String,
+    /// Unnumbered BGP interface (XOR `peerAddress`).
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub interface: String,
+    /// Local address to bind.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub source_address: String,
+    /// Default 179, max 16384.
+    #[serde(default)]
+    pub peer_port: Option<i64>,
+    /// Go duration.
+    #[serde(default)]
+    pub hold_time: Option<String>,
+    /// Go duration.
+    #[serde(default)]
+    pub keepalive_time: Option<String>,
+    /// Go duration, whole seconds 1..=65535.
+    #[serde(default)]
+    pub connect_time: Option<String>,
+    /// IPv4 router ID.
+    #[serde(default, rename = "routerID", deserialize_with = "strict::nullable")]
+    pub router_id: String,
+    /// Nodes that peer (empty = all).
+    #[serde(default, deserialize_with = "strict::selectors")]
+    pub node_selectors: Vec<LabelSelector>,
+    /// TCP-MD5 password (XOR `passwordSecret`).
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub password: String,
+    /// Secret holding the password.
+    #[serde(default)]
+    pub password_secret: Option<SecretReference>,
+    /// BFDProfile name.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub bfd_profile: String,
+    /// Graceful restart.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub enable_graceful_restart: bool,
+    /// Multi-hop eBGP.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub ebgp_multi_hop: bool,
+    /// VRF (not supported in standalone mode).
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub vrf: String,
+    /// Deprecated, no effect.
+    #[serde(default, rename = "disableMP", deserialize_with = "strict::nullable")]
+    pub disable_mp: bool,
+    /// Carry the other address family on the session too.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub dual_stack_address_family: bool,
+}
+
+/// `BGPPeer.spec` in the deprecated v1beta1 form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BgpPeerSpecV1beta1 {
+    /// Local ASN.
+    #[serde(default, rename = "myASN")]
+    pub my_asn: u64,
+    /// Peer ASN.
+    #[serde(default, rename = "peerASN")]
+    pub peer_asn: u64,
+    /// Peer IP.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub peer_address: String,
+    /// Local address.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub source_address: String,
+    /// Peer port.
+    #[serde(default)]
+    pub peer_port: Option<i64>,
+    /// Go duration.
+    #[serde(default)]
+    pub hold_time: Option<String>,
+    /// Go duration.
+    #[serde(default)]
+    pub keepalive_time: Option<String>,
+    /// IPv4 router ID.
+    #[serde(default, rename = "routerID", deserialize_with = "strict::nullable")]
+    pub router_id: String,
+    /// Nodes that peer.
+    #[serde(default, deserialize_with = "strict::selectors")]
+    pub node_selectors: Vec<LabelSelector>,
+    /// TCP-MD5 password.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub password: String,
+    /// BFDProfile name.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub bfd_profile: String,
+    /// Multi-hop eBGP.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub ebgp_multi_hop: bool,
+}
+
+impl From<BgpPeerSpecV1beta1> for BgpPeerSpec {
+    fn from(s: BgpPeerSpecV1beta1) -> Self {
+        BgpPeerSpec {
+            my_asn: s.my_asn,
+            peer_asn: s.peer_asn,
+            peer_address: s.peer_address,
+            source_address: s.source_address,
+            peer_port: s.peer_port,
+            hold_time: s.hold_time,
+            keepalive_time: s.keepalive_time,
+            router_id: s.router_id,
+            node_selectors: s.node_selectors,
+            password: s.password,
+            bfd_profile: s.bfd_profile,
+            ebgp_multi_hop: s.ebgp_multi_hop,
+            ..BgpPeerSpec::default()
+        }
+    }
+}
+
+/// `BFDProfile.spec`. Unset fields take MetalLB's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BfdProfileSpec {
+    /// ms, 10..=60000 (300).
+    #[serde(default)]
+    pub receive_interval: Option<i64>,
+    /// ms, 10..=60000 (300).
+    #[serde(default)]
+    pub transmit_interval: Option<i64>,
+    /// 2..=255 (3).
+    #[serde(default)]
+    pub detect_multiplier: Option<i64>,
+    /// ms, 10..=60000 (50).
+    #[serde(default)]
+    pub echo_interval: Option<i64>,
+    /// Echo mode.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub echo_mode: bool,
+    /// Passive mode.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub passive_mode: bool,
+    /// 1..=254 (multi-hop only).
+    #[serde(default)]
+    pub minimum_ttl: Option<i64>,
+}
+
+/// `Community.spec.communities[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommunityAlias {
+    /// Alias name.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub name: String,
+    /// `AA:NN` or `large:A:B:C`.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub value: String,
+}
+
+/// `Community.spec`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommunitySpec {
+    /// Aliases.
+    #[serde(default, deserialize_with = "strict::nullable")]
+    pub communities: Vec<CommunityAlias>,
+}
