@@ -397,3 +397,28 @@ fn the_seed_004_documents_load_and_validate() {
         );
     }
 }
+
+#[test]
+fn truncated_or_mangled_files_never_panic() {
+    let opts = Options::default();
+    for f in [
+        "bgp/20-peers.yaml",
+        "bgp/30-ads.yaml",
+        "kubectl-service.yaml",
+        "seed004-pool-and-l2.yaml",
+    ] {
+        let text = std::fs::read_to_string(data(f)).unwrap();
+        for cut in (0..text.len())
+            .filter(|i| text.is_char_boundary(*i))
+            .step_by(7)
+        {
+            if let Ok(o) = load_str(&text[..cut], f, &opts) {
+                let _ = validate(&o, &opts);
+            }
+            let mangled = format!("{}9{}", &text[..cut], &text[cut..]);
+            if let Ok(o) = load_str(&mangled, f, &opts) {
+                let _ = validate(&o, &opts);
+            }
+        }
+    }
+}
