@@ -1,0 +1,203 @@
+//! `oxlb-speaker`: MetalLB's YAML in, VIP allocations and BGP routes out.
+//!
+//! * `oxlb-speaker check --config FILE` validates with MetalLB's rules and
+//!   prints the plan (or every error, naming object and field; exit 1).
+//! * `oxlb-speaker standalone --config FILE --node-name NAME` runs it:
+//!   allocates, persists allocations, peers with the routers, announces,
+//!   reloads on SIGHUP or file change, serves metrics.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod desired;
+mod http;
+mod metrics;
+mod run;
+mod state;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "oxlb-speaker",
+    version,
+    about = "BGP-first load balancer speaker, MetalLB API compatible"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run without Kubernetes: the MetalLB objects come from a file or directory.
+    Standalone(StandaloneArgs),
+    /// Validate the configuration and print the plan.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct StandaloneArgs {
+    /// A multi-document YAML file or a directory of them.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// This node's name (selects BGPPeers and advertisements by node labels).
+    #[arg(long)]
+    pub node_name: String,
+    /// Where allocations persist across restarts.
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
+    /// Metrics and status HTTP server.
+    #[arg(long, default_value = "0.0.0.0:7472")]
+    pub metrics_addr: SocketAddr,
+    /// The namespace MetalLB objects must be in.
+    #[arg(long, default_value = "metallb-system")]
+    pub namespace: String,
+    /// Only handle Services of this loadBalancerClass (default: no class).
+    #[arg(long)]
+    pub lb_class: Option<String>,
+    /// Also accept BGP sessions on ADDR:PORT (repeatable); by default the
+    /// speaker only dials, like MetalLB.
+    #[arg(long)]
+    pub bgp_listen: Vec<SocketAddr>,
+    #[arg(long, default_value = "text")]
+    pub log_format: String,
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    #[arg(long)]
+    config: PathBuf,
+    /// Show the plan as this node sees it.
+    #[arg(long, default_value = "check")]
+    node_name: String,
+    #[arg(long, default_value = "metallb-system")]
+    namespace: String,
+    #[arg(long)]
+    lb_class: Option<String>,
+    /// Allocations to start from (as written by standalone mode).
+    #[arg(long)]
+    state_file: Option<PathBuf>,
+    #[arg(long, default_value = "table")]
+    output: String,
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if format == "json" {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}
+
+fn check(args: CheckArgs) -> i32 {
+    let opts = metallb_api::Options {
+        namespace: args.namespace.clone(),
+        load_balancer_class: args.lb_class.clone(),
+    };
+    let previous = match &args.state_file {
+        Some(p) => match state::State::load(p) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                return 1;
+            }
+        },
+        None => state::State::default(),
+    };
+    let json = args.output == "json";
+    match metallb_api::load_config(&args.config, &opts) {
+        Err(diags) => {
+            let errors: Vec<String> = diags.errors.iter().map(ToString::to_string).collect();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "services": [], "errors": errors })
+                );
+            } else {
+                eprintln!("{}: {} error(s)", args.config.display(), errors.len());
+                for e in &errors {
+                    eprintln!("  error: {e}");
+                }
+            }
+            1
+        }
+        Ok(v) => {
+            let node = desired::NodeInfo::from_config(&v.config, &args.node_name);
+            let d = desired::compute(&v.config, &node, &previous);
+            let warnings: Vec<String> = v
+                .warnings
+                .iter()
+                .map(ToString::to_string)
+                .chain(d.notes.iter().cloned())
+                .collect();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "services": d.services, "errors": [], "warnings": warnings })
+                );
+            } else {
+                print_table(&d, &warnings);
+            }
+            0
+        }
+    }
+}
+
+fn print_table(d: &desired::Desired, warnings: &[String]) {
+    println!("{:<40} {:<32} {:<16} STATUS", "SERVICE", "IPS", "POOL");
+    for s in &d.services {
+        let ips: Vec<String> = s.ips.iter().map(ToString::to_string).collect();
+        let status = match &s.pending {
+            Some(r) => format!("pending: {r}"),
+            None if s.announcements.is_empty() => {
+                "allocated, not announced from this node".to_string()
+            }
+            None => "announced".to_string(),
+        };
+        println!(
+            "{:<40} {:<32} {:<16} {}",
+            format!("{}/{}", s.namespace, s.name),
+            if ips.is_empty() {
+                "-".to_string()
+            } else {
+                ips.join(",")
+            },
+            s.pool.clone().unwrap_or_else(|| "-".into()),
+            status
+        );
+        for a in &s.announcements {
+            println!("    {a}");
+        }
+    }
+    for w in warnings {
+        println!("warning: {w}");
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.cmd {
+        Cmd::Check(a) => check(a),
+        Cmd::Standalone(a) => {
+            init_logs(&a.log_format);
+            match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(run::standalone(a)),
+                Err(e) => {
+                    eprintln!("oxlb-speaker: cannot start the runtime: {e}");
+                    1
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,270 @@
+//! Prometheus metrics with MetalLB's names and labels, plus richer `oxlb_*`
+//! series. Values are read from the live state at scrape time, so they can
+//! never drift from what the speaker actually does.
+
+use std::sync::Mutex;
+
+use bgp_session::PeerStatus;
+use prometheus::{
+    Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// One pool's address counts (exact in the allocator; Prometheus values are
+/// floats, which hold every count up to 2^53 exactly).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PoolCounts {
+    pub name: String,
+    pub v4_total: u128,
+    pub v4_in_use: u128,
+    pub v6_total: u128,
+    pub v6_in_use: u128,
+}
+
+/// One announced IP for `metallb_speaker_announced`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AnnouncedIp {
+    pub service: String,
+    pub protocol: &'static str,
+    pub ip: String,
+}
+
+/// What the metrics need besides the BGP sessions.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsView {
+    pub node: String,
+    pub config_loaded: bool,
+    pub config_stale: bool,
+    pub pools: Vec<PoolCounts>,
+    pub announced: Vec<AnnouncedIp>,
+    pub reloads_ok: u64,
+    pub reloads_failed: u64,
+    /// Seconds the last successful reload took to reach the sessions.
+    pub last_apply_seconds: f64,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    lock: Mutex<()>,
+    session_up: IntGaugeVec,
+    updates: IntCounterVec,
+    announced_prefixes: IntGaugeVec,
+    pending_prefixes: IntGaugeVec,
+    speaker_announced: IntGaugeVec,
+    addr_total: GaugeVec,
+    addr_v4_total: GaugeVec,
+    addr_v6_total: GaugeVec,
+    addr_in_use: GaugeVec,
+    addr_v4_in_use: GaugeVec,
+    addr_v6_in_use: GaugeVec,
+    config_loaded: IntGauge,
+    config_stale: IntGauge,
+    messages: IntCounterVec,
+    session_state: IntGaugeVec,
+    established: IntCounterVec,
+    last_error: IntGaugeVec,
+    received_updates: IntCounterVec,
+    received_prefixes: IntCounterVec,
+    malformed: IntCounterVec,
+    initial_table: GaugeVec,
+    reloads: IntCounterVec,
+    last_apply: prometheus::Gauge,
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help)
+}
+
+macro_rules! reg {
+    ($r:expr, $m:expr) => {{
+        let m = $m;
+        $r.register(Box::new(m.clone()))
+            .expect("metric names are unique and valid");
+        m
+    }};
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let peer = &["peer"];
+        let pool = &["pool"];
+        Metrics {
+            session_up: reg!(r, IntGaugeVec::new(opts("metallb_bgp_session_up", "BGP session state (1 is up, 0 is down)"), peer).unwrap()),
+            updates: reg!(r, IntCounterVec::new(opts("metallb_bgp_updates_total", "Number of BGP UPDATE messages sent"), peer).unwrap()),
+            announced_prefixes: reg!(r, IntGaugeVec::new(opts("metallb_bgp_announced_prefixes_total", "Number of prefixes currently being advertised on the BGP session"), peer).unwrap()),
+            pending_prefixes: reg!(r, IntGaugeVec::new(opts("metallb_bgp_pending_prefixes_total", "Number of prefixes that should be advertised on the BGP session"), peer).unwrap()),
+            speaker_announced: reg!(r, IntGaugeVec::new(opts("metallb_speaker_announced", "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged."), &["service", "protocol", "node", "ip"]).unwrap()),
+            addr_total: reg!(r, GaugeVec::new(opts("metallb_allocator_addresses_total", "Number of usable IP addresses, per pool"), pool).unwrap()),
+            addr_v4_total: reg!(r, GaugeVec::new(opts("metallb_allocator_ipv4_addresses_total", "Number of usable IPV4 addresses, per pool"), pool).unwrap()),
+            addr_v6_total: reg!(r, GaugeVec::new(opts("metallb_allocator_ipv6_addresses_total", "Number of usable IPV6 addresses, per pool"), pool).unwrap()),
+            addr_in_use: reg!(r, GaugeVec::new(opts("metallb_allocator_addresses_in_use_total", "Number of IP addresses in use, per pool"), pool).unwrap()),
+            addr_v4_in_use: reg!(r, GaugeVec::new(opts("metallb_allocator_ipv4_addresses_in_use_total", "Number of IPV4 addresses in use, per pool"), pool).unwrap()),
+            addr_v6_in_use: reg!(r, GaugeVec::new(opts("metallb_allocator_ipv6_addresses_in_use_total", "Number of IPV6 addresses in use, per pool"), pool).unwrap()),
+            config_loaded: reg!(r, IntGauge::with_opts(opts("metallb_k8s_client_config_loaded_bool", "1 if the MetalLB configuration was successfully loaded at least once.")).unwrap()),
+            config_stale: reg!(r, IntGauge::with_opts(opts("metallb_k8s_client_config_stale_bool", "1 if running on a stale configuration, because the latest config failed to load.")).unwrap()),
+            messages: reg!(r, IntCounterVec::new(opts("oxlb_bgp_messages_total", "BGP messages by peer, direction (in/out) and type"), &["peer", "direction", "type"]).unwrap()),
+            session_state: reg!(r, IntGaugeVec::new(opts("oxlb_bgp_session_state", "1 for the current RFC 4271 state of each session"), &["peer", "state"]).unwrap()),
+            established: reg!(r, IntCounterVec::new(opts("oxlb_bgp_session_established_total", "Times the session reached Established"), peer).unwrap()),
+            last_error: reg!(r, IntGaugeVec::new(opts("oxlb_bgp_last_error_info", "The last NOTIFICATION sent or received on the session"), &["peer", "direction", "error"]).unwrap()),
+            received_updates: reg!(r, IntCounterVec::new(opts("oxlb_bgp_updates_received_total", "UPDATEs received (decoded and counted, never installed)"), peer).unwrap()),
+            received_prefixes: reg!(r, IntCounterVec::new(opts("oxlb_bgp_prefixes_received_total", "Prefixes announced to us (counted, never installed)"), peer).unwrap()),
+            malformed: reg!(r, IntCounterVec::new(opts("oxlb_bgp_malformed_updates_total", "UPDATEs handled by RFC 7606 (attribute discard, treat-as-withdraw)"), peer).unwrap()),
+            initial_table: reg!(r, GaugeVec::new(opts("oxlb_bgp_initial_table_seconds", "Time from Established to the whole initial table handed to TCP"), peer).unwrap()),
+            reloads: reg!(r, IntCounterVec::new(opts("oxlb_config_reloads_total", "Configuration reloads by result (ok/failed)"), &["result"]).unwrap()),
+            last_apply: reg!(r, prometheus::Gauge::with_opts(opts("oxlb_config_last_apply_seconds", "Time the last accepted configuration took from file read to routes queued on every session")).unwrap()),
+            registry: r,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Renders the text exposition for the current state.
+    pub fn render(&self, view: &MetricsView, peers: &[PeerStatus]) -> String {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        for v in [
+            &self.session_up,
+            &self.announced_prefixes,
+            &self.pending_prefixes,
+            &self.speaker_announced,
+            &self.session_state,
+            &self.last_error,
+        ] {
+            v.reset();
+        }
+        for v in [
+            &self.updates,
+            &self.messages,
+            &self.established,
+            &self.received_updates,
+            &self.received_prefixes,
+            &self.malformed,
+            &self.reloads,
+        ] {
+            v.reset();
+        }
+        for v in [
+            &self.addr_total,
+            &self.addr_v4_total,
+            &self.addr_v6_total,
+            &self.addr_in_use,
+            &self.addr_v4_in_use,
+            &self.addr_v6_in_use,
+            &self.initial_table,
+        ] {
+            v.reset();
+        }
+        for p in peers {
+            // MetalLB labels sessions "ip:port" (IPv6 in brackets).
+            let peer = if p.address.contains(':') {
+                format!("[{}]:{}", p.address, p.port)
+            } else {
+                format!("{}:{}", p.address, p.port)
+            };
+            let l = &[peer.as_str()];
+            let up = p.state == bgp_proto::fsm::State::Established;
+            self.session_up.with_label_values(l).set(i64::from(up));
+            self.updates
+                .with_label_values(l)
+                .inc_by(p.messages_out.update);
+            self.announced_prefixes
+                .with_label_values(l)
+                .set(p.prefixes_announced as i64);
+            self.pending_prefixes
+                .with_label_values(l)
+                .set(p.prefixes_desired as i64);
+            for (dir, c) in [("in", &p.messages_in), ("out", &p.messages_out)] {
+                for (kind, n) in [
+                    ("open", c.open),
+                    ("update", c.update),
+                    ("notification", c.notification),
+                    ("keepalive", c.keepalive),
+                    ("route_refresh", c.route_refresh),
+                ] {
+                    self.messages
+                        .with_label_values(&[peer.as_str(), dir, kind])
+                        .inc_by(n);
+                }
+            }
+            self.session_state
+                .with_label_values(&[peer.as_str(), &p.state.to_string()])
+                .set(1);
+            self.established
+                .with_label_values(l)
+                .inc_by(p.established_count);
+            if let Some(e) = &p.last_error_sent {
+                self.last_error
+                    .with_label_values(&[peer.as_str(), "sent", e])
+                    .set(1);
+            }
+            if let Some(e) = &p.last_error_received {
+                self.last_error
+                    .with_label_values(&[peer.as_str(), "received", e])
+                    .set(1);
+            }
+            self.received_updates
+                .with_label_values(l)
+                .inc_by(p.updates_received);
+            self.received_prefixes
+                .with_label_values(l)
+                .inc_by(p.prefixes_received);
+            self.malformed
+                .with_label_values(l)
+                .inc_by(p.malformed_updates_received);
+            if let Some(ms) = p.initial_table_ms {
+                self.initial_table.with_label_values(l).set(ms / 1000.0);
+            }
+        }
+        for a in &view.announced {
+            self.speaker_announced
+                .with_label_values(&[
+                    a.service.as_str(),
+                    a.protocol,
+                    view.node.as_str(),
+                    a.ip.as_str(),
+                ])
+                .set(1);
+        }
+        for p in &view.pools {
+            let l = &[p.name.as_str()];
+            self.addr_total
+                .with_label_values(l)
+                .set((p.v4_total + p.v6_total) as f64);
+            self.addr_v4_total
+                .with_label_values(l)
+                .set(p.v4_total as f64);
+            self.addr_v6_total
+                .with_label_values(l)
+                .set(p.v6_total as f64);
+            self.addr_in_use
+                .with_label_values(l)
+                .set((p.v4_in_use + p.v6_in_use) as f64);
+            self.addr_v4_in_use
+                .with_label_values(l)
+                .set(p.v4_in_use as f64);
+            self.addr_v6_in_use
+                .with_label_values(l)
+                .set(p.v6_in_use as f64);
+        }
+        self.config_loaded.set(i64::from(view.config_loaded));
+        self.config_stale.set(i64::from(view.config_stale));
+        self.reloads
+            .with_label_values(&["ok"])
+            .inc_by(view.reloads_ok);
+        self.reloads
+            .with_label_values(&["failed"])
+            .inc_by(view.reloads_failed);
+        self.last_apply.set(view.last_apply_seconds);
+
+        let mut out = Vec::new();
+        let enc = TextEncoder::new();
+        if enc.encode(&self.registry.gather(), &mut out).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
