@@ -309,12 +309,43 @@ type Id = u32;
 
 static EMPTY_LABELS: Labels = BTreeMap::new();
 
+/// Labels stored compactly: a sorted slice, one allocation per string,
+/// instead of a `BTreeMap` (whose first leaf node alone is ~540 bytes).
+type CompactLabels = Box<[(Box<str>, Box<str>)]>;
+
+fn compact(labels: &Labels) -> CompactLabels {
+    labels
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+        .collect()
+}
+
+fn same_labels(labels: &Labels, c: &CompactLabels) -> bool {
+    labels.len() == c.len()
+        && labels
+            .iter()
+            .zip(c.iter())
+            .all(|((k, v), (k2, v2))| **k == **k2 && **v == **v2)
+}
+
+fn expand(c: &CompactLabels) -> Cow<'static, Labels> {
+    if c.is_empty() {
+        Cow::Borrowed(&EMPTY_LABELS)
+    } else {
+        Cow::Owned(
+            c.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
 /// The parts of a request that only non-plain services have. Plain services
 /// (no labels, no annotations, no ports, ETP=Cluster) store none of it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Extra {
-    labels: Labels,
-    namespace_labels: Labels,
+    labels: CompactLabels,
+    namespace_labels: CompactLabels,
     requested_ips: Box<[IpAddr]>,
     pool: Option<Box<str>>,
     sharing_key: Box<str>,
@@ -359,8 +390,8 @@ struct Svc {
 struct Req<'a> {
     key: &'a ServiceKey,
     want: Result<Wanted, AllocError>,
-    labels: &'a Labels,
-    namespace_labels: &'a Labels,
+    labels: Cow<'a, Labels>,
+    namespace_labels: Cow<'a, Labels>,
     requested_ips: &'a [IpAddr],
     pool: Option<&'a str>,
     sharing_key: &'a str,
@@ -373,8 +404,8 @@ impl<'a> Req<'a> {
         Req {
             key: &r.key,
             want: r.wanted(),
-            labels: &r.labels,
-            namespace_labels: &r.namespace_labels,
+            labels: Cow::Borrowed(&r.labels),
+            namespace_labels: Cow::Borrowed(&r.namespace_labels),
             requested_ips: &r.requested_ips,
             pool: r.pool.as_deref(),
             sharing_key: &r.sharing_key,
@@ -392,8 +423,8 @@ impl<'a> Req<'a> {
             None => Req {
                 key,
                 want,
-                labels: &EMPTY_LABELS,
-                namespace_labels: &EMPTY_LABELS,
+                labels: Cow::Borrowed(&EMPTY_LABELS),
+                namespace_labels: Cow::Borrowed(&EMPTY_LABELS),
                 requested_ips: &[],
                 pool: None,
                 sharing_key: "",
@@ -403,8 +434,8 @@ impl<'a> Req<'a> {
             Some(x) => Req {
                 key,
                 want,
-                labels: &x.labels,
-                namespace_labels: &x.namespace_labels,
+                labels: expand(&x.labels),
+                namespace_labels: expand(&x.namespace_labels),
                 requested_ips: &x.requested_ips,
                 pool: x.pool.as_deref(),
                 sharing_key: &x.sharing_key,
@@ -429,8 +460,8 @@ impl<'a> Req<'a> {
             want: self.want.clone().map_err(Box::new),
             extra: (!self.is_plain()).then(|| {
                 Box::new(Extra {
-                    labels: self.labels.clone(),
-                    namespace_labels: self.namespace_labels.clone(),
+                    labels: compact(&self.labels),
+                    namespace_labels: compact(&self.namespace_labels),
                     requested_ips: self.requested_ips.into(),
                     pool: self.pool.map(Into::into),
                     sharing_key: self.sharing_key.into(),
@@ -450,8 +481,8 @@ impl<'a> Req<'a> {
         want && match &s.extra {
             None => self.is_plain(),
             Some(x) => {
-                *self.labels == x.labels
-                    && *self.namespace_labels == x.namespace_labels
+                same_labels(&self.labels, &x.labels)
+                    && same_labels(&self.namespace_labels, &x.namespace_labels)
                     && *self.requested_ips == *x.requested_ips
                     && self.pool == x.pool.as_deref()
                     && self.sharing_key == &*x.sharing_key
@@ -509,6 +540,61 @@ impl Users {
     }
 }
 
+/// Services by id, in fixed-size chunks: no reallocation (and no copy of
+/// every service) as the table grows, and no doubling slack.
+#[derive(Debug, Clone, Default)]
+struct Slab {
+    chunks: Vec<Box<[Option<Svc>]>>,
+    /// Ids handed out so far (live or free).
+    len: usize,
+    /// Free ids, reused first.
+    free: Vec<Id>,
+}
+
+const CHUNK: usize = 1024;
+
+impl Slab {
+    fn get(&self, id: Id) -> Option<&Svc> {
+        let i = id as usize;
+        self.chunks.get(i / CHUNK)?[i % CHUNK].as_ref()
+    }
+
+    fn get_mut(&mut self, id: Id) -> Option<&mut Svc> {
+        let i = id as usize;
+        self.chunks.get_mut(i / CHUNK)?[i % CHUNK].as_mut()
+    }
+
+    fn insert(&mut self, svc: Svc) -> Id {
+        let i = match self.free.pop() {
+            Some(id) => id as usize,
+            None => {
+                if self.len % CHUNK == 0 {
+                    self.chunks.push((0..CHUNK).map(|_| None).collect());
+                }
+                self.len += 1;
+                self.len - 1
+            }
+        };
+        self.chunks[i / CHUNK][i % CHUNK] = Some(svc);
+        Id::try_from(i).expect("fewer than 2^32 services")
+    }
+
+    fn remove(&mut self, id: Id) -> Option<Svc> {
+        let i = id as usize;
+        let svc = self.chunks.get_mut(i / CHUNK)?[i % CHUNK].take()?;
+        self.free.push(id);
+        Some(svc)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Id, &Svc)> {
+        self.chunks
+            .iter()
+            .flat_map(|c| c.iter())
+            .enumerate()
+            .filter_map(|(i, s)| Some((i as Id, s.as_ref()?)))
+    }
+}
+
 /// A pool and its used slots per family.
 #[derive(Debug, Clone)]
 struct PoolState {
@@ -526,9 +612,8 @@ pub struct Allocator {
     /// Automatic-allocation order (indexes into `pools`): pinned pools by
     /// (priority, name), then plain pools by name.
     order: Vec<usize>,
-    /// Service slab; `None` = free slot (listed in `free`).
-    svcs: Vec<Option<Svc>>,
-    free: Vec<Id>,
+    /// Services by id.
+    svcs: Slab,
     /// `ServiceKey` -> id (hashes the key; compares against the slab).
     index: HashTable<Id>,
     /// Address -> the services using it.
@@ -607,54 +692,39 @@ impl Allocator {
         let svcs = &self.svcs;
         self.index
             .find(key_hash(key), |&id| {
-                svcs[id as usize].as_ref().is_some_and(|s| s.key == *key)
+                svcs.get(id).is_some_and(|s| s.key == *key)
             })
             .copied()
     }
 
     fn svc(&self, id: Id) -> &Svc {
-        self.svcs[id as usize].as_ref().expect("live service id")
+        self.svcs.get(id).expect("live service id")
     }
 
     fn svc_mut(&mut self, id: Id) -> &mut Svc {
-        self.svcs[id as usize].as_mut().expect("live service id")
+        self.svcs.get_mut(id).expect("live service id")
     }
 
     fn insert_svc(&mut self, svc: Svc) -> Id {
         let hash = key_hash(&svc.key);
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.svcs[id as usize] = Some(svc);
-                id
-            }
-            None => {
-                let id = Id::try_from(self.svcs.len()).expect("fewer than 2^32 services");
-                self.svcs.push(Some(svc));
-                id
-            }
-        };
+        let id = self.svcs.insert(svc);
         let svcs = &self.svcs;
-        self.index.insert_unique(hash, id, |&i| {
-            key_hash(&svcs[i as usize].as_ref().expect("indexed").key)
-        });
+        self.index
+            .insert_unique(hash, id, |&i| key_hash(&svcs.get(i).expect("indexed").key));
         id
     }
 
     fn remove_svc(&mut self, id: Id) -> Svc {
-        let svc = self.svcs[id as usize].take().expect("live service id");
+        let svc = self.svcs.remove(id).expect("live service id");
         if let Ok(e) = self.index.find_entry(key_hash(&svc.key), |&i| i == id) {
             e.remove();
         }
-        self.free.push(id);
         svc
     }
 
     /// Live ids sorted by service key.
     fn ids_in_key_order(&self) -> Vec<Id> {
-        let mut ids: Vec<Id> = (0..self.svcs.len())
-            .filter(|&i| self.svcs[i].is_some())
-            .map(|i| i as Id)
-            .collect();
+        let mut ids: Vec<Id> = self.svcs.iter().map(|(id, _)| id).collect();
         ids.sort_unstable_by(|&a, &b| self.svc(a).key.cmp(&self.svc(b).key));
         ids
     }
@@ -682,8 +752,7 @@ impl Allocator {
         let mut all: Vec<(&ServiceKey, &Assignment)> = self
             .svcs
             .iter()
-            .flatten()
-            .filter_map(|s| Some((&s.key, s.assignment.as_ref()?)))
+            .filter_map(|(_, s)| Some((&s.key, s.assignment.as_ref()?)))
             .collect();
         all.sort_unstable_by(|a, b| a.0.cmp(b.0));
         all.into_iter()
@@ -740,8 +809,7 @@ impl Allocator {
             services: self
                 .svcs
                 .iter()
-                .flatten()
-                .filter(|s| {
+                .filter(|(_, s)| {
                     s.assignment
                         .as_ref()
                         .is_some_and(|a| a.ips.iter().any(|i| *i.pool == *p.pool.name))
@@ -974,7 +1042,7 @@ impl Allocator {
         for (ps, _) in &out {
             if !ps
                 .pool
-                .allows(&req.key.namespace, req.namespace_labels, req.labels)
+                .allows(&req.key.namespace, &req.namespace_labels, &req.labels)
             {
                 return Err(AllocError::PoolNotCompatible {
                     pool: ps.name.to_string(),
@@ -1004,7 +1072,7 @@ impl Allocator {
                 ps.pool.spec.auto_assign
                     && ps
                         .pool
-                        .allows(&req.key.namespace, req.namespace_labels, req.labels)
+                        .allows(&req.key.namespace, &req.namespace_labels, &req.labels)
             })
     }
 
@@ -1132,7 +1200,7 @@ impl Allocator {
             })?;
         if !ps
             .pool
-            .allows(&req.key.namespace, req.namespace_labels, req.labels)
+            .allows(&req.key.namespace, &req.namespace_labels, &req.labels)
         {
             return Err(AllocError::PoolNotCompatible {
                 pool: name.to_string(),
