@@ -95,6 +95,18 @@ fn session_settings(p: &Peer, node: &NodeInfo) -> PeerSettings {
         IpAddr::V4(a) => u64::from(u32::from(a)),
         IpAddr::V6(a) => u128::from(a) as u64,
     };
+    // MetalLB: a session carries its own address family; with
+    // dualStackAddressFamily it carries both.
+    fsm.families = if p.dual_stack_address_family {
+        vec![
+            bgp_proto::Family::IPV4_UNICAST,
+            bgp_proto::Family::IPV6_UNICAST,
+        ]
+    } else if p.address.is_ipv4() {
+        vec![bgp_proto::Family::IPV4_UNICAST]
+    } else {
+        vec![bgp_proto::Family::IPV6_UNICAST]
+    };
     fsm.extended_next_hop = p.dual_stack_address_family;
     PeerSettings {
         name: p.name.clone(),
@@ -263,6 +275,14 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &State) -> Desired {
             local_pref: a.local_pref,
         };
         for peer in &a.peers {
+            // Only sessions that carry the prefix's family (see
+            // session_settings) get it.
+            let carries = config.peers.get(peer).is_some_and(|p| {
+                p.dual_stack_address_family || p.address.is_ipv4() == a.prefix.addr().is_ipv4()
+            });
+            if !carries {
+                continue;
+            }
             if let Some(r) = routes.get_mut(peer) {
                 r.push(spec.clone());
             }

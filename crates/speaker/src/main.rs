@@ -11,6 +11,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// Prints to stdout; a closed pipe (`| head`) just ends the output.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 mod desired;
 mod http;
 mod metrics;
@@ -115,7 +123,7 @@ fn check(args: CheckArgs) -> i32 {
         Err(diags) => {
             let errors: Vec<String> = diags.errors.iter().map(ToString::to_string).collect();
             if json {
-                println!(
+                out!(
                     "{}",
                     serde_json::json!({ "services": [], "errors": errors })
                 );
@@ -137,7 +145,7 @@ fn check(args: CheckArgs) -> i32 {
                 .chain(d.notes.iter().cloned())
                 .collect();
             if json {
-                println!(
+                out!(
                     "{}",
                     serde_json::json!({ "services": d.services, "errors": [], "warnings": warnings })
                 );
@@ -150,7 +158,7 @@ fn check(args: CheckArgs) -> i32 {
 }
 
 fn print_table(d: &desired::Desired, warnings: &[String]) {
-    println!("{:<40} {:<32} {:<16} STATUS", "SERVICE", "IPS", "POOL");
+    out!("{:<40} {:<32} {:<16} STATUS", "SERVICE", "IPS", "POOL");
     for s in &d.services {
         let ips: Vec<String> = s.ips.iter().map(ToString::to_string).collect();
         let status = match &s.pending {
@@ -160,7 +168,7 @@ fn print_table(d: &desired::Desired, warnings: &[String]) {
             }
             None => "announced".to_string(),
         };
-        println!(
+        out!(
             "{:<40} {:<32} {:<16} {}",
             format!("{}/{}", s.namespace, s.name),
             if ips.is_empty() {
@@ -172,11 +180,11 @@ fn print_table(d: &desired::Desired, warnings: &[String]) {
             status
         );
         for a in &s.announcements {
-            println!("    {a}");
+            out!("    {a}");
         }
     }
     for w in warnings {
-        println!("warning: {w}");
+        out!("warning: {w}");
     }
 }
 
