@@ -18,7 +18,7 @@ ns_create ox; ns_create b; ns_create x
 ns_link ox e0 192.0.2.1/30 b eth0 192.0.2.2/30
 ns_link ox x0 192.0.2.5/30 x eth0 192.0.2.6/30
 
-spawn x "$E2E_TMP/tcpdump.log" tcpdump -i eth0 -U -w "$E2E_TMP/x.pcap" 'tcp port 179'
+spawn x "$E2E_TMP/tcpdump.log" tcpdump -i eth0 --immediate-mode -U -w "$E2E_TMP/x.pcap" 'tcp port 179'
 tcpdump_pid=$E2E_LAST_PID
 wait_until 10 grep -q 'listening on' "$E2E_TMP/tcpdump.log" || die "tcpdump did not start"
 

@@ -18,7 +18,7 @@ ns_create ox; ns_create b
 ns_link ox e0 192.0.2.1/30,198.51.100.1/30,203.0.113.1/30 b eth0 192.0.2.2/30,198.51.100.2/30,203.0.113.2/30
 
 cap="$E2E_TMP/tcpdump.txt"
-spawn b "$cap" tcpdump -i eth0 -nn -v -l 'tcp port 179'
+spawn b "$cap" tcpdump -i eth0 --immediate-mode -nn -v -l 'tcp port 179'
 wait_until 10 grep -q 'listening on' "$cap" || die "tcpdump did not start"
 
 bird_start b b <<'CONF'
