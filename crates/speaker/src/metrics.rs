@@ -268,3 +268,65 @@ impl Metrics {
         String::from_utf8(out).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_proto::fsm::State;
+
+    #[test]
+    fn metrics_carry_metallbs_names_and_labels() {
+        let m = Metrics::new();
+        let view = MetricsView {
+            node: "node1".into(),
+            config_loaded: true,
+            config_stale: false,
+            pools: vec![PoolCounts {
+                name: "default".into(),
+                v4_total: 256,
+                v4_in_use: 2,
+                v6_total: 1 << 64,
+                v6_in_use: 1,
+            }],
+            announced: vec![AnnouncedIp {
+                service: "default/web".into(),
+                protocol: "bgp",
+                ip: "192.0.2.1".into(),
+            }],
+            ..MetricsView::default()
+        };
+        let mut up = PeerStatus::new("tor", "2001:db8::1".into(), 179);
+        up.state = State::Established;
+        up.prefixes_announced = 3;
+        up.prefixes_desired = 4;
+        up.messages_out.update = 2;
+        let text = m.render(&view, &[up]);
+        for line in [
+            "metallb_bgp_session_up{peer=\"[2001:db8::1]:179\"} 1",
+            "metallb_bgp_announced_prefixes_total{peer=\"[2001:db8::1]:179\"} 3",
+            "metallb_bgp_pending_prefixes_total{peer=\"[2001:db8::1]:179\"} 4",
+            "metallb_bgp_updates_total{peer=\"[2001:db8::1]:179\"} 2",
+            "metallb_speaker_announced{ip=\"192.0.2.1\",node=\"node1\",protocol=\"bgp\",service=\"default/web\"} 1",
+            "metallb_allocator_ipv4_addresses_total{pool=\"default\"} 256",
+            "metallb_allocator_ipv6_addresses_total{pool=\"default\"} 18446744073709552000",
+            "metallb_allocator_addresses_in_use_total{pool=\"default\"} 3",
+            "metallb_k8s_client_config_loaded_bool 1",
+            "metallb_k8s_client_config_stale_bool 0",
+            "oxlb_bgp_session_state{peer=\"[2001:db8::1]:179\",state=\"Established\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_peer_that_went_away_leaves_no_stale_series() {
+        let m = Metrics::new();
+        let p = PeerStatus::new("tor", "192.0.2.9".into(), 179);
+        assert!(m
+            .render(&MetricsView::default(), &[p])
+            .contains("192.0.2.9:179"));
+        assert!(!m
+            .render(&MetricsView::default(), &[])
+            .contains("192.0.2.9:179"));
+    }
+}
