@@ -89,12 +89,17 @@ struct Runner {
     opts: Options,
     shared: Arc<Shared>,
     state: State,
+    /// Parsed files, reused while they do not change.
+    cache: metallb_api::LoadCache,
 }
 
 impl Runner {
-    fn load(&self) -> Result<metallb_api::Validated, Vec<String>> {
-        metallb_api::load_config(&self.args.config, &self.opts)
-            .map_err(|d| d.errors.iter().map(ToString::to_string).collect())
+    fn load(&mut self) -> Result<metallb_api::Validated, Vec<String>> {
+        let errors =
+            |d: metallb_api::Diagnostics| d.errors.iter().map(ToString::to_string).collect();
+        let objects = metallb_api::load_cached(&self.args.config, &self.opts, &mut self.cache)
+            .map_err(errors)?;
+        metallb_api::validate(&objects, &self.opts).map_err(errors)
     }
 
     /// Brings the sessions and routes to `d`: peers whose settings did not
@@ -130,11 +135,16 @@ impl Runner {
         {
             tracing::info!(service = %gone, "IP released");
         }
-        if let Some(p) = &self.args.state_file {
-            if let Err(e) = d.state.save(p) {
-                tracing::error!(error = %e, "cannot write the state file; allocations will not survive a restart");
+        // The state file is written (and fsynced) on a blocking thread while
+        // the routes go out; both finish before the reload counts as applied.
+        // Unchanged allocations are not rewritten.
+        let save = match &self.args.state_file {
+            Some(p) if d.state.services != self.state.services || !p.exists() => {
+                let (state, path) = (d.state.clone(), p.clone());
+                Some(tokio::task::spawn_blocking(move || state.save(&path)))
             }
-        }
+            _ => None,
+        };
         self.state = d.state.clone();
 
         let wanted: Vec<String> = d.peers.iter().map(|p| p.name.clone()).collect();
@@ -163,6 +173,17 @@ impl Runner {
             }
         }
 
+        if let Some(save) = save {
+            match save.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(
+                    error = %e,
+                    "cannot write the state file; allocations will not survive a restart"
+                ),
+                Err(e) => tracing::error!(error = %e, "state file writer failed"),
+            }
+        }
+
         let routes = d
             .routes
             .iter()
@@ -186,13 +207,18 @@ impl Runner {
         let started = Instant::now();
         match self.load() {
             Ok(valid) => {
+                let loaded = started.elapsed();
                 let node = NodeInfo::from_config(&valid.config, &self.args.node_name);
                 let d = compute(&valid.config, &node, &self.state);
+                let computed = started.elapsed();
                 let warnings = warnings_of(&valid, &d);
                 self.apply(d, warnings, started).await;
+                let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
                 tracing::info!(
                     trigger = why,
-                    took_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    took_ms = ms(started.elapsed()),
+                    load_ms = ms(loaded),
+                    compute_ms = ms(computed - loaded),
                     "configuration applied"
                 );
             }
@@ -260,6 +286,7 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
         opts,
         shared: shared.clone(),
         state,
+        cache: metallb_api::LoadCache::default(),
     };
 
     // The first load must succeed: a speaker that starts on a broken config

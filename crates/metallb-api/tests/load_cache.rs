@@ -1,0 +1,54 @@
+//! The reload cache gives the same objects as a fresh load, re-reads only
+//! changed files, and still finds duplicates across files.
+
+use metallb_api::{load_cached, load_with, LoadCache, Options};
+
+const POOL: &str = "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: p, namespace: metallb-system}\nspec: {addresses: [192.0.2.0/28]}\n";
+
+fn svc(name: &str) -> String {
+    format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\nspec: {{type: LoadBalancer}}\n")
+}
+
+#[test]
+fn a_cached_load_equals_a_fresh_load_and_follows_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("00-pool.yaml"), POOL).unwrap();
+    std::fs::write(dir.path().join("10-a.yaml"), svc("a")).unwrap();
+    let opts = Options::default();
+    let mut cache = LoadCache::default();
+    let first = load_cached(dir.path(), &opts, &mut cache).unwrap();
+    assert_eq!(first, load_with(dir.path(), &opts).unwrap());
+
+    // A new file and an edited one (different length, so the change is seen
+    // even within the same mtime tick).
+    std::fs::write(dir.path().join("20-b.yaml"), svc("b")).unwrap();
+    std::fs::write(dir.path().join("10-a.yaml"), svc("a-renamed")).unwrap();
+    let second = load_cached(dir.path(), &opts, &mut cache).unwrap();
+    assert_eq!(second, load_with(dir.path(), &opts).unwrap());
+    let names: Vec<&str> = second.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["a-renamed", "b"]);
+
+    // A removed file disappears.
+    std::fs::remove_file(dir.path().join("20-b.yaml")).unwrap();
+    assert_eq!(
+        load_cached(dir.path(), &opts, &mut cache)
+            .unwrap()
+            .services
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_duplicate_across_files_is_still_an_error_naming_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), svc("x")).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), svc("x")).unwrap();
+    let mut cache = LoadCache::default();
+    let err = load_cached(dir.path(), &Options::default(), &mut cache).unwrap_err();
+    let text = err.errors[0].to_string();
+    assert!(
+        text.contains("duplicate object") && text.contains("a.yaml") && text.contains("b.yaml"),
+        "{text}"
+    );
+}
