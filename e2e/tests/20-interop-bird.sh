@@ -3,7 +3,9 @@
 # over eBGP (AS 64513, v4 + v6 sessions) and iBGP (AS 64512, v4 + v6 sessions).
 # Asserts from BIRD's own RIB: next hop, AS_PATH, LOCAL_PREF (iBGP only),
 # communities, large communities; then a withdrawal (routes-file edit + SIGHUP)
-# removes exactly the deleted prefixes on all four sessions.
+# removes exactly the deleted prefixes on all four sessions, an attribute
+# change replaces a route, and a storm of 30 quick reloads converges to the
+# last file.
 #
 #   ox (oxlb 64512) e0 192.0.2.1/30 2001:db8:1::1/64 --- eth0 .2 ::2  be (BIRD 64513, passive)
 #                   i0 192.0.2.5/30 2001:db8:2::1/64 --- eth0 .6 ::2  bi (BIRD 64512, passive)
@@ -66,7 +68,29 @@ oxlb_check_rib "eBGP v6 after withdrawal" bird_routes be ipv6 10 2001:db8:1::1 6
 oxlb_check_rib "iBGP v4 after withdrawal" bird_routes bi ipv4 10 192.0.2.5 - 1 10
 oxlb_check_rib "iBGP v6 after withdrawal" bird_routes bi ipv6 10 2001:db8:2::1 - 1 9 10
 
-# The reload sent a diff, not a session reset.
+# Attribute change on reload (implicit replace): route 1 gets new communities,
+# no large community and local-pref 300; route 10 comes back.
+{ echo '203.0.113.1/32 community=65000:999 local-pref=300'; oxlb_routes_v4 10 1; oxlb_routes_v6 10 9 10; } | oxlb_routes ox
+want_e='^203\.0\.113\.1/32 nh=192\.0\.2\.1 path=64512 lp=[^ ]+ med=- comm=65000:999 lcomm=-$'
+want_i='^203\.0\.113\.1/32 nh=192\.0\.2\.5 path=- lp=300 med=- comm=65000:999 lcomm=-$'
+wait_until 20 eval "bird_routes be ipv4 | grep -Eq '$want_e'" || { bird_routes be ipv4 >&2; die "eBGP: changed attributes of 203.0.113.1/32 not seen"; }
+wait_until 20 eval "bird_routes bi ipv4 | grep -Eq '$want_i'" || { bird_routes bi ipv4 >&2; die "iBGP: changed attributes of 203.0.113.1/32 not seen"; }
+routes_but_1() { bird_routes "$1" "$2" | grep -v '^203\.0\.113\.1/32 ' || true; }
+oxlb_check_rib "eBGP v4 after attribute change (routes 2-10)" routes_but_1 be ipv4 10 192.0.2.1 64512 0 1
+log "ok: attribute change replaced the route (eBGP and iBGP)"
+
+# Reload storm: 30 SIGHUPs in quick succession alternating 10 and 5 routes, then
+# a final file with 7; every peer must converge to exactly the final file.
+for ((k = 0; k < 30; k++)); do
+  if ((k % 2)); then oxlb_routes_v4 5; else oxlb_routes_v4 10; fi | oxlb_routes ox
+done
+oxlb_routes_v4 7 | oxlb_routes ox
+oxlb_check_rib "eBGP v4 after reload storm" bird_routes be ipv4 7 192.0.2.1 64512 0
+oxlb_check_rib "iBGP v4 after reload storm" bird_routes bi ipv4 7 192.0.2.5 - 1
+oxlb_check_rib "eBGP v6 after reload storm (all withdrawn)" bird_routes be ipv6 0 2001:db8:1::1 64512 0
+daemon_alive ox || die "oxlb-bgp died during the reload storm"
+
+# The reloads sent diffs, not session resets.
 for p in e4 e6 i4 i6; do
   [[ $(oxlb_field ox "$p" .established_count) == 1 ]] || { oxlb_dump ox; die "$p was reset by the reload"; }
 done
