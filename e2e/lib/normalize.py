@@ -71,6 +71,16 @@ def bird(text, afi):
             if cur is None:
                 continue
             s = line.strip()
+            # BIRD wraps long community lists onto "\t\t(...)" continuation lines
+            if s.startswith("(") and cur.get("_last") in ("comm", "lcomm"):
+                k = cur["_last"]
+                if k == "comm":
+                    cur[k] += ["%s:%s" % m for m in re.findall(r"\((\d+),\s*(\d+)\)", s)]
+                else:
+                    cur[k] += ["%s:%s:%s" % m
+                               for m in re.findall(r"\((\d+),\s*(\d+),\s*(\d+)\)", s)]
+                continue
+            cur["_last"] = None
             if s.startswith("BGP.next_hop:"):
                 cur["nh"] = s.split()[1]
             elif s.startswith("BGP.as_path:"):
@@ -84,9 +94,11 @@ def bird(text, afi):
                 cur["med"] = s.split()[1]
             elif s.startswith("BGP.community:"):
                 cur["comm"] = ["%s:%s" % m for m in re.findall(r"\((\d+),\s*(\d+)\)", s)]
+                cur["_last"] = "comm"
             elif s.startswith("BGP.large_community:"):
                 cur["lcomm"] = ["%s:%s:%s" % m
                                 for m in re.findall(r"\((\d+),\s*(\d+),\s*(\d+)\)", s)]
+                cur["_last"] = "lcomm"
             continue
         # route header line: "PREFIX  type [proto ...] * (pref) ..." or
         # a continuation "                     type [proto ...] ..." for the same prefix

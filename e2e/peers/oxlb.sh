@@ -165,3 +165,11 @@ oxlb_check_rib() {
   fi
   log "ok: $what (${#want[@]} routes, nh=$nh path=${path:--} $( ((ibgp)) && echo 'lp=200/100'))"
 }
+
+# rib_has FN DNAME AFI REGEX: true if the daemon's normalized RIB has a line
+# matching REGEX. (Captures first: `FN | grep -q` under pipefail fails when grep
+# exits early and the producer gets SIGPIPE on a large RIB.)
+rib_has() {
+  local out; out=$("$1" "$2" "$3" 2>/dev/null) || true
+  grep -Eq -- "$4" <<<"$out"
+}

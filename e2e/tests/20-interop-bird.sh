@@ -73,8 +73,8 @@ oxlb_check_rib "iBGP v6 after withdrawal" bird_routes bi ipv6 10 2001:db8:2::1 -
 { echo '203.0.113.1/32 community=65000:999 local-pref=300'; oxlb_routes_v4 10 1; oxlb_routes_v6 10 9 10; } | oxlb_routes ox
 want_e='^203\.0\.113\.1/32 nh=192\.0\.2\.1 path=64512 lp=[^ ]+ med=- comm=65000:999 lcomm=-$'
 want_i='^203\.0\.113\.1/32 nh=192\.0\.2\.5 path=- lp=300 med=- comm=65000:999 lcomm=-$'
-wait_until 20 eval "bird_routes be ipv4 | grep -Eq '$want_e'" || { bird_routes be ipv4 >&2; die "eBGP: changed attributes of 203.0.113.1/32 not seen"; }
-wait_until 20 eval "bird_routes bi ipv4 | grep -Eq '$want_i'" || { bird_routes bi ipv4 >&2; die "iBGP: changed attributes of 203.0.113.1/32 not seen"; }
+wait_until 20 rib_has bird_routes be ipv4 "$want_e" || { bird_routes be ipv4 >&2; die "eBGP: changed attributes of 203.0.113.1/32 not seen"; }
+wait_until 20 rib_has bird_routes bi ipv4 "$want_i" || { bird_routes bi ipv4 >&2; die "iBGP: changed attributes of 203.0.113.1/32 not seen"; }
 routes_but_1() { bird_routes "$1" "$2" | grep -v '^203\.0\.113\.1/32 ' || true; }
 oxlb_check_rib "eBGP v4 after attribute change (routes 2-10)" routes_but_1 be ipv4 10 192.0.2.1 64512 0 1
 log "ok: attribute change replaced the route (eBGP and iBGP)"
