@@ -614,8 +614,9 @@ pub struct Allocator {
     order: Vec<usize>,
     /// Services by id.
     svcs: Slab,
-    /// `ServiceKey` -> id (hashes the key; compares against the slab).
-    index: HashTable<Id>,
+    /// `ServiceKey` -> id: (id, 32-bit key hash) entries; lookups compare
+    /// the short hash, then the key in the slab.
+    index: HashTable<(Id, u32)>,
     /// Address -> the services using it.
     ips: HashMap<IpAddr, Users, FxBuild>,
     /// sharing key -> addresses whose users have that key.
@@ -636,6 +637,17 @@ fn family_fits(want: Wanted, ips: &[IpAddr]) -> bool {
         (Wanted::PreferDual { .. }, [_]) => true,
         _ => false,
     }
+}
+
+/// 32 bits of the key's hash, stored in the index next to the id.
+fn short_hash(key: &ServiceKey) -> u32 {
+    key_hash(key) as u32
+}
+
+/// The table hash derived from the short hash: its low bits pick the bucket,
+/// its top 7 bits are hashbrown's tag (both come from the 32 stored bits).
+fn table_hash(h: u32) -> u64 {
+    u64::from(h) | (u64::from(h) << 32)
 }
 
 /// Same addresses, as sets.
@@ -689,12 +701,13 @@ impl Allocator {
     // ------------------------------------------------------------------
 
     fn lookup(&self, key: &ServiceKey) -> Option<Id> {
+        let h = short_hash(key);
         let svcs = &self.svcs;
         self.index
-            .find(key_hash(key), |&id| {
-                svcs.get(id).is_some_and(|s| s.key == *key)
+            .find(table_hash(h), |&(id, eh)| {
+                eh == h && svcs.get(id).is_some_and(|s| s.key == *key)
             })
-            .copied()
+            .map(|&(id, _)| id)
     }
 
     fn svc(&self, id: Id) -> &Svc {
@@ -706,17 +719,19 @@ impl Allocator {
     }
 
     fn insert_svc(&mut self, svc: Svc) -> Id {
-        let hash = key_hash(&svc.key);
+        let h = short_hash(&svc.key);
         let id = self.svcs.insert(svc);
-        let svcs = &self.svcs;
+        // Growing the table rehashes from the stored short hash: no service
+        // (or key string) is touched.
         self.index
-            .insert_unique(hash, id, |&i| key_hash(&svcs.get(i).expect("indexed").key));
+            .insert_unique(table_hash(h), (id, h), |&(_, eh)| table_hash(eh));
         id
     }
 
     fn remove_svc(&mut self, id: Id) -> Svc {
         let svc = self.svcs.remove(id).expect("live service id");
-        if let Ok(e) = self.index.find_entry(key_hash(&svc.key), |&i| i == id) {
+        let h = short_hash(&svc.key);
+        if let Ok(e) = self.index.find_entry(table_hash(h), |&(i, _)| i == id) {
             e.remove();
         }
         svc
