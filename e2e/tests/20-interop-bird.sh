@@ -61,6 +61,14 @@ oxlb_check_rib "iBGP v6" bird_routes bi ipv6 10 2001:db8:2::1 - 1
 [[ $(bird_cmd be show route protocol ox4 | grep -c '^2001:') -eq 0 ]] || die "v6 routes on the v4 session"
 [[ $(oxlb_field ox e4 .prefixes_announced) == 10 ]] || { oxlb_dump ox; die "e4 prefixes_announced != 10"; }
 
+# ROUTE-REFRESH from BIRD (`reload in`): counted, answered with the table again.
+up0=$(oxlb_field ox e4 .messages_out.update)
+bird_cmd be reload in ox4 >/dev/null
+wait_until 10 eval "(( \$(oxlb_field ox e4 .messages_in.route_refresh) >= 1 && \$(oxlb_field ox e4 .messages_out.update) > up0 ))" \
+  || { oxlb_dump ox; die "ROUTE-REFRESH not answered (updates out stayed at $up0)"; }
+oxlb_check_rib "eBGP v4 after ROUTE-REFRESH" bird_routes be ipv4 10 192.0.2.1 64512 0
+log "ok: ROUTE-REFRESH answered ($up0 -> $(oxlb_field ox e4 .messages_out.update) UPDATEs out)"
+
 # Withdrawal: drop route 10 (v4) and routes 9, 10 (v6), SIGHUP.
 { oxlb_routes_v4 10 10; oxlb_routes_v6 10 9 10; } | oxlb_routes ox
 oxlb_check_rib "eBGP v4 after withdrawal" bird_routes be ipv4 10 192.0.2.1 64512 0 10
