@@ -2,7 +2,8 @@
 # Hold timer: hold=3/keepalive=1 on both sides. BIRD is frozen with SIGSTOP;
 # the speaker must leave Established within hold+2 s (and not before ~hold-1 s),
 # record a hold-timer error, and after SIGCONT get the session and BIRD's
-# routes back without any intervention on our side.
+# routes back without any intervention on our side (with the routes-file
+# change made while the session was down).
 #
 #   ox (oxlb 64512) e0 192.0.2.1/30 2001:db8:1::1/64 --- eth0 .2 ::2  b (BIRD 64513)
 set -euo pipefail
@@ -59,13 +60,17 @@ for x in "b4 $t4" "b6 $t6"; do
   grep -qi hold <<<"$err" || { kill -CONT "$bpid"; oxlb_dump ox; die "$1: last_error_sent does not mention the hold timer"; }
 done
 
+# Change the routes while the sessions are down: the re-established sessions
+# must carry the new table (route 3 gone, route 11 new), not the old one.
+{ oxlb_routes_v4 11 3; oxlb_routes_v6 11 3; } | oxlb_routes ox
+
 log "SIGCONT BIRD"
 kill -CONT "$bpid"
 for p in b4 b6; do
   wait_until 30 eval "oxlb_established ox $p && [[ \$(oxlb_field ox $p .established_count) -ge 2 ]]" \
     || { bird_cmd b show protocols all >&2; oxlb_dump ox; die "$p: session not re-established after SIGCONT"; }
 done
-oxlb_check_rib "v4 routes back" bird_routes b ipv4 10 192.0.2.1 64512 0
-oxlb_check_rib "v6 routes back" bird_routes b ipv6 10 2001:db8:1::1 64512 0
+oxlb_check_rib "v4 routes back (changed while down)" bird_routes b ipv4 11 192.0.2.1 64512 0 3
+oxlb_check_rib "v6 routes back (changed while down)" bird_routes b ipv6 11 2001:db8:1::1 64512 0 3
 daemon_alive ox || die "oxlb-bgp died"
 log "PASS"
