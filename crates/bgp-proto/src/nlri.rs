@@ -41,28 +41,30 @@ impl Nlri {
         if with_path_id {
             buf.extend_from_slice(&self.path_id.unwrap_or(0).to_be_bytes());
         }
-        let len = self.prefix.prefix_len();
-        buf.push(len);
-        let n = usize::from(len).div_ceil(8);
         match self.prefix {
             IpNet::V4(p) => {
-                buf.extend_from_slice(&p.network().octets());
-                buf.truncate(buf.len() - (4 - n));
+                let len = p.prefix_len();
+                let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                buf.push(len);
+                buf.extend_from_slice(&(u32::from(p.addr()) & mask).to_be_bytes());
+                buf.truncate(buf.len() - (4 - usize::from(len).div_ceil(8)));
             }
             IpNet::V6(p) => {
-                buf.extend_from_slice(&p.network().octets());
-                buf.truncate(buf.len() - (16 - n));
+                let len = p.prefix_len();
+                let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                buf.push(len);
+                buf.extend_from_slice(&(u128::from(p.addr()) & mask).to_be_bytes());
+                buf.truncate(buf.len() - (16 - usize::from(len).div_ceil(8)));
             }
         }
     }
 }
 
-/// Writes a run of prefixes. They are assembled in one reserved buffer and
-/// copied once: this runs for every prefix of every UPDATE we send.
+/// Writes a run of prefixes. They are assembled in one buffer sized for the
+/// worst case (no per-prefix length pass) and copied once: this runs for
+/// every prefix of every UPDATE we send.
 pub(crate) fn encode_all(prefixes: &[Nlri], with_path_id: bool, out: &mut BytesMut) {
-    let total: usize = prefixes.iter().map(|n| n.encoded_len(with_path_id)).sum();
-    // Room for the whole-address copy of the last prefix before its cut.
-    let mut buf = Vec::with_capacity(total + 16);
+    let mut buf = Vec::with_capacity(prefixes.len() * (4 + 1 + 16));
     for n in prefixes {
         n.encode_into(with_path_id, &mut buf);
     }
