@@ -38,7 +38,7 @@ fn main() {
             it.parse::<u32>().unwrap_or(1),
         ),
         _ => {
-            eprintln!("usage: codec_instructions decode|encode PREFIXES ITERATIONS");
+            eprintln!("usage: codec_instructions decode|encode|build PREFIXES ITERATIONS");
             std::process::exit(2);
         }
     };
@@ -50,6 +50,21 @@ fn main() {
         match op.as_str() {
             "decode" => {
                 black_box(Message::decode(black_box(bytes.clone()), &params).unwrap());
+            }
+            "build" => {
+                let attrs = std::sync::Arc::new(bgp_proto::builder::AttrSet {
+                    attributes: vec![
+                        PathAttribute::Origin(Origin::Igp),
+                        PathAttribute::AsPath(AsPath::sequence([64512])),
+                    ],
+                    next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                });
+                let mut b = bgp_proto::builder::UpdateBuilder::new(params.clone());
+                let Message::Update(u) = &msg else {
+                    unreachable!()
+                };
+                b.announce_all(attrs, u.nlri.iter().copied());
+                black_box(b.build().unwrap());
             }
             "encode" => {
                 buf.clear();
