@@ -211,8 +211,7 @@ impl Speaker {
     pub async fn remove_peer(&self, name: &str, reason: &str) {
         let entry = lock(&self.inner.peers).remove(name);
         if let Some(e) = entry {
-            if let Some(pw) = &e.settings.endpoint.password {
-                let _ = pw;
+            if e.settings.endpoint.password.is_some() {
                 for l in &self.inner.listeners {
                     let _ = md5::set_key(l.as_fd(), e.settings.endpoint.address, &[]);
                 }
