@@ -40,7 +40,8 @@ fn main() {
     }
     let dt = t.elapsed();
     println!(
-        "{n} {} allocations in {:.3} s = {:.0}/s",
+        "{n} {} {} allocations in {:.3} s = {:.0}/s",
+        if v6 { "v6" } else { "v4" },
         if no_events { "allocate" } else { "converge" },
         dt.as_secs_f64(),
         n as f64 / dt.as_secs_f64()
