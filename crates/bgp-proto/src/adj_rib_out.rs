@@ -143,13 +143,15 @@ impl AdjRibOut {
     }
 
     /// Replaces the desired routes with `routes` as exported by `ctx`.
-    /// Routes the session cannot carry are left out. A prefix given twice
-    /// keeps the union of its communities.
+    /// Routes of a family the session cannot carry are left out silently;
+    /// routes whose attributes cannot fit in one UPDATE are left out and
+    /// returned with the reason, so the caller can report them. A prefix
+    /// given twice keeps the union of its communities.
     pub fn set_routes<'a>(
         &mut self,
         ctx: &ExportContext,
         routes: impl IntoIterator<Item = &'a RouteSpec>,
-    ) {
+    ) -> Vec<(IpNet, String)> {
         let mut merged: BTreeMap<IpNet, RouteSpec> = BTreeMap::new();
         for r in routes {
             merged
@@ -166,10 +168,26 @@ impl AdjRibOut {
         for a in self.desired.values() {
             interned.entry((**a).clone()).or_insert_with(|| a.clone());
         }
+        let mut rejected = Vec::new();
         self.desired = merged
             .into_iter()
             .filter_map(|(p, spec)| {
                 let attrs = ctx.attributes(&spec)?;
+                if !crate::builder::fits(&ctx.params, &attrs, &Nlri::new(p)) {
+                    let len: usize = attrs
+                        .attributes
+                        .iter()
+                        .map(|a| a.encoded_len(&ctx.params))
+                        .sum();
+                    rejected.push((
+                        p,
+                        format!(
+                            "its path attributes ({len} bytes) do not fit in a {}-byte UPDATE",
+                            ctx.params.max_message_len()
+                        ),
+                    ));
+                    return None;
+                }
                 let arc = interned
                     .entry(attrs.clone())
                     .or_insert_with(|| Arc::new(attrs))
@@ -177,6 +195,7 @@ impl AdjRibOut {
                 Some((p, arc))
             })
             .collect();
+        rejected
     }
 
     pub fn desired_len(&self) -> usize {

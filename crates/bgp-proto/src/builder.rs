@@ -248,6 +248,25 @@ impl UpdateBuilder {
     }
 }
 
+/// True if `prefix` with `attrs` fits in one UPDATE of the session's size
+/// (the same arithmetic `UpdateBuilder` packs with). A route that does not
+/// fit (say, a thousand communities) can never be sent and must be left out
+/// rather than block the rest.
+pub fn fits(params: &SessionParams, attrs: &AttrSet, prefix: &Nlri) -> bool {
+    let family = family_of(&prefix.prefix);
+    let plain_v4 = family == Family::IPV4_UNICAST && matches!(attrs.next_hop, NextHop::V4(_));
+    let attrs_len: usize = attrs.attributes.iter().map(|a| a.encoded_len(params)).sum();
+    let fixed = HEADER_LEN
+        + 4
+        + attrs_len
+        + if plain_v4 {
+            3 + 4
+        } else {
+            4 + 5 + attrs.next_hop.encoded_len()
+        };
+    fixed + prefix.encoded_len(params.sends_path_id(family)) <= params.max_message_len()
+}
+
 /// RFC 4271 §5: attributes are sent in ascending type-code order (a SHOULD
 /// that some receivers' fast paths rely on).
 fn sort_attributes(attrs: &mut [PathAttribute]) {

@@ -131,6 +131,14 @@ impl Speaker {
         Ok(speaker)
     }
 
+    /// The listeners of the same address family as `peer`.
+    fn listeners_for(&self, peer: IpAddr) -> impl Iterator<Item = &Arc<TcpListener>> {
+        self.inner
+            .listeners
+            .iter()
+            .filter(move |l| l.local_addr().is_ok_and(|a| a.is_ipv6() == peer.is_ipv6()))
+    }
+
     /// The addresses the speaker listens on.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.inner
@@ -172,7 +180,9 @@ impl Speaker {
             Arc::new(Vec::new())
         };
         if let Some(pw) = &settings.endpoint.password {
-            for l in &self.inner.listeners {
+            // A key is per peer address, and only a listener of the same
+            // family can ever see that peer (IPv6 listeners are v6-only).
+            for l in self.listeners_for(settings.endpoint.address) {
                 md5::set_key(l.as_fd(), settings.endpoint.address, pw.as_bytes()).map_err(
                     |source| PeerError::Md5 {
                         name: settings.name.clone(),
@@ -212,7 +222,7 @@ impl Speaker {
         let entry = lock(&self.inner.peers).remove(name);
         if let Some(e) = entry {
             if e.settings.endpoint.password.is_some() {
-                for l in &self.inner.listeners {
+                for l in self.listeners_for(e.settings.endpoint.address) {
                     let _ = md5::set_key(l.as_fd(), e.settings.endpoint.address, &[]);
                 }
             }

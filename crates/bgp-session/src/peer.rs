@@ -248,7 +248,8 @@ impl PeerTask {
             return;
         };
         let (id, params) = (*id, negotiated.params.clone());
-        self.rib.set_routes(ctx, self.routes.iter());
+        let rejected = self.rib.set_routes(ctx, self.routes.iter());
+        self.report_rejected(&rejected);
         match self.rib.diff(&params) {
             Ok(msgs) => self.send_bulk(id, msgs),
             Err(e) => {
@@ -427,6 +428,14 @@ impl PeerTask {
         }
     }
 
+    /// Routes that can never be sent: one log line each, and a count.
+    fn report_rejected(&self, rejected: &[(ipnet::IpNet, String)]) {
+        for (prefix, why) in rejected {
+            tracing::error!(peer = %self.settings.name, %prefix, reason = %why, "route not announced");
+        }
+        self.status().prefixes_rejected = rejected.len() as u64;
+    }
+
     fn established(&mut self, conn: ConnId, negotiated: Negotiated) {
         let Some(c) = self.conns.get(&conn) else {
             return;
@@ -456,7 +465,8 @@ impl PeerTask {
             params: negotiated.params.clone(),
         };
         let started = Instant::now();
-        self.rib.set_routes(&ctx, self.routes.iter());
+        let rejected = self.rib.set_routes(&ctx, self.routes.iter());
+        self.report_rejected(&rejected);
         let msgs = self.rib.initial(&negotiated.families, &negotiated.params);
         {
             let mut st = self.status();

@@ -53,6 +53,9 @@ pub struct PeerStatus {
     pub prefixes_announced: u64,
     /// Prefixes we want the peer to have (including ones not sent yet).
     pub prefixes_desired: u64,
+    /// Routes left out because they cannot be sent on this session (their
+    /// attributes do not fit in one UPDATE).
+    pub prefixes_rejected: u64,
     /// UPDATEs and prefixes received (counted, never installed).
     pub updates_received: u64,
     pub prefixes_received: u64,
@@ -89,6 +92,7 @@ impl PeerStatus {
             messages_out: MessageCounts::default(),
             prefixes_announced: 0,
             prefixes_desired: 0,
+            prefixes_rejected: 0,
             updates_received: 0,
             prefixes_received: 0,
             withdrawals_received: 0,
