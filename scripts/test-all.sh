@@ -20,6 +20,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit, property and corpus tests"
 cargo test --workspace --locked
 
+step "release binaries for the interop tests"
+cargo build --release --locked -p bgp-session --bin oxlb-bgp -p speaker --bin oxlb-speaker
+
 step "interop tests against real daemons (network namespaces)"
 ./e2e/run.sh
 
