@@ -224,7 +224,17 @@ fn a_route_too_big_for_any_update_is_left_out_and_reported_without_blocking_othe
     let rejected = rib.set_routes(&c, [huge, fine].iter());
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].0, "203.0.113.1/32".parse::<IpNet>().unwrap());
-    assert!(rejected[0].1.contains("do not fit in a 4096-byte UPDATE"), "{}", rejected[0].1);
-    let ups = decode_all(&rib.initial(&[Family::IPV4_UNICAST], &c.params).unwrap(), &c.params);
-    assert_eq!(ups[0].nlri, vec![Nlri::new("203.0.113.2/32".parse().unwrap())]);
+    assert!(
+        rejected[0].1.contains("do not fit in a 4096-byte UPDATE"),
+        "{}",
+        rejected[0].1
+    );
+    let ups = decode_all(
+        &rib.initial(&[Family::IPV4_UNICAST], &c.params).unwrap(),
+        &c.params,
+    );
+    assert_eq!(
+        ups[0].nlri,
+        vec![Nlri::new("203.0.113.2/32".parse().unwrap())]
+    );
 }
