@@ -120,7 +120,7 @@ impl UpdateBuilder {
 
     fn emit(&self, update: Update, out: &mut Vec<Bytes>) -> Result<(), BuildError> {
         let msg = Message::Update(update);
-        let mut buf = BytesMut::with_capacity(msg.encoded_len(&self.params));
+        let mut buf = BytesMut::with_capacity(self.params.max_message_len());
         msg.encode(&self.params, &mut buf)?;
         out.push(buf.freeze());
         Ok(())

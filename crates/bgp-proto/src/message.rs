@@ -116,7 +116,7 @@ impl Message {
             }
     }
 
-    fn check_fields(&self, params: &SessionParams) -> Result<(), EncodeError> {
+    fn check_fields(&self) -> Result<(), EncodeError> {
         match self {
             Message::Open(o) => {
                 for cap in o.capabilities() {
@@ -140,14 +140,10 @@ impl Message {
                 }
             }
             Message::Update(u) => {
+                // Each attribute value is bounded by the message size check
+                // in `encode`; only the one-octet next hop length needs its
+                // own check.
                 for a in &u.attributes {
-                    let len = a.value_len(params);
-                    if len > usize::from(u16::MAX) {
-                        return Err(EncodeError::FieldTooLong {
-                            field: a.name(),
-                            len,
-                        });
-                    }
                     if let crate::attribute::PathAttribute::MpReach(m) = a {
                         if m.next_hop.encoded_len() > 255 {
                             return Err(EncodeError::FieldTooLong {
@@ -165,19 +161,12 @@ impl Message {
 
     /// Appends the encoded message to `out`.
     pub fn encode(&self, params: &SessionParams, out: &mut BytesMut) -> Result<(), EncodeError> {
-        let len = self.encoded_len(params);
-        let max = self.kind().max_len(params);
-        if len > max {
-            return Err(EncodeError::MessageTooLong {
-                kind: self.kind(),
-                len,
-                max,
-            });
-        }
-        self.check_fields(params)?;
-        out.reserve(len);
+        self.check_fields()?;
+        // The length is patched in after the body is written: summing every
+        // prefix's size first would walk the NLRI twice.
+        let start = out.len();
         out.put_slice(&MARKER);
-        out.put_u16(len as u16);
+        out.put_u16(0);
         out.put_u8(self.kind() as u8);
         match self {
             Message::Open(o) => o.encode_body(out),
@@ -186,6 +175,17 @@ impl Message {
             Message::Keepalive => {}
             Message::RouteRefresh(r) => r.encode_body(out),
         }
+        let len = out.len() - start;
+        let max = self.kind().max_len(params);
+        if len > max {
+            out.truncate(start);
+            return Err(EncodeError::MessageTooLong {
+                kind: self.kind(),
+                len,
+                max,
+            });
+        }
+        out[start + 16..start + 18].copy_from_slice(&(len as u16).to_be_bytes());
         Ok(())
     }
 

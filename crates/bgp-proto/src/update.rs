@@ -196,11 +196,19 @@ impl Update {
 
     pub(crate) fn encode_body(&self, params: &SessionParams, out: &mut BytesMut) {
         let id = params.sends_path_id(Family::IPV4_UNICAST);
-        let wlen: usize = self.withdrawn.iter().map(|n| n.encoded_len(id)).sum();
-        out.put_u16(wlen as u16);
+        // Both length fields are patched in once their contents are written.
+        let patch = |out: &mut BytesMut, at: usize| {
+            let len = (out.len() - at - 2) as u16;
+            out[at..at + 2].copy_from_slice(&len.to_be_bytes());
+        };
+        let at = out.len();
+        out.put_u16(0);
         crate::nlri::encode_all(&self.withdrawn, id, out);
-        out.put_u16(self.attributes_len(params) as u16);
+        patch(out, at);
+        let at = out.len();
+        out.put_u16(0);
         self.attributes.iter().for_each(|a| a.encode(params, out));
+        patch(out, at);
         crate::nlri::encode_all(&self.nlri, id, out);
     }
 
