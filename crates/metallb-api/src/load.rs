@@ -100,20 +100,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<Objects, LoadErrors> {
 pub fn load_with(path: impl AsRef<Path>, opts: &Options) -> Result<Objects, LoadErrors> {
     let path = path.as_ref();
     let mut loader = Loader::new(opts);
-    let files = match list_files(path) {
-        Ok(f) => f,
-        Err(e) => {
-            return Err(Diagnostics {
-                errors: vec![Diagnostic::new(
-                    None,
-                    None,
-                    "",
-                    format!("{}: {e}", path.display()),
-                )],
-                warnings: Vec::new(),
-            })
-        }
-    };
+    let files = config_files(path)?;
     for file in files {
         match std::fs::read_to_string(&file) {
             Ok(text) => loader.add_str(&text, &file),
@@ -133,6 +120,19 @@ pub fn load_str(text: &str, name: &str, opts: &Options) -> Result<Objects, LoadE
     let mut loader = Loader::new(opts);
     loader.add_str(text, Path::new(name));
     loader.finish()
+}
+
+/// The files of a configuration, or the error naming the path.
+fn config_files(path: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
+    list_files(path).map_err(|e| Diagnostics {
+        errors: vec![Diagnostic::new(
+            None,
+            None,
+            "",
+            format!("{}: {e}", path.display()),
+        )],
+        warnings: Vec::new(),
+    })
 }
 
 fn list_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -515,20 +515,7 @@ pub fn load_cached(
     cache: &mut LoadCache,
 ) -> Result<Objects, LoadErrors> {
     let path = path.as_ref();
-    let files = match list_files(path) {
-        Ok(f) => f,
-        Err(e) => {
-            return Err(Diagnostics {
-                errors: vec![Diagnostic::new(
-                    None,
-                    None,
-                    "",
-                    format!("{}: {e}", path.display()),
-                )],
-                warnings: Vec::new(),
-            })
-        }
-    };
+    let files = config_files(path)?;
     cache.files.retain(|p, _| files.contains(p));
     for file in &files {
         let meta = std::fs::metadata(file).ok();
