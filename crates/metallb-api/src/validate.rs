@@ -67,6 +67,8 @@ const BGPADV: &str = "BGPAdvertisement";
 const L2ADV: &str = "L2Advertisement";
 const BFD: &str = "BFDProfile";
 const COMMUNITY: &str = "Community";
+/// Linux's limit on a TCP-MD5 key (`TCP_MD5SIG_MAXKEYLEN` in `linux/tcp.h`).
+const TCP_MD5SIG_MAXKEYLEN: usize = 80;
 
 /// Validates loaded objects. All errors are collected; warnings are
 /// returned either way.
@@ -740,6 +742,27 @@ fn peer(
                 }
             }
         }
+    }
+    // RFC 2385 leaves the key length open, but Linux's TCP_MD5SIG takes at most
+    // TCP_MD5SIG_MAXKEYLEN (80) bytes: a longer key would only fail when the
+    // session's socket is set up, so reject it here with the field.
+    if let Some(p) = password.as_ref().filter(|p| p.len() > TCP_MD5SIG_MAXKEYLEN) {
+        let (field, what) = match &s.password_secret {
+            Some(sr) => (
+                "spec.passwordSecret",
+                format!("password in the secret {:?}/{:?}", opts.namespace, sr.name),
+            ),
+            None => ("spec.password", "password".to_string()),
+        };
+        cx.err(
+            PEER,
+            o,
+            field,
+            format!(
+                "{what} is {} bytes long; TCP-MD5 keys are at most {TCP_MD5SIG_MAXKEYLEN} bytes (TCP_MD5SIG_MAXKEYLEN)",
+                p.len()
+            ),
+        );
     }
     let bfd_profile = (!s.bfd_profile.is_empty()).then(|| s.bfd_profile.clone());
     if let Some(b) = &bfd_profile {
