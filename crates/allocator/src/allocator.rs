@@ -1541,15 +1541,21 @@ impl Allocator {
     /// resync. Services not listed are released. Services with `status`
     /// addresses are restored first (in key order) and keep them while still
     /// valid; then every service is converged in key order. The result does
-    /// not depend on the order of `services`.
+    /// not depend on the order of `services`, with one exception: when a
+    /// Service key is listed more than once, the last entry for it (request
+    /// and status) is used and the earlier ones are ignored, so only the
+    /// relative order of one key's entries matters.
     pub fn sync(
         &mut self,
         services: impl IntoIterator<Item = (ServiceRequest, Vec<IpAddr>)>,
     ) -> BTreeMap<ServiceKey, Outcome> {
-        let wanted: BTreeMap<ServiceKey, (ServiceRequest, Vec<IpAddr>)> = services
-            .into_iter()
-            .map(|(r, s)| (r.key.clone(), (r, s)))
-            .collect();
+        // Explicit inserts: `insert` replaces the value of an existing key, so
+        // the last duplicate wins. (`collect` into a map only promises to keep
+        // one of the duplicates, not which.)
+        let mut wanted: BTreeMap<ServiceKey, (ServiceRequest, Vec<IpAddr>)> = BTreeMap::new();
+        for (r, s) in services {
+            wanted.insert(r.key.clone(), (r, s));
+        }
         let gone: Vec<Id> = self
             .ids_in_key_order()
             .into_iter()
