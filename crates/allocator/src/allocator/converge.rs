@@ -33,7 +33,7 @@ impl Allocator {
         let id = self.lookup(key);
         let mut events = Vec::new();
         // `allocate()` skips building events; decisions are identical.
-        let emit = |events: &mut Vec<Event>, make: &dyn Fn() -> Event| {
+        let emit = |events: &mut Vec<AllocationEvent>, make: &dyn Fn() -> AllocationEvent| {
             if with_events {
                 events.push(make());
             }
@@ -43,7 +43,7 @@ impl Allocator {
             Ok(w) => *w,
             Err(e) => {
                 freed |= self.clear(id);
-                emit(&mut events, &|| Event::failed(key, e));
+                emit(&mut events, &|| AllocationEvent::failed(key, e));
                 return self.finish_failed(id, req, e.clone(), events, freed, retry);
             }
         };
@@ -75,10 +75,12 @@ impl Allocator {
                     }
                     match self.additional(id, req, &a) {
                         Some(Ok(extra)) => {
-                            emit(&mut events, &|| Event::additional(extra.ip));
+                            emit(&mut events, &|| AllocationEvent::additional(extra.ip));
                             a.ips.push(extra);
                         }
-                        Some(Err(e)) => emit(&mut events, &|| Event::additional_failed(&e)),
+                        Some(Err(e)) => {
+                            emit(&mut events, &|| AllocationEvent::additional_failed(&e))
+                        }
                         None => {}
                     }
                     self.set_assignment(id, req, a.clone());
@@ -96,13 +98,13 @@ impl Allocator {
                 Ok(None) => freed |= self.clear(id),
                 Err(e) => {
                     freed |= self.clear(id);
-                    emit(&mut events, &|| Event::cleared(key, &e));
+                    emit(&mut events, &|| AllocationEvent::cleared(key, &e));
                 }
             }
         }
         match self.allocate_new(id, req) {
             Ok(a) => {
-                emit(&mut events, &|| Event::ip_allocated(&a));
+                emit(&mut events, &|| AllocationEvent::ip_allocated(&a));
                 self.set_assignment(id, req, a.clone());
                 let unblocked = if freed && retry {
                     self.retry_pending()
@@ -117,7 +119,7 @@ impl Allocator {
             }
             Err(e) => {
                 if e != AllocError::NoPools {
-                    emit(&mut events, &|| Event::failed(key, &e));
+                    emit(&mut events, &|| AllocationEvent::failed(key, &e));
                 }
                 self.finish_failed(id, req, e, events, freed, retry)
             }
@@ -129,7 +131,7 @@ impl Allocator {
         id: Option<Id>,
         req: &Req,
         e: AllocError,
-        events: Vec<Event>,
+        events: Vec<AllocationEvent>,
         freed: bool,
         retry: bool,
     ) -> Outcome {

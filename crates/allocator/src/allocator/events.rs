@@ -190,7 +190,7 @@ impl PartialEq<EventMessage> for String {
 
 /// An event to emit on the Service, with MetalLB's reason and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
+pub struct AllocationEvent {
     /// Normal or Warning.
     pub kind: EventKind,
     /// e.g. `IPAllocated`, `AllocationFailed`, `ClearAssignment`.
@@ -199,9 +199,9 @@ pub struct Event {
     pub message: EventMessage,
 }
 
-impl Event {
-    pub(super) fn normal(reason: &'static str, what: Msg) -> Event {
-        Event {
+impl AllocationEvent {
+    pub(super) fn normal(reason: &'static str, what: Msg) -> AllocationEvent {
+        AllocationEvent {
             kind: EventKind::Normal,
             reason,
             message: EventMessage::new(what),
@@ -209,7 +209,7 @@ impl Event {
     }
 
     /// The `IPAllocated` event for a fresh assignment.
-    pub fn ip_allocated(a: &Assignment) -> Event {
+    pub fn ip_allocated(a: &Assignment) -> AllocationEvent {
         let what = match a.ips.as_slice() {
             [x] => Msg::Assigned {
                 ips: [x.ip, UNSPECIFIED],
@@ -221,31 +221,31 @@ impl Event {
             },
             _ => Msg::Text(format!("Assigned IP {}", go_quote_list(&a.addresses()))),
         };
-        Event::normal(reasons::IP_ALLOCATED, what)
+        AllocationEvent::normal(reasons::IP_ALLOCATED, what)
     }
 
     /// The event for a failure (its reason comes from the error).
-    pub fn failed(key: &ServiceKey, e: &AllocError) -> Event {
-        Event {
+    pub fn failed(key: &ServiceKey, e: &AllocError) -> AllocationEvent {
+        AllocationEvent {
             kind: EventKind::Warning,
             reason: e.reason(),
             message: EventMessage::new(Msg::Failed(Box::new((key.clone(), e.clone())))),
         }
     }
 
-    pub(super) fn cleared(key: &ServiceKey, e: &AllocError) -> Event {
-        Event::normal(
+    pub(super) fn cleared(key: &ServiceKey, e: &AllocError) -> AllocationEvent {
+        AllocationEvent::normal(
             reasons::CLEAR_ASSIGNMENT,
             Msg::Cleared(Box::new((key.clone(), e.clone()))),
         )
     }
 
-    pub(super) fn additional(ip: IpAddr) -> Event {
-        Event::normal(reasons::IP_ALLOCATED, Msg::AssignedAdditional(ip))
+    pub(super) fn additional(ip: IpAddr) -> AllocationEvent {
+        AllocationEvent::normal(reasons::IP_ALLOCATED, Msg::AssignedAdditional(ip))
     }
 
-    pub(super) fn additional_failed(e: &AllocError) -> Event {
-        Event::normal(
+    pub(super) fn additional_failed(e: &AllocError) -> AllocationEvent {
+        AllocationEvent::normal(
             reasons::ADDITIONAL_ASSIGN_FAILED,
             Msg::AdditionalFailed(Box::new(e.clone())),
         )
@@ -259,7 +259,7 @@ pub struct Outcome {
     /// and retried whenever capacity frees up or pools change).
     pub result: Result<Assignment, AllocError>,
     /// Events to emit on the service, in order.
-    pub events: Vec<Event>,
+    pub events: Vec<AllocationEvent>,
     /// Pending services that got an address because this call freed one.
     pub unblocked: Vec<(ServiceKey, Assignment)>,
 }

@@ -74,7 +74,7 @@ impl Allocator {
         self.shared.clear();
         let ids = self.ids_in_key_order();
         let mut out: BTreeMap<ServiceKey, Outcome> = BTreeMap::new();
-        let mut to_allocate: Vec<(Id, Vec<Event>)> = Vec::new();
+        let mut to_allocate: Vec<(Id, Vec<AllocationEvent>)> = Vec::new();
         // Re-place still-valid assignments first, in key order.
         for id in ids {
             let svc = self.svc_mut(id);
@@ -102,10 +102,10 @@ impl Allocator {
                     let mut events = Vec::new();
                     match self.additional(Some(id), &req, &a) {
                         Some(Ok(extra)) => {
-                            events.push(Event::additional(extra.ip));
+                            events.push(AllocationEvent::additional(extra.ip));
                             a.ips.push(extra);
                         }
-                        Some(Err(e)) => events.push(Event::additional_failed(&e)),
+                        Some(Err(e)) => events.push(AllocationEvent::additional_failed(&e)),
                         None => {}
                     }
                     let changed = a != old;
@@ -133,7 +133,7 @@ impl Allocator {
                         },
                     );
                 }
-                Err(e) => to_allocate.push((id, vec![Event::cleared(&key, &e)])),
+                Err(e) => to_allocate.push((id, vec![AllocationEvent::cleared(&key, &e)])),
             }
         }
         // Then allocate for the orphaned and the pending, in key order.
@@ -149,7 +149,7 @@ impl Allocator {
             let req = Req::stored(&key, &spec);
             match self.allocate_new(Some(id), &req) {
                 Ok(a) => {
-                    events.push(Event::ip_allocated(&a));
+                    events.push(AllocationEvent::ip_allocated(&a));
                     self.set_assignment(Some(id), &req, a.clone());
                     out.insert(
                         key,
@@ -162,7 +162,7 @@ impl Allocator {
                 }
                 Err(e) => {
                     if e != AllocError::NoPools {
-                        events.push(Event::failed(&key, &e));
+                        events.push(AllocationEvent::failed(&key, &e));
                     }
                     self.set_pending(Some(id), &req, e.clone());
                     if !was_pending {
