@@ -67,12 +67,25 @@ bird_start() {
 # bird_cmd NAME ARGS...: birdc -s SOCK ARGS... (the control socket is a file; no netns needed).
 bird_cmd() { local n=$1; shift; birdc -s "$E2E_TMP/$n/bird.ctl" "$@"; }
 # bird_routes NAME [ipv4|ipv6] [extra `show route` args...]: normalized best routes.
+# Fails (non-zero) when birdc cannot get an answer, so a dead BIRD never reads
+# as an empty table.
 bird_routes() {
-  local n=$1 afi=${2:-}; shift; (($#)) && shift
-  bird_cmd "$n" show route all "$@" | python3 "$E2E_NORMALIZE" bird $afi
+  local n=$1 afi=${2:-} out; shift; (($#)) && shift
+  out=$(bird_cmd "$n" show route all "$@") || { log "bird_routes $n: birdc failed"; return 2; }
+  python3 "$E2E_NORMALIZE" bird $afi <<<"$out"
 }
 # bird_established NAME PROTO: true if BGP protocol PROTO is Established.
-bird_established() { bird_cmd "$1" show protocols "$2" | grep -q 'Established'; }
+bird_established() {
+  local out; out=$(bird_cmd "$1" show protocols "$2") || return 2
+  grep -q 'Established' <<<"$out"
+}
+# bird_not_established NAME PROTO: true only if BIRD answered and PROTO is not
+# Established (a dead BIRD or an unknown protocol is a failure, not "down").
+bird_not_established() {
+  local out; out=$(bird_cmd "$1" show protocols "$2") || return 2
+  grep -Eq "^$2 +BGP " <<<"$out" || return 2
+  ! grep -q 'Established' <<<"$out"
+}
 
 ######## FRR bgpd (no zebra) ########
 
@@ -96,13 +109,17 @@ frr_cmd() {
 # frr_config NAME LINE...: apply configuration lines (conf t; LINE...; end).
 frr_config() { local n=$1; shift; frr_cmd "$n" 'configure terminal' "$@" 'end'; }
 # frr_routes NAME [ipv4|ipv6]: normalized best routes (one detail query per prefix).
+# Fails (non-zero) when vtysh gets no answer (a dead bgpd is not an empty table).
 frr_routes() {
-  local n=$1 afi=${2:-ipv4} p args=()
+  local n=$1 afi=${2:-ipv4} p args=() out prefixes
+  out=$(frr_cmd "$n" "show bgp $afi unicast json") || { log "frr_routes $n: vtysh failed"; return 2; }
+  prefixes=$(python3 "$E2E_NORMALIZE" frr-prefixes "$afi" <<<"$out") || return 2
   while read -r p; do
     [[ -n $p ]] && args+=("show bgp $afi unicast $p json")
-  done < <(frr_cmd "$n" "show bgp $afi unicast json" | python3 "$E2E_NORMALIZE" frr-prefixes "$afi")
+  done <<<"$prefixes"
   ((${#args[@]})) || return 0
-  frr_cmd "$n" "${args[@]}" | python3 "$E2E_NORMALIZE" frr "$afi"
+  out=$(frr_cmd "$n" "${args[@]}") || { log "frr_routes $n: vtysh failed"; return 2; }
+  python3 "$E2E_NORMALIZE" frr "$afi" <<<"$out"
 }
 # frr_established NAME PEER: true if the session to PEER is Established.
 frr_established() {
@@ -125,9 +142,11 @@ gobgp_start() {
 # gobgp_cmd NAME ARGS...: gobgp -u 127.0.0.1 -p 50051 ARGS... inside the daemon's namespace.
 gobgp_cmd() { local n=$1; shift; nsx "${_E2E_DAEMON_NS[$n]}" gobgp -u 127.0.0.1 -p 50051 "$@"; }
 # gobgp_routes NAME [ipv4|ipv6]: normalized best routes of the global RIB.
+# Fails (non-zero) when the gobgp CLI gets no answer.
 gobgp_routes() {
-  local afi=${2:-ipv4}
-  gobgp_cmd "$1" global rib -a "$afi" -j | python3 "$E2E_NORMALIZE" gobgp "$afi"
+  local afi=${2:-ipv4} out
+  out=$(gobgp_cmd "$1" global rib -a "$afi" -j) || { log "gobgp_routes $1: gobgp failed"; return 2; }
+  python3 "$E2E_NORMALIZE" gobgp "$afi" <<<"$out"
 }
 # gobgp_established NAME PEER: true if the session to PEER is Established.
 gobgp_established() {
@@ -163,9 +182,32 @@ exabgp_api_process() {
 # exabgp_send NAME LINE: send one API command (e.g. "announce route 198.51.100.0/24 next-hop self").
 exabgp_send() { timeout 5 sh -c 'printf "%s\n" "$1" > "$2"' _ "$2" "$E2E_TMP/$1/api.fifo"; }
 # exabgp_routes NAME [ipv4|ipv6]: normalized routes received (replayed from the JSON log).
-exabgp_routes() { python3 "$E2E_NORMALIZE" exabgp ${2:-} <"$E2E_TMP/$1/updates.json"; }
+# The log outlives the daemon, so a dead ExaBGP is a failure, not its last table.
+exabgp_routes() {
+  daemon_alive "$1" || { log "exabgp_routes $1: ExaBGP is not running"; return 2; }
+  python3 "$E2E_NORMALIZE" exabgp ${2:-} <"$E2E_TMP/$1/updates.json"
+}
 # exabgp_established NAME PEER: true if the last state message for PEER is "up".
 exabgp_established() {
-  jq -r --arg p "$2" 'select(.type=="state" and .neighbor.address.peer==$p) | .neighbor.state' \
-    "$E2E_TMP/$1/updates.json" 2>/dev/null | tail -n1 | grep -qx up
+  local states
+  states=$(jq -r --arg p "$2" 'select(.type=="state" and .neighbor.address.peer==$p) | .neighbor.state' \
+    "$E2E_TMP/$1/updates.json" 2>/dev/null) || return 2
+  [[ ${states##*$'\n'} == up ]]
+}
+
+######## RIB assertions (any daemon) ########
+
+# rib_has FN DNAME AFI REGEX: true if the daemon's normalized RIB (FN DNAME AFI,
+# e.g. `bird_routes b ipv4`) has a line matching REGEX; 2 if the query failed.
+# (Captured first: `FN | grep -q` under pipefail fails when grep exits early
+# and the producer gets SIGPIPE on a large RIB.)
+rib_has() {
+  local out; out=$("$1" "$2" "$3" 2>/dev/null) || { log "rib_has: $1 $2 $3 failed"; return 2; }
+  grep -Eq -- "$4" <<<"$out"
+}
+# rib_lacks FN DNAME AFI REGEX: true only if the query answered and no line
+# matches REGEX (a failed query is never read as "absent").
+rib_lacks() {
+  local out; out=$("$1" "$2" "$3" 2>/dev/null) || { log "rib_lacks: $1 $2 $3 failed"; return 2; }
+  ! grep -Eq -- "$4" <<<"$out"
 }

@@ -10,6 +10,7 @@
 #   oxlb_field NAME PEER JQEXPR  one field of that peer (e.g. .state, .messages_in.keepalive)
 #   oxlb_state NAME PEER         its state
 #   oxlb_established NAME PEER   true if Established
+#   oxlb_not_established NAME PEER  true if the speaker answers with another state
 #   oxlb_rss_kb NAME [VmRSS|VmHWM]
 #   oxlb_routes_v4 N [ATTRS] / oxlb_routes_v6 N [ATTRS]   route lines for the test prefixes
 #
@@ -97,6 +98,15 @@ oxlb_peer() {
 oxlb_field() { oxlb_peer "$1" "$2" | jq -r "$3"; }
 oxlb_state() { oxlb_field "$1" "$2" .state; }
 oxlb_established() { [[ $(oxlb_state "$1" "$2" 2>/dev/null) == Established ]]; }
+# oxlb_not_established NAME PEER: true only if the speaker runs, its status
+# names PEER and the state is not Established (an unreadable status or a dead
+# speaker is a failure, not "down").
+oxlb_not_established() {
+  local s
+  daemon_alive "$1" || return 2
+  s=$(oxlb_state "$1" "$2" 2>/dev/null) || return 2
+  [[ -n $s && $s != null && $s != Established ]]
+}
 # oxlb_rss_kb NAME [FIELD]: VmRSS (or VmHWM) of the speaker in kB.
 oxlb_rss_kb() {
   awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$(daemon_pid "$1")/status"
@@ -151,25 +161,24 @@ oxlb_check_rib() {
     if ((ibgp)); then lp=$( ((i % 2)) && echo 200 || echo 100); else lp=any; fi
     want+=("$(oxlb_expect_line "$af" "$i" "$nh" "$path" "$lp")")
   done
+  # The query must answer: a dead daemon is a failure, never "0 routes".
   _rib_ok() {
-    local rib re pre
-    rib=$("$fn" "$dn" "$afi" 2>/dev/null | grep -E '^(203\.0\.113\.|2001:db8:100::)') || true
+    local out rib re
+    out=$("$fn" "$dn" "$afi" 2>/dev/null) || { _rib_query_failed=1; return 1; }
+    _rib_query_failed=0
+    rib=$(grep -E '^(203\.0\.113\.|2001:db8:100::)' <<<"$out") || [[ $? -eq 1 ]] || return 1
     [[ $(grep -c . <<<"$rib") -eq ${#want[@]} ]] || return 1
     for re in "${want[@]}"; do grep -Eq -- "$re" <<<"$rib" || return 1; done
   }
+  _rib_query_failed=0
   if ! wait_until 20 _rib_ok; then
+    if ((_rib_query_failed)); then
+      die "$what: the RIB query '$fn $dn $afi' failed (is the daemon running?)"
+    fi
     log "$what: $dn RIB ($afi), test prefixes only:"
     "$fn" "$dn" "$afi" 2>&1 | grep -E '^(203\.0\.113\.|2001:db8:100::)' >&2 || true
     log "expected (${#want[@]} lines):"; printf '  %s\n' "${want[@]}" >&2
     die "$what: routes in $dn's RIB do not match"
   fi
   log "ok: $what (${#want[@]} routes, nh=$nh path=${path:--} $( ((ibgp)) && echo 'lp=200/100'))"
-}
-
-# rib_has FN DNAME AFI REGEX: true if the daemon's normalized RIB has a line
-# matching REGEX. (Captures first: `FN | grep -q` under pipefail fails when grep
-# exits early and the producer gets SIGPIPE on a large RIB.)
-rib_has() {
-  local out; out=$("$1" "$2" "$3" 2>/dev/null) || true
-  grep -Eq -- "$4" <<<"$out"
 }

@@ -108,7 +108,7 @@ exabgp_send exabgp "announce route 203.0.113.44/32 next-hop self community [6500
 # expect_route WHAT FN NAME AFI REGEX: wait until FN NAME AFI prints a line matching REGEX.
 expect_route() {
   local what=$1 fn=$2 name=$3 afi=$4 re=$5
-  if ! wait_until 20 eval "$fn $name $afi | grep -Eq -- '$re'"; then
+  if ! wait_until 20 rib_has "$fn" "$name" "$afi" "$re"; then
     log "$name RIB ($afi):"; "$fn" "$name" "$afi" >&2 || true
     die "$what: no route matching /$re/"
   fi
@@ -140,7 +140,8 @@ expect_route "exabgp <- frr"     exabgp_routes exabgp ipv4 '^198\.51\.100\.128/2
 # Withdrawals propagate and are visible through every query helper.
 gobgp_cmd gobgp global rib del 198.51.100.0/25 >/dev/null
 for q in "bird_routes bird" "frr_routes frr" "exabgp_routes exabgp"; do
-  wait_until 20 eval "! $q ipv4 | grep -q '^198\.51\.100\.0/25 '" || die "withdrawal not seen by: $q"
+  # shellcheck disable=SC2086 # $q is "FN NAME"
+  wait_until 20 rib_lacks $q ipv4 '^198\.51\.100\.0/25 ' || die "withdrawal not seen by: $q"
 done
 log "ok: withdrawal propagated"
 
@@ -158,4 +159,18 @@ log "ok: bridge segment"
 
 # Every daemon is still running (none crashed during the test).
 for d in bird gobgp frr exabgp; do daemon_alive "$d" || die "$d died"; done
+
+# A stopped daemon is a failed query, never an empty table: after each stop,
+# its routes query must fail and neither rib_has nor rib_lacks may succeed.
+for q in "bird_routes bird" "frr_routes frr" "gobgp_routes gobgp" "exabgp_routes exabgp"; do
+  daemon_stop "${q#* }"
+  # shellcheck disable=SC2086 # $q is "FN NAME"
+  if $q ipv4 >/dev/null 2>&1; then die "$q succeeded with the daemon stopped"; fi
+  # shellcheck disable=SC2086
+  if rib_lacks $q ipv4 '^198\.51\.100\.0/25 '; then die "rib_lacks $q reads a stopped daemon as an absent route"; fi
+  # shellcheck disable=SC2086
+  if rib_has $q ipv4 '.'; then die "rib_has $q matched on a stopped daemon"; fi
+done
+if bird_not_established bird gob4; then die "bird_not_established reads a stopped BIRD as a session down"; fi
+log "ok: queries to stopped daemons fail"
 log "PASS"

@@ -56,7 +56,7 @@ up() {
 down() {
   local p
   for p in f4 f6; do
-    wait_until 10 eval "! oxlb_established ox $p" || { oxlb_dump ox; die "speaker: $p still Established after $1"; }
+    wait_until 10 oxlb_not_established ox $p || { oxlb_dump ox; die "speaker: $p still Established (or no status) after $1"; }
     log "$p after $1: state=$(oxlb_state ox $p) last_error_received=$(oxlb_field ox $p '.last_error_received // "-"')"
   done
 }

@@ -64,7 +64,9 @@ log "ok: both sessions Established"
 # comm 64512:100, lcomm 64512:1:1 (eBGP: no local-pref sent, BIRD shows its own)
 rib_exact() {
   local afi=$1 nh=$2; shift 2
-  local rib p; rib=$(bird_rib router "$afi")
+  local out rib p
+  out=$(bird_routes router "$afi") || return 2
+  rib=$(grep -E '^[0-9a-f:.]+/[0-9]+ ' <<<"$out") || [[ $? -eq 1 ]] || return 2
   [[ $(grep -c . <<<"$rib") -eq $# ]] || return 1
   for p in "$@"; do
     grep -Eq "^${p//./\\.} nh=${nh//./\\.} path=64512 lp=[^ ]+ med=- comm=64512:100 lcomm=64512:1:1$" <<<"$rib" || return 1
@@ -79,9 +81,13 @@ if ! wait_until 15 rib_exact ipv6 2001:db8:1::1 "${want6[@]}"; then
 fi
 log "ok: BIRD IPv6 RIB = ${want6[*]} (nh 2001:db8:1::1)"
 # per-session: nothing IPv6 over the IPv4 session and vice versa
-[[ $(bird_cmd router show route protocol oxlb4 | grep -c ':.*/128') -eq 0 ]] || die "IPv6 route on the IPv4 session"
-[[ $(bird_cmd router show route protocol oxlb6 | grep -cE '^[0-9]+\.') -eq 0 ]] || die "IPv4 route on the IPv6 session"
-[[ $(bird_cmd router show route protocol oxlb6 | grep -c "${v6_ip}/128") -eq 1 ]] || die "web-v6 not learned over oxlb6"
+# (each table is read first, so a failed birdc cannot pass as "no such route")
+by4=$(bird_cmd router show route protocol oxlb4) || die "birdc: show route protocol oxlb4 failed"
+by6=$(bird_cmd router show route protocol oxlb6) || die "birdc: show route protocol oxlb6 failed"
+[[ $(grep -cE '^[0-9]+\.' <<<"$by4") -eq ${#want4[@]} ]] || die "oxlb4 does not carry the ${#want4[@]} IPv4 VIPs: $by4"
+[[ $(grep -c ':.*/128' <<<"$by4") -eq 0 ]] || die "IPv6 route on the IPv4 session"
+[[ $(grep -cE '^[0-9]+\.' <<<"$by6") -eq 0 ]] || die "IPv4 route on the IPv6 session"
+[[ $(grep -c "${v6_ip}/128" <<<"$by6") -eq 1 ]] || die "web-v6 not learned over oxlb6"
 log "ok: each VIP only over the session of its family"
 
 # ---- /status ----
@@ -133,5 +139,5 @@ jq -e . "$E2E_TMP/state.json" >/dev/null || speaker_die sp "state file is not JS
 grep -q 172.16.13.210 "$E2E_TMP/state.json" || speaker_die sp "state file lacks 172.16.13.210"
 
 speaker_stop sp
-wait_until 5 sh -c "! birdc -s '$E2E_TMP/router/bird.ctl' show protocols oxlb4 | grep -q Established" || die "BIRD still Established after SIGTERM"
+wait_until 5 bird_not_established router oxlb4 || die "BIRD still Established after SIGTERM (or BIRD did not answer)"
 log "PASS"

@@ -4,7 +4,7 @@
 //! I/O, no Kubernetes types, no randomness, no hash-map ordering. Pools
 //! ([`IpAddressPool`]) and service requests ([`ServiceRequest`], built from
 //! plain strings by [`parse_service`]) go in; [`Assignment`]s, MetalLB-style
-//! [`Event`]s and typed [`AllocError`]s come out.
+//! [`AllocationEvent`]s and typed [`AllocError`]s come out.
 //!
 //! Semantics follow MetalLB (first-fit lowest address, pinned pools by
 //! priority then plain pools, sharing rules, dual-stack policies, restart
@@ -45,7 +45,7 @@ mod space;
 mod stats;
 
 pub use crate::allocator::{
-    Allocator, AssignedIp, Assignment, Event, EventKind, EventMessage, Outcome, Released,
+    AllocationEvent, Allocator, AssignedIp, Assignment, EventKind, EventMessage, Outcome, Released,
 };
 pub use crate::error::{reasons, AllocError, FamilyLabel, IpList, SharingConflict};
 pub use crate::family::{go_quote_list, is_buggy_ip, Family};

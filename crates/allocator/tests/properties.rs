@@ -243,31 +243,44 @@ proptest! {
         }
     }
 
-    /// The same set of services, given in any order, gets the same result.
+    /// The same entries in any order get the same result, duplicates
+    /// included: `sync` documents that the last entry for a Service key wins,
+    /// so only the relative order of one key's entries may matter, and the
+    /// result is that of the last entries alone.
     #[test]
-    fn results_are_independent_of_input_order(
-        (base, permuted) in proptest::collection::vec((svc_spec(), proptest::option::of(0u8..6)), 1..14)
-            .prop_map(|v| {
-                // One entry per service key (sync keeps the last duplicate).
-                let mut seen = BTreeMap::new();
-                for (s, st) in v {
-                    let r = build(&s);
-                    let status = st.map(|i| vec![ip(REQUESTABLE[i as usize])]).unwrap_or_default();
-                    seen.entry(r.key.clone()).or_insert((r, status));
+    fn results_are_independent_of_input_order_except_which_duplicate_is_last(
+        (base, perm) in (
+            proptest::collection::vec((svc_spec(), proptest::option::of(0u8..6)), 1..14),
+            // At least one more entry for a key already listed, with its own request.
+            proptest::collection::vec((any::<proptest::sample::Index>(), svc_spec(), proptest::option::of(0u8..6)), 1..5),
+        )
+            .prop_map(|(mut v, dups)| {
+                for (at, mut s, st) in dups {
+                    let (name, ns) = (v[at.index(v.len())].0.name, v[at.index(v.len())].0.ns);
+                    (s.name, s.ns) = (name, ns);
+                    v.insert(at.index(v.len() + 1), (s, st));
                 }
-                seen.into_values().collect::<Vec<_>>()
+                v.into_iter().map(|(s, st)| (build(&s), status_of(st))).collect::<Vec<_>>()
             })
-            .prop_flat_map(|v| (Just(v.clone()), Just(v).prop_shuffle())),
+            .prop_flat_map(|v| {
+                let n = v.len();
+                (Just(v), Just((0..n).collect::<Vec<_>>()).prop_shuffle())
+            }),
         variant in 0u8..4,
     ) {
-        let mut x = alloc(&pool_layout(variant, false, 1));
-        let mut y = alloc(&pool_layout(variant, false, 1));
+        let permuted = keep_duplicate_order(&base, &perm);
+        let last = last_per_key(&base);
+        prop_assert!(last.len() < base.len(), "the input has a duplicate key");
+        let layout = pool_layout(variant, false, 1);
+        let (mut x, mut y, mut z) = (alloc(&layout), alloc(&layout), alloc(&layout));
         let ox = x.sync(base.clone());
-        let oy = y.sync(permuted);
-        prop_assert_eq!(ox, oy);
+        prop_assert_eq!(&ox, &y.sync(permuted));
+        prop_assert_eq!(&ox, &z.sync(last.clone()));
         prop_assert_eq!(x.assignments().collect::<Vec<_>>(), y.assignments().collect::<Vec<_>>());
+        prop_assert_eq!(x.assignments().collect::<Vec<_>>(), z.assignments().collect::<Vec<_>>());
         prop_assert_eq!(x.stats(), y.stats());
-        let reqs: BTreeMap<_, _> = base.into_iter().map(|(r, _)| (r.key.clone(), r)).collect();
+        prop_assert_eq!(x.stats(), z.stats());
+        let reqs: BTreeMap<_, _> = last.into_iter().map(|(r, _)| (r.key.clone(), r)).collect();
         check_invariants(&x, &reqs)?;
     }
 
@@ -362,5 +375,56 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+type Entry = (ServiceRequest, Vec<IpAddr>);
+
+fn status_of(st: Option<u8>) -> Vec<IpAddr> {
+    st.map(|i| vec![ip(REQUESTABLE[i as usize])])
+        .unwrap_or_default()
+}
+
+/// `v` reordered by `perm`, except that the entries of one key keep their
+/// relative order (each key's slots are refilled with its entries in order).
+fn keep_duplicate_order(v: &[Entry], perm: &[usize]) -> Vec<Entry> {
+    let mut by_key: BTreeMap<ServiceKey, std::collections::VecDeque<&Entry>> = BTreeMap::new();
+    for e in v {
+        by_key.entry(e.0.key.clone()).or_default().push_back(e);
+    }
+    perm.iter()
+        .filter_map(|&i| by_key.get_mut(&v[i].0.key)?.pop_front().cloned())
+        .collect()
+}
+
+/// The last entry of each key, in first-appearance order.
+fn last_per_key(v: &[Entry]) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    for e in v {
+        match out.iter_mut().find(|o| o.0.key == e.0.key) {
+            Some(o) => *o = e.clone(),
+            None => out.push(e.clone()),
+        }
+    }
+    out
+}
+
+#[test]
+fn of_two_entries_for_one_service_sync_uses_the_last() {
+    // ns2: pool c is pinned to ns1, so a plain request falls to pool a.
+    let k = key("ns2", "s1");
+    let mut from_d = ServiceRequest::new(k.clone(), Family::V4);
+    from_d.pool = Some("d".into());
+    let plain = ServiceRequest::new(k.clone(), Family::V4);
+    for (entries, want_pool) in [
+        (vec![(from_d.clone(), vec![]), (plain.clone(), vec![])], "a"),
+        (vec![(plain, vec![]), (from_d, vec![])], "d"),
+    ] {
+        let mut a = alloc(&pool_layout(0, false, 1));
+        let out = a.sync(entries);
+        assert_eq!(out.len(), 1, "one outcome per key");
+        let got = out[&k].result.as_ref().expect("allocated");
+        assert_eq!(got.pool(), want_pool);
+        assert_eq!(a.assignment(&k).map(Assignment::pool), Some(want_pool));
     }
 }

@@ -255,6 +255,34 @@ fn a_password_secret_must_exist_have_the_basic_auth_type_and_a_password_key() {
 }
 
 #[test]
+fn an_md5_password_longer_than_80_bytes_is_rejected_in_either_field() {
+    let at_limit = "k".repeat(80);
+    let too_long = "k".repeat(81);
+    assert_eq!(
+        peer_ok(&format!("password: {at_limit}"))
+            .password
+            .as_deref(),
+        Some(at_limit.as_str())
+    );
+    assert_eq!(
+        peer_error(&format!("password: {too_long}")),
+        [format!("{P}: spec.password: password is 81 bytes long; TCP-MD5 keys are at most 80 bytes (TCP_MD5SIG_MAXKEYLEN)")]
+    );
+    let with_secret = |pw: &str| {
+        format!(
+            "{}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: s, namespace: metallb-system}}\ntype: kubernetes.io/basic-auth\nstringData: {{password: {pw}}}\n",
+            peer(&format!("{BASE}passwordSecret: {{name: s}}"))
+        )
+    };
+    // Bytes, not characters: 41 two-byte characters are 82 bytes.
+    assert_eq!(
+        errors(&with_secret(&"é".repeat(41))),
+        [format!("{P}: spec.passwordSecret: password in the secret \"metallb-system\"/\"s\" is 82 bytes long; TCP-MD5 keys are at most 80 bytes (TCP_MD5SIG_MAXKEYLEN)")]
+    );
+    assert!(check(&with_secret(&at_limit)).is_ok());
+}
+
+#[test]
 fn a_missing_bfd_profile_is_rejected_and_an_existing_one_warns() {
     assert_eq!(
         peer_error("bfdProfile: fast"),
