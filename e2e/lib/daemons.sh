@@ -79,6 +79,12 @@ bird_established() {
   local out; out=$(bird_cmd "$1" show protocols "$2") || return 2
   grep -q 'Established' <<<"$out"
 }
+# bird_proto_matches NAME PROTO REGEX: true if `show protocols all PROTO`
+# answered and matches REGEX (case-insensitive); a failed query returns 2.
+bird_proto_matches() {
+  local out; out=$(bird_cmd "$1" show protocols all "$2") || return 2
+  grep -Eqi -- "$3" <<<"$out"
+}
 # bird_not_established NAME PROTO: true only if BIRD answered and PROTO is not
 # Established (a dead BIRD or an unknown protocol is a failure, not "down").
 bird_not_established() {

@@ -46,7 +46,7 @@ while ((SECONDS < end)); do
   for p in wrong nokey; do
     st=$(oxlb_state ox "$p")
     [[ $st != Established && $st != OpenConfirm ]] || { oxlb_dump ox; die "$p: speaker reached $st without the right key"; }
-    ! bird_established b "$p" || die "$p: BIRD Established without the right key"
+    bird_not_established b "$p" || die "$p: BIRD Established without the right key (or birdc failed)"
   done
   sleep 0.2
 done

@@ -44,8 +44,8 @@ kill -STOP "$bpid"
 t0=$(now_ms)
 t4='' t6=''
 while (($(now_ms) - t0 < 9000)); do
-  [[ -z $t4 ]] && ! oxlb_established ox b4 && t4=$(($(now_ms) - t0))
-  [[ -z $t6 ]] && ! oxlb_established ox b6 && t6=$(($(now_ms) - t0))
+  [[ -z $t4 ]] && oxlb_not_established ox b4 && t4=$(($(now_ms) - t0))
+  [[ -z $t6 ]] && oxlb_not_established ox b6 && t6=$(($(now_ms) - t0))
   [[ -n $t4 && -n $t6 ]] && break
   sleep 0.05
 done

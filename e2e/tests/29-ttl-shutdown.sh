@@ -65,7 +65,7 @@ wait "$pid" || rc=$?
 log "oxlb-bgp exited with status $rc after $((SECONDS - t0)) s"
 ((rc == 0)) || { daemon_log ox >&2; die "exit status $rc after SIGTERM, expected 0"; }
 for p in peer_e peer_i peer_m; do
-  wait_until 5 eval "bird_cmd b show protocols all $p | grep -qi 'Received: Administrative shutdown'" \
+  wait_until 5 bird_proto_matches b "$p" 'Received: Administrative shutdown' \
     || { bird_cmd b show protocols all $p >&2; die "$p: BIRD did not receive Cease/Administrative Shutdown"; }
 done
 log "ok: every peer received Cease/Administrative Shutdown"
