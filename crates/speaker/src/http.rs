@@ -152,3 +152,94 @@ async fn status(State(s): State<Arc<Shared>>) -> Response {
     let body = parts.render(&s.speaker.status());
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn sample() -> View {
+        let mut v = View::default();
+        v.metrics.node = "node1".into();
+        v.metrics.config_loaded = true;
+        v.warnings = vec!["BGPPeer tor: spec.bfdProfile is accepted but not yet active".into()];
+        v.services = vec![ServiceReport {
+            namespace: "default".into(),
+            name: "web \"quoted\"".into(),
+            ips: vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+            pool: Some("default".into()),
+            pending: None,
+            announcements: vec!["bgp 192.0.2.1/32 to tor (198.51.100.1)".into()],
+        }];
+        v.routes.insert("tor".into(), vec!["192.0.2.1/32".into()]);
+        v.l2 = vec!["192.0.2.9".into()];
+        v
+    }
+
+    #[test]
+    fn the_status_renderer_gives_the_same_document_as_the_old_json_tree() {
+        let v = sample();
+        let mut up = bgp_session::PeerStatus::new("tor", "198.51.100.1".into(), 179);
+        up.prefixes_desired = 1;
+        let sessions = vec![up];
+        // The tree the handler used to build for every request.
+        let old = serde_json::json!({
+            "node": v.metrics.node,
+            "config": {
+                "loaded": v.metrics.config_loaded,
+                "stale": v.metrics.config_stale,
+                "errors": v.last_error,
+                "warnings": v.warnings,
+            },
+            "services": v.services,
+            "sessions": sessions,
+            "routes": v.routes,
+            "l2": { "eligible": v.l2, "active": false, "note": "the ARP/NDP responder is not part of this build yet" },
+        });
+        let body = StatusParts::of(&v).render(&sessions);
+        let new: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(new, old);
+        // Members in the same order as before (serde_json sorts keys).
+        let text = String::from_utf8(body).unwrap();
+        let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
+        assert!(at("config") < at("l2") && at("l2") < at("node") && at("routes") < at("sessions"));
+    }
+
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(
+            format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn status_and_metrics_beyond_the_render_cap_get_503_at_once() {
+        let speaker = bgp_session::Speaker::bind(&[]).await.unwrap();
+        let shared = Arc::new(Shared::new(speaker, "node1"));
+        let addr = serve("127.0.0.1:0".parse().unwrap(), shared.clone())
+            .await
+            .unwrap();
+        assert!(get(addr, "/status").await.starts_with("HTTP/1.1 200"));
+        // Eight renders in flight (held here) use up the cap.
+        let held = shared.renders.try_acquire_many(MAX_RENDERS as u32).unwrap();
+        for path in ["/status", "/metrics"] {
+            let r = tokio::time::timeout(std::time::Duration::from_secs(2), get(addr, path))
+                .await
+                .expect("a request beyond the cap is answered at once");
+            assert!(r.starts_with("HTTP/1.1 503"), "{path}: {r}");
+        }
+        // Cheap endpoints are not capped.
+        assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
+        drop(held);
+        let r = get(addr, "/status").await;
+        assert!(
+            r.starts_with("HTTP/1.1 200") && r.contains("\"node\":\"node1\""),
+            "{r}"
+        );
+    }
+}
