@@ -227,13 +227,20 @@ impl Runner {
             let allowed = if held.is_empty() {
                 routes.clone()
             } else {
+                // An aggregate (aggregationLength) already carried also
+                // covers persisted addresses: it stays. A host route of an
+                // unpersisted allocation never goes out.
                 let before = self.handed.get(peer);
-                let was =
-                    |r: &RouteSpec| before.is_some_and(|b| b.iter().any(|x| x.prefix == r.prefix));
+                let kept_aggregate = |r: &RouteSpec| {
+                    r.prefix.prefix_len() < r.prefix.max_prefix_len()
+                        && before.is_some_and(|b| b.iter().any(|x| x.prefix == r.prefix))
+                };
                 Arc::new(
                     routes
                         .iter()
-                        .filter(|r| was(r) || !held.iter().any(|ip| r.prefix.contains(ip)))
+                        .filter(|r| {
+                            kept_aggregate(r) || !held.iter().any(|ip| r.prefix.contains(ip))
+                        })
                         .cloned()
                         .collect(),
                 )

@@ -172,3 +172,36 @@ async fn a_sighup_applies_a_same_length_edit_whose_mtime_was_restored() {
     r.reload("SIGHUP", true).await;
     assert_eq!(names(&r), vec!["bbb"]);
 }
+
+#[tokio::test]
+async fn an_address_handed_to_another_service_waits_for_the_state_file_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    let pinned = |name: &str| format!("{}  loadBalancerIP: 192.0.2.5\n", svc(name));
+    std::fs::write(&cfg, format!("{CONFIG}---\n{}", pinned("old"))).unwrap();
+    let var = dir.path().join("var");
+    std::fs::create_dir(&var).unwrap();
+    let mut r = runner(&cfg, Some(var.join("state.json")), State::default()).await;
+    r.reload("start", false).await;
+    assert_eq!(handed(&r), vec!["192.0.2.5/32"]);
+
+    // The state directory goes away; default/old's address moves to
+    // default/moved. The file still says default/old: after a crash .5
+    // could go elsewhere, so it is withdrawn rather than kept.
+    std::fs::rename(&var, dir.path().join("var.gone")).unwrap();
+    std::fs::write(&var, b"").unwrap();
+    std::fs::write(&cfg, format!("{CONFIG}---\n{}", pinned("moved"))).unwrap();
+    r.reload("edit", false).await;
+    assert_eq!(metric(&r, "oxlb_state_file_save_failures_total"), "1");
+    assert_eq!(handed(&r), Vec::<String>::new());
+
+    std::fs::remove_file(&var).unwrap();
+    std::fs::create_dir(&var).unwrap();
+    r.retry_save(Instant::now() + RETRY_MAX).await;
+    assert_eq!(handed(&r), vec!["192.0.2.5/32"]);
+    let saved = State::load(&var.join("state.json")).unwrap();
+    assert_eq!(
+        saved.services.keys().collect::<Vec<_>>(),
+        vec!["default/moved"]
+    );
+}
