@@ -41,6 +41,13 @@ log "allocations before restart:"; sed 's/^/    /' <<<"$before" >&2
 grep -qx 'default/example=172.16.13.0' <<<"$before" || speaker_die sp "precondition: default/example should hold 172.16.13.0"
 rib_before=$(bird_rib router ipv4; bird_rib router ipv6)
 
+saved_at=$(speaker_metric sp oxlb_state_file_last_save_success_timestamp_seconds) || speaker_die sp "no oxlb_state_file_last_save_success_timestamp_seconds"
+awk -v t="$saved_at" -v now="$(date +%s)" 'BEGIN { exit !(t > now - 600 && t <= now + 1) }' \
+  || speaker_die sp "last state file save at '$saved_at', want within the last 10 min"
+[[ $(speaker_metric sp oxlb_state_file_save_failures_total) == 0 && $(speaker_metric sp oxlb_state_file_unsaved_allocations) == 0 ]] \
+  || speaker_die sp "state file save failures or unsaved allocations reported on a writable state file"
+log "ok: state file saved (timestamp $saved_at), no failures, nothing held back"
+
 # ---- a second speaker on the same state file is refused (lock) ----
 _speaker_ensure_bin
 rc=0
