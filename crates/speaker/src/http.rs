@@ -2,8 +2,9 @@
 //! `/status` (JSON: sessions, allocations, and what goes to whom).
 //!
 //! `/status` is cheap: everything but the sessions is rendered once per
-//! change into [`StatusParts`] and shared; a request only serializes the
-//! live session list and copies the parts. Renders of `/status` and
+//! change into [`StatusParts`] and shared (reference-counted `Bytes`); a
+//! request only serializes the live session list and streams the shared
+//! parts around it, so a slow client holds no copy of the document. Renders of `/status` and
 //! `/metrics` are capped at [`MAX_RENDERS`] at a time; a request beyond
 //! that gets 503 at once instead of queueing.
 
@@ -11,11 +12,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use bytes::Bytes;
 
 use crate::desired::ServiceReport;
 use crate::metrics::MetricsView;
@@ -40,15 +43,15 @@ pub struct View {
 /// The pre-rendered JSON of each `/status` member except `sessions`.
 #[derive(Debug, Default)]
 pub struct StatusParts {
-    config: String,
-    l2: String,
-    node: String,
-    routes: String,
-    services: String,
+    config: Bytes,
+    l2: Bytes,
+    node: Bytes,
+    routes: Bytes,
+    services: Bytes,
 }
 
-fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".to_string())
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Bytes {
+    serde_json::to_vec(v).map_or_else(|_| Bytes::from_static(b"null"), Bytes::from)
 }
 
 impl StatusParts {
@@ -71,34 +74,27 @@ impl StatusParts {
         }
     }
 
-    /// The whole `/status` document, members in the order `serde_json`
-    /// sorts them (the order of the earlier tree-building renderer).
-    pub fn render(&self, sessions: &[bgp_session::PeerStatus]) -> Vec<u8> {
-        let parts = [
-            ("config", self.config.as_str()),
-            ("l2", &self.l2),
-            ("node", &self.node),
-            ("routes", &self.routes),
-            ("services", &self.services),
-        ];
-        let size: usize = parts.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
-        let mut out = Vec::with_capacity(size + 64 + sessions.len() * 512);
-        out.push(b'{');
-        for (k, v) in parts {
-            out.extend_from_slice(b"\"");
-            out.extend_from_slice(k.as_bytes());
-            out.extend_from_slice(b"\":");
-            out.extend_from_slice(v.as_bytes());
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\"sessions\":");
-        let mark = out.len();
-        if serde_json::to_writer(&mut out, sessions).is_err() {
-            out.truncate(mark);
-            out.extend_from_slice(b"[]");
-        }
-        out.push(b'}');
-        out
+    /// The `/status` document as chunks: members in the order
+    /// `serde_json` sorts them (the order of the earlier tree-building
+    /// renderer); only the sessions are rendered here.
+    pub fn chunks(&self, sessions: &[bgp_session::PeerStatus]) -> Vec<Bytes> {
+        let sessions =
+            serde_json::to_vec(sessions).map_or_else(|_| Bytes::from_static(b"[]"), Bytes::from);
+        vec![
+            Bytes::from_static(b"{\"config\":"),
+            self.config.clone(),
+            Bytes::from_static(b",\"l2\":"),
+            self.l2.clone(),
+            Bytes::from_static(b",\"node\":"),
+            self.node.clone(),
+            Bytes::from_static(b",\"routes\":"),
+            self.routes.clone(),
+            Bytes::from_static(b",\"services\":"),
+            self.services.clone(),
+            Bytes::from_static(b",\"sessions\":"),
+            sessions,
+            Bytes::from_static(b"}"),
+        ]
     }
 }
 
@@ -149,7 +145,10 @@ async fn status(State(s): State<Arc<Shared>>) -> Response {
         return busy();
     };
     let parts = s.view().parts.clone();
-    let body = parts.render(&s.speaker.status());
+    let chunks = parts.chunks(&s.speaker.status());
+    let body = Body::from_stream(futures_util::stream::iter(
+        chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
@@ -196,7 +195,7 @@ mod tests {
             "routes": v.routes,
             "l2": { "eligible": v.l2, "active": false, "note": "the ARP/NDP responder is not part of this build yet" },
         });
-        let body = StatusParts::of(&v).render(&sessions);
+        let body = StatusParts::of(&v).chunks(&sessions).concat();
         let new: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(new, old);
         // Members in the same order as before (serde_json sorts keys).
@@ -238,7 +237,7 @@ mod tests {
         drop(held);
         let r = get(addr, "/status").await;
         assert!(
-            r.starts_with("HTTP/1.1 200") && r.contains("\"node\":\"node1\""),
+            r.starts_with("HTTP/1.1 200") && r.contains("\"node1\""),
             "{r}"
         );
     }
