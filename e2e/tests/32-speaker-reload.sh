@@ -6,7 +6,8 @@
 # edit; stale metric 1; /status config.errors names object and field); the fix
 # applies (stale 0, the pending removal happens). Neither session is reset by
 # any of it (established_count stays 1). Then tor-v4's holdTime changes: only
-# that session resets (new hold time negotiated), tor-v6 is untouched.
+# that session resets (new hold time negotiated), tor-v6 is untouched. Last,
+# a same-length edit with the mtime restored (rsync -t) is applied by SIGHUP.
 #
 #   node "NodeA" (oxlb-speaker, AS 64512) eth0 192.0.2.1/30 2001:db8:1::1/64
 #        --- eth0 192.0.2.2/30 2001:db8:1::2/64  router (BIRD, AS 64513, passive, hold 30)
@@ -158,6 +159,19 @@ wait_until 10 eval 'bird_cmd router show protocols all oxlb4 | grep -Eq "Hold ti
 log "ok: tor-v4 reset once with hold 12, tor-v6 untouched"
 expect_v4 "after tor-v4 reset" 1.2.3.4/32 172.16.13.1/32 172.16.13.210/32 192.168.1.100/32 192.168.10.0/32
 [[ $(v6set) == "$(want 2001:db8:100::/128 2001:db8:100::77/128)" ]] || speaker_die sp "IPv6 routes changed"
+
+# ---- 7. same-length edit with the mtime put back (rsync -t), SIGHUP ----
+f=$cfg/51-added-v6.yaml
+cp -p "$f" "$E2E_TMP/ref.yaml"
+sed -i 's/2001:db8:100::77/2001:db8:100::78/' "$f"
+cmp -s "$f" "$E2E_TMP/ref.yaml" && die "sed did not change $f"
+touch -r "$E2E_TMP/ref.yaml" "$f"
+[[ $(stat -c %s.%Y "$f") == $(stat -c %s.%Y "$E2E_TMP/ref.yaml") ]] || die "size/mtime of $f not restored"
+speaker_hup sp
+if ! wait_until 8 eval '[[ $(v6set) == "$(want 2001:db8:100::/128 2001:db8:100::78/128)" ]]'; then
+  log "BIRD IPv6: $(v6set)"; speaker_die sp "SIGHUP did not apply a same-length edit whose mtime was restored"
+fi
+log "ok: SIGHUP re-read the file whose size and mtime did not change: ::77 -> ::78"
 daemon_alive sp || die "speaker died"
 speaker_stop sp
 log "PASS"

@@ -6,7 +6,9 @@
 # 172.16.13.0 from default/example). Every previous Service keeps its IP
 # (in /status, in `check --state-file`, and in BIRD's RIB); the new one gets a
 # free address. A control run of `check` without the state file proves the
-# reordering would otherwise have moved an IP.
+# reordering would otherwise have moved an IP. While the first speaker runs, a
+# second one on the same state file exits 1 naming the file and the holder's
+# PID (the lock), and no temporary state file is left behind.
 #
 #   node "NodeA" (oxlb-speaker, AS 64512) eth0 192.0.2.1/30 2001:db8:1::1/64
 #        --- eth0 192.0.2.2/30 2001:db8:1::2/64  router (BIRD, AS 64513, passive)
@@ -38,6 +40,26 @@ log "allocations before restart:"; sed 's/^/    /' <<<"$before" >&2
 [[ $(wc -l <<<"$before") == 8 ]] || speaker_die sp "want 8 Services before restart"
 grep -qx 'default/example=172.16.13.0' <<<"$before" || speaker_die sp "precondition: default/example should hold 172.16.13.0"
 rib_before=$(bird_rib router ipv4; bird_rib router ipv6)
+
+saved_at=$(speaker_metric sp oxlb_state_file_last_save_success_timestamp_seconds) || speaker_die sp "no oxlb_state_file_last_save_success_timestamp_seconds"
+awk -v t="$saved_at" -v now="$(date +%s)" 'BEGIN { exit !(t > now - 600 && t <= now + 1) }' \
+  || speaker_die sp "last state file save at '$saved_at', want within the last 10 min"
+[[ $(speaker_metric sp oxlb_state_file_save_failures_total) == 0 && $(speaker_metric sp oxlb_state_file_unsaved_allocations) == 0 ]] \
+  || speaker_die sp "state file save failures or unsaved allocations reported on a writable state file"
+log "ok: state file saved (timestamp $saved_at), no failures, nothing held back"
+
+# ---- a second speaker on the same state file is refused (lock) ----
+_speaker_ensure_bin
+rc=0
+second=$(nsx node timeout 10 "$SPEAKER_BIN" standalone --config "$cfg" --node-name NodeA \
+  --state-file "$state" --metrics-addr 127.0.0.1:$((SPEAKER_PORT + 1)) 2>&1) || rc=$?
+((rc == 1)) || { echo "$second" >&2; speaker_die sp "second speaker on $state: exit $rc, want 1 (124 = it kept running)"; }
+[[ $second == *"state file $state: locked by another process (pid $(daemon_pid sp))"* ]] \
+  || { echo "$second" >&2; speaker_die sp "second speaker's error does not name the state file and the holder's pid"; }
+log "ok: second speaker refused: $second"
+daemon_alive sp || die "the first speaker died when a second one tried the same state file"
+tmps=$(cd "$(dirname "$state")" && ls -a | grep -c '^state\.json\.tmp' || true)
+[[ $tmps == 0 ]] || die "temporary state files left behind: $tmps"
 
 # ---- SIGTERM: Cease to the router, exit 0, state persisted ----
 speaker_stop sp

@@ -5,7 +5,8 @@
 # misspelt field, metallb.io object outside metallb-system, overlapping pools,
 # unknown community alias, aggregationLength out of range, aggregationLength
 # shorter than a pool's prefix, aggregationLengthV6 out of range; all of them
-# at once (every error reported). No network: runs no daemon.
+# at once (every error reported). A state file of an unknown version is
+# refused naming file, field and value. No network: runs no daemon.
 set -euo pipefail
 E2E_TEST_NAME=34-speaker-check
 source "$(dirname "$0")/../lib/daemons.sh"
@@ -193,4 +194,13 @@ kind: BGPAdvertisement
 metadata: {name: badagg, namespace: metallb-system}
 spec: {ipAddressPools: [default], aggregationLength: 33}
 Y
+
+# ---- a state file of an unknown format version is refused, naming file, field, value ----
+st=$E2E_TMP/state-v2.json
+printf '{"version": 2, "services": {}}\n' >"$st"
+rc=0; out=$("$B" check --config "$good" --node-name NodeA --state-file "$st" 2>&1) || rc=$?
+((rc == 1)) || { echo "$out" >&2; die "check --state-file (version 2): exit $rc, want 1"; }
+[[ $out == *"state file $st: field \`version\` is 2, this build reads only version 1"* ]] \
+  || die "version error does not name file, field, value and the supported version: $out"
+log "ok: unknown state file version refused: $out"
 log "PASS"

@@ -499,6 +499,16 @@ pub struct LoadCache {
     files: BTreeMap<PathBuf, CachedFile>,
 }
 
+impl LoadCache {
+    /// Forgets every parse, so the next [`load_cached`] re-reads and
+    /// re-parses every file. Size and modification time miss an edit that
+    /// keeps the length and restores the mtime (`rsync -t`, `touch -r`), so
+    /// an explicit reload (SIGHUP) must not trust them.
+    pub fn invalidate(&mut self) {
+        self.files.clear();
+    }
+}
+
 #[derive(Debug)]
 struct CachedFile {
     modified: Option<std::time::SystemTime>,

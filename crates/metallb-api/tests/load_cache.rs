@@ -52,3 +52,33 @@ fn a_duplicate_across_files_is_still_an_error_naming_both_places() {
         "{text}"
     );
 }
+
+#[test]
+fn a_same_length_edit_with_the_mtime_restored_is_seen_after_invalidate() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("10-a.yaml");
+    std::fs::write(dir.path().join("00-pool.yaml"), POOL).unwrap();
+    std::fs::write(&file, svc("aaa")).unwrap();
+    let opts = Options::default();
+    let mut cache = LoadCache::default();
+    let first = load_cached(dir.path(), &opts, &mut cache).unwrap();
+    assert_eq!(first.services[0].name, "aaa");
+
+    // `rsync -t` style: same length, the old mtime put back.
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    std::fs::write(&file, svc("bbb")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    // The file-watcher path keeps trusting size and mtime ...
+    let cached = load_cached(dir.path(), &opts, &mut cache).unwrap();
+    assert_eq!(cached.services[0].name, "aaa");
+    // ... an explicit reload does not.
+    cache.invalidate();
+    let fresh = load_cached(dir.path(), &opts, &mut cache).unwrap();
+    assert_eq!(fresh.services[0].name, "bbb");
+    assert_eq!(fresh, load_with(dir.path(), &opts).unwrap());
+}

@@ -3,7 +3,7 @@
 //! and which routes each session carries. Pure: no sockets, no files.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,11 +47,19 @@ pub struct Desired {
     pub notes: Vec<String>,
 }
 
+/// A BGP session's (peer address, source address): what its derived
+/// router ID depends on.
+pub type RouterIdKey = (IpAddr, Option<IpAddr>);
+
 /// Node facts the plan depends on.
 #[derive(Clone, Debug)]
 pub struct NodeInfo {
     pub name: String,
     pub labels: Labels,
+    /// Router IDs the caller derived (it may ask the kernel for the source
+    /// address toward the peer, which this module must not do) for the
+    /// sessions whose BGPPeer sets no `routerID`; see [`router_id_keys`].
+    pub router_ids: BTreeMap<RouterIdKey, Ipv4Addr>,
 }
 
 impl NodeInfo {
@@ -65,8 +73,23 @@ impl NodeInfo {
         NodeInfo {
             name: name.to_string(),
             labels,
+            router_ids: BTreeMap::new(),
         }
     }
+}
+
+/// The sessions of this node that need a derived router ID (their BGPPeer
+/// has no `spec.routerID`), for the caller to fill [`NodeInfo::router_ids`].
+pub fn router_id_keys(config: &Config, node: &NodeInfo) -> Vec<RouterIdKey> {
+    let mut keys: Vec<RouterIdKey> = config
+        .peers_for_node(&node.labels)
+        .iter()
+        .filter(|p| p.router_id.is_none())
+        .map(|p| (p.address, p.source_address))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 fn session_settings(p: &Peer, node: &NodeInfo) -> PeerSettings {
@@ -80,8 +103,22 @@ fn session_settings(p: &Peer, node: &NodeInfo) -> PeerSettings {
         RemoteAs::Internal => true,
         RemoteAs::External => false,
     };
+    // RFC 6286 §2.1: the BGP Identifier is any nonzero 4-octet value unique
+    // within the AS; the caller derived it from the local address toward the
+    // peer. Without one (never in standalone mode), the node-name hash that
+    // derive_router_id uses for a peer it has no IPv4 route to; for a
+    // non-IPv4 peer it opens no socket.
     let router_id = p.router_id.unwrap_or_else(|| {
-        bgp_session::transport::derive_router_id(p.address, p.source_address, &node.name)
+        node.router_ids
+            .get(&(p.address, p.source_address))
+            .copied()
+            .unwrap_or_else(|| {
+                bgp_session::transport::derive_router_id(
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                    None,
+                    &node.name,
+                )
+            })
     });
     let mut fsm = PeerConfig::new(p.my_asn, remote, router_id);
     fsm.hold_time = u16::try_from(p.hold_time.as_secs()).unwrap_or(u16::MAX);
@@ -471,5 +508,27 @@ spec: {communities: ['64512:100']}
         let d = desired(&yaml, &State::default());
         let ttl = |n: &str| d.peers.iter().find(|p| p.name == n).unwrap().endpoint.ttl;
         assert_eq!((ttl("tor4"), ttl("tor6")), (255, 1));
+    }
+
+    #[test]
+    fn router_ids_come_from_the_caller_and_a_set_router_id_wins() {
+        let yaml = BASE.replace(
+            "spec: {myASN: 64512, peerASN: 64513, peerAddress: '2001:db8:1::1'}",
+            "spec: {myASN: 64512, peerASN: 64513, peerAddress: '2001:db8:1::1', routerID: 192.0.2.99}",
+        );
+        let opts = metallb_api::Options::default();
+        let objects = metallb_api::load_str(&yaml, "test.yaml", &opts).expect("loads");
+        let config = metallb_api::validate(&objects, &opts)
+            .expect("valid")
+            .config;
+        let mut node = NodeInfo::from_config(&config, "node1");
+        let tor4: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(router_id_keys(&config, &node), vec![(tor4, None)]);
+        node.router_ids
+            .insert((tor4, None), Ipv4Addr::new(198, 51, 100, 7));
+        let d = compute(&config, &node, &State::default());
+        let id = |n: &str| d.peers.iter().find(|p| p.name == n).unwrap().fsm.router_id;
+        assert_eq!(id("tor4"), Ipv4Addr::new(198, 51, 100, 7));
+        assert_eq!(id("tor6"), Ipv4Addr::new(192, 0, 2, 99));
     }
 }

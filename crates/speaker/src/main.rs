@@ -55,8 +55,10 @@ pub struct StandaloneArgs {
     /// Where allocations persist across restarts.
     #[arg(long)]
     pub state_file: Option<PathBuf>,
-    /// Metrics and status HTTP server.
-    #[arg(long, default_value = "0.0.0.0:7472")]
+    /// Metrics and status HTTP server. `/status` lists every Service, so
+    /// the default serves only this host; MetalLB binds its `--host` (the
+    /// node's IP) on port 7472: pass `--metrics-addr NODE_IP:7472` for that.
+    #[arg(long, default_value = "127.0.0.1:7472")]
     pub metrics_addr: SocketAddr,
     /// The namespace MetalLB objects must be in.
     #[arg(long, default_value = "metallb-system")]

@@ -40,6 +40,11 @@ pub struct MetricsView {
     pub reloads_failed: u64,
     /// Seconds the last successful reload took to reach the sessions.
     pub last_apply_seconds: f64,
+    /// Failed state file writes, the Unix time of the last good one (0:
+    /// none yet) and the allocations held back from BGP until one succeeds.
+    pub state_save_failures: u64,
+    pub state_last_save_seconds: f64,
+    pub state_unsaved: u64,
 }
 
 pub struct Metrics {
@@ -68,6 +73,9 @@ pub struct Metrics {
     initial_table: GaugeVec,
     reloads: IntCounterVec,
     last_apply: prometheus::Gauge,
+    state_save_failures: prometheus::IntCounter,
+    state_last_save: prometheus::Gauge,
+    state_unsaved: IntGauge,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -118,6 +126,9 @@ impl Metrics {
             initial_table: reg!(r, GaugeVec::new(opts("oxlb_bgp_initial_table_seconds", "Time from Established to the whole initial table handed to TCP"), peer).unwrap()),
             reloads: reg!(r, IntCounterVec::new(opts("oxlb_config_reloads_total", "Configuration reloads by result (ok/failed)"), &["result"]).unwrap()),
             last_apply: reg!(r, prometheus::Gauge::with_opts(opts("oxlb_config_last_apply_seconds", "Time the last accepted configuration took from file read to routes queued on every session")).unwrap()),
+            state_save_failures: reg!(r, prometheus::IntCounter::with_opts(opts("oxlb_state_file_save_failures_total", "State file writes that failed (the new allocations stay unannounced until a retry succeeds)")).unwrap()),
+            state_last_save: reg!(r, prometheus::Gauge::with_opts(opts("oxlb_state_file_last_save_success_timestamp_seconds", "Unix time of the last successful state file write (0: none since start)")).unwrap()),
+            state_unsaved: reg!(r, IntGauge::with_opts(opts("oxlb_state_file_unsaved_allocations", "Allocated IPs not yet in the state file, held back from BGP")).unwrap()),
             registry: r,
             lock: Mutex::new(()),
         }
@@ -259,6 +270,11 @@ impl Metrics {
             .with_label_values(&["failed"])
             .inc_by(view.reloads_failed);
         self.last_apply.set(view.last_apply_seconds);
+        let failures = view.state_save_failures;
+        self.state_save_failures
+            .inc_by(failures.saturating_sub(self.state_save_failures.get()));
+        self.state_last_save.set(view.state_last_save_seconds);
+        self.state_unsaved.set(view.state_unsaved as i64);
 
         let mut out = Vec::new();
         let enc = TextEncoder::new();

@@ -1,40 +1,60 @@
-//! Standalone mode: load, allocate, announce; reload on SIGHUP or when the
-//! config changes; Cease to every peer on SIGTERM.
+//! Standalone mode: load, allocate, persist, announce; reload on SIGHUP or
+//! when the config changes; Cease to every peer on SIGTERM.
+//!
+//! Order of a change: a new allocation is written to the state file (and
+//! fsynced) before any route for it reaches the BGP engine, so a crash never
+//! moves an address a router has already learned. When the write fails, the
+//! new allocations stay unannounced (what was persisted keeps being
+//! announced) and the write is retried with backoff.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use bgp_proto::adj_rib_out::RouteSpec;
 use bgp_session::Speaker;
 use metallb_api::Options;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::desired::{compute, Desired, NodeInfo, ServiceReport};
-use crate::metrics::{Metrics, MetricsView};
-use crate::state::State;
+use crate::desired::{compute, router_id_keys, Desired, NodeInfo, RouterIdKey};
+use crate::http::{StatusParts, View};
+use crate::metrics::{AnnouncedIp, Metrics};
+use crate::state::{State, StateLock};
 use crate::StandaloneArgs;
-
-#[derive(Default)]
-struct View {
-    metrics: MetricsView,
-    services: Vec<ServiceReport>,
-    routes: BTreeMap<String, Vec<String>>,
-    l2: Vec<String>,
-    warnings: Vec<String>,
-    last_error: Vec<String>,
-}
 
 /// State shared with the HTTP handlers.
 pub struct Shared {
-    speaker: Speaker,
-    metrics: Metrics,
-    view: RwLock<View>,
+    pub(crate) speaker: Speaker,
+    pub(crate) metrics: Metrics,
+    pub(crate) view: RwLock<View>,
+    /// Caps concurrent `/status` and `/metrics` renders.
+    pub(crate) renders: tokio::sync::Semaphore,
 }
 
 impl Shared {
-    fn view(&self) -> std::sync::RwLockReadGuard<'_, View> {
+    pub(crate) fn new(speaker: Speaker, node: &str) -> Self {
+        let mut view = View::default();
+        view.metrics.node = node.to_string();
+        view.parts = Arc::new(StatusParts::of(&view));
+        Shared {
+            speaker,
+            metrics: Metrics::new(),
+            view: RwLock::new(view),
+            renders: tokio::sync::Semaphore::new(crate::http::MAX_RENDERS),
+        }
+    }
+
+    pub(crate) fn view(&self) -> std::sync::RwLockReadGuard<'_, View> {
         self.view.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the view and re-renders its `/status` parts once.
+    fn update(&self, f: impl FnOnce(&mut View)) {
+        let mut v = self.view.write().unwrap_or_else(|e| e.into_inner());
+        f(&mut v);
+        v.parts = Arc::new(StatusParts::of(&v));
     }
 
     pub fn render_metrics(&self) -> String {
@@ -44,23 +64,6 @@ impl Shared {
 
     pub fn ready(&self) -> bool {
         self.view().metrics.config_loaded
-    }
-
-    pub fn status_json(&self) -> serde_json::Value {
-        let v = self.view();
-        serde_json::json!({
-            "node": v.metrics.node,
-            "config": {
-                "loaded": v.metrics.config_loaded,
-                "stale": v.metrics.config_stale,
-                "errors": v.last_error,
-                "warnings": v.warnings,
-            },
-            "services": v.services,
-            "sessions": self.speaker.status(),
-            "routes": v.routes,
-            "l2": { "eligible": v.l2, "active": false, "note": "the ARP/NDP responder is not part of this build yet" },
-        })
     }
 }
 
@@ -84,16 +87,52 @@ fn fingerprint(path: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
     }
 }
 
-struct Runner {
+/// Waits between failed state file writes: 1 s, doubling up to a minute.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+pub(crate) struct Runner {
     args: StandaloneArgs,
     opts: Options,
     shared: Arc<Shared>,
+    /// The allocations in force (what the allocator restores from).
     state: State,
+    /// The allocations known to be in the state file.
+    persisted: State,
+    /// Routes per session as computed, and as handed to the BGP engine
+    /// (the computed ones minus those of unpersisted allocations).
+    desired_routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
+    handed: BTreeMap<String, Arc<Vec<RouteSpec>>>,
+    announced: Vec<AnnouncedIp>,
+    /// When to retry a failed state file write, and the wait after that.
+    retry: Option<(Instant, Duration)>,
+    /// Derived router IDs, kept while the sessions stay the same.
+    router_ids: BTreeMap<RouterIdKey, Ipv4Addr>,
     /// Parsed files, reused while they do not change.
     cache: metallb_api::LoadCache,
 }
 
 impl Runner {
+    pub(crate) fn new(args: StandaloneArgs, shared: Arc<Shared>, state: State) -> Self {
+        let opts = Options {
+            namespace: args.namespace.clone(),
+            load_balancer_class: args.lb_class.clone(),
+        };
+        Runner {
+            args,
+            opts,
+            shared,
+            persisted: state.clone(),
+            state,
+            desired_routes: BTreeMap::new(),
+            handed: BTreeMap::new(),
+            announced: Vec::new(),
+            retry: None,
+            router_ids: BTreeMap::new(),
+            cache: metallb_api::LoadCache::default(),
+        }
+    }
+
     fn load(&mut self) -> Result<metallb_api::Validated, Vec<String>> {
         let errors =
             |d: metallb_api::Diagnostics| d.errors.iter().map(ToString::to_string).collect();
@@ -102,11 +141,150 @@ impl Runner {
         metallb_api::validate(&objects, &self.opts).map_err(errors)
     }
 
+    /// The node as the plan sees it, with router IDs derived (a socket
+    /// lookup of the local address toward each peer) only for sessions not
+    /// seen before.
+    fn node(&mut self, config: &metallb_api::Config) -> NodeInfo {
+        let mut node = NodeInfo::from_config(config, &self.args.node_name);
+        let keys = router_id_keys(config, &node);
+        self.router_ids.retain(|k, _| keys.contains(k));
+        for k in keys {
+            let name = &self.args.node_name;
+            self.router_ids
+                .entry(k)
+                .or_insert_with(|| bgp_session::transport::derive_router_id(k.0, k.1, name));
+        }
+        node.router_ids = self.router_ids.clone();
+        node
+    }
+
+    /// Writes `self.state` to the state file if it differs from what is
+    /// there; true when the file holds it.
+    async fn persist(&mut self) -> bool {
+        let Some(path) = self.args.state_file.clone() else {
+            self.persisted = self.state.clone();
+            return true;
+        };
+        if self.state.services == self.persisted.services && path.exists() {
+            self.retry = None;
+            return true;
+        }
+        let state = self.state.clone();
+        let result = match tokio::task::spawn_blocking(move || state.save(&path)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("state file writer failed: {e}")),
+        };
+        match result {
+            Ok(()) => {
+                self.persisted = self.state.clone();
+                self.retry = None;
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                self.shared
+                    .update(|v| v.metrics.state_last_save_seconds = now);
+                true
+            }
+            Err(e) => {
+                let wait = self.retry.map_or(RETRY_FIRST, |(_, w)| w);
+                self.retry = Some((Instant::now() + wait, (wait * 2).min(RETRY_MAX)));
+                tracing::error!(
+                    error = %e,
+                    retry_in_s = wait.as_secs(),
+                    "cannot write the state file; new allocations are not announced until it is written"
+                );
+                self.shared.update(|v| v.metrics.state_save_failures += 1);
+                false
+            }
+        }
+    }
+
+    /// Every (Service, IP) in force that the state file does not hold yet.
+    fn unpersisted(&self) -> BTreeSet<IpAddr> {
+        let mut out = BTreeSet::new();
+        for (svc, a) in &self.state.services {
+            let saved = self.persisted.services.get(svc);
+            for ip in &a.ips {
+                if !saved.is_some_and(|s| s.ips.contains(ip)) {
+                    out.insert(*ip);
+                }
+            }
+        }
+        out
+    }
+
+    /// Hands each session its computed routes, minus any route for an
+    /// unpersisted allocation that the session was not carrying already.
+    async fn announce(&mut self) {
+        let held = self.unpersisted();
+        let speaker = &self.shared.speaker;
+        let peers = speaker.peer_names();
+        let mut handed = BTreeMap::new();
+        for (peer, routes) in &self.desired_routes {
+            if !peers.contains(peer) {
+                continue;
+            }
+            let allowed = if held.is_empty() {
+                routes.clone()
+            } else {
+                // An aggregate (aggregationLength) already carried also
+                // covers persisted addresses: it stays. A host route of an
+                // unpersisted allocation never goes out.
+                let before = self.handed.get(peer);
+                let kept_aggregate = |r: &RouteSpec| {
+                    r.prefix.prefix_len() < r.prefix.max_prefix_len()
+                        && before.is_some_and(|b| b.iter().any(|x| x.prefix == r.prefix))
+                };
+                Arc::new(
+                    routes
+                        .iter()
+                        .filter(|r| {
+                            kept_aggregate(r) || !held.iter().any(|ip| r.prefix.contains(ip))
+                        })
+                        .cloned()
+                        .collect(),
+                )
+            };
+            speaker.set_routes(peer, allowed.clone()).await;
+            handed.insert(peer.clone(), allowed);
+        }
+        self.handed = handed;
+        let routes = self
+            .handed
+            .iter()
+            .map(|(k, v)| (k.clone(), v.iter().map(|r| r.prefix.to_string()).collect()))
+            .collect();
+        let announced: Vec<AnnouncedIp> = self
+            .announced
+            .iter()
+            .filter(|a| !a.ip.parse::<IpAddr>().is_ok_and(|ip| held.contains(&ip)))
+            .cloned()
+            .collect();
+        let unsaved = held.len() as u64;
+        self.shared.update(|v| {
+            v.routes = routes;
+            v.metrics.announced = announced;
+            v.metrics.state_unsaved = unsaved;
+        });
+    }
+
+    /// Retries a failed state file write when due; announces what it held
+    /// back once the write succeeds.
+    pub(crate) async fn retry_save(&mut self, now: Instant) {
+        match self.retry {
+            Some((at, _)) if at <= now => {}
+            _ => return,
+        }
+        if self.persist().await {
+            tracing::info!("state file written; announcing the held-back allocations");
+            self.announce().await;
+        }
+    }
+
     /// Brings the sessions and routes to `d`: peers whose settings did not
     /// change keep their sessions, and each session gets only the route
-    /// difference.
+    /// difference, after the state file holds every new allocation.
     async fn apply(&mut self, d: Desired, warnings: Vec<String>, started: Instant) {
-        let speaker = &self.shared.speaker;
         // One line per allocation decision that changed.
         for s in &d.services {
             let key = format!("{}/{}", s.namespace, s.name);
@@ -135,18 +313,11 @@ impl Runner {
         {
             tracing::info!(service = %gone, "IP released");
         }
-        // The state file is written (and fsynced) on a blocking thread while
-        // the routes go out; both finish before the reload counts as applied.
-        // Unchanged allocations are not rewritten.
-        let save = match &self.args.state_file {
-            Some(p) if d.state.services != self.state.services || !p.exists() => {
-                let (state, path) = (d.state.clone(), p.clone());
-                Some(tokio::task::spawn_blocking(move || state.save(&path)))
-            }
-            _ => None,
-        };
+        // Persist first: nothing new is announced before it is durable.
         self.state = d.state.clone();
+        self.persist().await;
 
+        let speaker = &self.shared.speaker;
         let wanted: Vec<String> = d.peers.iter().map(|p| p.name.clone()).collect();
         for name in speaker.peer_names() {
             if !wanted.contains(&name) {
@@ -156,11 +327,11 @@ impl Runner {
                     .await;
             }
         }
+        let mut started_peers = BTreeSet::new();
         for p in &d.peers {
-            let name = p.name.clone();
             match speaker.upsert_peer(p.clone()).await {
                 Ok(true) => {
-                    tracing::info!(peer = %name, address = %p.endpoint.address, "BGP session configured")
+                    tracing::info!(peer = %p.name, address = %p.endpoint.address, "BGP session configured")
                 }
                 Ok(false) => {}
                 Err(e) => {
@@ -168,47 +339,40 @@ impl Runner {
                     continue;
                 }
             }
-            if let Some(r) = d.routes.get(&name) {
-                speaker.set_routes(&name, r.clone()).await;
-            }
+            started_peers.insert(p.name.clone());
         }
-
-        if let Some(save) = save {
-            match save.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(
-                    error = %e,
-                    "cannot write the state file; allocations will not survive a restart"
-                ),
-                Err(e) => tracing::error!(error = %e, "state file writer failed"),
-            }
-        }
-
-        let routes = d
+        self.desired_routes = d
             .routes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.iter().map(|r| r.prefix.to_string()).collect()))
+            .into_iter()
+            .filter(|(k, _)| started_peers.contains(k))
             .collect();
-        let mut v = self.shared.view.write().unwrap_or_else(|e| e.into_inner());
-        v.metrics.config_loaded = true;
-        v.metrics.config_stale = false;
-        v.metrics.pools = d.pools;
-        v.metrics.announced = d.announced;
-        v.metrics.reloads_ok += 1;
-        v.metrics.last_apply_seconds = started.elapsed().as_secs_f64();
-        v.services = d.services;
-        v.routes = routes;
-        v.l2 = d.plan.l2.iter().map(|a| a.ip.to_string()).collect();
-        v.warnings = warnings;
-        v.last_error.clear();
+        self.announced = d.announced;
+        self.announce().await;
+
+        self.shared.update(|v| {
+            v.metrics.config_loaded = true;
+            v.metrics.config_stale = false;
+            v.metrics.pools = d.pools;
+            v.metrics.reloads_ok += 1;
+            v.metrics.last_apply_seconds = started.elapsed().as_secs_f64();
+            v.services = d.services;
+            v.l2 = d.plan.l2.iter().map(|a| a.ip.to_string()).collect();
+            v.warnings = warnings;
+            v.last_error.clear();
+        });
     }
 
-    async fn reload(&mut self, why: &str) {
+    /// Loads, computes and applies. `fresh` (SIGHUP) re-reads every file
+    /// instead of trusting size and modification time.
+    pub(crate) async fn reload(&mut self, why: &str, fresh: bool) {
         let started = Instant::now();
+        if fresh {
+            self.cache.invalidate();
+        }
         match self.load() {
             Ok(valid) => {
                 let loaded = started.elapsed();
-                let node = NodeInfo::from_config(&valid.config, &self.args.node_name);
+                let node = self.node(&valid.config);
                 let d = compute(&valid.config, &node, &self.state);
                 let computed = started.elapsed();
                 let warnings = warnings_of(&valid, &d);
@@ -226,10 +390,11 @@ impl Runner {
                 for e in &errors {
                     tracing::error!(error = %e, "configuration rejected; keeping the last good one");
                 }
-                let mut v = self.shared.view.write().unwrap_or_else(|e| e.into_inner());
-                v.metrics.config_stale = true;
-                v.metrics.reloads_failed += 1;
-                v.last_error = errors;
+                self.shared.update(|v| {
+                    v.metrics.config_stale = true;
+                    v.metrics.reloads_failed += 1;
+                    v.last_error = errors;
+                });
             }
         }
     }
@@ -249,19 +414,17 @@ fn warnings_of(valid: &metallb_api::Validated, d: &Desired) -> Vec<String> {
 }
 
 pub async fn standalone(args: StandaloneArgs) -> i32 {
-    let opts = Options {
-        namespace: args.namespace.clone(),
-        load_balancer_class: args.lb_class.clone(),
-    };
-    let state = match &args.state_file {
-        Some(p) => match State::load(p) {
-            Ok(s) => s,
+    // The lock is held until the process exits, so a second speaker on the
+    // same state file (a rolling update gone wrong) cannot tear it.
+    let (_lock, state) = match &args.state_file {
+        Some(p) => match StateLock::acquire(p).and_then(|l| Ok((Some(l), State::load(p)?))) {
+            Ok(x) => x,
             Err(e) => {
                 eprintln!("oxlb-speaker: {e}");
                 return 1;
             }
         },
-        None => State::default(),
+        None => (None, State::default()),
     };
     let speaker = match Speaker::bind(&args.bgp_listen).await {
         Ok(s) => s,
@@ -270,24 +433,8 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
             return 1;
         }
     };
-    let shared = Arc::new(Shared {
-        speaker,
-        metrics: Metrics::new(),
-        view: RwLock::new(View {
-            metrics: MetricsView {
-                node: args.node_name.clone(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }),
-    });
-    let mut runner = Runner {
-        args: args.clone(),
-        opts,
-        shared: shared.clone(),
-        state,
-        cache: metallb_api::LoadCache::default(),
-    };
+    let shared = Arc::new(Shared::new(speaker, &args.node_name));
+    let mut runner = Runner::new(args.clone(), shared.clone(), state);
 
     // The first load must succeed: a speaker that starts on a broken config
     // would announce nothing and look healthy.
@@ -316,7 +463,7 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
             return 1;
         }
     }
-    let node = NodeInfo::from_config(&valid.config, &args.node_name);
+    let node = runner.node(&valid.config);
     let d = compute(&valid.config, &node, &runner.state);
     let warnings = warnings_of(&valid, &d);
     runner.apply(d, warnings, started).await;
@@ -336,14 +483,15 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
         tokio::select! {
             _ = hup.recv() => {
                 seen = fingerprint(&args.config);
-                runner.reload("SIGHUP").await;
+                runner.reload("SIGHUP", true).await;
             }
             _ = tick.tick() => {
                 let now = fingerprint(&args.config);
                 if now != seen {
                     seen = now;
-                    runner.reload("file change").await;
+                    runner.reload("file change", false).await;
                 }
+                runner.retry_save(Instant::now()).await;
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -353,3 +501,7 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     shared.speaker.shutdown("oxlb-speaker stopping").await;
     0
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

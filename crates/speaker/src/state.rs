@@ -1,14 +1,21 @@
 //! The allocation state file: which Service has which IPs, so a restart
 //! (or any config edit) never moves anyone's address. Written atomically
-//! (temporary file, fsync, rename), read leniently: a missing file is an
-//! empty state; a corrupt one is an error naming the file.
+//! (a temporary file unique to this process and write, fsync, rename, fsync
+//! of the directory), read strictly: a missing file is an empty state; a
+//! corrupt one or one of an unknown `version` is an error naming the file.
+//! One process at a time owns a state file: [`StateLock`] holds an exclusive
+//! advisory lock on `<file>.lock` for the process lifetime.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
+
+/// The only format version this build reads and writes.
+pub const VERSION: u32 = 1;
 
 /// One Service's addresses, as a Service status would hold them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,53 +44,158 @@ pub enum StateError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error(
+        "state file {path}: field `version` is {value}, this build reads only version {VERSION}"
+    )]
+    Version { path: PathBuf, value: String },
+    #[error("state file {path}: locked by another process ({holder}) through {lock}; only one speaker may own a state file")]
+    Locked {
+        path: PathBuf,
+        lock: PathBuf,
+        holder: String,
+    },
 }
+
+/// Makes every temporary file name unique within the process.
+static WRITES: AtomicU64 = AtomicU64::new(0);
 
 impl State {
     pub fn load(path: &Path) -> Result<State, StateError> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Parse {
-                path: path.to_path_buf(),
-                source,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(source) => Err(StateError::Io {
-                path: path.to_path_buf(),
-                source,
-            }),
+        let parse = |source| StateError::Parse {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        // The version is checked before the rest, so a file of a newer
+        // format is refused as such rather than as "invalid".
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(parse)?;
+        match value.get("version") {
+            Some(v) if v.as_u64() == Some(u64::from(VERSION)) => {}
+            v => {
+                return Err(StateError::Version {
+                    path: path.to_path_buf(),
+                    value: v.map_or_else(|| "missing".to_string(), ToString::to_string),
+                })
+            }
         }
+        serde_json::from_value(value).map_err(parse)
     }
 
     /// Writes the state so that a crash leaves either the old or the new
-    /// file, never a torn one.
+    /// file, never a torn one, and returns only once the rename is durable.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let io = |source| StateError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let tmp = path.with_extension("tmp");
+        let n = WRITES.fetch_add(1, Ordering::Relaxed);
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".tmp.{}.{n}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
         let body = serde_json::to_vec_pretty(&State {
-            version: 1,
+            version: VERSION,
             ..self.clone()
         })
         .map_err(|e| io(std::io::Error::other(e)))?;
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&body).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
+        let written = (|| {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)?;
+            f.write_all(&body)?;
+            f.sync_all()?;
+            drop(f);
+            std::fs::rename(&tmp, path)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
         }
+        // The rename is only durable once the directory entry is on disk.
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
         Ok(())
+    }
+}
+
+/// The exclusive lock on a state file, released when dropped (or when the
+/// process dies, which is what makes it safe during a rolling update).
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+impl StateLock {
+    /// Locks `<path>.lock` (created if missing) and records our PID in it;
+    /// fails at once, naming the holder's PID, if another process has it.
+    pub fn acquire(path: &Path) -> Result<StateLock, StateError> {
+        let mut lock = path.as_os_str().to_owned();
+        lock.push(".lock");
+        let lock = PathBuf::from(lock);
+        let io = |source| StateError::Io {
+            path: lock.clone(),
+            source,
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock)
+            .map_err(io)?;
+        use rustix::fs::{flock, FlockOperation};
+        if let Err(e) = flock(&f, FlockOperation::NonBlockingLockExclusive) {
+            if e != rustix::io::Errno::WOULDBLOCK {
+                return Err(io(e.into()));
+            }
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => "holder unknown".to_string(),
+                pid => format!("pid {pid}"),
+            };
+            return Err(StateError::Locked {
+                path: path.to_path_buf(),
+                lock,
+                holder,
+            });
+        }
+        f.set_len(0).map_err(io)?;
+        f.rewind().map_err(io)?;
+        writeln!(f, "{}", std::process::id()).map_err(io)?;
+        Ok(StateLock { _file: f })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn one_service() -> State {
+        let mut s = State::default();
+        s.services.insert(
+            "default/web".into(),
+            Allocation {
+                ips: vec!["192.0.2.10".parse().unwrap()],
+                pool: "default".into(),
+            },
+        );
+        s
+    }
 
     #[test]
     fn a_missing_state_file_is_an_empty_state() {
@@ -95,21 +207,48 @@ mod tests {
     }
 
     #[test]
-    fn a_saved_state_loads_back_identically() {
+    fn a_saved_state_loads_back_identically_and_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
-        let mut s = State::default();
-        s.services.insert(
-            "default/web".into(),
-            Allocation {
-                ips: vec!["192.0.2.10".parse().unwrap()],
-                pool: "default".into(),
-            },
-        );
+        let s = one_service();
+        s.save(&p).unwrap();
         s.save(&p).unwrap();
         let back = State::load(&p).unwrap();
         assert_eq!(back.services, s.services);
-        assert!(!p.with_extension("tmp").exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec!["state.json"]);
+    }
+
+    #[test]
+    fn a_stale_temporary_file_of_another_writer_is_never_reused_or_clobbered() {
+        // Old code wrote every save through the one name `state.tmp`, so two
+        // writers could interleave into it; now each write has its own name.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        let other = dir.path().join("state.tmp");
+        std::fs::write(&other, b"another writer's half-written file").unwrap();
+        one_service().save(&p).unwrap();
+        assert_eq!(
+            std::fs::read(&other).unwrap(),
+            b"another writer's half-written file"
+        );
+        assert_eq!(State::load(&p).unwrap().services, one_service().services);
+    }
+
+    #[test]
+    fn a_save_into_a_missing_place_fails_naming_the_file_and_the_os_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("not-a-dir");
+        std::fs::write(&blocker, b"").unwrap();
+        let p = blocker.join("state.json");
+        let e = one_service().save(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("not-a-dir/state.json") && e.contains("Not a directory"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -119,5 +258,40 @@ mod tests {
         std::fs::write(&p, b"{ not json").unwrap();
         let e = State::load(&p).unwrap_err().to_string();
         assert!(e.contains("state.json") && e.contains("not a valid"), "{e}");
+    }
+
+    #[test]
+    fn a_state_file_of_an_unknown_version_is_refused_naming_file_field_and_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        std::fs::write(&p, br#"{"version": 2, "services": {}, "owners": []}"#).unwrap();
+        let e = State::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("state.json")
+                && e.contains("`version` is 2")
+                && e.contains("only version 1"),
+            "{e}"
+        );
+        std::fs::write(&p, br#"{"services": {}}"#).unwrap();
+        let e = State::load(&p).unwrap_err().to_string();
+        assert!(e.contains("`version` is missing"), "{e}");
+    }
+
+    #[test]
+    fn a_second_owner_of_a_state_file_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        let first = StateLock::acquire(&p).unwrap();
+        // flock locks belong to the open file description, so a second open
+        // in the same process conflicts just as another process would.
+        let e = StateLock::acquire(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("state.json")
+                && e.contains("locked by another process")
+                && e.contains(&format!("pid {}", std::process::id())),
+            "{e}"
+        );
+        drop(first);
+        StateLock::acquire(&p).unwrap();
     }
 }

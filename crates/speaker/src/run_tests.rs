@@ -1,0 +1,207 @@
+//! The standalone runner against a real (dial-only) BGP engine whose peer
+//! never answers: what it is handed is what would be announced.
+
+use super::*;
+
+const CONFIG: &str = "
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: default, namespace: metallb-system}
+spec: {addresses: [192.0.2.0/28]}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: tor, namespace: metallb-system}
+spec: {myASN: 64512, peerASN: 64513, peerAddress: 127.0.0.1, peerPort: 1}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: all, namespace: metallb-system}
+";
+
+fn svc(name: &str) -> String {
+    format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  type: LoadBalancer\n  ports: [{{port: 80, protocol: TCP}}]\n")
+}
+
+async fn runner(config: &Path, state_file: Option<PathBuf>, state: State) -> Runner {
+    let args = StandaloneArgs {
+        config: config.to_path_buf(),
+        node_name: "node1".into(),
+        state_file,
+        metrics_addr: "127.0.0.1:0".parse().unwrap(),
+        namespace: "metallb-system".into(),
+        lb_class: None,
+        bgp_listen: Vec::new(),
+        log_format: "text".into(),
+    };
+    let speaker = Speaker::bind(&[]).await.unwrap();
+    let shared = Arc::new(Shared::new(speaker, "node1"));
+    Runner::new(args, shared, state)
+}
+
+fn handed(r: &Runner) -> Vec<String> {
+    r.handed
+        .get("tor")
+        .map(|v| v.iter().map(|x| x.prefix.to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// Waits (up to 2 s) until the engine's peer task reports `n` desired
+/// prefixes, and fails the test otherwise.
+async fn engine_desires(r: &Runner, n: u64) {
+    for _ in 0..200 {
+        let st = r.shared.speaker.status();
+        if st
+            .iter()
+            .any(|p| p.name == "tor" && p.prefixes_desired == n)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the BGP engine never desired {n} prefixes: {:?}",
+        r.shared
+            .speaker
+            .status()
+            .iter()
+            .map(|p| p.prefixes_desired)
+            .collect::<Vec<_>>()
+    );
+}
+
+fn metric(r: &Runner, series: &str) -> String {
+    let text = r.shared.render_metrics();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_new_allocation_is_not_announced_until_the_state_file_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!("{CONFIG}---\n{}---\n{}", svc("new"), svc("old")),
+    )
+    .unwrap();
+    // The state file's directory is a plain file: every write fails ENOTDIR.
+    let blocker = dir.path().join("var");
+    std::fs::write(&blocker, b"").unwrap();
+    let state_file = blocker.join("state.json");
+    // default/old was persisted (and so announced) by an earlier run.
+    let mut previous = State::default();
+    previous.services.insert(
+        "default/old".into(),
+        crate::state::Allocation {
+            ips: vec!["192.0.2.5".parse().unwrap()],
+            pool: "default".into(),
+        },
+    );
+    let mut r = runner(&cfg, Some(state_file.clone()), previous).await;
+    r.reload("test", false).await;
+
+    assert_eq!(handed(&r), vec!["192.0.2.5/32"]);
+    engine_desires(&r, 1).await;
+    assert_eq!(metric(&r, "oxlb_state_file_save_failures_total"), "1");
+    assert_eq!(metric(&r, "oxlb_state_file_unsaved_allocations"), "1");
+    assert_eq!(
+        metric(&r, "oxlb_state_file_last_save_success_timestamp_seconds"),
+        "0"
+    );
+    let routes = r.shared.view().routes.clone();
+    assert_eq!(routes["tor"], vec!["192.0.2.5/32"]);
+
+    // Not yet due: nothing is retried.
+    r.retry_save(Instant::now()).await;
+    assert_eq!(metric(&r, "oxlb_state_file_save_failures_total"), "1");
+    // Still failing when due: counted again, still held back.
+    r.retry_save(Instant::now() + RETRY_MAX).await;
+    assert_eq!(metric(&r, "oxlb_state_file_save_failures_total"), "2");
+    assert_eq!(handed(&r), vec!["192.0.2.5/32"]);
+
+    // The directory appears: the retry writes the file, then announces.
+    std::fs::remove_file(&blocker).unwrap();
+    std::fs::create_dir(&blocker).unwrap();
+    r.retry_save(Instant::now() + RETRY_MAX).await;
+    let saved = State::load(&state_file).unwrap();
+    assert_eq!(
+        saved.services["default/new"].ips,
+        vec!["192.0.2.0".parse::<IpAddr>().unwrap()]
+    );
+    assert_eq!(handed(&r), vec!["192.0.2.0/32", "192.0.2.5/32"]);
+    engine_desires(&r, 2).await;
+    assert_eq!(metric(&r, "oxlb_state_file_unsaved_allocations"), "0");
+    assert_ne!(
+        metric(&r, "oxlb_state_file_last_save_success_timestamp_seconds"),
+        "0"
+    );
+}
+
+#[tokio::test]
+async fn a_sighup_applies_a_same_length_edit_whose_mtime_was_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("00-base.yaml"), CONFIG).unwrap();
+    let file = dir.path().join("10-svc.yaml");
+    std::fs::write(&file, svc("aaa")).unwrap();
+    let mut r = runner(dir.path(), None, State::default()).await;
+    r.reload("start", false).await;
+    let names = |r: &Runner| -> Vec<String> {
+        r.shared
+            .view()
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .collect()
+    };
+    assert_eq!(names(&r), vec!["aaa"]);
+
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    std::fs::write(&file, svc("bbb")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    // The watcher's cheap path cannot tell; SIGHUP re-reads every file.
+    r.reload("file change", false).await;
+    assert_eq!(names(&r), vec!["aaa"]);
+    r.reload("SIGHUP", true).await;
+    assert_eq!(names(&r), vec!["bbb"]);
+}
+
+#[tokio::test]
+async fn an_address_handed_to_another_service_waits_for_the_state_file_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    let pinned = |name: &str| format!("{}  loadBalancerIP: 192.0.2.5\n", svc(name));
+    std::fs::write(&cfg, format!("{CONFIG}---\n{}", pinned("old"))).unwrap();
+    let var = dir.path().join("var");
+    std::fs::create_dir(&var).unwrap();
+    let mut r = runner(&cfg, Some(var.join("state.json")), State::default()).await;
+    r.reload("start", false).await;
+    assert_eq!(handed(&r), vec!["192.0.2.5/32"]);
+
+    // The state directory goes away; default/old's address moves to
+    // default/moved. The file still says default/old: after a crash .5
+    // could go elsewhere, so it is withdrawn rather than kept.
+    std::fs::rename(&var, dir.path().join("var.gone")).unwrap();
+    std::fs::write(&var, b"").unwrap();
+    std::fs::write(&cfg, format!("{CONFIG}---\n{}", pinned("moved"))).unwrap();
+    r.reload("edit", false).await;
+    assert_eq!(metric(&r, "oxlb_state_file_save_failures_total"), "1");
+    assert_eq!(handed(&r), Vec::<String>::new());
+
+    std::fs::remove_file(&var).unwrap();
+    std::fs::create_dir(&var).unwrap();
+    r.retry_save(Instant::now() + RETRY_MAX).await;
+    assert_eq!(handed(&r), vec!["192.0.2.5/32"]);
+    let saved = State::load(&var.join("state.json")).unwrap();
+    assert_eq!(
+        saved.services.keys().collect::<Vec<_>>(),
+        vec!["default/moved"]
+    );
+}
