@@ -131,6 +131,12 @@ frr_routes() {
 frr_established() {
   frr_cmd "$1" "show bgp neighbors $2 json" | jq -e --arg p "$2" '.[$p].bgpState == "Established"' >/dev/null
 }
+# frr_not_established NAME PEER: true only if vtysh answered, knows PEER and
+# its state is not Established (a dead bgpd is a failure, not "down").
+frr_not_established() {
+  local out; out=$(frr_cmd "$1" "show bgp neighbors $2 json") || return 2
+  jq -e --arg p "$2" '.[$p].bgpState != null and .[$p].bgpState != "Established"' >/dev/null <<<"$out"
+}
 
 ######## GoBGP ########
 

@@ -120,4 +120,8 @@ speaker_stop() {
 }
 
 # bird_lines NAME AFI: normalized BIRD RIB without the header-ish noise.
-bird_rib() { bird_routes "$1" "$2" 2>/dev/null | grep -E '^[0-9a-f:.]+/[0-9]+ ' || true; }
+# (a failed query fails; an answered empty table prints nothing)
+bird_rib() {
+  local out; out=$(bird_routes "$1" "$2" 2>/dev/null) || return 2
+  grep -E '^[0-9a-f:.]+/[0-9]+ ' <<<"$out" || true
+}

@@ -88,14 +88,15 @@ else
   speaker_die sp "FRR's IPv6 RIB does not have $v6 (nh 2001:db8:1::1, comm 64512:100, lcomm 64512:1:1) as a valid best path"
 fi
 # no leak across families
-[[ -z $(frr_routes router ipv4 | grep -E '^[0-9a-f]*:[0-9a-f:]*/' || true) ]] || die "IPv6 prefix in FRR's IPv4 table"
+v4table=$(frr_routes router ipv4) || die "the FRR IPv4 table query failed"
+! grep -Eq '^[0-9a-f]*:[0-9a-f:]*/' <<<"$v4table" || die "IPv6 prefix in FRR's IPv4 table"
 
 [[ $(speaker_session sp 192.0.2.2 .prefixes_announced) == 6 ]] || speaker_die sp "/status: tor-v4 prefixes_announced != 6"
 [[ $(speaker_session sp 2001:db8:1::2 .prefixes_announced) == 1 ]] || speaker_die sp "/status: tor-v6 prefixes_announced != 1"
 
 # SIGTERM: FRR must record a Cease from us (Administrative Shutdown or Peer De-configured)
 speaker_stop sp
-wait_until 5 eval '! frr_established router 192.0.2.1' || die "FRR still Established after SIGTERM"
+wait_until 5 frr_not_established router 192.0.2.1 || die "FRR still Established after SIGTERM"
 last=$(frr_cmd router "show bgp neighbors 192.0.2.1 json" | jq -r '.["192.0.2.1"].lastNotificationReason // .["192.0.2.1"].lastResetDueTo // empty')
 log "FRR's last reset reason for 192.0.2.1: $last"
 grep -qi 'cease' <<<"$last" || { frr_cmd router "show bgp neighbors 192.0.2.1" >&2; die "FRR did not record a Cease on SIGTERM (got '$last')"; }

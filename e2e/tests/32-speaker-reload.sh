@@ -31,8 +31,11 @@ speaker_start sp node "$cfg" NodeA --state-file "$E2E_TMP/state.json"
 wait_until 20 bird_established router oxlb4 || speaker_die sp "IPv4 session not Established"
 wait_until 20 bird_established router oxlb6 || speaker_die sp "IPv6 session not Established"
 
-v4set() { bird_rib router ipv4 | awk '{print $1}' | sort | tr '\n' ' '; }
-v6set() { bird_rib router ipv6 | awk '{print $1}' | sort | tr '\n' ' '; }
+# The prefixes BIRD holds, sorted; a failed query prints a word no wanted set
+# can equal, so a dead BIRD never matches (not even an empty want).
+rib_set() { local r; r=$(bird_rib router "$1") || { echo "QUERY-FAILED"; return 2; }; [[ -z $r ]] && return 0; awk '{print $1}' <<<"$r" | sort | tr '\n' ' '; }
+v4set() { rib_set ipv4; }
+v6set() { rib_set ipv6; }
 want() { printf '%s\n' "$@" | sort | tr '\n' ' '; }
 base4=(1.2.3.4/32 172.16.13.0/32 172.16.13.1/32 172.16.13.210/32 192.168.1.100/32 192.168.10.0/32)
 expect_v4() { # expect_v4 WHAT PREFIX...
@@ -74,7 +77,8 @@ spec:
 Y
 speaker_hup sp
 expect_v4 "add (SIGHUP)" "${base4[@]}" 172.16.13.77/32
-bird_rib router ipv4 | grep -Eq '^172\.16\.13\.77/32 nh=192\.0\.2\.1 path=64512 lp=[^ ]+ med=- comm=64512:100 lcomm=64512:1:1$' \
+v4rib=$(bird_rib router ipv4) || speaker_die sp "the BIRD IPv4 query failed"
+grep -Eq '^172\.16\.13\.77/32 nh=192\.0\.2\.1 path=64512 lp=[^ ]+ med=- comm=64512:100 lcomm=64512:1:1$' <<<"$v4rib" \
   || { bird_rib router ipv4 >&2; speaker_die sp "added route lacks the advertisement's communities"; }
 no_reset "add"
 
@@ -143,7 +147,7 @@ no_reset "fix"
 
 # ---- 6. holdTime of tor-v4 changes: only tor-v4 resets ----
 sed -i '0,/holdTime: 9s/s//holdTime: 12s/' "$cfg/20-bgp.yaml"
-grep -c 'holdTime: 12s' "$cfg/20-bgp.yaml" | grep -qx 1 || die "sed did not change exactly tor-v4's holdTime"
+[[ $(grep -c 'holdTime: 12s' "$cfg/20-bgp.yaml") == 1 ]] || die "sed did not change exactly tor-v4's holdTime"
 up6_before=$(speaker_session sp 2001:db8:1::2 .uptime_secs)
 speaker_hup sp
 if ! wait_until 15 eval '[[ $(nlog tor-v4) == 1 && $(speaker_session sp 192.0.2.2 .state) == Established && $(speaker_session sp 192.0.2.2 .hold_time) == 12 ]]'; then

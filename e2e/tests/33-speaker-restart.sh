@@ -63,7 +63,7 @@ tmps=$(cd "$(dirname "$state")" && ls -a | grep -c '^state\.json\.tmp' || true)
 
 # ---- SIGTERM: Cease to the router, exit 0, state persisted ----
 speaker_stop sp
-wait_until 5 eval '! bird_established router oxlb4 && ! bird_established router oxlb6' || die "BIRD still Established after SIGTERM"
+wait_until 5 eval 'bird_not_established router oxlb4 && bird_not_established router oxlb6' || die "BIRD still Established after SIGTERM"
 for p in oxlb4 oxlb6; do
   info=$(bird_cmd router show protocols all $p)
   grep -Eiq 'Last error: +Received: (Administrative shutdown|Cease)' <<<"$info" \
