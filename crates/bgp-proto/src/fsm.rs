@@ -26,6 +26,8 @@ use crate::route_refresh::{RefreshSubtype, RouteRefresh};
 use crate::types::{Family, SessionParams};
 use crate::update::Update;
 
+pub mod redial;
+
 /// RFC 4271 §8.2.2: the hold time used while waiting for the peer's OPEN.
 pub const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
 /// RFC 9687 §4: the send hold timer is at least eight minutes.
@@ -303,6 +305,19 @@ struct Conn {
     last_rx: Instant,
     hold: Duration,
     blocked_since: Option<Instant>,
+    /// When this connection reached Established.
+    up_since: Option<Instant>,
+}
+
+/// How a connection ended: decides the next state (RFC 4271 §8.2.2) and
+/// the redial delay ([`redial`]).
+enum Loss {
+    /// The TCP connection closed or failed, no NOTIFICATION.
+    Tcp,
+    /// We send this NOTIFICATION, then close.
+    Sent(Notification),
+    /// The peer sent this NOTIFICATION.
+    Received(Notification),
 }
 
 /// One configured peer: its state, its connections and its backoff.
@@ -316,6 +331,14 @@ pub struct Peer {
     dialing: bool,
     retries: u32,
     rng: u64,
+    /// Consecutive sessions that ended within [`redial::STABLE_SESSION`].
+    flaps: u32,
+    /// The least delay before our next dial (Cease hold-down or flap
+    /// damping), used up by the next retry.
+    hold_down: Duration,
+    /// Connections closed on arrival (a second inbound connection, or any
+    /// connection while established).
+    rejected: u64,
 }
 
 fn state_of(c: ConnState) -> State {
@@ -337,7 +360,16 @@ impl Peer {
             dialing: false,
             retries: 0,
             rng,
+            flaps: 0,
+            hold_down: Duration::ZERO,
+            rejected: 0,
         }
+    }
+
+    /// Connections closed on arrival because the peer already had one in
+    /// that direction, or an established session.
+    pub fn rejected_connections(&self) -> u64 {
+        self.rejected
     }
 
     pub fn config(&self) -> &PeerConfig {
@@ -385,6 +417,7 @@ impl Peer {
                 }
                 self.started = true;
                 self.retries = 0;
+                self.hold_down = Duration::ZERO;
                 self.begin(out);
             }
             Event::Stop { reason } => {
@@ -408,9 +441,11 @@ impl Peer {
             Event::TimerExpired(t) => self.timer(now, t, out),
             Event::Connected(id) => {
                 self.dialing = false;
-                if !self.started || self.established().is_some() {
+                let have_outgoing = self.conns.iter().any(|c| c.dir == Direction::Outgoing);
+                if !self.started || self.established().is_some() || have_outgoing {
                     // RFC 4271 §6.8: a new connection while one is
-                    // established is closed.
+                    // established is closed, and a peer has at most one
+                    // connection we dialled.
                     out.push(Action::Close(id));
                     return;
                 }
@@ -426,7 +461,13 @@ impl Peer {
                 }
             }
             Event::Accepted(id) => {
-                if !self.started || self.established().is_some() {
+                let have_incoming = self.conns.iter().any(|c| c.dir == Direction::Incoming);
+                // RFC 4271 §6.8: at most one connection per direction (the
+                // collision has two, one each way), and none beside an
+                // established session. Anything more is closed at once, so
+                // a connection flood costs one socket for a moment each.
+                if !self.started || self.established().is_some() || have_incoming {
+                    self.rejected += 1;
                     if self.started {
                         out.push(Action::Send(
                             id,
@@ -440,25 +481,9 @@ impl Peer {
                 }
                 self.open_conn(now, id, Direction::Incoming, out);
             }
-            Event::Closed(id) => {
-                if self.conn(id).is_some() {
-                    let was_established = self
-                        .conn(id)
-                        .map(|c| c.state == ConnState::Established)
-                        .unwrap_or(false);
-                    self.drop_conn(id, out);
-                    if was_established {
-                        out.push(Action::Down(DownReason::ConnectionClosed));
-                    }
-                    self.after_loss(out);
-                }
-            }
+            Event::Closed(id) => self.lose(now, id, Loss::Tcp, out),
             Event::Received(id, msg) => self.receive(now, id, msg, out),
-            Event::DecodeError(id, n) => {
-                if self.conn(id).is_some() {
-                    self.fail(id, n, out);
-                }
-            }
+            Event::DecodeError(id, n) => self.fail(now, id, n, out),
             Event::SendBlocked(id) => {
                 let hold = self.send_hold_time(id);
                 if let Some(c) = self.conn_mut(id) {
@@ -514,21 +539,62 @@ impl Peer {
         nominal.mul_f64(frac)
     }
 
+    /// Arms the next dial: the backoff, or the hold-down if longer, never
+    /// beyond the configured connect time.
     fn schedule_retry(&mut self, out: &mut Vec<Action>) {
-        let d = self.backoff();
+        let cap = self.config.connect_retry_max.max(Duration::from_secs(1));
+        let hold_down = std::mem::take(&mut self.hold_down).min(cap);
+        let d = self.backoff().max(hold_down);
         out.push(Action::ArmTimer(Timer::ConnectRetry, d));
     }
 
-    /// After losing a connection: if none is left, wait and retry.
-    fn after_loss(&mut self, out: &mut Vec<Action>) {
+    /// Closes connection `id` (sending the NOTIFICATION of `loss`, if
+    /// ours), reports a lost session, and if no connection is left picks
+    /// the next state and arms the redial.
+    fn lose(&mut self, now: Instant, id: ConnId, loss: Loss, out: &mut Vec<Action>) {
+        let Some(c) = self.conn(id) else { return };
+        let (state, up_since) = (c.state, c.up_since);
+        if let Loss::Sent(n) = &loss {
+            out.push(Action::Send(id, Message::Notification(n.clone())));
+        }
+        self.drop_conn(id, out);
+        let notification = match &loss {
+            Loss::Sent(n) | Loss::Received(n) => Some(n.clone()),
+            Loss::Tcp => None,
+        };
+        if let Some(n) = &notification {
+            self.hold_down = self.hold_down.max(redial::hold_down_after(n));
+        }
+        if let Some(since) = up_since {
+            // RFC 4271 §8.1.1 (DampPeerOscillations, our policy): a
+            // session that did not stay up doubles the redial delay.
+            if now.saturating_duration_since(since) >= redial::STABLE_SESSION {
+                self.flaps = 0;
+            }
+            self.flaps = self.flaps.saturating_add(1);
+            self.hold_down = self.hold_down.max(redial::flap_delay(self.flaps));
+            out.push(Action::Down(match loss {
+                Loss::Tcp => DownReason::ConnectionClosed,
+                Loss::Sent(n) => DownReason::Sent(n),
+                Loss::Received(n) => DownReason::Received(n),
+            }));
+        }
         if !self.started || !self.conns.is_empty() {
             return;
         }
-        self.base = if self.config.passive {
-            State::Active
-        } else {
-            State::Idle
-        };
+        self.base =
+            if self.config.passive || (state == ConnState::OpenSent && notification.is_none()) {
+                // RFC 4271 §8.2.2: a TCP failure in OpenSent goes back to
+                // Active (retry timer armed, still listening); a passive peer
+                // only ever listens, which is Active too.
+                State::Active
+            } else {
+                // RFC 4271 §8.2.2: errors in OpenSent, and any loss in
+                // OpenConfirm or Established, go to Idle; the retry timer then
+                // plays the idle hold timer before the automatic restart. The
+                // peer may still connect to us meanwhile.
+                State::Idle
+            };
         if !self.config.passive {
             self.schedule_retry(out);
         }
@@ -546,6 +612,7 @@ impl Peer {
             last_rx: now,
             hold: OPEN_HOLD_TIME,
             blocked_since: None,
+            up_since: None,
         });
         out.push(Action::CancelTimer(Timer::ConnectRetry));
     }
@@ -559,17 +626,8 @@ impl Peer {
     }
 
     /// Sends a NOTIFICATION, closes the connection, and handles the loss.
-    fn fail(&mut self, id: ConnId, n: Notification, out: &mut Vec<Action>) {
-        let was_established = self
-            .conn(id)
-            .map(|c| c.state == ConnState::Established)
-            .unwrap_or(false);
-        out.push(Action::Send(id, Message::Notification(n.clone())));
-        self.drop_conn(id, out);
-        if was_established {
-            out.push(Action::Down(DownReason::Sent(n)));
-        }
-        self.after_loss(out);
+    fn fail(&mut self, now: Instant, id: ConnId, n: Notification, out: &mut Vec<Action>) {
+        self.lose(now, id, Loss::Sent(n), out);
     }
 
     fn send_hold_time(&self, id: ConnId) -> Option<Duration> {
@@ -605,7 +663,7 @@ impl Peer {
                     return;
                 }
                 // RFC 4271 §8.2.2: hold timer expired -> NOTIFICATION 4/0.
-                self.fail(id, Notification::hold_timer_expired(), out);
+                self.fail(now, id, Notification::hold_timer_expired(), out);
             }
             Timer::Keepalive(id) => {
                 let Some(c) = self.conn(id) else { return };
@@ -627,7 +685,7 @@ impl Peer {
                 }
                 // RFC 9687 §3: the peer has not read from us for the send
                 // hold time -> NOTIFICATION 8 and close.
-                self.fail(id, Notification::send_hold_timer_expired(), out);
+                self.fail(now, id, Notification::send_hold_timer_expired(), out);
             }
         }
     }
@@ -640,24 +698,20 @@ impl Peer {
             (_, Message::Notification(n)) => {
                 // RFC 4271 §8.2.2: a NOTIFICATION in any state closes the
                 // connection; nothing is sent back.
-                let was_established = state == ConnState::Established;
-                self.drop_conn(id, out);
-                if was_established {
-                    out.push(Action::Down(DownReason::Received(n)));
-                }
-                self.after_loss(out);
+                self.lose(now, id, Loss::Received(n), out);
             }
-            (ConnState::OpenSent, Message::Open(open)) => self.receive_open(id, open, out),
+            (ConnState::OpenSent, Message::Open(open)) => self.receive_open(now, id, open, out),
             (ConnState::OpenConfirm, Message::Keepalive) => {
                 // RFC 4271 §6.8: only one connection may be established;
                 // a second one reaching this point loses.
                 if self.established().is_some() {
                     let n = Notification::cease(CeaseSubcode::ConnectionCollisionResolution);
-                    self.fail(id, n, out);
+                    self.fail(now, id, n, out);
                     return;
                 }
                 let Some(c) = self.conn_mut(id) else { return };
                 c.state = ConnState::Established;
+                c.up_since = Some(now);
                 let negotiated = c.negotiated.clone();
                 self.retries = 0;
                 // The other connection, if any, was never going to win.
@@ -689,15 +743,20 @@ impl Peer {
             }
             (ConnState::Established, Message::RouteRefresh(r)) => self.receive_refresh(id, r, out),
             // RFC 6608 §4: anything else is an FSM error naming the state.
-            (ConnState::OpenSent, _) => {
-                self.fail(id, Notification::fsm(FsmSubcode::UnexpectedInOpenSent), out)
-            }
+            (ConnState::OpenSent, _) => self.fail(
+                now,
+                id,
+                Notification::fsm(FsmSubcode::UnexpectedInOpenSent),
+                out,
+            ),
             (ConnState::OpenConfirm, _) => self.fail(
+                now,
                 id,
                 Notification::fsm(FsmSubcode::UnexpectedInOpenConfirm),
                 out,
             ),
             (ConnState::Established, Message::Open(_)) => self.fail(
+                now,
                 id,
                 Notification::fsm(FsmSubcode::UnexpectedInEstablished),
                 out,
@@ -752,9 +811,9 @@ impl Peer {
         Ok(())
     }
 
-    fn receive_open(&mut self, id: ConnId, open: Open, out: &mut Vec<Action>) {
+    fn receive_open(&mut self, now: Instant, id: ConnId, open: Open, out: &mut Vec<Action>) {
         if let Err(n) = self.check_open(&open) {
-            self.fail(id, n, out);
+            self.fail(now, id, n, out);
             return;
         }
         let ours = self.config.open();
@@ -777,7 +836,7 @@ impl Peer {
                 _ => None,
             })
             .collect();
-        let families: Vec<Family> = if theirs.is_empty() {
+        let mut families: Vec<Family> = if theirs.is_empty() {
             // RFC 4760 §1: no MP capability means IPv4 unicast only.
             self.config
                 .families
@@ -793,6 +852,15 @@ impl Peer {
                 .filter(|f| theirs.contains(f))
                 .collect()
         };
+        // The End-of-RIB markers and the export families come from this
+        // list (RFC 4724 §2: one marker per family the session carries), so
+        // a family listed twice in our config must not appear twice.
+        let mut seen = Vec::with_capacity(families.len());
+        families.retain(|f| {
+            let first = !seen.contains(f);
+            seen.push(*f);
+            first
+        });
         let has = |code| open.has_capability(code);
         let peer_graceful_restart = open.capabilities().find_map(|c| match c {
             Capability::GracefulRestart(g) => Some(g.clone()),
@@ -816,21 +884,24 @@ impl Peer {
             remote_open: open,
         };
 
-        // RFC 4271 §6.8: connection collision. Once the peer's identifier
-        // is known, any other connection in OpenConfirm (or OpenSent, whose
-        // OPEN we will see soon with the same identifier) is compared: the
-        // side with the higher identifier keeps the connection it dialled.
+        // RFC 4271 §6.8: connection collision. When an OPEN arrives, the
+        // other connection takes part only if its own OPEN has arrived too
+        // (OpenConfirm, or Established): a connection still in OpenSent may
+        // belong to someone else entirely, and is judged when its OPEN
+        // comes (then this one is in OpenConfirm).
         let remote_id = u32::from(negotiated.remote_id);
         let local_id = u32::from(self.config.router_id);
+        let remote_as = negotiated.remote_as;
         let this_dir = self.conn(id).map(|c| c.dir);
         let other = self
             .conns
             .iter()
-            .find(|c| c.id != id)
+            .find(|c| c.id != id && c.state != ConnState::OpenSent)
             .map(|c| (c.id, c.dir, c.state));
         if let (Some(this_dir), Some((other_id, other_dir, other_state))) = (this_dir, other) {
             if other_state == ConnState::Established {
                 self.fail(
+                    now,
                     id,
                     Notification::cease(CeaseSubcode::ConnectionCollisionResolution),
                     out,
@@ -838,10 +909,20 @@ impl Peer {
                 return;
             }
             if other_dir != this_dir {
-                let keep_ours = local_id > remote_id;
+                // RFC 4271 §6.8: the side with the higher BGP Identifier
+                // keeps the connection it initiated. RFC 6286 §2.3: with
+                // equal identifiers (possible only between ASes, §2.2), the
+                // side with the larger AS number keeps the connection it
+                // initiated.
+                let keep_ours = if local_id != remote_id {
+                    local_id > remote_id
+                } else {
+                    self.config.local_as > remote_as
+                };
                 let close_this = (this_dir == Direction::Outgoing) != keep_ours;
                 let loser = if close_this { id } else { other_id };
                 self.fail(
+                    now,
                     loser,
                     Notification::cease(CeaseSubcode::ConnectionCollisionResolution),
                     out,
