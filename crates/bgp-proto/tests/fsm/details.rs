@@ -260,3 +260,45 @@ fn without_a_multiprotocol_capability_only_ipv4_unicast_is_negotiated() {
     let (_, n) = p.established().expect("established");
     assert_eq!(n.families, vec![Family::IPV4_UNICAST]);
 }
+
+#[test]
+fn dials_failing_after_a_damped_redial_keep_the_longer_backoff() {
+    let mut t = Instant::now();
+    let mut p = established(config(), t);
+    for i in 0..3u64 {
+        t += Duration::from_secs(1);
+        let a = p.handle(t, Event::Closed(ConnId(1 + 10 * i)));
+        t += retry_after(&a);
+        bring_up(&mut p, t, ConnId(11 + 10 * i));
+    }
+    // Fourth flap: redial after 8 s; that dial fails: the next try waits
+    // about 16 s, not 1 s.
+    t += Duration::from_secs(1);
+    let a = p.handle(t, Event::Closed(ConnId(31)));
+    assert!(retry_after(&a) >= Duration::from_secs(8), "{a:?}");
+    p.handle(t, Event::TimerExpired(Timer::ConnectRetry));
+    let a = p.handle(t, Event::ConnectFailed);
+    assert!(retry_after(&a) >= Duration::from_secs(12), "{a:?}");
+}
+
+#[test]
+fn a_restart_forgets_the_flap_damping() {
+    let mut t = Instant::now();
+    let mut p = established(config(), t);
+    for i in 0..4u64 {
+        t += Duration::from_secs(1);
+        let a = p.handle(t, Event::Closed(ConnId(1 + 10 * i)));
+        t += retry_after(&a);
+        bring_up(&mut p, t, ConnId(11 + 10 * i));
+    }
+    p.handle(
+        t,
+        Event::Stop {
+            reason: "reconfigured".into(),
+        },
+    );
+    p.handle(t, Event::Start);
+    bring_up(&mut p, t, ConnId(100));
+    let a = p.handle(t + Duration::from_secs(1), Event::Closed(ConnId(100)));
+    assert!(retry_after(&a) <= Duration::from_secs(1), "{a:?}");
+}
