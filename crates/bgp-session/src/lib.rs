@@ -85,6 +85,7 @@ async fn accept_loop(l: Arc<TcpListener>, weak: Weak<Inner>) {
     let listen = l.local_addr().ok();
     let mut backoff = ACCEPT_BACKOFF_MIN;
     let mut last_cause: Option<io::ErrorKind> = None;
+    let mut last_refused: Option<IpAddr> = None;
     loop {
         let (stream, remote) = match l.accept().await {
             Ok(x) => x,
@@ -126,7 +127,15 @@ async fn accept_loop(l: Arc<TcpListener>, weak: Weak<Inner>) {
                     tracing::debug!(peer = %name, %remote, "peer task busy: connection closed");
                 }
             }
-            None => tracing::info!(%remote, "refused a connection from an unknown peer"),
+            // One line per stranger, not per connection: a flood from one
+            // address logs once.
+            None if last_refused == Some(ip) => {
+                tracing::debug!(%remote, "refused a connection from an unknown peer")
+            }
+            None => {
+                last_refused = Some(ip);
+                tracing::info!(%remote, "refused a connection from an unknown peer");
+            }
         }
     }
 }

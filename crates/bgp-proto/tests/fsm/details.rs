@@ -302,3 +302,13 @@ fn a_restart_forgets_the_flap_damping() {
     let a = p.handle(t + Duration::from_secs(1), Event::Closed(ConnId(100)));
     assert!(retry_after(&a) <= Duration::from_secs(1), "{a:?}");
 }
+
+#[test]
+fn a_maximum_prefix_cease_we_send_holds_off_our_redial_too() {
+    let t0 = Instant::now();
+    let mut p = established(config(), t0);
+    let n = Notification::cease(notification::CeaseSubcode::MaximumPrefixesReached);
+    let a = p.handle(t0, Event::DecodeError(ConnId(1), n));
+    assert_eq!(sent_notification(&a), Some((6, 1)));
+    assert!(retry_after(&a) >= Duration::from_secs(60), "{a:?}");
+}
