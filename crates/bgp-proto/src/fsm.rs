@@ -16,15 +16,18 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
-use crate::capability::{Capability, GracefulRestart};
+use crate::capability::GracefulRestart;
 use crate::message::Message;
-use crate::notification::{CeaseSubcode, ErrorCode, FsmSubcode, Notification, OpenSubcode};
-use crate::open::{negotiate, Open};
-use crate::route_refresh::{RefreshSubtype, RouteRefresh};
+use crate::notification::{CeaseSubcode, Notification};
+use crate::open::Open;
 use crate::types::{Family, SessionParams};
 use crate::update::Update;
+
+mod config;
+mod receive;
+pub mod redial;
+
+pub use config::PeerConfig;
 
 /// RFC 4271 §8.2.2: the hold time used while waiting for the peer's OPEN.
 pub const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
@@ -77,105 +80,6 @@ pub enum RemoteAs {
     Internal,
     /// `dynamicASN: external`: any AS other than ours.
     External,
-}
-
-/// What a session is configured to be. Changing any of it means a new
-/// session (the speaker compares configs before replacing a peer).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PeerConfig {
-    pub local_as: u32,
-    pub remote_as: RemoteAs,
-    pub router_id: Ipv4Addr,
-    /// Hold time we propose (0: no keepalives, no hold timer).
-    pub hold_time: u16,
-    /// Keepalive interval; `None` means a third of the negotiated hold time.
-    pub keepalive: Option<u16>,
-    /// Cap of the reconnect backoff (BGPPeer `connectTime`).
-    pub connect_retry_max: Duration,
-    /// Never dial; only accept.
-    pub passive: bool,
-    /// Families we offer (MP capabilities).
-    pub families: Vec<Family>,
-    /// Offer RFC 8950 IPv4 NLRI over an IPv6 next hop.
-    pub extended_next_hop: bool,
-    /// Offer RFC 8654 extended messages.
-    pub extended_message: bool,
-    /// Offer RFC 4724 graceful restart (parsed only, for now).
-    pub graceful_restart: Option<u16>,
-    /// RFC 9687 send hold time; `None`: max(8 min, 2 x hold time).
-    pub send_hold_time: Option<Duration>,
-    /// Host name for the FQDN capability FRR shows in `show bgp neighbor`.
-    pub hostname: Option<String>,
-    /// Seed of the backoff jitter (derive it from the peer address so peers
-    /// do not retry in lockstep; fixed in tests).
-    pub jitter_seed: u64,
-}
-
-impl PeerConfig {
-    /// A config with the usual defaults: 90 s hold, 120 s connect-retry cap,
-    /// IPv4 and IPv6 unicast, active.
-    pub fn new(local_as: u32, remote_as: RemoteAs, router_id: Ipv4Addr) -> Self {
-        PeerConfig {
-            local_as,
-            remote_as,
-            router_id,
-            hold_time: 90,
-            keepalive: None,
-            connect_retry_max: Duration::from_secs(120),
-            passive: false,
-            families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
-            extended_next_hop: false,
-            extended_message: false,
-            graceful_restart: None,
-            send_hold_time: None,
-            hostname: None,
-            jitter_seed: u64::from(u32::from(router_id)) ^ u64::from(local_as) << 32,
-        }
-    }
-
-    /// The OPEN we send.
-    pub fn open(&self) -> Open {
-        let mut caps: Vec<Capability> = self
-            .families
-            .iter()
-            .map(|f| Capability::Multiprotocol(*f))
-            .collect();
-        caps.push(Capability::RouteRefresh);
-        caps.push(Capability::EnhancedRouteRefresh);
-        caps.push(Capability::FourOctetAs(self.local_as));
-        if self.extended_message {
-            caps.push(Capability::ExtendedMessage);
-        }
-        if self.extended_next_hop {
-            caps.push(Capability::ExtendedNextHop(vec![
-                crate::capability::ExtendedNextHop {
-                    nlri_afi: crate::types::AFI_IPV4,
-                    nlri_safi: u16::from(crate::types::SAFI_UNICAST),
-                    next_hop_afi: crate::types::AFI_IPV6,
-                },
-            ]));
-        }
-        if let Some(t) = self.graceful_restart {
-            caps.push(Capability::GracefulRestart(GracefulRestart {
-                restarting: false,
-                notification: false,
-                other_flags: 0,
-                restart_time: t.min(4095),
-                families: Vec::new(),
-            }));
-        }
-        if let Some(h) = &self.hostname {
-            let mut end = h.len().min(64);
-            while !h.is_char_boundary(end) {
-                end -= 1;
-            }
-            caps.push(Capability::Fqdn {
-                hostname: h[..end].to_string(),
-                domain: String::new(),
-            });
-        }
-        Open::new(self.local_as, self.hold_time, self.router_id, caps)
-    }
 }
 
 /// What the two OPENs agreed on.
@@ -303,6 +207,19 @@ struct Conn {
     last_rx: Instant,
     hold: Duration,
     blocked_since: Option<Instant>,
+    /// When this connection reached Established.
+    up_since: Option<Instant>,
+}
+
+/// How a connection ended: decides the next state (RFC 4271 §8.2.2) and
+/// the redial delay ([`redial`]).
+enum Loss {
+    /// The TCP connection closed or failed, no NOTIFICATION.
+    Tcp,
+    /// We send this NOTIFICATION, then close.
+    Sent(Notification),
+    /// The peer sent this NOTIFICATION.
+    Received(Notification),
 }
 
 /// One configured peer: its state, its connections and its backoff.
@@ -316,6 +233,14 @@ pub struct Peer {
     dialing: bool,
     retries: u32,
     rng: u64,
+    /// Consecutive sessions that ended within [`redial::STABLE_SESSION`].
+    flaps: u32,
+    /// The least delay before our next dial (Cease hold-down or flap
+    /// damping), used up by the next retry.
+    hold_down: Duration,
+    /// Connections closed on arrival (a second inbound connection, or any
+    /// connection while established).
+    rejected: u64,
 }
 
 fn state_of(c: ConnState) -> State {
@@ -337,7 +262,16 @@ impl Peer {
             dialing: false,
             retries: 0,
             rng,
+            flaps: 0,
+            hold_down: Duration::ZERO,
+            rejected: 0,
         }
+    }
+
+    /// Connections closed on arrival because the peer already had one in
+    /// that direction, or an established session.
+    pub fn rejected_connections(&self) -> u64 {
+        self.rejected
     }
 
     pub fn config(&self) -> &PeerConfig {
@@ -385,6 +319,8 @@ impl Peer {
                 }
                 self.started = true;
                 self.retries = 0;
+                self.flaps = 0;
+                self.hold_down = Duration::ZERO;
                 self.begin(out);
             }
             Event::Stop { reason } => {
@@ -408,9 +344,11 @@ impl Peer {
             Event::TimerExpired(t) => self.timer(now, t, out),
             Event::Connected(id) => {
                 self.dialing = false;
-                if !self.started || self.established().is_some() {
+                let have_outgoing = self.conns.iter().any(|c| c.dir == Direction::Outgoing);
+                if !self.started || self.established().is_some() || have_outgoing {
                     // RFC 4271 §6.8: a new connection while one is
-                    // established is closed.
+                    // established is closed, and a peer has at most one
+                    // connection we dialled.
                     out.push(Action::Close(id));
                     return;
                 }
@@ -426,7 +364,13 @@ impl Peer {
                 }
             }
             Event::Accepted(id) => {
-                if !self.started || self.established().is_some() {
+                let have_incoming = self.conns.iter().any(|c| c.dir == Direction::Incoming);
+                // RFC 4271 §6.8: at most one connection per direction (the
+                // collision has two, one each way), and none beside an
+                // established session. Anything more is closed at once, so
+                // a connection flood costs one socket for a moment each.
+                if !self.started || self.established().is_some() || have_incoming {
+                    self.rejected += 1;
                     if self.started {
                         out.push(Action::Send(
                             id,
@@ -440,25 +384,9 @@ impl Peer {
                 }
                 self.open_conn(now, id, Direction::Incoming, out);
             }
-            Event::Closed(id) => {
-                if self.conn(id).is_some() {
-                    let was_established = self
-                        .conn(id)
-                        .map(|c| c.state == ConnState::Established)
-                        .unwrap_or(false);
-                    self.drop_conn(id, out);
-                    if was_established {
-                        out.push(Action::Down(DownReason::ConnectionClosed));
-                    }
-                    self.after_loss(out);
-                }
-            }
+            Event::Closed(id) => self.lose(now, id, Loss::Tcp, out),
             Event::Received(id, msg) => self.receive(now, id, msg, out),
-            Event::DecodeError(id, n) => {
-                if self.conn(id).is_some() {
-                    self.fail(id, n, out);
-                }
-            }
+            Event::DecodeError(id, n) => self.fail(now, id, n, out),
             Event::SendBlocked(id) => {
                 let hold = self.send_hold_time(id);
                 if let Some(c) = self.conn_mut(id) {
@@ -514,21 +442,64 @@ impl Peer {
         nominal.mul_f64(frac)
     }
 
+    /// Arms the next dial: the backoff, or the hold-down if longer, never
+    /// beyond the configured connect time.
     fn schedule_retry(&mut self, out: &mut Vec<Action>) {
-        let d = self.backoff();
+        let cap = self.config.connect_retry_max.max(Duration::from_secs(1));
+        let hold_down = std::mem::take(&mut self.hold_down).min(cap);
+        let d = self.backoff().max(hold_down);
         out.push(Action::ArmTimer(Timer::ConnectRetry, d));
     }
 
-    /// After losing a connection: if none is left, wait and retry.
-    fn after_loss(&mut self, out: &mut Vec<Action>) {
+    /// Closes connection `id` (sending the NOTIFICATION of `loss`, if
+    /// ours), reports a lost session, and if no connection is left picks
+    /// the next state and arms the redial.
+    fn lose(&mut self, now: Instant, id: ConnId, loss: Loss, out: &mut Vec<Action>) {
+        let Some(c) = self.conn(id) else { return };
+        let (state, up_since) = (c.state, c.up_since);
+        if let Loss::Sent(n) = &loss {
+            out.push(Action::Send(id, Message::Notification(n.clone())));
+        }
+        self.drop_conn(id, out);
+        let notification = match &loss {
+            Loss::Sent(n) | Loss::Received(n) => Some(n.clone()),
+            Loss::Tcp => None,
+        };
+        if let Some(n) = &notification {
+            self.hold_down = self.hold_down.max(redial::hold_down_after(n));
+        }
+        if let Some(since) = up_since {
+            // RFC 4271 §8.1.1 (DampPeerOscillations, our policy): a
+            // session that did not stay up doubles the redial delay.
+            if now.saturating_duration_since(since) >= redial::STABLE_SESSION {
+                self.flaps = 0;
+            }
+            self.flaps = self.flaps.saturating_add(1);
+            self.hold_down = self.hold_down.max(redial::flap_delay(self.flaps));
+            // Dials that fail after the damped one keep growing from there.
+            self.retries = self.retries.max(self.flaps.saturating_sub(1));
+            out.push(Action::Down(match loss {
+                Loss::Tcp => DownReason::ConnectionClosed,
+                Loss::Sent(n) => DownReason::Sent(n),
+                Loss::Received(n) => DownReason::Received(n),
+            }));
+        }
         if !self.started || !self.conns.is_empty() {
             return;
         }
-        self.base = if self.config.passive {
-            State::Active
-        } else {
-            State::Idle
-        };
+        self.base =
+            if self.config.passive || (state == ConnState::OpenSent && notification.is_none()) {
+                // RFC 4271 §8.2.2: a TCP failure in OpenSent goes back to
+                // Active (retry timer armed, still listening); a passive peer
+                // only ever listens, which is Active too.
+                State::Active
+            } else {
+                // RFC 4271 §8.2.2: errors in OpenSent, and any loss in
+                // OpenConfirm or Established, go to Idle; the retry timer then
+                // plays the idle hold timer before the automatic restart. The
+                // peer may still connect to us meanwhile.
+                State::Idle
+            };
         if !self.config.passive {
             self.schedule_retry(out);
         }
@@ -546,6 +517,7 @@ impl Peer {
             last_rx: now,
             hold: OPEN_HOLD_TIME,
             blocked_since: None,
+            up_since: None,
         });
         out.push(Action::CancelTimer(Timer::ConnectRetry));
     }
@@ -559,17 +531,8 @@ impl Peer {
     }
 
     /// Sends a NOTIFICATION, closes the connection, and handles the loss.
-    fn fail(&mut self, id: ConnId, n: Notification, out: &mut Vec<Action>) {
-        let was_established = self
-            .conn(id)
-            .map(|c| c.state == ConnState::Established)
-            .unwrap_or(false);
-        out.push(Action::Send(id, Message::Notification(n.clone())));
-        self.drop_conn(id, out);
-        if was_established {
-            out.push(Action::Down(DownReason::Sent(n)));
-        }
-        self.after_loss(out);
+    fn fail(&mut self, now: Instant, id: ConnId, n: Notification, out: &mut Vec<Action>) {
+        self.lose(now, id, Loss::Sent(n), out);
     }
 
     fn send_hold_time(&self, id: ConnId) -> Option<Duration> {
@@ -605,7 +568,7 @@ impl Peer {
                     return;
                 }
                 // RFC 4271 §8.2.2: hold timer expired -> NOTIFICATION 4/0.
-                self.fail(id, Notification::hold_timer_expired(), out);
+                self.fail(now, id, Notification::hold_timer_expired(), out);
             }
             Timer::Keepalive(id) => {
                 let Some(c) = self.conn(id) else { return };
@@ -627,261 +590,8 @@ impl Peer {
                 }
                 // RFC 9687 §3: the peer has not read from us for the send
                 // hold time -> NOTIFICATION 8 and close.
-                self.fail(id, Notification::send_hold_timer_expired(), out);
+                self.fail(now, id, Notification::send_hold_timer_expired(), out);
             }
         }
     }
-
-    fn receive(&mut self, now: Instant, id: ConnId, msg: Message, out: &mut Vec<Action>) {
-        let Some(c) = self.conn_mut(id) else { return };
-        c.last_rx = now;
-        let state = c.state;
-        match (state, msg) {
-            (_, Message::Notification(n)) => {
-                // RFC 4271 §8.2.2: a NOTIFICATION in any state closes the
-                // connection; nothing is sent back.
-                let was_established = state == ConnState::Established;
-                self.drop_conn(id, out);
-                if was_established {
-                    out.push(Action::Down(DownReason::Received(n)));
-                }
-                self.after_loss(out);
-            }
-            (ConnState::OpenSent, Message::Open(open)) => self.receive_open(id, open, out),
-            (ConnState::OpenConfirm, Message::Keepalive) => {
-                // RFC 4271 §6.8: only one connection may be established;
-                // a second one reaching this point loses.
-                if self.established().is_some() {
-                    let n = Notification::cease(CeaseSubcode::ConnectionCollisionResolution);
-                    self.fail(id, n, out);
-                    return;
-                }
-                let Some(c) = self.conn_mut(id) else { return };
-                c.state = ConnState::Established;
-                let negotiated = c.negotiated.clone();
-                self.retries = 0;
-                // The other connection, if any, was never going to win.
-                let others: Vec<ConnId> = self
-                    .conns
-                    .iter()
-                    .filter(|c| c.id != id)
-                    .map(|c| c.id)
-                    .collect();
-                for other in others {
-                    out.push(Action::Send(
-                        other,
-                        Message::Notification(Notification::cease(
-                            CeaseSubcode::ConnectionCollisionResolution,
-                        )),
-                    ));
-                    self.drop_conn(other, out);
-                }
-                if let Some(n) = negotiated {
-                    out.push(Action::Established {
-                        conn: id,
-                        negotiated: Box::new(n),
-                    });
-                }
-            }
-            (ConnState::Established, Message::Keepalive) => {}
-            (ConnState::Established, Message::Update(u)) => {
-                out.push(Action::UpdateReceived(Box::new(u)));
-            }
-            (ConnState::Established, Message::RouteRefresh(r)) => self.receive_refresh(id, r, out),
-            // RFC 6608 §4: anything else is an FSM error naming the state.
-            (ConnState::OpenSent, _) => {
-                self.fail(id, Notification::fsm(FsmSubcode::UnexpectedInOpenSent), out)
-            }
-            (ConnState::OpenConfirm, _) => self.fail(
-                id,
-                Notification::fsm(FsmSubcode::UnexpectedInOpenConfirm),
-                out,
-            ),
-            (ConnState::Established, Message::Open(_)) => self.fail(
-                id,
-                Notification::fsm(FsmSubcode::UnexpectedInEstablished),
-                out,
-            ),
-        }
-    }
-
-    fn receive_refresh(&mut self, id: ConnId, r: RouteRefresh, out: &mut Vec<Action>) {
-        let Some(n) = self.conn(id).and_then(|c| c.negotiated.as_ref()) else {
-            return;
-        };
-        // RFC 7313 §4: a BoRR/EoRR from the peer concerns its own routes,
-        // which we do not keep; an unknown subtype is ignored (§5).
-        if r.subtype != RefreshSubtype::Request {
-            return;
-        }
-        // RFC 2918 §4: a refresh for a family not negotiated is ignored.
-        if !n.route_refresh || !n.families.contains(&r.family) {
-            return;
-        }
-        out.push(Action::ResendRoutes {
-            family: r.family,
-            enhanced: n.enhanced_route_refresh,
-        });
-    }
-
-    fn check_open(&self, open: &Open) -> Result<(), Notification> {
-        open.validate()?;
-        let asn = open.asn();
-        // RFC 4271 §6.2: Bad Peer AS.
-        let ok = match self.config.remote_as {
-            RemoteAs::Fixed(a) => a == asn,
-            RemoteAs::Internal => asn == self.config.local_as,
-            RemoteAs::External => asn != self.config.local_as,
-        };
-        if !ok {
-            return Err(Notification::open(OpenSubcode::BadPeerAs, Bytes::new()).at("OPEN my AS"));
-        }
-        // RFC 6286 §2.2: inside one AS the identifiers must differ.
-        if asn == self.config.local_as && open.bgp_id == self.config.router_id {
-            return Err(
-                Notification::open(OpenSubcode::BadBgpIdentifier, Bytes::new())
-                    .at("OPEN BGP identifier"),
-            );
-        }
-        // RFC 6793 §4.1: a speaker without the 4-octet capability cannot
-        // peer with a 4-octet AS of ours... it sees AS_TRANS, which is fine;
-        // but its own AS_TRANS with no capability is bogus.
-        if open.four_octet_as().is_none() && open.my_as == crate::types::AS_TRANS {
-            return Err(Notification::open(OpenSubcode::BadPeerAs, Bytes::new()).at("OPEN my AS"));
-        }
-        Ok(())
-    }
-
-    fn receive_open(&mut self, id: ConnId, open: Open, out: &mut Vec<Action>) {
-        if let Err(n) = self.check_open(&open) {
-            self.fail(id, n, out);
-            return;
-        }
-        let ours = self.config.open();
-        let ebgp = open.asn() != self.config.local_as;
-        let params = negotiate(&ours, &open, ebgp);
-        let hold_time = self.config.hold_time.min(open.hold_time);
-        let keepalive = if hold_time == 0 {
-            0
-        } else {
-            self.config
-                .keepalive
-                .map(|k| k.min(hold_time / 3).max(1))
-                .unwrap_or(hold_time / 3)
-                .max(1)
-        };
-        let theirs: Vec<Family> = open
-            .capabilities()
-            .filter_map(|c| match c {
-                Capability::Multiprotocol(f) => Some(*f),
-                _ => None,
-            })
-            .collect();
-        let families: Vec<Family> = if theirs.is_empty() {
-            // RFC 4760 §1: no MP capability means IPv4 unicast only.
-            self.config
-                .families
-                .iter()
-                .copied()
-                .filter(|f| *f == Family::IPV4_UNICAST)
-                .collect()
-        } else {
-            self.config
-                .families
-                .iter()
-                .copied()
-                .filter(|f| theirs.contains(f))
-                .collect()
-        };
-        let has = |code| open.has_capability(code);
-        let peer_graceful_restart = open.capabilities().find_map(|c| match c {
-            Capability::GracefulRestart(g) => Some(g.clone()),
-            _ => None,
-        });
-        let negotiated = Negotiated {
-            params: params.clone(),
-            remote_as: open.asn(),
-            remote_id: open.bgp_id,
-            hold_time,
-            keepalive,
-            families,
-            route_refresh: has(crate::capability::CAP_ROUTE_REFRESH),
-            enhanced_route_refresh: has(crate::capability::CAP_ENHANCED_ROUTE_REFRESH),
-            extended_next_hop: self.config.extended_next_hop && open.capabilities().any(|c| {
-                matches!(c, Capability::ExtendedNextHop(v) if v.iter().any(|e| {
-                    e.nlri_afi == crate::types::AFI_IPV4 && e.next_hop_afi == crate::types::AFI_IPV6
-                }))
-            }),
-            peer_graceful_restart,
-            remote_open: open,
-        };
-
-        // RFC 4271 §6.8: connection collision. Once the peer's identifier
-        // is known, any other connection in OpenConfirm (or OpenSent, whose
-        // OPEN we will see soon with the same identifier) is compared: the
-        // side with the higher identifier keeps the connection it dialled.
-        let remote_id = u32::from(negotiated.remote_id);
-        let local_id = u32::from(self.config.router_id);
-        let this_dir = self.conn(id).map(|c| c.dir);
-        let other = self
-            .conns
-            .iter()
-            .find(|c| c.id != id)
-            .map(|c| (c.id, c.dir, c.state));
-        if let (Some(this_dir), Some((other_id, other_dir, other_state))) = (this_dir, other) {
-            if other_state == ConnState::Established {
-                self.fail(
-                    id,
-                    Notification::cease(CeaseSubcode::ConnectionCollisionResolution),
-                    out,
-                );
-                return;
-            }
-            if other_dir != this_dir {
-                let keep_ours = local_id > remote_id;
-                let close_this = (this_dir == Direction::Outgoing) != keep_ours;
-                let loser = if close_this { id } else { other_id };
-                self.fail(
-                    loser,
-                    Notification::cease(CeaseSubcode::ConnectionCollisionResolution),
-                    out,
-                );
-                if close_this {
-                    return;
-                }
-            }
-        }
-
-        let Some(c) = self.conn_mut(id) else { return };
-        c.state = ConnState::OpenConfirm;
-        c.hold = Duration::from_secs(u64::from(hold_time));
-        c.negotiated = Some(negotiated);
-        out.push(Action::SetCodec(id, params));
-        out.push(Action::Send(id, Message::Keepalive));
-        if hold_time == 0 {
-            out.push(Action::CancelTimer(Timer::Hold(id)));
-        } else {
-            out.push(Action::ArmTimer(
-                Timer::Hold(id),
-                Duration::from_secs(u64::from(hold_time)),
-            ));
-            out.push(Action::ArmTimer(
-                Timer::Keepalive(id),
-                Duration::from_secs(u64::from(keepalive)),
-            ));
-        }
-    }
-}
-
-/// True for NOTIFICATIONs that mean the peer wants to stay down for a while
-/// (administrative shutdown): reconnecting at once would be rude.
-pub fn is_administrative(n: &Notification) -> bool {
-    matches!(
-        n.code,
-        ErrorCode::Cease(
-            CeaseSubcode::AdministrativeShutdown
-                | CeaseSubcode::PeerDeconfigured
-                | CeaseSubcode::AdministrativeReset
-        )
-    )
 }

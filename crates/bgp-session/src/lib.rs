@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use bgp_proto::adj_rib_out::RouteSpec;
 use bgp_proto::fsm::State;
@@ -71,6 +71,75 @@ pub enum PeerError {
     Md5 { name: String, source: io::Error },
 }
 
+/// First pause after a failed accept (EMFILE, ENFILE, ENOBUFS ...); it
+/// doubles up to [`ACCEPT_BACKOFF_MAX`] while accepts keep failing.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(100);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Accepts connections and hands each to its peer's task without waiting:
+/// a peer whose task is busy (its command queue full) gets the connection
+/// closed, and the other peers' connections keep flowing. A failing
+/// accept (out of file descriptors, say) would fail again at once, so the
+/// loop pauses, 100 ms doubling to 1 s, and logs each cause once.
+async fn accept_loop(l: Arc<TcpListener>, weak: Weak<Inner>) {
+    let listen = l.local_addr().ok();
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    let mut last_cause: Option<io::ErrorKind> = None;
+    let mut last_refused: Option<IpAddr> = None;
+    loop {
+        let (stream, remote) = match l.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                if last_cause != Some(e.kind()) {
+                    tracing::warn!(listener = ?listen, error = %e, "accept failed; pausing the listener");
+                    last_cause = Some(e.kind());
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                continue;
+            }
+        };
+        if last_cause.take().is_some() {
+            tracing::info!(listener = ?listen, "accepting again");
+        }
+        backoff = ACCEPT_BACKOFF_MIN;
+        let Some(inner) = weak.upgrade() else { return };
+        let ip = match remote.ip() {
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6)),
+            v4 => v4,
+        };
+        let target = lock(&inner.peers)
+            .values()
+            .find(|p| p.settings.endpoint.address == ip)
+            .map(|p| (p.cmds.clone(), p.status.clone(), p.settings.name.clone()));
+        match target {
+            Some((tx, status, name)) => {
+                if let Err(e) = tx.try_send(PeerCmd::Accepted(stream)) {
+                    // Dropping the command closes the socket.
+                    drop(e);
+                    lock(&status).connections_rejected += 1;
+                    tracing::debug!(peer = %name, %remote, "peer task busy: connection closed");
+                }
+            }
+            // One line per stranger, not per connection: a flood from one
+            // address logs once.
+            None if last_refused == Some(ip) => {
+                tracing::debug!(%remote, "refused a connection from an unknown peer")
+            }
+            None => {
+                last_refused = Some(ip);
+                tracing::info!(%remote, "refused a connection from an unknown peer");
+            }
+        }
+    }
+}
+
 /// A BGP speaker: a set of peers and the listeners that accept them.
 #[derive(Clone)]
 pub struct Speaker {
@@ -99,34 +168,7 @@ impl Speaker {
             }),
         };
         for l in &speaker.inner.listeners {
-            let (l, weak) = (l.clone(), Arc::downgrade(&speaker.inner));
-            tokio::spawn(async move {
-                loop {
-                    let Ok((stream, remote)) = l.accept().await else {
-                        continue;
-                    };
-                    let Some(inner) = weak.upgrade() else { return };
-                    let ip = match remote.ip() {
-                        IpAddr::V6(v6) => v6
-                            .to_ipv4_mapped()
-                            .map(IpAddr::V4)
-                            .unwrap_or(IpAddr::V6(v6)),
-                        v4 => v4,
-                    };
-                    let target = lock(&inner.peers)
-                        .values()
-                        .find(|p| p.settings.endpoint.address == ip)
-                        .map(|p| p.cmds.clone());
-                    match target {
-                        Some(tx) => {
-                            let _ = tx.send(PeerCmd::Accepted(stream)).await;
-                        }
-                        None => {
-                            tracing::info!(%remote, "refused a connection from an unknown peer")
-                        }
-                    }
-                }
-            });
+            tokio::spawn(accept_loop(l.clone(), Arc::downgrade(&speaker.inner)));
         }
         Ok(speaker)
     }

@@ -68,7 +68,7 @@ enum ConnEvent {
     Closed(ConnId),
     Blocked(ConnId),
     Progress(ConnId),
-    Dialed(Result<TcpStream, std::io::Error>),
+    Dialed(Result<TcpStream, transport::DialError>),
 }
 
 enum WriteCmd {
@@ -161,7 +161,11 @@ impl PeerTask {
                     Some(PeerCmd::SetRoutes(r)) => self.set_routes(r),
                     Some(PeerCmd::Accepted(stream)) => {
                         let id = self.attach(stream);
+                        let rejected = self.fsm.rejected_connections();
                         self.feed(Event::Accepted(id));
+                        if self.fsm.rejected_connections() > rejected {
+                            self.status().connections_rejected += 1;
+                        }
                     }
                     Some(PeerCmd::Stop { reason, done }) => {
                         self.feed(Event::Stop { reason });
@@ -225,11 +229,28 @@ impl PeerTask {
             ConnEvent::Blocked(id) => self.feed(Event::SendBlocked(id)),
             ConnEvent::Progress(id) => self.feed(Event::SendProgress(id)),
             ConnEvent::Dialed(Ok(stream)) => {
+                self.status().last_connect_error = None;
                 let id = self.attach(stream);
                 self.feed(Event::Connected(id));
             }
             ConnEvent::Dialed(Err(e)) => {
-                tracing::debug!(peer = %self.settings.name, error = %e, "connect failed");
+                let text = e.to_string();
+                let repeated = {
+                    let mut st = self.status();
+                    *st.connect_failures
+                        .entry(e.reason().to_string())
+                        .or_default() += 1;
+                    let same = st.last_connect_error.as_deref() == Some(text.as_str());
+                    st.last_connect_error = Some(text);
+                    same
+                };
+                // One warning per distinct cause; the retries that fail the
+                // same way are counted in the status and the metric.
+                if repeated {
+                    tracing::debug!(peer = %self.settings.name, error = %e, "connect failed again");
+                } else {
+                    tracing::warn!(peer = %self.settings.name, reason = e.reason(), error = %e, "connect failed");
+                }
                 self.feed(Event::ConnectFailed);
             }
         }

@@ -1,5 +1,6 @@
 //! Per-peer state and counters, as plain data for metrics and status pages.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bgp_proto::fsm::State;
@@ -72,6 +73,13 @@ pub struct PeerStatus {
     /// Time from session established to the last route of the initial
     /// table handed to TCP, in milliseconds.
     pub initial_table_ms: Option<f64>,
+    /// Why our most recent dial failed (None once a dial succeeds).
+    pub last_connect_error: Option<String>,
+    /// Failed dials by reason (`DialError::reason`).
+    pub connect_failures: BTreeMap<String, u64>,
+    /// Connections closed on arrival: a second inbound connection from the
+    /// peer, one while established, or one the peer task had no room for.
+    pub connections_rejected: u64,
 }
 
 fn ser_state<S: serde::Serializer>(s: &State, ser: S) -> Result<S::Ok, S::Error> {
@@ -103,6 +111,9 @@ impl PeerStatus {
             keepalive: None,
             local_address: None,
             initial_table_ms: None,
+            last_connect_error: None,
+            connect_failures: BTreeMap::new(),
+            connections_rejected: 0,
         }
     }
 

@@ -37,31 +37,101 @@ pub fn set_stream_ttl(stream: &TcpStream, ttl: u32) -> io::Result<()> {
     set_ttl(&sock, v6, ttl)
 }
 
+/// Which step of a dial failed, for logs, `/status` and the
+/// `oxlb_bgp_connect_failures_total{reason}` metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DialStage {
+    /// Creating or setting up the socket (TTL, non-blocking).
+    Socket,
+    /// Binding the configured source address (EADDRNOTAVAIL: not ours).
+    SourceAddress,
+    /// The kernel refused the TCP-MD5 key (e.g. longer than 80 bytes).
+    Md5,
+    /// The peer or the network refused the connection.
+    Connect,
+    /// No answer within the dial timeout.
+    Timeout,
+}
+
+/// A failed dial: the step and the OS error, with the addresses involved.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct DialError {
+    pub stage: DialStage,
+    context: String,
+    #[source]
+    pub source: io::Error,
+}
+
+impl DialError {
+    fn new(stage: DialStage, context: String, source: io::Error) -> Self {
+        DialError {
+            stage,
+            context,
+            source,
+        }
+    }
+
+    /// A short label for metrics: `source_address`, `md5`, `refused`,
+    /// `unreachable`, `timeout`, `socket` or `connect`.
+    pub fn reason(&self) -> &'static str {
+        match self.stage {
+            DialStage::Socket => "socket",
+            DialStage::SourceAddress => "source_address",
+            DialStage::Md5 => "md5",
+            DialStage::Timeout => "timeout",
+            DialStage::Connect => match self.source.kind() {
+                io::ErrorKind::ConnectionRefused => "refused",
+                io::ErrorKind::TimedOut => "timeout",
+                io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => "unreachable",
+                _ => "connect",
+            },
+        }
+    }
+}
+
 /// Dials the peer from the configured source, with its TTL and MD5 key.
-pub async fn connect(ep: &Endpoint, timeout: Duration) -> io::Result<TcpStream> {
+pub async fn connect(ep: &Endpoint, timeout: Duration) -> Result<TcpStream, DialError> {
     let addr = SocketAddr::new(ep.address, ep.port);
     let domain = if addr.is_ipv6() {
         Domain::IPV6
     } else {
         Domain::IPV4
     };
-    let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
-    sock.set_nonblocking(true)?;
-    sock.set_nodelay(true)?;
-    set_ttl(&sock, addr.is_ipv6(), ep.ttl)?;
+    let socket_err = |e| DialError::new(DialStage::Socket, format!("socket toward {addr}"), e);
+    let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(socket_err)?;
+    sock.set_nonblocking(true).map_err(socket_err)?;
+    sock.set_nodelay(true).map_err(socket_err)?;
+    set_ttl(&sock, addr.is_ipv6(), ep.ttl).map_err(socket_err)?;
     if let Some(src) = ep.source {
-        sock.bind(&SocketAddr::new(src, 0).into())?;
+        sock.bind(&SocketAddr::new(src, 0).into()).map_err(|e| {
+            DialError::new(
+                DialStage::SourceAddress,
+                format!("cannot bind source address {src} to dial {addr}"),
+                e,
+            )
+        })?;
     }
     if let Some(pw) = &ep.password {
-        md5::set_key(sock.as_fd(), ep.address, pw.as_bytes())?;
+        md5::set_key(sock.as_fd(), ep.address, pw.as_bytes()).map_err(|e| {
+            DialError::new(
+                DialStage::Md5,
+                format!("cannot set the TCP-MD5 key to dial {addr}"),
+                e,
+            )
+        })?;
     }
     let std_stream: std::net::TcpStream = sock.into();
     let tsock = TcpSocket::from_std_stream(std_stream);
     match tokio::time::timeout(timeout, tsock.connect(addr)).await {
-        Ok(r) => r,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("connect to {addr} timed out"),
+        Ok(r) => r.map_err(|e| DialError::new(DialStage::Connect, format!("connect to {addr}"), e)),
+        Err(_) => Err(DialError::new(
+            DialStage::Timeout,
+            format!("connect to {addr}"),
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer within {} s", timeout.as_secs()),
+            ),
         )),
     }
 }

@@ -183,3 +183,70 @@ async fn a_second_peer_on_the_same_address_is_refused() {
         "{err}"
     );
 }
+
+/// A dialling-only speaker with one active peer toward 127.0.0.1:`port`.
+async fn dialer(port: u16, source: Option<IpAddr>, password: Option<String>) -> Speaker {
+    let s = Speaker::bind(&[]).await.unwrap();
+    let lo1: IpAddr = Ipv4Addr::new(127, 0, 0, 1).into();
+    let mut p = settings("r", 64512, 64513, [192, 0, 2, 1], lo1, port, source, false);
+    p.endpoint.password = password;
+    s.upsert_peer(p).await.unwrap();
+    s
+}
+
+#[tokio::test]
+async fn a_source_address_that_is_not_ours_is_named_in_the_status_and_counted() {
+    // 192.0.2.123 is on no interface: bind fails with EADDRNOTAVAIL before
+    // any packet is sent.
+    let src: IpAddr = Ipv4Addr::new(192, 0, 2, 123).into();
+    let s = dialer(179, Some(src), None).await;
+    let st = wait_for(&s, "a connect error", |s| s.last_connect_error.is_some()).await;
+    let text = st.last_connect_error.unwrap();
+    assert!(
+        text.contains("source address 192.0.2.123") && text.contains("os error 99"),
+        "{text}"
+    );
+    assert!(
+        st.connect_failures.get("source_address") >= Some(&1),
+        "{:?}",
+        st.connect_failures
+    );
+    assert_ne!(st.state, State::Established);
+}
+
+#[tokio::test]
+async fn an_md5_key_the_kernel_cannot_take_is_named_in_the_status() {
+    let s = dialer(179, None, Some("k".repeat(81))).await;
+    let st = wait_for(&s, "a connect error", |s| s.last_connect_error.is_some()).await;
+    let text = st.last_connect_error.unwrap();
+    assert!(text.contains("TCP-MD5 key is 81 bytes"), "{text}");
+    assert!(
+        st.connect_failures.get("md5") >= Some(&1),
+        "{:?}",
+        st.connect_failures
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_counted_by_reason_and_cleared_by_a_good_dial() {
+    // A port nobody listens on: take one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = dialer(port, None, None).await;
+    let st = wait_for(&s, "two refused dials", |s| {
+        s.connect_failures.get("refused") >= Some(&2)
+    })
+    .await;
+    let text = st.last_connect_error.unwrap();
+    assert!(
+        text.contains(&format!("connect to 127.0.0.1:{port}")),
+        "{text}"
+    );
+    // Now something listens there: the next dial succeeds and clears it.
+    let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    wait_for(&s, "the error cleared", |s| s.last_connect_error.is_none()).await;
+    drop(l);
+}

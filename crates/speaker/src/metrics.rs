@@ -66,6 +66,7 @@ pub struct Metrics {
     messages: IntCounterVec,
     session_state: IntGaugeVec,
     established: IntCounterVec,
+    connect_failures: IntCounterVec,
     last_error: IntGaugeVec,
     received_updates: IntCounterVec,
     received_prefixes: IntCounterVec,
@@ -119,6 +120,7 @@ impl Metrics {
             messages: reg!(r, IntCounterVec::new(opts("oxlb_bgp_messages_total", "BGP messages by peer, direction (in/out) and type"), &["peer", "direction", "type"]).unwrap()),
             session_state: reg!(r, IntGaugeVec::new(opts("oxlb_bgp_session_state", "1 for the current RFC 4271 state of each session"), &["peer", "state"]).unwrap()),
             established: reg!(r, IntCounterVec::new(opts("oxlb_bgp_session_established_total", "Times the session reached Established"), peer).unwrap()),
+            connect_failures: reg!(r, IntCounterVec::new(opts("oxlb_bgp_connect_failures_total", "Failed dials to the peer by reason (source_address, md5, refused, unreachable, timeout, socket, connect)"), &["peer", "reason"]).unwrap()),
             last_error: reg!(r, IntGaugeVec::new(opts("oxlb_bgp_last_error_info", "The last NOTIFICATION sent or received on the session"), &["peer", "direction", "error"]).unwrap()),
             received_updates: reg!(r, IntCounterVec::new(opts("oxlb_bgp_updates_received_total", "UPDATEs received (decoded and counted, never installed)"), peer).unwrap()),
             received_prefixes: reg!(r, IntCounterVec::new(opts("oxlb_bgp_prefixes_received_total", "Prefixes announced to us (counted, never installed)"), peer).unwrap()),
@@ -151,6 +153,7 @@ impl Metrics {
             &self.updates,
             &self.messages,
             &self.established,
+            &self.connect_failures,
             &self.received_updates,
             &self.received_prefixes,
             &self.malformed,
@@ -207,6 +210,11 @@ impl Metrics {
             self.established
                 .with_label_values(l)
                 .inc_by(p.established_count);
+            for (reason, n) in &p.connect_failures {
+                self.connect_failures
+                    .with_label_values(&[peer.as_str(), reason.as_str()])
+                    .inc_by(*n);
+            }
             if let Some(e) = &p.last_error_sent {
                 self.last_error
                     .with_label_values(&[peer.as_str(), "sent", e])
@@ -316,6 +324,7 @@ mod tests {
         up.prefixes_announced = 3;
         up.prefixes_desired = 4;
         up.messages_out.update = 2;
+        up.connect_failures.insert("source_address".into(), 3);
         let text = m.render(&view, &[up]);
         for line in [
             "metallb_bgp_session_up{peer=\"[2001:db8::1]:179\"} 1",
@@ -329,6 +338,7 @@ mod tests {
             "metallb_k8s_client_config_loaded_bool 1",
             "metallb_k8s_client_config_stale_bool 0",
             "oxlb_bgp_session_state{peer=\"[2001:db8::1]:179\",state=\"Established\"} 1",
+            "oxlb_bgp_connect_failures_total{peer=\"[2001:db8::1]:179\",reason=\"source_address\"} 3",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
