@@ -43,7 +43,7 @@ pub enum PeerAsn {
 
 /// A validated `BGPPeer` (v1beta2 model, defaults applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peer {
+pub struct BgpPeerConfig {
     /// `metadata.name`.
     pub name: String,
     /// `myASN`.
@@ -78,7 +78,7 @@ pub struct Peer {
     pub dual_stack_address_family: bool,
 }
 
-impl Peer {
+impl BgpPeerConfig {
     /// True if the peer's nodeSelectors select a node with these labels.
     pub fn selects_node(&self, node_labels: &Labels) -> bool {
         any_selects(&self.node_selectors, node_labels)
@@ -251,7 +251,7 @@ pub struct Config {
     /// Pools by name.
     pub pools: BTreeMap<String, PoolConfig>,
     /// BGP peers by name.
-    pub peers: BTreeMap<String, Peer>,
+    pub peers: BTreeMap<String, BgpPeerConfig>,
     /// BFD profiles by name.
     pub bfd_profiles: BTreeMap<String, BfdProfile>,
     /// Community aliases (across all Community CRs) by alias name.
@@ -276,7 +276,7 @@ impl Config {
     }
 
     /// The peers whose nodeSelectors select this node (empty = all nodes).
-    pub fn peers_for_node(&self, node_labels: &Labels) -> Vec<&Peer> {
+    pub fn peers_for_node(&self, node_labels: &Labels) -> Vec<&BgpPeerConfig> {
         self.peers
             .values()
             .filter(|p| p.selects_node(node_labels))

@@ -44,8 +44,8 @@ mod validate;
 
 pub use crate::community::{parse_community, Community};
 pub use crate::config::{
-    BfdProfile, BgpAdvertisement, Config, L2Advertisement, LoadBalancerService, Peer, PeerAsn,
-    PoolConfig,
+    BfdProfile, BgpAdvertisement, BgpPeerConfig, Config, L2Advertisement, LoadBalancerService,
+    PeerAsn, PoolConfig,
 };
 pub use crate::diag::{Diagnostic, Diagnostics, LoadErrors, ObjectRef, Source};
 pub use crate::duration::parse_go_duration;

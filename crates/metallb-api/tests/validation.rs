@@ -34,7 +34,7 @@ fn peer_error(extra: &str) -> Vec<String> {
     errors(&peer(&format!("{BASE}{extra}")))
 }
 
-fn peer_ok(extra: &str) -> metallb_api::Peer {
+fn peer_ok(extra: &str) -> metallb_api::BgpPeerConfig {
     let v = check(&peer(&format!("{BASE}{extra}"))).unwrap_or_else(|e| panic!("{e:?}"));
     v.config.peers["p"].clone()
 }

@@ -12,11 +12,11 @@ use bgp_proto::adj_rib_out::RouteSpec;
 use bgp_proto::fsm::{PeerConfig, RemoteAs};
 use bgp_proto::{Community, LargeCommunity};
 use bgp_session::{Endpoint, PeerSettings};
-use metallb_api::{plan, Assigned, Config, Peer, PeerAsn, Plan};
+use metallb_api::{plan, Assigned, BgpPeerConfig, Config, PeerAsn, Plan};
 use serde::Serialize;
 
 use crate::metrics::{AnnouncedIp, PoolCounts};
-use crate::state::{Allocation, State};
+use crate::state::{Allocation, AllocationState};
 
 /// One Service as `check` and `/status` show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -39,7 +39,7 @@ pub struct Desired {
     pub peers: Vec<PeerSettings>,
     pub routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
     pub plan: Plan,
-    pub state: State,
+    pub state: AllocationState,
     pub pools: Vec<PoolCounts>,
     pub announced: Vec<AnnouncedIp>,
     /// Things worth a warning that do not stop the config (e.g. BFD not
@@ -92,7 +92,7 @@ pub fn router_id_keys(config: &Config, node: &NodeInfo) -> Vec<RouterIdKey> {
     keys
 }
 
-fn session_settings(p: &Peer, node: &NodeInfo) -> PeerSettings {
+fn session_settings(p: &BgpPeerConfig, node: &NodeInfo) -> PeerSettings {
     let remote = match p.peer_asn {
         PeerAsn::Number(a) => RemoteAs::Fixed(a),
         PeerAsn::Internal => RemoteAs::Internal,
@@ -163,7 +163,7 @@ fn session_settings(p: &Peer, node: &NodeInfo) -> PeerSettings {
 /// Computes what this node should do. `previous` holds the allocations of
 /// the last run (state file): they are restored first and never moved while
 /// still valid.
-pub fn compute(config: &Config, node: &NodeInfo, previous: &State) -> Desired {
+pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> Desired {
     let mut notes = Vec::new();
     let mut services = Vec::new();
     let pools = config.ip_address_pools();
@@ -213,7 +213,7 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &State) -> Desired {
     let outcomes = alloc.sync(requests);
 
     let mut assigned = Vec::new();
-    let mut state = State::default();
+    let mut state = AllocationState::default();
     for (key, outcome) in &outcomes {
         let report = match alloc.assignment(key) {
             Some(a) => {
@@ -267,7 +267,7 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &State) -> Desired {
     services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
 
     let plan = plan(config, &node.name, &node.labels, &assigned);
-    let node_peers: Vec<&Peer> = config.peers_for_node(&node.labels);
+    let node_peers: Vec<&BgpPeerConfig> = config.peers_for_node(&node.labels);
     let peers: Vec<PeerSettings> = node_peers
         .iter()
         .map(|p| session_settings(p, node))
@@ -420,7 +420,7 @@ spec: {communities: ['64512:100']}
         )
     }
 
-    fn desired(yaml: &str, previous: &State) -> Desired {
+    fn desired(yaml: &str, previous: &AllocationState) -> Desired {
         let opts = metallb_api::Options::default();
         let objects = metallb_api::load_str(yaml, "test.yaml", &opts).expect("loads");
         let config = metallb_api::validate(&objects, &opts)
@@ -439,7 +439,7 @@ spec: {communities: ['64512:100']}
                 "  ipFamilies: [IPv6]\n  ipFamilyPolicy: SingleStack\n"
             )
         );
-        let d = desired(&yaml, &State::default());
+        let d = desired(&yaml, &AllocationState::default());
         let ips: Vec<String> = d.services.iter().map(|s| s.ips[0].to_string()).collect();
         assert_eq!(ips, vec!["192.0.2.0", "2001:db8:100::"]);
         let r4: Vec<String> = d.routes["tor4"]
@@ -461,7 +461,7 @@ spec: {communities: ['64512:100']}
 
     #[test]
     fn allocations_from_the_state_file_are_kept_whatever_else_changes() {
-        let mut previous = State::default();
+        let mut previous = AllocationState::default();
         previous.services.insert(
             "default/b".into(),
             Allocation {
@@ -480,7 +480,7 @@ spec: {communities: ['64512:100']}
     #[test]
     fn a_service_that_cannot_be_served_is_pending_with_metallbs_reason() {
         let yaml = format!("{BASE}{}", svc("x", "  loadBalancerIP: 203.0.113.9\n"));
-        let d = desired(&yaml, &State::default());
+        let d = desired(&yaml, &AllocationState::default());
         let x = &d.services[0];
         assert!(x.ips.is_empty());
         let reason = x.pending.clone().unwrap();
@@ -494,7 +494,7 @@ spec: {communities: ['64512:100']}
             "spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.1}",
             "spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.1, nodeSelectors: [{matchLabels: {kubernetes.io/hostname: other}}]}",
         );
-        let d = desired(&yaml, &State::default());
+        let d = desired(&yaml, &AllocationState::default());
         let names: Vec<&str> = d.peers.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, vec!["tor6"]);
     }
@@ -505,7 +505,7 @@ spec: {communities: ['64512:100']}
             "spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.1}",
             "spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.1, ebgpMultiHop: true}",
         );
-        let d = desired(&yaml, &State::default());
+        let d = desired(&yaml, &AllocationState::default());
         let ttl = |n: &str| d.peers.iter().find(|p| p.name == n).unwrap().endpoint.ttl;
         assert_eq!((ttl("tor4"), ttl("tor6")), (255, 1));
     }
@@ -526,7 +526,7 @@ spec: {communities: ['64512:100']}
         assert_eq!(router_id_keys(&config, &node), vec![(tor4, None)]);
         node.router_ids
             .insert((tor4, None), Ipv4Addr::new(198, 51, 100, 7));
-        let d = compute(&config, &node, &State::default());
+        let d = compute(&config, &node, &AllocationState::default());
         let id = |n: &str| d.peers.iter().find(|p| p.name == n).unwrap().fsm.router_id;
         assert_eq!(id("tor4"), Ipv4Addr::new(198, 51, 100, 7));
         assert_eq!(id("tor6"), Ipv4Addr::new(192, 0, 2, 99));

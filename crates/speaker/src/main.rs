@@ -111,14 +111,14 @@ fn check(args: CheckArgs) -> i32 {
         load_balancer_class: args.lb_class.clone(),
     };
     let previous = match &args.state_file {
-        Some(p) => match state::State::load(p) {
+        Some(p) => match state::AllocationState::load(p) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("{e}");
                 return 1;
             }
         },
-        None => state::State::default(),
+        None => state::AllocationState::default(),
     };
     let json = args.output == "json";
     match metallb_api::load_config(&args.config, &opts) {

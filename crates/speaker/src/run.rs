@@ -21,7 +21,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::desired::{compute, router_id_keys, Desired, NodeInfo, RouterIdKey};
 use crate::http::{StatusParts, View};
 use crate::metrics::{AnnouncedIp, Metrics};
-use crate::state::{State, StateLock};
+use crate::state::{AllocationState, StateLock};
 use crate::StandaloneArgs;
 
 /// State shared with the HTTP handlers.
@@ -96,9 +96,9 @@ pub(crate) struct Runner {
     opts: Options,
     shared: Arc<Shared>,
     /// The allocations in force (what the allocator restores from).
-    state: State,
+    state: AllocationState,
     /// The allocations known to be in the state file.
-    persisted: State,
+    persisted: AllocationState,
     /// Routes per session as computed, and as handed to the BGP engine
     /// (the computed ones minus those of unpersisted allocations).
     desired_routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
@@ -113,7 +113,7 @@ pub(crate) struct Runner {
 }
 
 impl Runner {
-    pub(crate) fn new(args: StandaloneArgs, shared: Arc<Shared>, state: State) -> Self {
+    pub(crate) fn new(args: StandaloneArgs, shared: Arc<Shared>, state: AllocationState) -> Self {
         let opts = Options {
             namespace: args.namespace.clone(),
             load_balancer_class: args.lb_class.clone(),
@@ -417,14 +417,16 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     // The lock is held until the process exits, so a second speaker on the
     // same state file (a rolling update gone wrong) cannot tear it.
     let (_lock, state) = match &args.state_file {
-        Some(p) => match StateLock::acquire(p).and_then(|l| Ok((Some(l), State::load(p)?))) {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("oxlb-speaker: {e}");
-                return 1;
+        Some(p) => {
+            match StateLock::acquire(p).and_then(|l| Ok((Some(l), AllocationState::load(p)?))) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("oxlb-speaker: {e}");
+                    return 1;
+                }
             }
-        },
-        None => (None, State::default()),
+        }
+        None => (None, AllocationState::default()),
     };
     let speaker = match Speaker::bind(&args.bgp_listen).await {
         Ok(s) => s,

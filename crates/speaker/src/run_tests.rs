@@ -23,7 +23,7 @@ fn svc(name: &str) -> String {
     format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  type: LoadBalancer\n  ports: [{{port: 80, protocol: TCP}}]\n")
 }
 
-async fn runner(config: &Path, state_file: Option<PathBuf>, state: State) -> Runner {
+async fn runner(config: &Path, state_file: Option<PathBuf>, state: AllocationState) -> Runner {
     let args = StandaloneArgs {
         config: config.to_path_buf(),
         node_name: "node1".into(),
@@ -92,7 +92,7 @@ async fn a_new_allocation_is_not_announced_until_the_state_file_holds_it() {
     std::fs::write(&blocker, b"").unwrap();
     let state_file = blocker.join("state.json");
     // default/old was persisted (and so announced) by an earlier run.
-    let mut previous = State::default();
+    let mut previous = AllocationState::default();
     previous.services.insert(
         "default/old".into(),
         crate::state::Allocation {
@@ -126,7 +126,7 @@ async fn a_new_allocation_is_not_announced_until_the_state_file_holds_it() {
     std::fs::remove_file(&blocker).unwrap();
     std::fs::create_dir(&blocker).unwrap();
     r.retry_save(Instant::now() + RETRY_MAX).await;
-    let saved = State::load(&state_file).unwrap();
+    let saved = AllocationState::load(&state_file).unwrap();
     assert_eq!(
         saved.services["default/new"].ips,
         vec!["192.0.2.0".parse::<IpAddr>().unwrap()]
@@ -146,7 +146,7 @@ async fn a_sighup_applies_a_same_length_edit_whose_mtime_was_restored() {
     std::fs::write(dir.path().join("00-base.yaml"), CONFIG).unwrap();
     let file = dir.path().join("10-svc.yaml");
     std::fs::write(&file, svc("aaa")).unwrap();
-    let mut r = runner(dir.path(), None, State::default()).await;
+    let mut r = runner(dir.path(), None, AllocationState::default()).await;
     r.reload("start", false).await;
     let names = |r: &Runner| -> Vec<String> {
         r.shared
@@ -181,7 +181,12 @@ async fn an_address_handed_to_another_service_waits_for_the_state_file_too() {
     std::fs::write(&cfg, format!("{CONFIG}---\n{}", pinned("old"))).unwrap();
     let var = dir.path().join("var");
     std::fs::create_dir(&var).unwrap();
-    let mut r = runner(&cfg, Some(var.join("state.json")), State::default()).await;
+    let mut r = runner(
+        &cfg,
+        Some(var.join("state.json")),
+        AllocationState::default(),
+    )
+    .await;
     r.reload("start", false).await;
     assert_eq!(handed(&r), vec!["192.0.2.5/32"]);
 
@@ -199,7 +204,7 @@ async fn an_address_handed_to_another_service_waits_for_the_state_file_too() {
     std::fs::create_dir(&var).unwrap();
     r.retry_save(Instant::now() + RETRY_MAX).await;
     assert_eq!(handed(&r), vec!["192.0.2.5/32"]);
-    let saved = State::load(&var.join("state.json")).unwrap();
+    let saved = AllocationState::load(&var.join("state.json")).unwrap();
     assert_eq!(
         saved.services.keys().collect::<Vec<_>>(),
         vec!["default/moved"]

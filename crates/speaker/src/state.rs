@@ -26,14 +26,14 @@ pub struct Allocation {
 
 /// `namespace/name` -> allocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct State {
+pub struct AllocationState {
     /// Format version, for future migrations.
     pub version: u32,
     pub services: BTreeMap<String, Allocation>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
+pub enum StateFileError {
     #[error("state file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -59,17 +59,19 @@ pub enum StateError {
 /// Makes every temporary file name unique within the process.
 static WRITES: AtomicU64 = AtomicU64::new(0);
 
-impl State {
-    pub fn load(path: &Path) -> Result<State, StateError> {
-        let parse = |source| StateError::Parse {
+impl AllocationState {
+    pub fn load(path: &Path) -> Result<AllocationState, StateFileError> {
+        let parse = |source| StateFileError::Parse {
             path: path.to_path_buf(),
             source,
         };
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(AllocationState::default())
+            }
             Err(source) => {
-                return Err(StateError::Io {
+                return Err(StateFileError::Io {
                     path: path.to_path_buf(),
                     source,
                 })
@@ -81,7 +83,7 @@ impl State {
         match value.get("version") {
             Some(v) if v.as_u64() == Some(u64::from(VERSION)) => {}
             v => {
-                return Err(StateError::Version {
+                return Err(StateFileError::Version {
                     path: path.to_path_buf(),
                     value: v.map_or_else(|| "missing".to_string(), ToString::to_string),
                 })
@@ -92,8 +94,8 @@ impl State {
 
     /// Writes the state so that a crash leaves either the old or the new
     /// file, never a torn one, and returns only once the rename is durable.
-    pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        let io = |source| StateError::Io {
+    pub fn save(&self, path: &Path) -> Result<(), StateFileError> {
+        let io = |source| StateFileError::Io {
             path: path.to_path_buf(),
             source,
         };
@@ -101,7 +103,7 @@ impl State {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(format!(".tmp.{}.{n}", std::process::id()));
         let tmp = PathBuf::from(tmp);
-        let body = serde_json::to_vec_pretty(&State {
+        let body = serde_json::to_vec_pretty(&AllocationState {
             version: VERSION,
             ..self.clone()
         })
@@ -142,11 +144,11 @@ pub struct StateLock {
 impl StateLock {
     /// Locks `<path>.lock` (created if missing) and records our PID in it;
     /// fails at once, naming the holder's PID, if another process has it.
-    pub fn acquire(path: &Path) -> Result<StateLock, StateError> {
+    pub fn acquire(path: &Path) -> Result<StateLock, StateFileError> {
         let mut lock = path.as_os_str().to_owned();
         lock.push(".lock");
         let lock = PathBuf::from(lock);
-        let io = |source| StateError::Io {
+        let io = |source| StateFileError::Io {
             path: lock.clone(),
             source,
         };
@@ -168,7 +170,7 @@ impl StateLock {
                 "" => "holder unknown".to_string(),
                 pid => format!("pid {pid}"),
             };
-            return Err(StateError::Locked {
+            return Err(StateFileError::Locked {
                 path: path.to_path_buf(),
                 lock,
                 holder,
@@ -185,8 +187,8 @@ impl StateLock {
 mod tests {
     use super::*;
 
-    fn one_service() -> State {
-        let mut s = State::default();
+    fn one_service() -> AllocationState {
+        let mut s = AllocationState::default();
         s.services.insert(
             "default/web".into(),
             Allocation {
@@ -201,8 +203,8 @@ mod tests {
     fn a_missing_state_file_is_an_empty_state() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(
-            State::load(&dir.path().join("none.json")).unwrap(),
-            State::default()
+            AllocationState::load(&dir.path().join("none.json")).unwrap(),
+            AllocationState::default()
         );
     }
 
@@ -213,7 +215,7 @@ mod tests {
         let s = one_service();
         s.save(&p).unwrap();
         s.save(&p).unwrap();
-        let back = State::load(&p).unwrap();
+        let back = AllocationState::load(&p).unwrap();
         assert_eq!(back.services, s.services);
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -235,7 +237,10 @@ mod tests {
             std::fs::read(&other).unwrap(),
             b"another writer's half-written file"
         );
-        assert_eq!(State::load(&p).unwrap().services, one_service().services);
+        assert_eq!(
+            AllocationState::load(&p).unwrap().services,
+            one_service().services
+        );
     }
 
     #[test]
@@ -256,7 +261,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
         std::fs::write(&p, b"{ not json").unwrap();
-        let e = State::load(&p).unwrap_err().to_string();
+        let e = AllocationState::load(&p).unwrap_err().to_string();
         assert!(e.contains("state.json") && e.contains("not a valid"), "{e}");
     }
 
@@ -265,7 +270,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
         std::fs::write(&p, br#"{"version": 2, "services": {}, "owners": []}"#).unwrap();
-        let e = State::load(&p).unwrap_err().to_string();
+        let e = AllocationState::load(&p).unwrap_err().to_string();
         assert!(
             e.contains("state.json")
                 && e.contains("`version` is 2")
@@ -273,7 +278,7 @@ mod tests {
             "{e}"
         );
         std::fs::write(&p, br#"{"services": {}}"#).unwrap();
-        let e = State::load(&p).unwrap_err().to_string();
+        let e = AllocationState::load(&p).unwrap_err().to_string();
         assert!(e.contains("`version` is missing"), "{e}");
     }
 

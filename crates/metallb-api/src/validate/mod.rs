@@ -7,8 +7,8 @@ mod services;
 
 use crate::community::{parse_community, Community};
 use crate::config::{
-    BfdProfile, BgpAdvertisement, Config, L2Advertisement, LoadBalancerService, Peer, PeerAsn,
-    PoolConfig,
+    BfdProfile, BgpAdvertisement, BgpPeerConfig, Config, L2Advertisement, LoadBalancerService,
+    PeerAsn, PoolConfig,
 };
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::duration::{format_go_duration, parse_go_duration};

@@ -76,8 +76,8 @@ pub(super) fn peers(
     objects: &Objects,
     opts: &Options,
     bfd: &BTreeMap<String, BfdProfile>,
-) -> BTreeMap<String, Peer> {
-    let mut out: BTreeMap<String, Peer> = BTreeMap::new();
+) -> BTreeMap<String, BgpPeerConfig> {
+    let mut out: BTreeMap<String, BgpPeerConfig> = BTreeMap::new();
     let mut sources: BTreeMap<String, &Loaded<BgpPeerSpec>> = BTreeMap::new();
     for o in &objects.bgp_peers {
         let before = cx.errors.len();
@@ -113,7 +113,7 @@ pub(super) fn peer(
     opts: &Options,
     objects: &Objects,
     bfd: &BTreeMap<String, BfdProfile>,
-) -> Option<Peer> {
+) -> Option<BgpPeerConfig> {
     let s = &o.spec;
     let before = cx.errors.len();
     let asn = |cx: &mut Ctx, field: &str, v: u64| -> u32 {
@@ -469,7 +469,7 @@ pub(super) fn peer(
     if cx.errors.len() != before {
         return None;
     }
-    Some(Peer {
+    Some(BgpPeerConfig {
         name: o.name.clone(),
         my_asn,
         peer_asn,
