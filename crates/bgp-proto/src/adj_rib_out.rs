@@ -274,6 +274,12 @@ impl AdjRibOut {
         !self.dirty.is_empty() || !self.end_of_rib.is_empty() || !self.refresh.is_empty()
     }
 
+    /// True until every End-of-RIB after the initial table has been given
+    /// out, i.e. while the initial table is still being sent.
+    pub fn owes_end_of_rib(&self) -> bool {
+        !self.end_of_rib.is_empty()
+    }
+
     /// The session went down: the peer no longer has anything from us, and
     /// nothing is owed to it.
     pub fn reset(&mut self) {
