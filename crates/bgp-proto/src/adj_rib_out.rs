@@ -19,7 +19,8 @@
 
 mod budget;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -184,22 +185,22 @@ impl AdjRibOut {
         ctx: &ExportContext,
         routes: impl IntoIterator<Item = &'a RouteSpec>,
     ) -> Vec<(IpNet, String)> {
-        let mut merged: BTreeMap<IpNet, RouteSpec> = BTreeMap::new();
+        // Borrowed unless a prefix comes twice: no copy of the whole list.
+        let mut merged: BTreeMap<IpNet, Cow<'a, RouteSpec>> = BTreeMap::new();
         for r in routes {
             merged
                 .entry(r.prefix.trunc())
                 .and_modify(|m| {
+                    let m = m.to_mut();
                     m.communities.extend_from_slice(&r.communities);
                     m.large_communities.extend_from_slice(&r.large_communities);
                     m.local_pref = m.local_pref.max(r.local_pref);
                 })
-                .or_insert_with(|| r.clone());
+                .or_insert(Cow::Borrowed(r));
         }
-        let mut interned: HashMap<AttrSet, Arc<AttrSet>> = HashMap::new();
-        // Reuse the Arcs already held so unchanged routes compare by pointer.
-        for a in self.desired.values() {
-            interned.entry((**a).clone()).or_insert_with(|| a.clone());
-        }
+        // Interned sets, looked up by value through the Arc; reusing the
+        // Arcs already held makes unchanged routes compare by pointer.
+        let mut interned: HashSet<Arc<AttrSet>> = self.desired.values().cloned().collect();
         let mut rejected = Vec::new();
         let desired: BTreeMap<IpNet, Arc<AttrSet>> = merged
             .into_iter()
@@ -220,13 +221,18 @@ impl AdjRibOut {
                     ));
                     return None;
                 }
-                let arc = interned
-                    .entry(attrs.clone())
-                    .or_insert_with(|| Arc::new(attrs))
-                    .clone();
+                let arc = match interned.get(&attrs) {
+                    Some(a) => a.clone(),
+                    None => {
+                        let a = Arc::new(attrs);
+                        interned.insert(a.clone());
+                        a
+                    }
+                };
                 Some((p, arc))
             })
             .collect();
+        drop(interned);
         // Keep `dirty` exactly the prefixes where the peer's copy differs,
         // so churn between two pulls never grows it beyond one entry per
         // prefix desired or advertised.
