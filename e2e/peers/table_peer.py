@@ -17,11 +17,12 @@ communities, from decoding every UPDATE) and then runs one mode:
            announcements arrived, and compare the model with --expect.
   feed     read the initial table, then send a full table of --count IPv6
            /64s from 2001:db8::/32 packed into UPDATEs (MP_REACH_NLRI, 4096
-           bytes each), then one KEEPALIVE; write DIR/fed and stay
-           connected (reading and answering) until DIR/resume exists.
+           bytes each), then one KEEPALIVE.
 
-Prints one "RESULT key=value ..." line and exits 0 only if the mode's checks
-passed (model equal to --expect where given, no NOTIFICATION, no close).
+Then prints one "RESULT key=value ..." line, writes DIR/done, and stays on
+the session (reading, answering) until DIR/finish exists. Exits 0 only if the
+mode's checks passed (model equal to --expect where given) and the session
+was never closed nor sent a NOTIFICATION.
 Standard library only.
 """
 import argparse
@@ -310,15 +311,20 @@ def main():
             p.keepalive_tick()
         p.sock.sendall(msg(KEEPALIVE))
         result["feed_s"] = "%.1f" % (time.time() - t0)
-        open(os.path.join(a.dir, "fed"), "w").write("%d\n" % a.count)
-        resume = os.path.join(a.dir, "resume")
-        ok = p.read_until(lambda: os.path.exists(resume), deadline, quiet=None)
     result.update(ok=int(bool(ok)), table=len(p.table), updates=p.updates,
                   announcements=p.announcements, withdrawals=p.withdrawals,
                   eor=p.eor, borr=p.borr, eorr=p.eorr,
                   notification=p.notification or "-", closed=int(p.closed))
     print("RESULT " + " ".join("%s=%s" % kv for kv in result.items()), flush=True)
-    sys.exit(0 if ok else 1)
+    # Stay on the session (reading, answering) until the test has looked at
+    # the speaker's side; leaving closes the session.
+    open(os.path.join(a.dir, "done"), "w").write("ok=%d\n" % bool(ok))
+    finish = os.path.join(a.dir, "finish")
+    stayed = p.read_until(lambda: os.path.exists(finish), deadline)
+    if not stayed:
+        print("session lost before the test finished: notification=%s closed=%d"
+              % (p.notification or "-", int(p.closed)), flush=True)
+    sys.exit(0 if ok and stayed else 1)
 
 
 if __name__ == "__main__":

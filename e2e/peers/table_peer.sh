@@ -10,7 +10,9 @@
 #                             DROP-th route
 #   table_peer_start NS MODE ARGS...   spawn table_peer.py in NS; its PID is
 #                             in $TABLE_PEER_PID, its output in $E2E_TMP/peer.log
-#   table_peer_wait T         wait up to T s for it to exit; its exit status
+#   table_peer_done T         wait up to T s for its RESULT (DIR/done); prints it
+#   table_peer_wait T         touch DIR/finish, wait up to T s for it to exit;
+#                             its exit status
 
 [[ -n ${_E2E_TABLE_PEER_SOURCED:-} ]] && return 0
 _E2E_TABLE_PEER_SOURCED=1
@@ -34,9 +36,17 @@ table_peer_start() {
   TABLE_PEER_PID=$E2E_LAST_PID
 }
 
+# table_peer_done T: waits for the peer's RESULT line and prints it.
+table_peer_done() {
+  wait_until "$1" test -s "$TABLE_PEER_DIR/done" \
+    || { cat "$E2E_TMP/peer.log" >&2; return 1; }
+  grep '^RESULT ' "$E2E_TMP/peer.log"
+}
+
 # table_peer_wait T: the peer's exit status (124 if still running after T s).
 table_peer_wait() {
   local t=$1 rc=0
+  touch "$TABLE_PEER_DIR/finish"
   wait_until "$t" eval "! kill -0 $TABLE_PEER_PID" || return 124
   wait "$TABLE_PEER_PID" || rc=$?
   return "$rc"
