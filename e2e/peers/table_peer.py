@@ -17,7 +17,8 @@ communities, from decoding every UPDATE) and then runs one mode:
            announcements arrived, and compare the model with --expect.
   feed     read the initial table, then send a full table of --count IPv6
            /64s from 2001:db8::/32 packed into UPDATEs (MP_REACH_NLRI, 4096
-           bytes each), then one KEEPALIVE.
+           bytes each), --repeat times (re-announcements), then one
+           KEEPALIVE.
 
 Then prints one "RESULT key=value ..." line, writes DIR/done, and stays on
 the session (reading, answering) until DIR/finish exists. Exits 0 only if the
@@ -281,6 +282,7 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--expect")
     ap.add_argument("--count", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1, help="feed: send the table this many times")
     ap.add_argument("--timeout", type=float, default=120)
     a = ap.parse_args()
     p = Peer(a)
@@ -306,9 +308,11 @@ def main():
         ok = ok and p.table == want
     elif ok and a.mode == "feed":
         t0 = time.time()
-        for u in v6_table(a.count):
-            p.sock.sendall(u)
-            p.keepalive_tick()
+        table = v6_table(a.count)
+        for _ in range(a.repeat):
+            for u in table:
+                p.sock.sendall(u)
+                p.keepalive_tick()
         p.sock.sendall(msg(KEEPALIVE))
         result["feed_s"] = "%.1f" % (time.time() - t0)
     result.update(ok=int(bool(ok)), table=len(p.table), updates=p.updates,
