@@ -20,7 +20,13 @@ communities, from decoding every UPDATE) and then runs one mode:
            bytes each), --repeat times (re-announcements), then one
            KEEPALIVE.
 
-Then prints one "RESULT key=value ..." line, writes DIR/done, and stays on
+  slowread read the initial table slowly (2 kB per 100 ms, so the speaker's
+           writer is blocked in the middle of an UPDATE), write DIR/slow
+           after a second, read everything once DIR/fast exists, until the
+           speaker closes; passes if the last thing before the close was a
+           Cease/Administrative Shutdown NOTIFICATION. No DIR/finish wait.
+
+Except in slowread, then prints one "RESULT key=value ..." line, writes DIR/done, and stays on
 the session (reading, answering) until DIR/finish exists. Exits 0 only if the
 mode's checks passed (model equal to --expect where given) and the session
 was never closed nor sent a NOTIFICATION.
@@ -99,6 +105,7 @@ class Peer:
         self.last_ka = time.time()
         self.notification = None
         self.closed = False
+        self.reset = False
 
     def open_msg(self):
         caps = struct.pack("!BBHBB", 1, 4, 1, 0, 1)      # MP IPv4 unicast
@@ -133,14 +140,9 @@ class Peer:
     def recv_msg(self, deadline):
         """Next (type, body), None on close; raises TimeoutError at deadline."""
         while True:
-            b, o = self.buf, self.off
-            if len(b) - o >= 19:
-                length, mtype = struct.unpack_from("!HB", b, o + 16)
-                if length < 19:
-                    raise RuntimeError("speaker sent a message of length %d" % length)
-                if len(b) - o >= length:
-                    self.off = o + length
-                    return mtype, b[o + 19:o + length]
+            m = self.buffered()
+            if m is not None:
+                return m
             if time.time() >= deadline:
                 raise TimeoutError()
             self.keepalive_tick()
@@ -153,8 +155,51 @@ class Peer:
             if not d:
                 self.closed = True
                 return None
-            self.buf = b[o:] + d
-            self.off = 0
+            self.feed(d)
+
+    def feed(self, d):
+        self.buf = self.buf[self.off:] + d
+        self.off = 0
+
+    def buffered(self):
+        """The next complete message in the buffer, else None."""
+        b, o = self.buf, self.off
+        if len(b) - o >= 19:
+            length, mtype = struct.unpack_from("!HB", b, o + 16)
+            if length < 19:
+                raise RuntimeError("speaker sent a message of length %d" % length)
+            if len(b) - o >= length:
+                self.off = o + length
+                return mtype, b[o + 19:o + length]
+        return None
+
+    def slow_read(self, deadline):
+        """Reads 2 kB every 100 ms (all at once after DIR/fast exists) until
+        the speaker closes; writes DIR/slow after the first second."""
+        t0, signaled = time.time(), False
+        fast = os.path.join(self.a.dir, "fast")
+        while time.time() < deadline:
+            quick = os.path.exists(fast)
+            try:
+                d = self.sock.recv(1 << 20 if quick else 2048)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                self.reset = True
+                return
+            if not d:
+                self.closed = True
+                return
+            self.feed(d)
+            m = self.buffered()
+            while m is not None:
+                self.handle(*m)
+                m = self.buffered()
+            if not signaled and time.time() - t0 > 1:
+                open(os.path.join(self.a.dir, "slow"), "w").write("%d\n" % self.updates)
+                signaled = True
+            if not quick:
+                time.sleep(0.1)
 
     def handle(self, mtype, body):
         if mtype == NOTIFICATION:
@@ -273,7 +318,7 @@ def v6_table(count):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["stall", "refresh", "feed"])
+    ap.add_argument("mode", choices=["stall", "refresh", "feed", "slowread"])
     ap.add_argument("--listen", required=True)
     ap.add_argument("--local-as", type=int, default=64513)
     ap.add_argument("--router-id", default="192.0.2.2")
@@ -289,6 +334,15 @@ def main():
     deadline = time.time() + a.timeout
     p.accept()
     p.handshake(deadline)
+    if a.mode == "slowread":
+        p.slow_read(deadline)
+        # RFC 4486 §4: Cease (6) / Administrative Shutdown (2), then close.
+        ok = (p.notification or "").startswith("0602") and p.closed
+        result = {"ok": int(ok), "updates": p.updates, "notification": p.notification or "-",
+                  "closed": int(p.closed), "reset": int(p.reset)}
+        print("RESULT " + " ".join("%s=%s" % kv for kv in result.items()), flush=True)
+        open(os.path.join(a.dir, "done"), "w").write("ok=%d\n" % ok)
+        sys.exit(0 if ok else 1)
     ok = p.read_until(lambda: p.eor >= 1, deadline)
     initial = len(p.table)
     result = {"initial": initial}

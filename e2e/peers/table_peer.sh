@@ -7,7 +7,8 @@
 #                             community 64512:K:i (so every route is its own
 #                             attribute set: one UPDATE per route, the worst
 #                             case for queued bytes); DROP>0 leaves out every
-#                             DROP-th route
+#                             DROP-th route; K "-": no attributes (all
+#                             routes share one set: full 4 kB UPDATEs)
 #   table_peer_start NS MODE ARGS...   spawn table_peer.py in NS; its PID is
 #                             in $TABLE_PEER_PID, its output in $E2E_TMP/peer.log
 #   table_peer_done T         wait up to T s for its RESULT (DIR/done); prints it
@@ -25,7 +26,8 @@ table_routes() {
   awk -v n="$1" -v k="$2" -v drop="${3:-0}" 'BEGIN {
     for (i = 0; i < n; i++) {
       if (drop > 0 && i % drop == 0) continue
-      printf "198.%d.%d.%d/32 large=64512:%d:%d\n", 18 + int(i / 65536), int(i / 256) % 256, i % 256, k, i
+      printf "198.%d.%d.%d/32", 18 + int(i / 65536), int(i / 256) % 256, i % 256
+      if (k == "-") printf "\n"; else printf " large=64512:%d:%d\n", k, i
     }
   }'
 }
