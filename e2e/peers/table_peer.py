@@ -7,7 +7,7 @@ refresh, 4-octet AS; --rcvbuf shrinks its TCP receive buffer), keeps a model
 of the IPv4 table the speaker announced (prefix -> communities and large
 communities, from decoding every UPDATE) and then runs one mode:
 
-  stall    read the initial table up to End-of-RIB, write DIR/synced, then
+  stall    read the initial table (End-of-RIB and --initial routes), write DIR/synced, then
            stop reading (but keep sending KEEPALIVEs) until DIR/resume
            exists; then read until the model equals --expect (a routes file
            in oxlb-bgp's format) or --timeout passes.
@@ -326,6 +326,8 @@ def main():
     ap.add_argument("--rcvbuf", type=int, default=0)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--expect")
+    ap.add_argument("--initial", type=int, default=0,
+                    help="the initial table is in once End-of-RIB and this many routes arrived")
     ap.add_argument("--count", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="feed: send the table this many times")
     ap.add_argument("--timeout", type=float, default=120)
@@ -343,7 +345,9 @@ def main():
         print("RESULT " + " ".join("%s=%s" % kv for kv in result.items()), flush=True)
         open(os.path.join(a.dir, "done"), "w").write("ok=%d\n" % ok)
         sys.exit(0 if ok else 1)
-    ok = p.read_until(lambda: p.eor >= 1, deadline)
+    # The session may come up before the speaker has its routes (End-of-RIB
+    # of an empty table, then the routes as changes): wait for both.
+    ok = p.read_until(lambda: p.eor >= 1 and len(p.table) >= a.initial, deadline)
     initial = len(p.table)
     result = {"initial": initial}
     if ok and a.mode == "stall":

@@ -32,7 +32,7 @@ nsx ox sysctl -qw net.ipv4.tcp_wmem='4096 16384 262144'
 
 table_routes $N 1 | oxlb_routes ox
 table_routes $N 1 >"$TABLE_PEER_DIR/final"
-table_peer_start p refresh --listen 192.0.2.2 --hold 30 --rcvbuf 65536 \
+table_peer_start p refresh --listen 192.0.2.2 --hold 30 --rcvbuf 65536 --initial $N \
   --count $REQUESTS --expect "$TABLE_PEER_DIR/final" --timeout 120
 oxlb_start ox ox --router-id 192.0.2.1 --local-as 64512 \
   --peer 'address=192.0.2.2,as=64513,name=p,hold=30,connect-time=1'

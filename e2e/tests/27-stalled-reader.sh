@@ -39,7 +39,7 @@ nsx ox sysctl -qw net.ipv4.tcp_wmem='4096 16384 262144'
 
 table_routes $N 0 | oxlb_routes ox
 table_routes $N $CHANGES 10 >"$TABLE_PEER_DIR/final"
-table_peer_start p stall --listen 192.0.2.2 --hold 30 --rcvbuf 65536 --expect "$TABLE_PEER_DIR/final" --timeout 240
+table_peer_start p stall --listen 192.0.2.2 --hold 30 --rcvbuf 65536 --initial $N --expect "$TABLE_PEER_DIR/final" --timeout 240
 oxlb_start ox ox --router-id 192.0.2.1 --local-as 64512 \
   --peer 'address=192.0.2.2,as=64513,name=p,hold=30,connect-time=1'
 
