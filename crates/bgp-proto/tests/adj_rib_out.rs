@@ -457,6 +457,13 @@ fn a_large_table_goes_out_in_full_updates_within_each_budget_then_end_of_rib() {
         );
         messages += msgs.len();
         peer.apply(&msgs, &c.params);
+        if !peer.end_of_rib.is_empty() {
+            assert_eq!(
+                peer.table.len(),
+                20_000,
+                "End-of-RIB before the table was out"
+            );
+        }
     }
     // 810 /32s fill one 4096-byte UPDATE: 25 UPDATEs, plus End-of-RIB.
     assert_eq!(messages, 20_000usize.div_ceil(810) + 1);
