@@ -5,9 +5,24 @@
 //! session's [`ExportContext`] (AS numbers, next hops, families) turns each
 //! into an attribute set. Attribute sets are interned, so thousands of VIPs
 //! with the same communities share one allocation.
+//!
+//! UPDATEs are built lazily. A change only marks prefixes dirty (and a
+//! route refresh or a new session marks work pending); the driver pulls a
+//! bounded batch with [`AdjRibOut::next_updates`] whenever its socket has
+//! room. A peer that stops reading therefore costs the dirty set (at most
+//! one entry per prefix desired or advertised), never a queue of stale
+//! UPDATEs: many changes to one prefix collapse into its last state, and a
+//! prefix added then removed before it was sent costs nothing.
+//!
+//! Per-session state is only `advertised`, the dirty set and the pending
+//! markers; `desired` is the part a later version can share between peers.
 
-use std::collections::{BTreeMap, HashMap};
+mod budget;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -130,11 +145,28 @@ impl ExportContext {
     }
 }
 
+/// A route refresh being answered for one family (RFC 2918, RFC 7313).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RefreshPass {
+    family: Family,
+    enhanced: bool,
+    /// The last prefix re-sent, once the pass has started (BoRR sent).
+    started: Option<Option<IpNet>>,
+    /// Another request arrived after this pass started: run it once more.
+    again: bool,
+}
+
 /// The routes of one session.
 #[derive(Clone, Debug, Default)]
 pub struct AdjRibOut {
     desired: BTreeMap<IpNet, Arc<AttrSet>>,
     advertised: BTreeMap<IpNet, Arc<AttrSet>>,
+    /// Exactly the prefixes whose desired state differs from what the peer
+    /// has (between pulls; a pull removes what it sent).
+    dirty: BTreeSet<IpNet>,
+    /// Families owed an End-of-RIB once the initial table is out.
+    end_of_rib: Vec<Family>,
+    refresh: Vec<RefreshPass>,
 }
 
 impl AdjRibOut {
@@ -142,34 +174,35 @@ impl AdjRibOut {
         AdjRibOut::default()
     }
 
-    /// Replaces the desired routes with `routes` as exported by `ctx`.
-    /// Routes of a family the session cannot carry are left out silently;
-    /// routes whose attributes cannot fit in one UPDATE are left out and
-    /// returned with the reason, so the caller can report them. A prefix
-    /// given twice keeps the union of its communities.
+    /// Replaces the desired routes with `routes` as exported by `ctx` and
+    /// marks every prefix that changed. Routes of a family the session
+    /// cannot carry are left out silently; routes whose attributes cannot
+    /// fit in one UPDATE are left out and returned with the reason, so the
+    /// caller can report them. A prefix given twice keeps the union of its
+    /// communities.
     pub fn set_routes<'a>(
         &mut self,
         ctx: &ExportContext,
         routes: impl IntoIterator<Item = &'a RouteSpec>,
     ) -> Vec<(IpNet, String)> {
-        let mut merged: BTreeMap<IpNet, RouteSpec> = BTreeMap::new();
+        // Borrowed unless a prefix comes twice: no copy of the whole list.
+        let mut merged: BTreeMap<IpNet, Cow<'a, RouteSpec>> = BTreeMap::new();
         for r in routes {
             merged
                 .entry(r.prefix.trunc())
                 .and_modify(|m| {
+                    let m = m.to_mut();
                     m.communities.extend_from_slice(&r.communities);
                     m.large_communities.extend_from_slice(&r.large_communities);
                     m.local_pref = m.local_pref.max(r.local_pref);
                 })
-                .or_insert_with(|| r.clone());
+                .or_insert(Cow::Borrowed(r));
         }
-        let mut interned: HashMap<AttrSet, Arc<AttrSet>> = HashMap::new();
-        // Reuse the Arcs already held so unchanged routes compare by pointer.
-        for a in self.desired.values() {
-            interned.entry((**a).clone()).or_insert_with(|| a.clone());
-        }
+        // Interned sets, looked up by value through the Arc; reusing the
+        // Arcs already held makes unchanged routes compare by pointer.
+        let mut interned: HashSet<Arc<AttrSet>> = self.desired.values().cloned().collect();
         let mut rejected = Vec::new();
-        self.desired = merged
+        let desired: BTreeMap<IpNet, Arc<AttrSet>> = merged
             .into_iter()
             .filter_map(|(p, spec)| {
                 let attrs = ctx.attributes(&spec)?;
@@ -188,13 +221,42 @@ impl AdjRibOut {
                     ));
                     return None;
                 }
-                let arc = interned
-                    .entry(attrs.clone())
-                    .or_insert_with(|| Arc::new(attrs))
-                    .clone();
+                let arc = match interned.get(&attrs) {
+                    Some(a) => a.clone(),
+                    None => {
+                        let a = Arc::new(attrs);
+                        interned.insert(a.clone());
+                        a
+                    }
+                };
                 Some((p, arc))
             })
             .collect();
+        drop(interned);
+        // Keep `dirty` exactly the prefixes where the peer's copy differs,
+        // so churn between two pulls never grows it beyond one entry per
+        // prefix desired or advertised.
+        let mut touched: Vec<IpNet> = Vec::new();
+        for (p, a) in &desired {
+            match self.desired.get(p) {
+                Some(old) if Arc::ptr_eq(old, a) => {}
+                _ => touched.push(*p),
+            }
+        }
+        touched.extend(self.desired.keys().filter(|p| !desired.contains_key(p)));
+        self.desired = desired;
+        for p in touched {
+            let same = match (self.desired.get(&p), self.advertised.get(&p)) {
+                (None, None) => true,
+                (Some(w), Some(h)) => Arc::ptr_eq(w, h) || w == h,
+                _ => false,
+            };
+            if same {
+                self.dirty.remove(&p);
+            } else {
+                self.dirty.insert(p);
+            }
+        }
         rejected
     }
 
@@ -206,90 +268,212 @@ impl AdjRibOut {
         self.advertised.len()
     }
 
-    /// The session went down: the peer no longer has anything from us.
+    /// Prefixes marked for sending (an upper bound on the UPDATE work
+    /// left; never more than one entry per prefix desired or advertised).
+    pub fn dirty_len(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// True while [`next_updates`](Self::next_updates) has something to
+    /// give: changed prefixes, an End-of-RIB or a route refresh.
+    pub fn has_pending(&self) -> bool {
+        !self.dirty.is_empty() || !self.end_of_rib.is_empty() || !self.refresh.is_empty()
+    }
+
+    /// True until every End-of-RIB after the initial table has been given
+    /// out, i.e. while the initial table is still being sent.
+    pub fn owes_end_of_rib(&self) -> bool {
+        !self.end_of_rib.is_empty()
+    }
+
+    /// The session went down: the peer no longer has anything from us, and
+    /// nothing is owed to it.
     pub fn reset(&mut self) {
         self.advertised.clear();
+        self.dirty.clear();
+        self.end_of_rib.clear();
+        self.refresh.clear();
     }
 
-    /// UPDATEs that bring the peer from what it has to what it should have:
-    /// withdrawals for routes gone, announcements for routes new or changed.
-    pub fn diff(&mut self, params: &SessionParams) -> Result<Vec<Bytes>, BuildError> {
-        let mut b = UpdateBuilder::new(params.clone());
-        let gone: Vec<IpNet> = self
-            .advertised
-            .keys()
-            .filter(|p| !self.desired.contains_key(p))
-            .copied()
-            .collect();
-        let mut changed: Vec<(IpNet, Arc<AttrSet>)> = Vec::new();
-        for (p, a) in &self.desired {
-            match self.advertised.get(p) {
-                Some(old) if Arc::ptr_eq(old, a) || old == a => {}
-                _ => changed.push((*p, a.clone())),
+    /// A session came up: the whole table is owed, then End-of-RIB for
+    /// each negotiated family (RFC 4724 §2).
+    pub fn start(&mut self, families: &[Family]) {
+        self.reset();
+        self.dirty.extend(self.desired.keys().copied());
+        self.end_of_rib = families.to_vec();
+    }
+
+    /// The peer asked for `family` again. A request that arrives while a
+    /// pass for the family is waiting joins it; one that arrives while a
+    /// pass is under way costs one more pass after it, however many come.
+    pub fn request_refresh(&mut self, family: Family, enhanced: bool) {
+        match self.refresh.iter_mut().find(|r| r.family == family) {
+            Some(r) if r.started.is_some() => r.again = true,
+            Some(_) => {}
+            None => self.refresh.push(RefreshPass {
+                family,
+                enhanced,
+                started: None,
+                again: false,
+            }),
+        }
+    }
+
+    /// At most `max_messages` messages that bring the peer closer to the
+    /// desired table: withdrawals and announcements of dirty prefixes
+    /// (grouped by attribute set, each UPDATE filled as far as the batch
+    /// allows), End-of-RIB once the initial table is out, then route
+    /// refresh passes. Empty when nothing is pending or the budget is 0.
+    pub fn next_updates(
+        &mut self,
+        params: &SessionParams,
+        max_messages: usize,
+    ) -> Result<Vec<Bytes>, BuildError> {
+        let mut out = self.dirty_batch(params, max_messages)?;
+        // RFC 4724 §2: End-of-RIB follows the initial table, one per
+        // negotiated family, once every prefix owed has been sent.
+        while self.dirty.is_empty() && out.len() < max_messages {
+            let Some(f) = self.end_of_rib.first().copied() else {
+                break;
+            };
+            out.push(Message::Update(Update::end_of_rib(f)).to_bytes(params)?);
+            self.end_of_rib.remove(0);
+        }
+        while self.dirty.is_empty() && !self.refresh.is_empty() && out.len() < max_messages {
+            let room = max_messages - out.len();
+            let before = out.len();
+            self.refresh_batch(params, room, &mut out)?;
+            if out.len() == before {
+                break;
             }
         }
-        if gone.is_empty() && changed.is_empty() {
-            return Ok(Vec::new());
-        }
-        for p in &gone {
-            b.withdraw(Nlri::new(*p));
-        }
-        for (p, a) in &changed {
-            b.announce(a.clone(), Nlri::new(*p));
-        }
-        let out = b.build()?;
-        for p in gone {
-            self.advertised.remove(&p);
-        }
-        self.advertised.extend(changed);
         Ok(out)
     }
 
-    /// Everything in one family again (route refresh), wrapped in BoRR/EoRR
-    /// when the peer supports enhanced route refresh (RFC 7313 §4), else
-    /// followed by nothing.
-    pub fn refresh(
+    fn dirty_batch(
         &mut self,
-        family: Family,
-        enhanced: bool,
         params: &SessionParams,
+        max: usize,
     ) -> Result<Vec<Bytes>, BuildError> {
-        let in_family = |p: &IpNet| match p {
-            IpNet::V4(_) => family == Family::IPV4_UNICAST,
-            IpNet::V6(_) => family == Family::IPV6_UNICAST,
+        let mut budget = budget::Budget::new(params, max);
+        let mut b = UpdateBuilder::new(params.clone());
+        let mut taken = Vec::new();
+        for p in &self.dirty {
+            let want = self.desired.get(p);
+            let have = self.advertised.get(p);
+            match (want, have) {
+                (None, None) => {}
+                (Some(w), Some(h)) if Arc::ptr_eq(w, h) || w == h => {}
+                (None, Some(_)) => {
+                    if !budget.take(p, None) {
+                        break;
+                    }
+                    b.withdraw(Nlri::new(*p));
+                }
+                (Some(w), _) => {
+                    if !budget.take(p, Some(w)) {
+                        break;
+                    }
+                    b.announce(w.clone(), Nlri::new(*p));
+                }
+            }
+            taken.push(*p);
+        }
+        let out = if b.is_empty() { Vec::new() } else { b.build()? };
+        for p in taken {
+            self.dirty.remove(&p);
+            match self.desired.get(&p) {
+                Some(a) => {
+                    self.advertised.insert(p, a.clone());
+                }
+                None => {
+                    self.advertised.remove(&p);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Continues the first refresh pass with at most `max` messages.
+    fn refresh_batch(
+        &mut self,
+        params: &SessionParams,
+        max: usize,
+        out: &mut Vec<Bytes>,
+    ) -> Result<(), BuildError> {
+        let Some(pass) = self.refresh.first().cloned() else {
+            return Ok(());
+        };
+        let family = pass.family;
+        let rr = |subtype| Message::RouteRefresh(RouteRefresh { family, subtype }).to_bytes(params);
+        let mut budget = budget::Budget::new(params, max);
+        let mut begin = Vec::new();
+        let after = match pass.started {
+            Some(after) => after,
+            None => {
+                // RFC 7313 §4: an enhanced refresh starts with BoRR.
+                if pass.enhanced {
+                    if !budget.take_extra(1) {
+                        return Ok(());
+                    }
+                    begin.push(rr(RefreshSubtype::BeginningOfRefresh)?);
+                }
+                None
+            }
+        };
+        // Prefixes sort IPv4 before IPv6, so a family is one contiguous run.
+        let lower = match after {
+            Some(p) => Bound::Excluded(p),
+            None if family == Family::IPV6_UNICAST => {
+                Bound::Included(IpNet::V6(ipnet::Ipv6Net::default()))
+            }
+            None => Bound::Unbounded,
         };
         let mut b = UpdateBuilder::new(params.clone());
-        for (p, a) in self.desired.iter().filter(|(p, _)| in_family(p)) {
+        let mut last = after;
+        let mut finished = true;
+        for (p, a) in self.desired.range((lower, Bound::Unbounded)) {
+            if budget::family_of(p) != family {
+                break;
+            }
+            if !budget.take(p, Some(a)) {
+                finished = false;
+                break;
+            }
             b.announce(a.clone(), Nlri::new(*p));
+            last = Some(*p);
         }
-        // Routes withdrawn but not yet sent are handled by the next diff.
-        let mut out = Vec::new();
-        let rr = |subtype| Message::RouteRefresh(RouteRefresh { family, subtype }).to_bytes(params);
-        if enhanced {
-            out.push(rr(RefreshSubtype::BeginningOfRefresh)?);
+        // RFC 7313 §4: ... and ends with EoRR once every route is re-sent.
+        let end = finished && pass.enhanced;
+        if end && !budget.take_extra(1) {
+            finished = false;
         }
-        out.extend(b.build()?);
-        if enhanced {
+        let updates = if b.is_empty() { Vec::new() } else { b.build()? };
+        out.extend(begin);
+        out.extend(updates);
+        if end && finished {
             out.push(rr(RefreshSubtype::EndOfRefresh)?);
         }
-        for (p, a) in self.desired.iter().filter(|(p, _)| in_family(p)) {
-            self.advertised.insert(*p, a.clone());
+        // Re-sent routes are what the peer has now.
+        let resent = (lower, last.map_or(Bound::Unbounded, Bound::Included));
+        if last.is_some() {
+            for (p, a) in self.desired.range(resent) {
+                if budget::family_of(p) == family {
+                    self.advertised.insert(*p, a.clone());
+                }
+            }
         }
-        Ok(out)
-    }
-
-    /// The initial table after the session comes up, then End-of-RIB for
-    /// each negotiated family (RFC 4724 §2).
-    pub fn initial(
-        &mut self,
-        families: &[Family],
-        params: &SessionParams,
-    ) -> Result<Vec<Bytes>, BuildError> {
-        self.advertised.clear();
-        let mut out = self.diff(params)?;
-        for f in families {
-            out.push(Message::Update(Update::end_of_rib(*f)).to_bytes(params)?);
+        let r = &mut self.refresh[0];
+        if finished {
+            if r.again {
+                r.again = false;
+                r.started = None;
+            } else {
+                self.refresh.remove(0);
+            }
+        } else {
+            r.started = Some(last);
         }
-        Ok(out)
+        Ok(())
     }
 }

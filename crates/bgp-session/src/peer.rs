@@ -16,7 +16,10 @@
 //! The writer always drains the control channel before taking the next
 //! bulk UPDATE, so a KEEPALIVE never waits behind a table transfer in our
 //! queues. The reader pauses after an OPEN until the FSM has accepted it and
-//! handed over the negotiated decoding parameters.
+//! handed over the negotiated decoding parameters. Both directions are
+//! bounded; see [`conn`] for the watermarks.
+
+mod conn;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -25,17 +28,12 @@ use std::time::{Duration, Instant};
 
 use bgp_proto::adj_rib_out::{AdjRibOut, ExportContext, RouteSpec};
 use bgp_proto::fsm::{Action, ConnId, DownReason, Event, Negotiated, Peer, PeerConfig, Timer};
-use bgp_proto::{
-    BgpCodec, CodecError, ErrorAction, Message, MessageType, Notification, SessionParams,
-};
-use bytes::Bytes;
-use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use bgp_proto::{ErrorAction, Message, MessageType, Notification, SessionParams};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_util::codec::FramedRead;
+
+use conn::{BulkQueue, WriteCmd, HIGH_WATER, INBOUND_DEPTH};
 
 use crate::status::PeerStatus;
 use crate::transport::{self, Endpoint};
@@ -68,34 +66,9 @@ enum ConnEvent {
     Closed(ConnId),
     Blocked(ConnId),
     Progress(ConnId),
+    /// The writer drained the bulk queue to its low mark.
+    Room(ConnId),
     Dialed(Result<TcpStream, transport::DialError>),
-}
-
-enum WriteCmd {
-    Data(Bytes),
-    Close,
-}
-
-/// UPDATEs waiting for the socket. The writer takes from here only when
-/// the control channel is empty.
-#[derive(Default)]
-struct BulkQueue {
-    q: Mutex<std::collections::VecDeque<Bytes>>,
-    notify: tokio::sync::Notify,
-}
-
-impl BulkQueue {
-    fn push_all(&self, msgs: impl IntoIterator<Item = Bytes>) {
-        self.q
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(msgs);
-        self.notify.notify_one();
-    }
-
-    fn pop(&self) -> Option<Bytes> {
-        self.q.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
-    }
 }
 
 struct ConnHandle {
@@ -104,6 +77,7 @@ struct ConnHandle {
     params: watch::Sender<Option<SessionParams>>,
     send_params: SessionParams,
     reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
     local: SocketAddr,
 }
 
@@ -111,6 +85,8 @@ struct ConnHandle {
 const STALL: Duration = Duration::from_secs(1);
 /// Longest wait for one TCP connect attempt.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait at shutdown for a writer to put its Cease on the wire.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub(crate) struct PeerTask {
     settings: PeerSettings,
@@ -122,10 +98,17 @@ pub(crate) struct PeerTask {
     timers: HashMap<Timer, Instant>,
     events_tx: mpsc::UnboundedSender<ConnEvent>,
     events_rx: mpsc::UnboundedReceiver<ConnEvent>,
+    /// Decoded messages from the readers (bounded: backpressure).
+    inbound_tx: mpsc::Sender<ConnEvent>,
+    inbound_rx: mpsc::Receiver<ConnEvent>,
     status: Arc<Mutex<PeerStatus>>,
     broadcast: broadcast::Sender<SessionEvent>,
     /// The established connection and what it negotiated.
     session: Option<(ConnId, Negotiated, ExportContext)>,
+    /// When the current session came up, until its End-of-RIBs are out.
+    initial_since: Option<Instant>,
+    /// Writers told to close that may still be flushing (a Cease).
+    closing: Vec<JoinHandle<()>>,
 }
 
 impl PeerTask {
@@ -136,6 +119,7 @@ impl PeerTask {
         broadcast: broadcast::Sender<SessionEvent>,
     ) -> Self {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_DEPTH);
         PeerTask {
             fsm: Peer::new(settings.fsm.clone()),
             settings,
@@ -146,9 +130,13 @@ impl PeerTask {
             timers: HashMap::new(),
             events_tx,
             events_rx,
+            inbound_tx,
+            inbound_rx,
             status,
             broadcast,
             session: None,
+            initial_since: None,
+            closing: Vec::new(),
         }
     }
 
@@ -180,6 +168,7 @@ impl PeerTask {
                     }
                 },
                 Some(ev) = self.events_rx.recv() => self.conn_event(ev),
+                Some(ev) = self.inbound_rx.recv() => self.conn_event(ev),
                 _ = sleep_until(deadline) => {
                     let now = Instant::now();
                     let due: Vec<Timer> =
@@ -193,13 +182,29 @@ impl PeerTask {
         }
     }
 
-    /// Waits (briefly) for writers to flush their NOTIFICATIONs.
+    /// Lets each writer put what the control channel holds (the Cease) on
+    /// the wire and close, waiting at most CLOSE_TIMEOUT per connection.
     async fn flush_and_close(&mut self) {
-        for (_, c) in self.conns.drain() {
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.close(id);
+        }
+        for mut w in std::mem::take(&mut self.closing) {
+            if tokio::time::timeout(CLOSE_TIMEOUT, &mut w).await.is_err() {
+                tracing::warn!(peer = %self.settings.name, "writer did not finish in time; closing");
+                w.abort();
+            }
+        }
+    }
+
+    /// Tells the writer to close after what it holds, stops the reader.
+    fn close(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.remove(&id) {
             let _ = c.ctrl.send(WriteCmd::Close);
             c.reader.abort();
+            self.closing.retain(|w| !w.is_finished());
+            self.closing.push(c.writer);
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     fn conn_event(&mut self, ev: ConnEvent) {
@@ -228,6 +233,11 @@ impl PeerTask {
             }
             ConnEvent::Blocked(id) => self.feed(Event::SendBlocked(id)),
             ConnEvent::Progress(id) => self.feed(Event::SendProgress(id)),
+            ConnEvent::Room(id) => {
+                if matches!(&self.session, Some((s, _, _)) if *s == id) {
+                    self.pump();
+                }
+            }
             ConnEvent::Dialed(Ok(stream)) => {
                 self.status().last_connect_error = None;
                 let id = self.attach(stream);
@@ -264,22 +274,60 @@ impl PeerTask {
 
     fn set_routes(&mut self, routes: Arc<Vec<RouteSpec>>) {
         self.routes = routes;
-        let Some((id, negotiated, ctx)) = &self.session else {
+        let Some((_, _, ctx)) = &self.session else {
             self.status().prefixes_desired = self.routes.len() as u64;
             return;
         };
-        let (id, params) = (*id, negotiated.params.clone());
         let rejected = self.rib.set_routes(ctx, self.routes.iter());
         self.report_rejected(&rejected);
-        match self.rib.diff(&params) {
-            Ok(msgs) => self.send_bulk(id, msgs),
-            Err(e) => {
-                tracing::error!(peer = %self.settings.name, error = %e, "cannot build UPDATEs")
+        self.status().prefixes_desired = self.rib.desired_len() as u64;
+        self.pump();
+    }
+
+    /// Tops the established connection's bulk queue up to HIGH_WATER with
+    /// UPDATEs built now from the Adj-RIB-Out; if more is pending, asks the
+    /// writer to say when the queue has drained to its low mark.
+    fn pump(&mut self) {
+        let Some((id, negotiated, _)) = &self.session else {
+            return;
+        };
+        let (id, params) = (*id, negotiated.params.clone());
+        let Some(bulk) = self.conns.get(&id).map(|c| c.bulk.clone()) else {
+            return;
+        };
+        let mut sent = 0u64;
+        while self.rib.has_pending() {
+            let room = HIGH_WATER.saturating_sub(bulk.len());
+            if room == 0 {
+                if bulk.want_room() {
+                    continue;
+                }
+                break;
+            }
+            match self.rib.next_updates(&params, room) {
+                Ok(msgs) => {
+                    sent += msgs.len() as u64;
+                    bulk.push_all(msgs);
+                }
+                Err(e) => {
+                    tracing::error!(peer = %self.settings.name, error = %e, "cannot build UPDATEs");
+                    break;
+                }
             }
         }
+        let initial_done = match self.initial_since {
+            Some(t) if !self.rib.owes_end_of_rib() => {
+                self.initial_since = None;
+                Some(t.elapsed().as_secs_f64() * 1000.0)
+            }
+            _ => None,
+        };
         let mut st = self.status();
-        st.prefixes_desired = self.rib.desired_len() as u64;
+        st.messages_out.update += sent;
         st.prefixes_announced = self.rib.advertised_len() as u64;
+        if initial_done.is_some() {
+            st.initial_table_ms = initial_done;
+        }
     }
 
     /// Splits a socket into reader and writer tasks and returns its id.
@@ -294,8 +342,8 @@ impl PeerTask {
         let (ctrl_tx, ctrl_rx) = mpsc::unbounded_channel();
         let bulk = Arc::new(BulkQueue::default());
         let (params_tx, params_rx) = watch::channel(None);
-        let reader = tokio::spawn(reader(rd, id, self.events_tx.clone(), params_rx));
-        tokio::spawn(writer(
+        let reader = tokio::spawn(conn::reader(rd, id, self.inbound_tx.clone(), params_rx));
+        let writer = tokio::spawn(conn::writer(
             wr,
             id,
             ctrl_rx,
@@ -310,6 +358,7 @@ impl PeerTask {
                 params: params_tx,
                 send_params: SessionParams::default(),
                 reader,
+                writer,
                 local,
             },
         );
@@ -321,16 +370,6 @@ impl PeerTask {
         for a in actions {
             self.apply(a);
         }
-    }
-
-    fn send_bulk(&mut self, id: ConnId, msgs: Vec<Bytes>) {
-        let Some(c) = self.conns.get(&id) else { return };
-        let n = msgs.len() as u64;
-        // The queue holds at most one copy of the table's UPDATEs (a diff is
-        // never larger than the Adj-RIB-Out), so it is bounded by the routes
-        // we were asked to announce, whatever the peer does.
-        c.bulk.push_all(msgs);
-        self.status().messages_out.update += n;
     }
 
     fn apply(&mut self, action: Action) {
@@ -369,10 +408,7 @@ impl PeerTask {
                 }
             }
             Action::Close(id) => {
-                if let Some(c) = self.conns.remove(&id) {
-                    let _ = c.ctrl.send(WriteCmd::Close);
-                    c.reader.abort();
-                }
+                self.close(id);
                 self.timers.retain(|t, _| !matches!(t, Timer::Hold(i) | Timer::Keepalive(i) | Timer::SendHold(i) if *i == id));
             }
             Action::ArmTimer(t, d) => {
@@ -399,6 +435,7 @@ impl PeerTask {
             Action::Established { conn, negotiated } => self.established(conn, *negotiated),
             Action::Down(reason) => {
                 self.session = None;
+                self.initial_since = None;
                 self.rib.reset();
                 {
                     let mut st = self.status();
@@ -420,14 +457,13 @@ impl PeerTask {
                 });
             }
             Action::ResendRoutes { family, enhanced } => {
-                let Some((id, negotiated, _)) = &self.session else {
+                if self.session.is_none() {
                     return;
-                };
-                let (id, params) = (*id, negotiated.params.clone());
-                match self.rib.refresh(family, enhanced, &params) {
-                    Ok(msgs) => self.send_bulk(id, msgs),
-                    Err(e) => tracing::error!(peer = %name, error = %e, "cannot build refresh"),
                 }
+                // Marks the family for re-sending; requests that arrive
+                // while a pass runs cost one more pass, not one each.
+                self.rib.request_refresh(family, enhanced);
+                self.pump();
             }
             Action::UpdateReceived(u) => {
                 let mut st = self.status();
@@ -488,7 +524,7 @@ impl PeerTask {
         let started = Instant::now();
         let rejected = self.rib.set_routes(&ctx, self.routes.iter());
         self.report_rejected(&rejected);
-        let msgs = self.rib.initial(&negotiated.families, &negotiated.params);
+        self.rib.start(&negotiated.families);
         {
             let mut st = self.status();
             st.established_at = Some(started);
@@ -512,13 +548,10 @@ impl PeerTask {
             peer: self.settings.name.clone(),
         });
         self.session = Some((conn, negotiated, ctx));
-        match msgs {
-            Ok(m) => self.send_bulk(conn, m),
-            Err(e) => {
-                tracing::error!(peer = %self.settings.name, error = %e, "cannot build the initial table")
-            }
-        }
-        self.status().initial_table_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+        // The table goes out as the socket takes it; initial_table_ms is
+        // set when the last End-of-RIB has been queued.
+        self.initial_since = Some(started);
+        self.pump();
     }
 }
 
@@ -527,89 +560,4 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d.into()).await,
         None => std::future::pending().await,
     }
-}
-
-async fn reader(
-    rd: OwnedReadHalf,
-    id: ConnId,
-    events: mpsc::UnboundedSender<ConnEvent>,
-    mut params: watch::Receiver<Option<SessionParams>>,
-) {
-    let mut framed = FramedRead::new(rd, BgpCodec::default());
-    while let Some(item) = framed.next().await {
-        match item {
-            Ok(msg) => {
-                let is_open = matches!(msg, Message::Open(_));
-                if events.send(ConnEvent::Msg(id, msg)).is_err() {
-                    return;
-                }
-                if is_open {
-                    // Nothing after an OPEN can be decoded before we know
-                    // what was negotiated (4-octet AS, ADD-PATH, sizes).
-                    if params.changed().await.is_err() {
-                        return;
-                    }
-                    let p = params.borrow().clone();
-                    if let Some(p) = p {
-                        framed.decoder_mut().set_params(p);
-                    }
-                }
-            }
-            Err(CodecError::Protocol(n)) => {
-                let _ = events.send(ConnEvent::DecodeError(id, n));
-                return;
-            }
-            Err(_) => break,
-        }
-    }
-    let _ = events.send(ConnEvent::Closed(id));
-}
-
-async fn writer(
-    mut wr: OwnedWriteHalf,
-    id: ConnId,
-    mut ctrl: mpsc::UnboundedReceiver<WriteCmd>,
-    bulk: Arc<BulkQueue>,
-    events: mpsc::UnboundedSender<ConnEvent>,
-) {
-    loop {
-        // Control messages first, always; then one bulk UPDATE; else wait.
-        let data = match ctrl.try_recv() {
-            Ok(WriteCmd::Data(b)) => b,
-            Ok(WriteCmd::Close) | Err(mpsc::error::TryRecvError::Disconnected) => break,
-            Err(mpsc::error::TryRecvError::Empty) => match bulk.pop() {
-                Some(b) => b,
-                None => {
-                    tokio::select! {
-                        biased;
-                        c = ctrl.recv() => match c {
-                            Some(WriteCmd::Data(b)) => b,
-                            Some(WriteCmd::Close) | None => break,
-                        },
-                        _ = bulk.notify.notified() => continue,
-                    }
-                }
-            },
-        };
-        let mut write = std::pin::pin!(wr.write_all(&data));
-        let mut blocked = false;
-        let result = loop {
-            tokio::select! {
-                r = &mut write => break r,
-                _ = tokio::time::sleep(STALL), if !blocked => {
-                    blocked = true;
-                    let _ = events.send(ConnEvent::Blocked(id));
-                }
-            }
-        };
-        if blocked {
-            let _ = events.send(ConnEvent::Progress(id));
-        }
-        if result.is_err() {
-            let _ = events.send(ConnEvent::Closed(id));
-            return;
-        }
-    }
-    let _ = wr.flush().await;
-    let _ = wr.shutdown().await;
 }

@@ -121,6 +121,27 @@ async fn routes_set_on_one_speaker_reach_the_other_and_only_the_difference_follo
 }
 
 #[tokio::test]
+async fn a_table_larger_than_the_bulk_queue_goes_out_in_full_updates_as_the_writer_drains() {
+    let (a, b) = pair().await;
+    wait_for(&a, "A established", |s| s.state == State::Established).await;
+    // 100,000 /32s are 124 full UPDATEs: the 64-message queue is refilled
+    // when the writer signals Room, twice or more.
+    a.set_routes("b", routes(100_000)).await;
+    let s = wait_for(&b, "100000 prefixes at B", |s| {
+        s.prefixes_received >= 100_000
+    })
+    .await;
+    assert_eq!(s.prefixes_received, 100_000);
+    assert_eq!(s.updates_received, 2 + 100_000usize.div_ceil(810) as u64);
+    let sa = wait_for(&a, "A announced 100000", |s| {
+        s.prefixes_announced == 100_000
+    })
+    .await;
+    assert_eq!(sa.messages_out.update, s.updates_received);
+    assert_eq!(s.established_count, 1);
+}
+
+#[tokio::test]
 async fn an_unchanged_peer_config_does_not_reset_the_session() {
     let (a, _b) = pair().await;
     wait_for(&a, "A established", |s| s.state == State::Established).await;
