@@ -1,12 +1,12 @@
 //! The BGP session state machine (RFC 4271 §8), sans I/O.
 //!
-//! [`Peer::handle`] takes one [`Event`] and the current time and returns the
+//! [`SessionFsm::handle`] takes one [`FsmEvent`] and the current time and returns the
 //! [`Action`]s the driver must carry out: send a message, open or close a
 //! connection, arm or cancel a timer. Nothing here sleeps, reads a socket or
 //! spawns a task, so every transition can be driven from a unit test.
 //!
 //! A peer may have two TCP connections at once, one we dialled and one we
-//! accepted; [`Peer`] holds both and resolves the collision as RFC 4271 §6.8
+//! accepted; [`SessionFsm`] holds both and resolves the collision as RFC 4271 §6.8
 //! says once a BGP identifier is known.
 //!
 //! The receive hold timer is enforced lazily: each message only records the
@@ -27,7 +27,7 @@ mod config;
 mod receive;
 pub mod redial;
 
-pub use config::PeerConfig;
+pub use config::SessionConfig;
 
 /// RFC 4271 §8.2.2: the hold time used while waiting for the peer's OPEN.
 pub const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
@@ -37,7 +37,7 @@ pub const MIN_SEND_HOLD_TIME: Duration = Duration::from_secs(480);
 /// The six RFC 4271 §8.2.2 states, for the peer as a whole: the most
 /// advanced of its connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum State {
+pub enum SessionState {
     Idle,
     Connect,
     Active,
@@ -46,15 +46,15 @@ pub enum State {
     Established,
 }
 
-impl std::fmt::Display for State {
+impl std::fmt::Display for SessionState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            State::Idle => "Idle",
-            State::Connect => "Connect",
-            State::Active => "Active",
-            State::OpenSent => "OpenSent",
-            State::OpenConfirm => "OpenConfirm",
-            State::Established => "Established",
+            SessionState::Idle => "Idle",
+            SessionState::Connect => "Connect",
+            SessionState::Active => "Active",
+            SessionState::OpenSent => "OpenSent",
+            SessionState::OpenConfirm => "OpenConfirm",
+            SessionState::Established => "Established",
         })
     }
 }
@@ -115,11 +115,11 @@ pub enum Timer {
 
 /// Inputs to the state machine.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Event {
+pub enum FsmEvent {
     /// Start the peer (dial, or wait if passive).
     Start,
     /// Stop the peer: Cease / Administrative Shutdown with this reason on
-    /// every open connection, then Idle until the next [`Event::Start`].
+    /// every open connection, then Idle until the next [`FsmEvent::Start`].
     Stop {
         reason: String,
     },
@@ -150,15 +150,15 @@ pub enum DownReason {
     Received(Notification),
     /// The TCP connection closed without a NOTIFICATION.
     ConnectionClosed,
-    /// [`Event::Stop`].
+    /// [`FsmEvent::Stop`].
     Stopped,
 }
 
 /// Outputs of the state machine, to carry out in order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// Dial the peer; answer with [`Event::Connected`] or
-    /// [`Event::ConnectFailed`].
+    /// Dial the peer; answer with [`FsmEvent::Connected`] or
+    /// [`FsmEvent::ConnectFailed`].
     Connect,
     Send(ConnId, Message),
     /// Close the connection (after flushing what was queued for it).
@@ -167,8 +167,8 @@ pub enum Action {
     CancelTimer(Timer),
     /// The peer-wide state changed.
     StateChanged {
-        from: State,
-        to: State,
+        from: SessionState,
+        to: SessionState,
     },
     /// The session is up on this connection: start sending routes.
     Established {
@@ -224,11 +224,11 @@ enum Loss {
 
 /// One configured peer: its state, its connections and its backoff.
 #[derive(Clone, Debug)]
-pub struct Peer {
-    config: PeerConfig,
+pub struct SessionFsm {
+    config: SessionConfig,
     started: bool,
     /// Idle, Connect or Active when no connection is open.
-    base: State,
+    base: SessionState,
     conns: Vec<Conn>,
     dialing: bool,
     retries: u32,
@@ -243,21 +243,21 @@ pub struct Peer {
     rejected: u64,
 }
 
-fn state_of(c: ConnState) -> State {
+fn state_of(c: ConnState) -> SessionState {
     match c {
-        ConnState::OpenSent => State::OpenSent,
-        ConnState::OpenConfirm => State::OpenConfirm,
-        ConnState::Established => State::Established,
+        ConnState::OpenSent => SessionState::OpenSent,
+        ConnState::OpenConfirm => SessionState::OpenConfirm,
+        ConnState::Established => SessionState::Established,
     }
 }
 
-impl Peer {
-    pub fn new(config: PeerConfig) -> Self {
+impl SessionFsm {
+    pub fn new(config: SessionConfig) -> Self {
         let rng = config.jitter_seed | 1;
-        Peer {
+        SessionFsm {
             config,
             started: false,
-            base: State::Idle,
+            base: SessionState::Idle,
             conns: Vec::new(),
             dialing: false,
             retries: 0,
@@ -274,13 +274,13 @@ impl Peer {
         self.rejected
     }
 
-    pub fn config(&self) -> &PeerConfig {
+    pub fn config(&self) -> &SessionConfig {
         &self.config
     }
 
     /// The peer-wide state: the most advanced connection, else Idle,
     /// Connect (dialling) or Active (waiting).
-    pub fn state(&self) -> State {
+    pub fn state(&self) -> SessionState {
         self.conns
             .iter()
             .map(|c| state_of(c.state))
@@ -297,7 +297,7 @@ impl Peer {
     }
 
     /// Handles one event at time `now`.
-    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
+    pub fn handle(&mut self, now: Instant, event: FsmEvent) -> Vec<Action> {
         let before = self.state();
         let mut out = Vec::new();
         self.dispatch(now, event, &mut out);
@@ -311,9 +311,9 @@ impl Peer {
         out
     }
 
-    fn dispatch(&mut self, now: Instant, event: Event, out: &mut Vec<Action>) {
+    fn dispatch(&mut self, now: Instant, event: FsmEvent, out: &mut Vec<Action>) {
         match event {
-            Event::Start => {
+            FsmEvent::Start => {
                 if self.started {
                     return;
                 }
@@ -323,7 +323,7 @@ impl Peer {
                 self.hold_down = Duration::ZERO;
                 self.begin(out);
             }
-            Event::Stop { reason } => {
+            FsmEvent::Stop { reason } => {
                 self.started = false;
                 let ids: Vec<ConnId> = self.conns.iter().map(|c| c.id).collect();
                 let was_up = self.established().is_some();
@@ -339,10 +339,10 @@ impl Peer {
                 }
                 out.push(Action::CancelTimer(Timer::ConnectRetry));
                 self.dialing = false;
-                self.base = State::Idle;
+                self.base = SessionState::Idle;
             }
-            Event::TimerExpired(t) => self.timer(now, t, out),
-            Event::Connected(id) => {
+            FsmEvent::TimerExpired(t) => self.timer(now, t, out),
+            FsmEvent::Connected(id) => {
                 self.dialing = false;
                 let have_outgoing = self.conns.iter().any(|c| c.dir == Direction::Outgoing);
                 if !self.started || self.established().is_some() || have_outgoing {
@@ -354,16 +354,16 @@ impl Peer {
                 }
                 self.open_conn(now, id, Direction::Outgoing, out);
             }
-            Event::ConnectFailed => {
+            FsmEvent::ConnectFailed => {
                 self.dialing = false;
                 if self.started && self.conns.is_empty() {
                     // RFC 4271 §8.2.2 (Connect state, TCP fails): go to
                     // Active and wait for the retry timer.
-                    self.base = State::Active;
+                    self.base = SessionState::Active;
                     self.schedule_retry(out);
                 }
             }
-            Event::Accepted(id) => {
+            FsmEvent::Accepted(id) => {
                 let have_incoming = self.conns.iter().any(|c| c.dir == Direction::Incoming);
                 // RFC 4271 §6.8: at most one connection per direction (the
                 // collision has two, one each way), and none beside an
@@ -384,10 +384,10 @@ impl Peer {
                 }
                 self.open_conn(now, id, Direction::Incoming, out);
             }
-            Event::Closed(id) => self.lose(now, id, Loss::Tcp, out),
-            Event::Received(id, msg) => self.receive(now, id, msg, out),
-            Event::DecodeError(id, n) => self.fail(now, id, n, out),
-            Event::SendBlocked(id) => {
+            FsmEvent::Closed(id) => self.lose(now, id, Loss::Tcp, out),
+            FsmEvent::Received(id, msg) => self.receive(now, id, msg, out),
+            FsmEvent::DecodeError(id, n) => self.fail(now, id, n, out),
+            FsmEvent::SendBlocked(id) => {
                 let hold = self.send_hold_time(id);
                 if let Some(c) = self.conn_mut(id) {
                     if c.blocked_since.is_none() {
@@ -398,7 +398,7 @@ impl Peer {
                     }
                 }
             }
-            Event::SendProgress(id) => {
+            FsmEvent::SendProgress(id) => {
                 if let Some(c) = self.conn_mut(id) {
                     if c.blocked_since.take().is_some() {
                         out.push(Action::CancelTimer(Timer::SendHold(id)));
@@ -419,9 +419,9 @@ impl Peer {
     /// Leaves Idle: dial (Connect) or wait (Active).
     fn begin(&mut self, out: &mut Vec<Action>) {
         if self.config.passive {
-            self.base = State::Active;
+            self.base = SessionState::Active;
         } else {
-            self.base = State::Connect;
+            self.base = SessionState::Connect;
             self.dialing = true;
             out.push(Action::Connect);
         }
@@ -492,13 +492,13 @@ impl Peer {
                 // RFC 4271 §8.2.2: a TCP failure in OpenSent goes back to
                 // Active (retry timer armed, still listening); a passive peer
                 // only ever listens, which is Active too.
-                State::Active
+                SessionState::Active
             } else {
                 // RFC 4271 §8.2.2: errors in OpenSent, and any loss in
                 // OpenConfirm or Established, go to Idle; the retry timer then
                 // plays the idle hold timer before the automatic restart. The
                 // peer may still connect to us meanwhile.
-                State::Idle
+                SessionState::Idle
             };
         if !self.config.passive {
             self.schedule_retry(out);
@@ -552,7 +552,7 @@ impl Peer {
         match t {
             Timer::ConnectRetry => {
                 if self.started && self.conns.is_empty() && !self.config.passive && !self.dialing {
-                    self.base = State::Connect;
+                    self.base = SessionState::Connect;
                     self.dialing = true;
                     out.push(Action::Connect);
                 }

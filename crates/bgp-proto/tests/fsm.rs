@@ -15,8 +15,8 @@ mod details;
 const LOCAL_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const REMOTE_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
-fn config() -> PeerConfig {
-    let mut c = PeerConfig::new(64512, RemoteAs::Fixed(64513), LOCAL_ID);
+fn config() -> SessionConfig {
+    let mut c = SessionConfig::new(64512, RemoteAs::Fixed(64513), LOCAL_ID);
     c.jitter_seed = 42;
     c
 }
@@ -60,60 +60,60 @@ fn armed(actions: &[Action], t: Timer) -> Option<Duration> {
 }
 
 /// Drives a fresh peer to Established on connection 1 (outgoing).
-fn established(cfg: PeerConfig, t0: Instant) -> Peer {
-    let mut p = Peer::new(cfg);
-    p.handle(t0, Event::Start);
-    p.handle(t0, Event::Connected(ConnId(1)));
+fn established(cfg: SessionConfig, t0: Instant) -> SessionFsm {
+    let mut p = SessionFsm::new(cfg);
+    p.handle(t0, FsmEvent::Start);
+    p.handle(t0, FsmEvent::Connected(ConnId(1)));
     p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Open(peer_open(64513, 90, REMOTE_ID))),
+        FsmEvent::Received(ConnId(1), Message::Open(peer_open(64513, 90, REMOTE_ID))),
     );
-    let a = p.handle(t0, Event::Received(ConnId(1), Message::Keepalive));
+    let a = p.handle(t0, FsmEvent::Received(ConnId(1), Message::Keepalive));
     assert!(a.iter().any(|a| matches!(a, Action::Established { .. })));
-    assert_eq!(p.state(), State::Established);
+    assert_eq!(p.state(), SessionState::Established);
     p
 }
 
 #[test]
 fn start_dials_the_peer_and_enters_connect() {
-    let mut p = Peer::new(config());
-    let a = p.handle(Instant::now(), Event::Start);
+    let mut p = SessionFsm::new(config());
+    let a = p.handle(Instant::now(), FsmEvent::Start);
     assert!(a.contains(&Action::Connect));
-    assert_eq!(p.state(), State::Connect);
+    assert_eq!(p.state(), SessionState::Connect);
 }
 
 #[test]
 fn a_passive_peer_waits_in_active_without_dialling() {
     let mut cfg = config();
     cfg.passive = true;
-    let mut p = Peer::new(cfg);
-    let a = p.handle(Instant::now(), Event::Start);
+    let mut p = SessionFsm::new(cfg);
+    let a = p.handle(Instant::now(), FsmEvent::Start);
     assert!(!a.contains(&Action::Connect));
-    assert_eq!(p.state(), State::Active);
+    assert_eq!(p.state(), SessionState::Active);
 }
 
 #[test]
 fn a_failed_dial_goes_active_and_retries_within_about_a_second() {
     let t0 = Instant::now();
-    let mut p = Peer::new(config());
-    p.handle(t0, Event::Start);
-    let a = p.handle(t0, Event::ConnectFailed);
-    assert_eq!(p.state(), State::Active);
+    let mut p = SessionFsm::new(config());
+    p.handle(t0, FsmEvent::Start);
+    let a = p.handle(t0, FsmEvent::ConnectFailed);
+    assert_eq!(p.state(), SessionState::Active);
     let d = armed(&a, Timer::ConnectRetry).expect("retry armed");
     assert!(
         d >= Duration::from_millis(750) && d <= Duration::from_secs(1),
         "{d:?}"
     );
-    let a = p.handle(t0 + d, Event::TimerExpired(Timer::ConnectRetry));
+    let a = p.handle(t0 + d, FsmEvent::TimerExpired(Timer::ConnectRetry));
     assert!(a.contains(&Action::Connect));
-    assert_eq!(p.state(), State::Connect);
+    assert_eq!(p.state(), SessionState::Connect);
 }
 
 #[test]
 fn the_retry_backoff_doubles_with_jitter_and_stops_at_the_connect_time() {
     let mut cfg = config();
     cfg.connect_retry_max = Duration::from_secs(10);
-    let mut p = Peer::new(cfg);
+    let mut p = SessionFsm::new(cfg);
     let delays: Vec<Duration> = (0..8).map(|_| p.backoff()).collect();
     let nominal = [1, 2, 4, 8, 10, 10, 10, 10];
     for (d, n) in delays.iter().zip(nominal) {
@@ -125,28 +125,28 @@ fn the_retry_backoff_doubles_with_jitter_and_stops_at_the_connect_time() {
 #[test]
 fn a_connection_sends_open_and_waits_with_the_four_minute_hold_time() {
     let t0 = Instant::now();
-    let mut p = Peer::new(config());
-    p.handle(t0, Event::Start);
-    let a = p.handle(t0, Event::Connected(ConnId(1)));
+    let mut p = SessionFsm::new(config());
+    p.handle(t0, FsmEvent::Start);
+    let a = p.handle(t0, FsmEvent::Connected(ConnId(1)));
     assert!(matches!(sends(&a)[..], [Message::Open(o)] if o.asn() == 64512 && o.hold_time == 90));
     assert_eq!(
         armed(&a, Timer::Hold(ConnId(1))),
         Some(Duration::from_secs(240))
     );
-    assert_eq!(p.state(), State::OpenSent);
+    assert_eq!(p.state(), SessionState::OpenSent);
 }
 
 #[test]
 fn the_open_exchange_reaches_established_with_negotiated_timers() {
     let t0 = Instant::now();
-    let mut p = Peer::new(config());
-    p.handle(t0, Event::Start);
-    p.handle(t0, Event::Connected(ConnId(1)));
+    let mut p = SessionFsm::new(config());
+    p.handle(t0, FsmEvent::Start);
+    p.handle(t0, FsmEvent::Connected(ConnId(1)));
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Open(peer_open(64513, 30, REMOTE_ID))),
+        FsmEvent::Received(ConnId(1), Message::Open(peer_open(64513, 30, REMOTE_ID))),
     );
-    assert_eq!(p.state(), State::OpenConfirm);
+    assert_eq!(p.state(), SessionState::OpenConfirm);
     assert!(sends(&a).contains(&&Message::Keepalive));
     assert!(a
         .iter()
@@ -160,7 +160,7 @@ fn the_open_exchange_reaches_established_with_negotiated_timers() {
         armed(&a, Timer::Keepalive(ConnId(1))),
         Some(Duration::from_secs(10))
     );
-    let a = p.handle(t0, Event::Received(ConnId(1), Message::Keepalive));
+    let a = p.handle(t0, FsmEvent::Received(ConnId(1), Message::Keepalive));
     let Some(Action::Established { negotiated, .. }) =
         a.iter().find(|a| matches!(a, Action::Established { .. }))
     else {
@@ -173,8 +173,8 @@ fn the_open_exchange_reaches_established_with_negotiated_timers() {
     assert_eq!((negotiated.hold_time, negotiated.keepalive), (30, 10));
     assert!(negotiated.route_refresh);
     assert!(a.contains(&Action::StateChanged {
-        from: State::OpenConfirm,
-        to: State::Established
+        from: SessionState::OpenConfirm,
+        to: SessionState::Established
     }));
 }
 
@@ -183,12 +183,12 @@ fn a_configured_keepalive_interval_is_honoured() {
     let t0 = Instant::now();
     let mut cfg = config();
     cfg.keepalive = Some(5);
-    let mut p = Peer::new(cfg);
-    p.handle(t0, Event::Start);
-    p.handle(t0, Event::Connected(ConnId(1)));
+    let mut p = SessionFsm::new(cfg);
+    p.handle(t0, FsmEvent::Start);
+    p.handle(t0, FsmEvent::Connected(ConnId(1)));
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Open(peer_open(64513, 90, REMOTE_ID))),
+        FsmEvent::Received(ConnId(1), Message::Open(peer_open(64513, 90, REMOTE_ID))),
     );
     assert_eq!(
         armed(&a, Timer::Keepalive(ConnId(1))),
@@ -199,12 +199,12 @@ fn a_configured_keepalive_interval_is_honoured() {
 #[test]
 fn a_zero_hold_time_means_no_keepalives_and_no_hold_timer() {
     let t0 = Instant::now();
-    let mut p = Peer::new(config());
-    p.handle(t0, Event::Start);
-    p.handle(t0, Event::Connected(ConnId(1)));
+    let mut p = SessionFsm::new(config());
+    p.handle(t0, FsmEvent::Start);
+    p.handle(t0, FsmEvent::Connected(ConnId(1)));
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Open(peer_open(64513, 0, REMOTE_ID))),
+        FsmEvent::Received(ConnId(1), Message::Open(peer_open(64513, 0, REMOTE_ID))),
     );
     assert_eq!(armed(&a, Timer::Keepalive(ConnId(1))), None);
     assert!(a.contains(&Action::CancelTimer(Timer::Hold(ConnId(1)))));
@@ -213,12 +213,12 @@ fn a_zero_hold_time_means_no_keepalives_and_no_hold_timer() {
 #[test]
 fn the_wrong_peer_as_is_refused_with_bad_peer_as() {
     let t0 = Instant::now();
-    let mut p = Peer::new(config());
-    p.handle(t0, Event::Start);
-    p.handle(t0, Event::Connected(ConnId(1)));
+    let mut p = SessionFsm::new(config());
+    p.handle(t0, FsmEvent::Start);
+    p.handle(t0, FsmEvent::Connected(ConnId(1)));
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Open(peer_open(65000, 90, REMOTE_ID))),
+        FsmEvent::Received(ConnId(1), Message::Open(peer_open(65000, 90, REMOTE_ID))),
     );
     assert_eq!(sent_notification(&a), Some((2, 2)));
     assert!(a.contains(&Action::Close(ConnId(1))));
@@ -236,12 +236,12 @@ fn dynamic_asn_accepts_the_right_class_of_peer() {
         let t0 = Instant::now();
         let mut cfg = config();
         cfg.remote_as = remote;
-        let mut p = Peer::new(cfg);
-        p.handle(t0, Event::Start);
-        p.handle(t0, Event::Connected(ConnId(1)));
+        let mut p = SessionFsm::new(cfg);
+        p.handle(t0, FsmEvent::Start);
+        p.handle(t0, FsmEvent::Connected(ConnId(1)));
         let a = p.handle(
             t0,
-            Event::Received(ConnId(1), Message::Open(peer_open(peer_as, 90, REMOTE_ID))),
+            FsmEvent::Received(ConnId(1), Message::Open(peer_open(peer_as, 90, REMOTE_ID))),
         );
         assert_eq!(sent_notification(&a).is_none(), ok, "{remote:?} {peer_as}");
     }
@@ -250,12 +250,12 @@ fn dynamic_asn_accepts_the_right_class_of_peer() {
 #[test]
 fn an_unacceptable_hold_time_is_refused() {
     let t0 = Instant::now();
-    let mut p = Peer::new(config());
-    p.handle(t0, Event::Start);
-    p.handle(t0, Event::Connected(ConnId(1)));
+    let mut p = SessionFsm::new(config());
+    p.handle(t0, FsmEvent::Start);
+    p.handle(t0, FsmEvent::Connected(ConnId(1)));
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Open(peer_open(64513, 2, REMOTE_ID))),
+        FsmEvent::Received(ConnId(1), Message::Open(peer_open(64513, 2, REMOTE_ID))),
     );
     assert_eq!(sent_notification(&a), Some((2, 6)));
 }
@@ -265,12 +265,12 @@ fn an_ibgp_peer_with_our_own_router_id_is_refused() {
     let t0 = Instant::now();
     let mut cfg = config();
     cfg.remote_as = RemoteAs::Fixed(64512);
-    let mut p = Peer::new(cfg);
-    p.handle(t0, Event::Start);
-    p.handle(t0, Event::Connected(ConnId(1)));
+    let mut p = SessionFsm::new(cfg);
+    p.handle(t0, FsmEvent::Start);
+    p.handle(t0, FsmEvent::Connected(ConnId(1)));
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Open(peer_open(64512, 90, LOCAL_ID))),
+        FsmEvent::Received(ConnId(1), Message::Open(peer_open(64512, 90, LOCAL_ID))),
     );
     assert_eq!(sent_notification(&a), Some((2, 3)));
 }
@@ -279,32 +279,32 @@ fn an_ibgp_peer_with_our_own_router_id_is_refused() {
 fn unexpected_messages_get_the_rfc6608_subcode_of_the_state() {
     let t0 = Instant::now();
     // OpenSent: an UPDATE before the OPEN.
-    let mut p = Peer::new(config());
-    p.handle(t0, Event::Start);
-    p.handle(t0, Event::Connected(ConnId(1)));
+    let mut p = SessionFsm::new(config());
+    p.handle(t0, FsmEvent::Start);
+    p.handle(t0, FsmEvent::Connected(ConnId(1)));
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Update(Update::default())),
+        FsmEvent::Received(ConnId(1), Message::Update(Update::default())),
     );
     assert_eq!(sent_notification(&a), Some((5, 1)));
     // OpenConfirm: an UPDATE before the KEEPALIVE.
-    let mut p = Peer::new(config());
-    p.handle(t0, Event::Start);
-    p.handle(t0, Event::Connected(ConnId(1)));
+    let mut p = SessionFsm::new(config());
+    p.handle(t0, FsmEvent::Start);
+    p.handle(t0, FsmEvent::Connected(ConnId(1)));
     p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Open(peer_open(64513, 90, REMOTE_ID))),
+        FsmEvent::Received(ConnId(1), Message::Open(peer_open(64513, 90, REMOTE_ID))),
     );
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Update(Update::default())),
+        FsmEvent::Received(ConnId(1), Message::Update(Update::default())),
     );
     assert_eq!(sent_notification(&a), Some((5, 2)));
     // Established: a second OPEN.
     let mut p = established(config(), t0);
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Open(peer_open(64513, 90, REMOTE_ID))),
+        FsmEvent::Received(ConnId(1), Message::Open(peer_open(64513, 90, REMOTE_ID))),
     );
     assert_eq!(sent_notification(&a), Some((5, 3)));
     assert!(a
@@ -318,17 +318,17 @@ fn the_hold_timer_rearms_for_the_remainder_when_messages_kept_arriving() {
     let mut p = established(config(), t0);
     p.handle(
         t0 + Duration::from_secs(60),
-        Event::Received(ConnId(1), Message::Keepalive),
+        FsmEvent::Received(ConnId(1), Message::Keepalive),
     );
     let a = p.handle(
         t0 + Duration::from_secs(90),
-        Event::TimerExpired(Timer::Hold(ConnId(1))),
+        FsmEvent::TimerExpired(Timer::Hold(ConnId(1))),
     );
     assert_eq!(
         armed(&a, Timer::Hold(ConnId(1))),
         Some(Duration::from_secs(60))
     );
-    assert_eq!(p.state(), State::Established);
+    assert_eq!(p.state(), SessionState::Established);
 }
 
 #[test]
@@ -337,14 +337,14 @@ fn a_silent_peer_is_dropped_when_the_hold_timer_expires() {
     let mut p = established(config(), t0);
     let a = p.handle(
         t0 + Duration::from_secs(90),
-        Event::TimerExpired(Timer::Hold(ConnId(1))),
+        FsmEvent::TimerExpired(Timer::Hold(ConnId(1))),
     );
     assert_eq!(sent_notification(&a), Some((4, 0)));
     assert!(a
         .iter()
         .any(|a| matches!(a, Action::Down(DownReason::Sent(_)))));
     assert!(armed(&a, Timer::ConnectRetry).is_some());
-    assert_eq!(p.state(), State::Idle);
+    assert_eq!(p.state(), SessionState::Idle);
 }
 
 #[test]
@@ -353,7 +353,7 @@ fn keepalives_are_sent_each_interval_once_open() {
     let mut p = established(config(), t0);
     let a = p.handle(
         t0 + Duration::from_secs(30),
-        Event::TimerExpired(Timer::Keepalive(ConnId(1))),
+        FsmEvent::TimerExpired(Timer::Keepalive(ConnId(1))),
     );
     assert_eq!(sends(&a), vec![&Message::Keepalive]);
     assert_eq!(
@@ -368,7 +368,7 @@ fn a_route_refresh_request_asks_the_driver_to_resend_routes() {
     let mut p = established(config(), t0);
     let a = p.handle(
         t0,
-        Event::Received(
+        FsmEvent::Received(
             ConnId(1),
             Message::RouteRefresh(RouteRefresh::request(Family::IPV6_UNICAST)),
         ),
@@ -383,7 +383,7 @@ fn a_route_refresh_request_asks_the_driver_to_resend_routes() {
     // A family that was not negotiated is ignored.
     let a = p.handle(
         t0,
-        Event::Received(
+        FsmEvent::Received(
             ConnId(1),
             Message::RouteRefresh(RouteRefresh::request(Family::new(25, 70))),
         ),
@@ -397,7 +397,7 @@ fn updates_on_an_established_session_are_reported_not_installed() {
     let mut p = established(config(), t0);
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Update(Update::default())),
+        FsmEvent::Received(ConnId(1), Message::Update(Update::default())),
     );
     assert!(matches!(a[..], [Action::UpdateReceived(_)]));
 }
@@ -409,7 +409,7 @@ fn a_notification_from_the_peer_brings_the_session_down_and_retries() {
     let n = Notification::admin_reset("bye");
     let a = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Notification(n.clone())),
+        FsmEvent::Received(ConnId(1), Message::Notification(n.clone())),
     );
     assert!(a.contains(&Action::Down(DownReason::Received(n))));
     assert!(
@@ -423,7 +423,7 @@ fn a_notification_from_the_peer_brings_the_session_down_and_retries() {
 fn a_closed_connection_brings_the_session_down_and_retries() {
     let t0 = Instant::now();
     let mut p = established(config(), t0);
-    let a = p.handle(t0, Event::Closed(ConnId(1)));
+    let a = p.handle(t0, FsmEvent::Closed(ConnId(1)));
     assert!(a.contains(&Action::Down(DownReason::ConnectionClosed)));
     assert!(armed(&a, Timer::ConnectRetry).is_some());
 }
@@ -434,7 +434,7 @@ fn stop_sends_administrative_shutdown_with_the_reason() {
     let mut p = established(config(), t0);
     let a = p.handle(
         t0,
-        Event::Stop {
+        FsmEvent::Stop {
             reason: "node drained".into(),
         },
     );
@@ -444,27 +444,27 @@ fn stop_sends_administrative_shutdown_with_the_reason() {
     });
     assert_eq!(n.unwrap().shutdown_communication(), Some("node drained"));
     assert!(a.contains(&Action::Down(DownReason::Stopped)));
-    assert_eq!(p.state(), State::Idle);
+    assert_eq!(p.state(), SessionState::Idle);
     // No retry after an administrative stop.
     assert!(armed(&a, Timer::ConnectRetry).is_none());
 }
 
 /// Both sides dial at once: connection 1 is ours, 2 is theirs.
-fn collision(local: Ipv4Addr, remote: Ipv4Addr) -> (Vec<Action>, Vec<Action>, Peer) {
+fn collision(local: Ipv4Addr, remote: Ipv4Addr) -> (Vec<Action>, Vec<Action>, SessionFsm) {
     let t0 = Instant::now();
     let mut cfg = config();
     cfg.router_id = local;
-    let mut p = Peer::new(cfg);
-    p.handle(t0, Event::Start);
-    p.handle(t0, Event::Connected(ConnId(1)));
-    p.handle(t0, Event::Accepted(ConnId(2)));
+    let mut p = SessionFsm::new(cfg);
+    p.handle(t0, FsmEvent::Start);
+    p.handle(t0, FsmEvent::Connected(ConnId(1)));
+    p.handle(t0, FsmEvent::Accepted(ConnId(2)));
     let a1 = p.handle(
         t0,
-        Event::Received(ConnId(1), Message::Open(peer_open(64513, 90, remote))),
+        FsmEvent::Received(ConnId(1), Message::Open(peer_open(64513, 90, remote))),
     );
     let a2 = p.handle(
         t0,
-        Event::Received(ConnId(2), Message::Open(peer_open(64513, 90, remote))),
+        FsmEvent::Received(ConnId(2), Message::Open(peer_open(64513, 90, remote))),
     );
     (a1, a2, p)
 }
@@ -481,7 +481,7 @@ fn on_collision_the_higher_local_identifier_keeps_its_own_connection() {
     assert_eq!(sent_notification(&a2), Some((6, 7)));
     let a = p.handle(
         Instant::now(),
-        Event::Received(ConnId(1), Message::Keepalive),
+        FsmEvent::Received(ConnId(1), Message::Keepalive),
     );
     assert!(a.iter().any(|a| matches!(
         a,
@@ -501,7 +501,7 @@ fn on_collision_the_lower_local_identifier_yields_to_the_peers_connection() {
     assert_eq!(sent_notification(&a2), Some((6, 7)));
     let a = p.handle(
         Instant::now(),
-        Event::Received(ConnId(2), Message::Keepalive),
+        FsmEvent::Received(ConnId(2), Message::Keepalive),
     );
     assert!(a.iter().any(|a| matches!(
         a,
@@ -516,28 +516,28 @@ fn on_collision_the_lower_local_identifier_yields_to_the_peers_connection() {
 fn a_connection_accepted_while_established_is_rejected() {
     let t0 = Instant::now();
     let mut p = established(config(), t0);
-    let a = p.handle(t0, Event::Accepted(ConnId(7)));
+    let a = p.handle(t0, FsmEvent::Accepted(ConnId(7)));
     assert_eq!(sent_notification(&a), Some((6, 5)));
     assert!(a.contains(&Action::Close(ConnId(7))));
-    assert_eq!(p.state(), State::Established);
+    assert_eq!(p.state(), SessionState::Established);
 }
 
 #[test]
 fn a_peer_that_stops_reading_trips_the_send_hold_timer() {
     let t0 = Instant::now();
     let mut p = established(config(), t0);
-    let a = p.handle(t0, Event::SendBlocked(ConnId(1)));
+    let a = p.handle(t0, FsmEvent::SendBlocked(ConnId(1)));
     // RFC 9687: max(8 minutes, 2 x 90 s).
     assert_eq!(
         armed(&a, Timer::SendHold(ConnId(1))),
         Some(Duration::from_secs(480))
     );
-    let a = p.handle(t0, Event::SendProgress(ConnId(1)));
+    let a = p.handle(t0, FsmEvent::SendProgress(ConnId(1)));
     assert!(a.contains(&Action::CancelTimer(Timer::SendHold(ConnId(1)))));
-    p.handle(t0, Event::SendBlocked(ConnId(1)));
+    p.handle(t0, FsmEvent::SendBlocked(ConnId(1)));
     let a = p.handle(
         t0 + Duration::from_secs(480),
-        Event::TimerExpired(Timer::SendHold(ConnId(1))),
+        FsmEvent::TimerExpired(Timer::SendHold(ConnId(1))),
     );
     assert_eq!(sent_notification(&a), Some((8, 0)));
 }
@@ -550,7 +550,7 @@ fn a_decode_error_sends_its_notification_and_closes() {
         bgp_proto::notification::UpdateSubcode::MalformedAttributeList,
         bytes::Bytes::new(),
     );
-    let a = p.handle(t0, Event::DecodeError(ConnId(1), n));
+    let a = p.handle(t0, FsmEvent::DecodeError(ConnId(1), n));
     assert_eq!(sent_notification(&a), Some((3, 1)));
     assert!(a.contains(&Action::Close(ConnId(1))));
 }
@@ -571,7 +571,7 @@ fn arb_message() -> impl Strategy<Value = Message> {
     ]
 }
 
-fn arb_event() -> impl Strategy<Value = Event> {
+fn arb_event() -> impl Strategy<Value = FsmEvent> {
     let conn = (1u64..4).prop_map(ConnId);
     let timer = prop_oneof![
         Just(Timer::ConnectRetry),
@@ -580,18 +580,18 @@ fn arb_event() -> impl Strategy<Value = Event> {
         conn.clone().prop_map(Timer::SendHold),
     ];
     prop_oneof![
-        Just(Event::Start),
-        Just(Event::Stop { reason: "x".into() }),
-        timer.prop_map(Event::TimerExpired),
-        conn.clone().prop_map(Event::Connected),
-        Just(Event::ConnectFailed),
-        conn.clone().prop_map(Event::Accepted),
-        conn.clone().prop_map(Event::Closed),
-        (conn.clone(), arb_message()).prop_map(|(c, m)| Event::Received(c, m)),
+        Just(FsmEvent::Start),
+        Just(FsmEvent::Stop { reason: "x".into() }),
+        timer.prop_map(FsmEvent::TimerExpired),
+        conn.clone().prop_map(FsmEvent::Connected),
+        Just(FsmEvent::ConnectFailed),
+        conn.clone().prop_map(FsmEvent::Accepted),
+        conn.clone().prop_map(FsmEvent::Closed),
+        (conn.clone(), arb_message()).prop_map(|(c, m)| FsmEvent::Received(c, m)),
         conn.clone()
-            .prop_map(|c| Event::DecodeError(c, Notification::hold_timer_expired())),
-        conn.clone().prop_map(Event::SendBlocked),
-        conn.prop_map(Event::SendProgress),
+            .prop_map(|c| FsmEvent::DecodeError(c, Notification::hold_timer_expired())),
+        conn.clone().prop_map(FsmEvent::SendBlocked),
+        conn.prop_map(FsmEvent::SendProgress),
     ]
 }
 
@@ -603,7 +603,7 @@ proptest! {
     ) {
         let mut cfg = config();
         cfg.passive = passive;
-        let mut p = Peer::new(cfg);
+        let mut p = SessionFsm::new(cfg);
         let mut now = Instant::now();
         let mut established_conns = 0usize;
         for (e, dt) in events {
@@ -619,7 +619,7 @@ proptest! {
             }
             // At most one established session, and the state agrees.
             prop_assert!(established_conns <= 1);
-            prop_assert_eq!(p.established().is_some(), p.state() == State::Established);
+            prop_assert_eq!(p.established().is_some(), p.state() == SessionState::Established);
             if passive {
                 prop_assert!(!actions.contains(&Action::Connect));
             }

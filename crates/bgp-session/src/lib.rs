@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bgp_proto::adj_rib_out::RouteSpec;
-use bgp_proto::fsm::State;
+use bgp_proto::fsm::SessionState;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -33,8 +33,8 @@ use peer::{PeerCmd, PeerTask};
 pub enum SessionEvent {
     StateChanged {
         peer: String,
-        from: State,
-        to: State,
+        from: SessionState,
+        to: SessionState,
     },
     Established {
         peer: String,

@@ -4,7 +4,7 @@
 //!              commands (set routes, accepted socket, stop)
 //!                          |
 //!                          v
-//!   dial task -----> [ peer task: fsm::Peer + AdjRibOut + timers ] ----> status, events
+//!   dial task -----> [ peer task: fsm::SessionFsm + AdjRibOut + timers ] ----> status, events
 //!                      ^                         |
 //!   reader task(s) ----+ (messages, errors,      | ctrl channel (OPEN, KEEPALIVE,
 //!   one per connection    closed, stalls)        |  NOTIFICATION: always first)
@@ -27,7 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bgp_proto::adj_rib_out::{AdjRibOut, ExportContext, RouteSpec};
-use bgp_proto::fsm::{Action, ConnId, DownReason, Event, Negotiated, Peer, PeerConfig, Timer};
+use bgp_proto::fsm::{
+    Action, ConnId, DownReason, FsmEvent, Negotiated, SessionConfig, SessionFsm, Timer,
+};
 use bgp_proto::{ErrorAction, Message, MessageType, Notification, SessionParams};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -44,7 +46,7 @@ use crate::SessionEvent;
 pub struct PeerSettings {
     pub name: String,
     pub endpoint: Endpoint,
-    pub fsm: PeerConfig,
+    pub fsm: SessionConfig,
     /// Add our link-local address to IPv6 next hops when the peer is on
     /// the same link (RFC 2545 §3). Some receivers without interface
     /// information (FRR's bgpd without zebra) refuse such next hops.
@@ -90,7 +92,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub(crate) struct PeerTask {
     settings: PeerSettings,
-    fsm: Peer,
+    fsm: SessionFsm,
     rib: AdjRibOut,
     routes: Arc<Vec<RouteSpec>>,
     conns: HashMap<ConnId, ConnHandle>,
@@ -121,7 +123,7 @@ impl PeerTask {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_DEPTH);
         PeerTask {
-            fsm: Peer::new(settings.fsm.clone()),
+            fsm: SessionFsm::new(settings.fsm.clone()),
             settings,
             rib: AdjRibOut::new(),
             routes,
@@ -141,7 +143,7 @@ impl PeerTask {
     }
 
     pub(crate) async fn run(mut self, mut cmds: mpsc::Receiver<PeerCmd>) {
-        self.feed(Event::Start);
+        self.feed(FsmEvent::Start);
         loop {
             let deadline = self.timers.values().min().copied();
             tokio::select! {
@@ -150,19 +152,19 @@ impl PeerTask {
                     Some(PeerCmd::Accepted(stream)) => {
                         let id = self.attach(stream);
                         let rejected = self.fsm.rejected_connections();
-                        self.feed(Event::Accepted(id));
+                        self.feed(FsmEvent::Accepted(id));
                         if self.fsm.rejected_connections() > rejected {
                             self.status().connections_rejected += 1;
                         }
                     }
                     Some(PeerCmd::Stop { reason, done }) => {
-                        self.feed(Event::Stop { reason });
+                        self.feed(FsmEvent::Stop { reason });
                         self.flush_and_close().await;
                         let _ = done.send(());
                         return;
                     }
                     None => {
-                        self.feed(Event::Stop { reason: "peer removed".into() });
+                        self.feed(FsmEvent::Stop { reason: "peer removed".into() });
                         self.flush_and_close().await;
                         return;
                     }
@@ -175,7 +177,7 @@ impl PeerTask {
                         self.timers.iter().filter(|(_, d)| **d <= now).map(|(t, _)| *t).collect();
                     for t in due {
                         self.timers.remove(&t);
-                        self.feed(Event::TimerExpired(t));
+                        self.feed(FsmEvent::TimerExpired(t));
                     }
                 }
             }
@@ -218,21 +220,21 @@ impl PeerTask {
                     self.status().last_error_received = Some(n.to_string());
                     tracing::warn!(peer = %self.settings.name, notification = %n, "NOTIFICATION received");
                 }
-                self.feed(Event::Received(id, msg));
+                self.feed(FsmEvent::Received(id, msg));
             }
             ConnEvent::DecodeError(id, n) => {
                 if self.conns.contains_key(&id) {
                     tracing::warn!(peer = %self.settings.name, error = %n, "peer sent a malformed message");
-                    self.feed(Event::DecodeError(id, n));
+                    self.feed(FsmEvent::DecodeError(id, n));
                 }
             }
             ConnEvent::Closed(id) => {
                 if self.conns.contains_key(&id) {
-                    self.feed(Event::Closed(id));
+                    self.feed(FsmEvent::Closed(id));
                 }
             }
-            ConnEvent::Blocked(id) => self.feed(Event::SendBlocked(id)),
-            ConnEvent::Progress(id) => self.feed(Event::SendProgress(id)),
+            ConnEvent::Blocked(id) => self.feed(FsmEvent::SendBlocked(id)),
+            ConnEvent::Progress(id) => self.feed(FsmEvent::SendProgress(id)),
             ConnEvent::Room(id) => {
                 if matches!(&self.session, Some((s, _, _)) if *s == id) {
                     self.pump();
@@ -241,7 +243,7 @@ impl PeerTask {
             ConnEvent::Dialed(Ok(stream)) => {
                 self.status().last_connect_error = None;
                 let id = self.attach(stream);
-                self.feed(Event::Connected(id));
+                self.feed(FsmEvent::Connected(id));
             }
             ConnEvent::Dialed(Err(e)) => {
                 let text = e.to_string();
@@ -261,7 +263,7 @@ impl PeerTask {
                 } else {
                     tracing::warn!(peer = %self.settings.name, reason = e.reason(), error = %e, "connect failed");
                 }
-                self.feed(Event::ConnectFailed);
+                self.feed(FsmEvent::ConnectFailed);
             }
         }
     }
@@ -365,7 +367,7 @@ impl PeerTask {
         id
     }
 
-    fn feed(&mut self, event: Event) {
+    fn feed(&mut self, event: FsmEvent) {
         let actions = self.fsm.handle(Instant::now(), event);
         for a in actions {
             self.apply(a);

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bgp_proto::fsm::State;
+use bgp_proto::fsm::SessionState;
 use bgp_proto::MessageType;
 use serde::Serialize;
 
@@ -41,7 +41,7 @@ pub struct PeerStatus {
     pub address: String,
     pub port: u16,
     #[serde(serialize_with = "ser_state")]
-    pub state: State,
+    pub state: SessionState,
     /// Seconds since the session was established (0 when not).
     pub uptime_secs: u64,
     #[serde(skip)]
@@ -82,7 +82,7 @@ pub struct PeerStatus {
     pub connections_rejected: u64,
 }
 
-fn ser_state<S: serde::Serializer>(s: &State, ser: S) -> Result<S::Ok, S::Error> {
+fn ser_state<S: serde::Serializer>(s: &SessionState, ser: S) -> Result<S::Ok, S::Error> {
     ser.serialize_str(&s.to_string())
 }
 
@@ -92,7 +92,7 @@ impl PeerStatus {
             name: name.to_string(),
             address,
             port,
-            state: State::Idle,
+            state: SessionState::Idle,
             uptime_secs: 0,
             established_at: None,
             established_count: 0,

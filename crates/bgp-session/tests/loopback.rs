@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bgp_proto::adj_rib_out::RouteSpec;
-use bgp_proto::fsm::{PeerConfig, RemoteAs, State};
+use bgp_proto::fsm::{RemoteAs, SessionConfig, SessionState};
 use bgp_session::{Endpoint, PeerSettings, PeerStatus, Speaker};
 use ipnet::IpNet;
 
@@ -21,7 +21,7 @@ fn settings(
     source: Option<IpAddr>,
     passive: bool,
 ) -> PeerSettings {
-    let mut fsm = PeerConfig::new(local_as, RemoteAs::Fixed(remote_as), Ipv4Addr::from(id));
+    let mut fsm = SessionConfig::new(local_as, RemoteAs::Fixed(remote_as), Ipv4Addr::from(id));
     fsm.passive = passive;
     fsm.hold_time = 9;
     fsm.connect_retry_max = Duration::from_secs(2);
@@ -100,7 +100,10 @@ async fn pair() -> (Speaker, Speaker) {
 #[tokio::test]
 async fn routes_set_on_one_speaker_reach_the_other_and_only_the_difference_follows() {
     let (a, b) = pair().await;
-    wait_for(&a, "A established", |s| s.state == State::Established).await;
+    wait_for(&a, "A established", |s| {
+        s.state == SessionState::Established
+    })
+    .await;
     a.set_routes("b", routes(2000)).await;
     let s = wait_for(&b, "2000 prefixes at B", |s| s.prefixes_received >= 2000).await;
     assert_eq!(s.prefixes_received, 2000);
@@ -123,7 +126,10 @@ async fn routes_set_on_one_speaker_reach_the_other_and_only_the_difference_follo
 #[tokio::test]
 async fn a_table_larger_than_the_bulk_queue_goes_out_in_full_updates_as_the_writer_drains() {
     let (a, b) = pair().await;
-    wait_for(&a, "A established", |s| s.state == State::Established).await;
+    wait_for(&a, "A established", |s| {
+        s.state == SessionState::Established
+    })
+    .await;
     // 100,000 /32s are 124 full UPDATEs: the 64-message queue is refilled
     // when the writer signals Room, twice or more.
     a.set_routes("b", routes(100_000)).await;
@@ -144,19 +150,28 @@ async fn a_table_larger_than_the_bulk_queue_goes_out_in_full_updates_as_the_writ
 #[tokio::test]
 async fn an_unchanged_peer_config_does_not_reset_the_session() {
     let (a, _b) = pair().await;
-    wait_for(&a, "A established", |s| s.state == State::Established).await;
+    wait_for(&a, "A established", |s| {
+        s.state == SessionState::Established
+    })
+    .await;
     let lo2: IpAddr = Ipv4Addr::new(127, 0, 0, 2).into();
     let same = settings("b", 64512, 64513, [192, 0, 2, 1], lo2, 179, None, true);
     assert!(!a.upsert_peer(same).await.unwrap());
     tokio::time::sleep(Duration::from_millis(200)).await;
     let s = a.status().remove(0);
-    assert_eq!((s.state, s.established_count), (State::Established, 1));
+    assert_eq!(
+        (s.state, s.established_count),
+        (SessionState::Established, 1)
+    );
 }
 
 #[tokio::test]
 async fn removing_a_peer_sends_an_administrative_shutdown_with_the_reason() {
     let (a, b) = pair().await;
-    wait_for(&b, "B established", |s| s.state == State::Established).await;
+    wait_for(&b, "B established", |s| {
+        s.state == SessionState::Established
+    })
+    .await;
     a.remove_peer("b", "node drained").await;
     let s = wait_for(&b, "B sees the shutdown", |s| {
         s.last_error_received.is_some()
@@ -167,7 +182,7 @@ async fn removing_a_peer_sends_an_administrative_shutdown_with_the_reason() {
         text.contains("administrative shutdown") && text.contains("node drained"),
         "{text}"
     );
-    assert_ne!(s.state, State::Established);
+    assert_ne!(s.state, SessionState::Established);
 }
 
 #[tokio::test]
@@ -232,7 +247,7 @@ async fn a_source_address_that_is_not_ours_is_named_in_the_status_and_counted() 
         "{:?}",
         st.connect_failures
     );
-    assert_ne!(st.state, State::Established);
+    assert_ne!(st.state, SessionState::Established);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use allocator::{Allocator, Labels, ServiceKey, ServiceRequest};
 use bgp_proto::adj_rib_out::RouteSpec;
-use bgp_proto::fsm::{PeerConfig, RemoteAs};
+use bgp_proto::fsm::{RemoteAs, SessionConfig};
 use bgp_proto::{Community, LargeCommunity};
 use bgp_session::{Endpoint, PeerSettings};
 use metallb_api::{plan, Assigned, BgpPeerConfig, Config, PeerAsn, Plan};
@@ -120,7 +120,7 @@ fn session_settings(p: &BgpPeerConfig, node: &NodeInfo) -> PeerSettings {
                 )
             })
     });
-    let mut fsm = PeerConfig::new(p.my_asn, remote, router_id);
+    let mut fsm = SessionConfig::new(p.my_asn, remote, router_id);
     fsm.hold_time = u16::try_from(p.hold_time.as_secs()).unwrap_or(u16::MAX);
     let keepalive = u16::try_from(p.keepalive_time.as_secs()).unwrap_or(u16::MAX);
     fsm.keepalive = (keepalive > 0).then_some(keepalive);

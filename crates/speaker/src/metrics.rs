@@ -180,7 +180,7 @@ impl Metrics {
                 format!("{}:{}", p.address, p.port)
             };
             let l = &[peer.as_str()];
-            let up = p.state == bgp_proto::fsm::State::Established;
+            let up = p.state == bgp_proto::fsm::SessionState::Established;
             self.session_up.with_label_values(l).set(i64::from(up));
             self.updates
                 .with_label_values(l)
@@ -296,7 +296,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bgp_proto::fsm::State;
+    use bgp_proto::fsm::SessionState;
 
     #[test]
     fn metrics_carry_metallbs_names_and_labels() {
@@ -320,7 +320,7 @@ mod tests {
             ..MetricsView::default()
         };
         let mut up = PeerStatus::new("tor", "2001:db8::1".into(), 179);
-        up.state = State::Established;
+        up.state = SessionState::Established;
         up.prefixes_announced = 3;
         up.prefixes_desired = 4;
         up.messages_out.update = 2;

@@ -11,7 +11,7 @@ use crate::types::Family;
 /// What a session is configured to be. Changing any of it means a new
 /// session (the speaker compares configs before replacing a peer).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PeerConfig {
+pub struct SessionConfig {
     pub local_as: u32,
     pub remote_as: RemoteAs,
     pub router_id: Ipv4Addr,
@@ -40,11 +40,11 @@ pub struct PeerConfig {
     pub jitter_seed: u64,
 }
 
-impl PeerConfig {
+impl SessionConfig {
     /// A config with the usual defaults: 90 s hold, 120 s connect-retry cap,
     /// IPv4 and IPv6 unicast, active.
     pub fn new(local_as: u32, remote_as: RemoteAs, router_id: Ipv4Addr) -> Self {
-        PeerConfig {
+        SessionConfig {
             local_as,
             remote_as,
             router_id,

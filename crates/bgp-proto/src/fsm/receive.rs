@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{Action, ConnId, ConnState, Direction, Loss, Negotiated, Peer, RemoteAs, Timer};
+use super::{Action, ConnId, ConnState, Direction, Loss, Negotiated, RemoteAs, SessionFsm, Timer};
 use crate::capability::Capability;
 use crate::message::Message;
 use crate::notification::{CeaseSubcode, FsmSubcode, Notification, OpenSubcode};
@@ -14,7 +14,7 @@ use crate::open::{negotiate, Open};
 use crate::route_refresh::{RefreshSubtype, RouteRefresh};
 use crate::types::Family;
 
-impl Peer {
+impl SessionFsm {
     pub(super) fn receive(
         &mut self,
         now: Instant,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bgp_proto::adj_rib_out::RouteSpec;
-use bgp_proto::fsm::{PeerConfig, RemoteAs};
+use bgp_proto::fsm::{RemoteAs, SessionConfig};
 use bgp_proto::{Community, LargeCommunity};
 use bgp_session::{Endpoint, PeerSettings, SessionEvent, Speaker};
 use clap::Parser;
@@ -115,7 +115,7 @@ fn parse_peer(spec: &str, args: &Args) -> Result<PeerSettings, String> {
     let router_id = args.router_id.unwrap_or_else(|| {
         bgp_session::transport::derive_router_id(address, source, &args.node_name)
     });
-    let mut fsm = PeerConfig::new(args.local_as, remote, router_id);
+    let mut fsm = SessionConfig::new(args.local_as, remote, router_id);
     fsm.hold_time = hold;
     fsm.keepalive = keepalive;
     fsm.connect_retry_max = Duration::from_secs(connect.max(1));
