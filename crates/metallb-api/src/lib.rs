@@ -39,6 +39,7 @@ pub mod duration;
 mod load;
 mod plan;
 pub mod selectors;
+mod service;
 pub mod types;
 mod validate;
 
@@ -53,4 +54,5 @@ pub use crate::load::{
     load, load_cached, load_str, load_with, LoadCache, Loaded, Objects, Options, DEFAULT_NAMESPACE,
 };
 pub use crate::plan::{plan, Assigned, BgpAnnouncement, L2Announcement, Plan};
+pub use crate::service::ServiceRecord;
 pub use crate::validate::{load_config, validate, Validated};

@@ -1,6 +1,7 @@
 //! Reading YAML files and dispatching documents on `apiVersion` + `kind`.
 
 use crate::diag::{Diagnostic, Diagnostics, LoadErrors, ObjectRef, Source};
+use crate::service::ServiceRecord;
 use crate::types::{
     BfdProfileSpec, BgpAdvertisementSpec, BgpPeerSpec, BgpPeerSpecV1beta1, CommunitySpec,
     IpAddressPoolSpec, L2AdvertisementSpec,
@@ -80,8 +81,9 @@ pub struct Objects {
     pub bfd_profiles: Vec<Loaded<BfdProfileSpec>>,
     /// `Community`s.
     pub communities: Vec<Loaded<CommunitySpec>>,
-    /// `v1` Services (all types; validation keeps the LoadBalancer ones).
-    pub services: Vec<Loaded<Service>>,
+    /// `v1` Services (all types; validation keeps the LoadBalancer ones),
+    /// as compact records: the parsed object is dropped after projection.
+    pub services: Vec<Loaded<ServiceRecord>>,
     /// `v1` Secrets.
     pub secrets: Vec<Loaded<Secret>>,
     /// `v1` Nodes.
@@ -214,9 +216,11 @@ impl<'a> Loader<'a> {
     }
 
     fn add_str(&mut self, text: &str, file: &Path) {
+        // One allocation of the file name, shared by every object's Source.
+        let file: std::sync::Arc<Path> = file.into();
         for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
             let source = Source {
-                file: file.to_path_buf(),
+                file: file.clone(),
                 doc: i + 1,
                 item: None,
             };
@@ -237,7 +241,7 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn add_value(&mut self, v: Value, source: Source) {
+    fn add_value(&mut self, mut v: Value, source: Source) {
         if !v.is_mapping() {
             self.errors.push(Diagnostic::new(
                 None,
@@ -292,29 +296,39 @@ impl<'a> Loader<'a> {
                 }
             }
             ("v1", "Service") => {
-                if let Some(o) = self.core::<Service>(v, &kind, source, true, |s| &s.metadata) {
-                    self.objects.services.push(o);
+                if let Some(o) = self.core::<Service>(v, &kind, source, true, |s| &mut s.metadata) {
+                    self.objects.services.push(Loaded {
+                        name: o.name,
+                        namespace: o.namespace,
+                        labels: o.labels,
+                        source: o.source,
+                        spec: ServiceRecord::from_service(o.spec),
+                    });
                 }
             }
             ("v1", "Secret") => {
-                if let Some(o) = self.core::<Secret>(v, &kind, source, true, |s| &s.metadata) {
+                if let Some(o) = self.core::<Secret>(v, &kind, source, true, |s| &mut s.metadata) {
                     self.objects.secrets.push(o);
                 }
             }
             ("v1", "Node") => {
-                if let Some(o) = self.core::<Node>(v, &kind, source, false, |s| &s.metadata) {
+                if let Some(o) = self.core::<Node>(v, &kind, source, false, |s| &mut s.metadata) {
                     self.objects.nodes.push(o);
                 }
             }
             ("v1", "Namespace") => {
-                if let Some(o) = self.core::<Namespace>(v, &kind, source, false, |s| &s.metadata) {
+                if let Some(o) =
+                    self.core::<Namespace>(v, &kind, source, false, |s| &mut s.metadata)
+                {
                     self.objects.namespaces.push(o);
                 }
             }
             ("v1", "List") => {
-                let items = match v.get("items") {
+                // Taken out of the document, not cloned: each item is freed
+                // as soon as it is loaded.
+                let items = match v.get_mut("items").map(std::mem::take) {
                     None | Some(Value::Null) => return,
-                    Some(Value::Sequence(items)) => items.clone(),
+                    Some(Value::Sequence(items)) => items,
                     Some(_) => {
                         self.errors.push(Diagnostic::new(
                             None,
@@ -457,14 +471,14 @@ impl<'a> Loader<'a> {
         kind: &str,
         source: Source,
         namespaced: bool,
-        meta: impl Fn(&T) -> &ObjectMeta,
+        meta: impl Fn(&mut T) -> &mut ObjectMeta,
     ) -> Option<Loaded<T>> {
         let default_ns = if namespaced { "default" } else { "" };
         let mut obj = self.raw_ref(&v, kind, default_ns);
         if !namespaced {
             obj.namespace.clear();
         }
-        let value: T = match serde_path_to_error::deserialize(v) {
+        let mut value: T = match serde_path_to_error::deserialize(v) {
             Ok(d) => d,
             Err(e) => {
                 let field = path_string(&e);
@@ -483,7 +497,7 @@ impl<'a> Loader<'a> {
         Some(Loaded {
             name: obj.name,
             namespace: obj.namespace,
-            labels: meta(&value).labels.clone().unwrap_or_default(),
+            labels: meta(&mut value).labels.take().unwrap_or_default(),
             source,
             spec: value,
         })

@@ -11,31 +11,28 @@ pub(super) fn services(
 ) -> Vec<LoadBalancerService> {
     let mut out = Vec::new();
     for o in &objects.services {
-        let Some(spec) = &o.spec.spec else { continue };
-        if spec.type_.as_deref() != Some("LoadBalancer") {
+        let r = &o.spec;
+        if !r.is_load_balancer() {
             continue;
         }
-        let class = spec.load_balancer_class.clone().filter(|c| !c.is_empty());
+        let class = r.load_balancer_class.clone();
         if class != opts.load_balancer_class {
             continue;
         }
-        let meta = &o.spec.metadata;
-        let ip_families = spec.ip_families.clone().unwrap_or_default();
-        let mut cluster_ips: Vec<String> = spec
+        let ip_families = r.ip_families.clone();
+        let mut cluster_ips: Vec<String> = r
             .cluster_ips
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
+            .iter()
             .filter(|c| !c.is_empty())
+            .cloned()
             .collect();
-        let cluster_ip = spec.cluster_ip.clone().unwrap_or_default();
+        let cluster_ip = r.cluster_ip.clone();
         if cluster_ips.is_empty() && cluster_ip.is_empty() {
             // Hand-written file: derive the families from ipFamilies
             // (default IPv4; both for RequireDualStack) with placeholders.
-            let policy = spec.ip_family_policy.as_deref().unwrap_or_default();
             let fams: Vec<&str> = if !ip_families.is_empty() {
                 ip_families.iter().map(String::as_str).collect()
-            } else if policy == "RequireDualStack" {
+            } else if r.ip_family_policy == "RequireDualStack" {
                 vec!["IPv4", "IPv6"]
             } else {
                 vec!["IPv4"]
@@ -51,44 +48,28 @@ pub(super) fn services(
                 })
                 .collect();
         }
-        let status_ips = o
-            .spec
-            .status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|lb| lb.ingress.as_ref())
-            .map(|ing| {
-                ing.iter()
-                    .filter_map(|i| i.ip.as_deref()?.parse::<IpAddr>().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
         let fields = ServiceFields {
             namespace: o.namespace.clone(),
             name: o.name.clone(),
             labels: o.labels.clone(),
             namespace_labels: namespaces.get(&o.namespace).cloned().unwrap_or_default(),
-            annotations: meta.annotations.clone().unwrap_or_default(),
-            load_balancer_ip: spec.load_balancer_ip.clone().unwrap_or_default(),
-            ports: spec
+            annotations: r.annotations.clone(),
+            load_balancer_ip: r.load_balancer_ip.clone(),
+            ports: r
                 .ports
-                .as_ref()
-                .map(|ps| {
-                    ps.iter()
-                        .map(|p| (p.protocol.clone().unwrap_or_else(|| "TCP".into()), p.port))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            external_traffic_policy: spec.external_traffic_policy.clone().unwrap_or_default(),
-            selector: spec.selector.clone().unwrap_or_default(),
+                .iter()
+                .map(|(proto, port)| (proto.clone().unwrap_or_else(|| "TCP".into()), *port))
+                .collect(),
+            external_traffic_policy: r.external_traffic_policy.clone(),
+            selector: r.selector.clone(),
             ip_families,
-            ip_family_policy: spec.ip_family_policy.clone().unwrap_or_default(),
+            ip_family_policy: r.ip_family_policy.clone(),
             cluster_ips,
             cluster_ip,
         };
         out.push(LoadBalancerService {
             fields,
-            status_ips,
+            status_ips: r.status_ips.clone(),
             load_balancer_class: class,
         });
     }
