@@ -130,3 +130,67 @@ pub(crate) fn split(text: &str) -> Option<SplitList<'_>> {
     rest.push_str(&text[after..]);
     Some(SplitList { text, rest, items })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(text: &str) -> Vec<String> {
+        let s = split(text).expect("splits");
+        (0..s.len()).map(|i| s.item(i).unwrap()).collect()
+    }
+
+    #[test]
+    fn items_are_cut_at_their_own_indentation() {
+        let text =
+            "apiVersion: v1\nitems:\n  - a: 1\n    b: [x]\n\n  # c\n  -   d: 2\nkind: List\n";
+        let s = split(text).unwrap();
+        assert_eq!(s.rest, "apiVersion: v1\nitems: []\nkind: List\n");
+        assert_eq!(
+            items(text),
+            ["    a: 1\n    b: [x]\n\n  # c\n", "      d: 2\n"]
+        );
+    }
+
+    #[test]
+    fn a_lone_dash_starts_an_item_whose_body_is_below_it() {
+        let text = "items:\n-\n  a: 1\n- b\n";
+        assert_eq!(items(text), [" \n  a: 1\n", "  b\n"]);
+    }
+
+    #[test]
+    fn the_test_lists_are_cut_so_both_paths_run_in_tests_list_files() {
+        for text in [
+            include_str!("../tests/data/kubectl-service.yaml"),
+            include_str!("../tests/data/list-indented.yaml"),
+            include_str!("../tests/data/list-errors.yaml"),
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nitems:\n- a: 1\n",
+            "apiVersion: v1\nkind: List\nitems:\n- a: 1\r\n  b: 2\r\n",
+        ] {
+            assert!(split(text).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_document_marker_makes_the_split_decline() {
+        assert_eq!(split("---\nitems:\n- a: 1\n"), None);
+        assert_eq!(split("items:\n- a: 1\n...\n"), None);
+        assert_eq!(split("%YAML 1.2\n---\nitems:\n- a: 1\n"), None);
+    }
+
+    #[test]
+    fn anchors_tabs_and_inline_items_make_the_split_decline() {
+        assert_eq!(split("items:\n- &a {x: 1}\n- *a\n"), None);
+        assert_eq!(split("items:\n-\ta: 1\n"), None);
+        assert_eq!(split("items: []\nkind: List\n"), None);
+        assert_eq!(split("items:\nkind: List\n"), None);
+        assert_eq!(split("items:\n  a: 1\n"), None);
+        assert_eq!(split("items:\n- a: 1\nitems:\n- b: 2\n"), None);
+        assert_eq!(split("kind: List\n"), None);
+    }
+
+    #[test]
+    fn a_non_entry_line_at_the_entries_column_makes_the_split_decline() {
+        assert_eq!(split("items:\n  - a: 1\n  b: 2\n"), None);
+    }
+}
