@@ -1,16 +1,34 @@
-//! Loads and validates a configuration, printing the time of each step:
-//! `cargo run --release -p metallb-api --example load_validate -- DIR`
-//! (with `/usr/bin/time -v` for the peak RSS).
+//! Loads and validates a configuration and prints the time taken:
+//! `cargo run --release -p metallb-api --example load_validate -- DIR [split]`
+//! (under `/usr/bin/time -v` for the peak RSS). Without `split` it runs
+//! [`metallb_api::load_config`] as `oxlb-speaker check` does; with `split`
+//! it times [`metallb_api::load_with`] and [`metallb_api::validate`] apart
+//! (the reload path: the loaded objects stay alive beside the config).
 
 use std::time::Instant;
 
 fn main() {
-    let Some(path) = std::env::args().nth(1) else {
-        eprintln!("usage: load_validate CONFIG_FILE_OR_DIR");
+    let mut args = std::env::args().skip(1);
+    let Some(path) = args.next() else {
+        eprintln!("usage: load_validate CONFIG_FILE_OR_DIR [split]");
         std::process::exit(2);
     };
     let opts = metallb_api::Options::default();
     let t = Instant::now();
+    if args.next().as_deref() != Some("split") {
+        match metallb_api::load_config(&path, &opts) {
+            Ok(v) => println!(
+                "LoadBalancer services {}: load_config {:.3} s",
+                v.config.services.len(),
+                t.elapsed().as_secs_f64()
+            ),
+            Err(e) => {
+                eprintln!("{path}: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let objects = match metallb_api::load_with(&path, &opts) {
         Ok(o) => o,
         Err(e) => {

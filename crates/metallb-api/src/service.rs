@@ -36,8 +36,9 @@ pub struct ServiceRecord {
     pub ports: Vec<(Option<String>, i32)>,
     /// `spec.externalTrafficPolicy` (empty = unset).
     pub external_traffic_policy: String,
-    /// `spec.selector`.
-    pub selector: BTreeMap<String, String>,
+    /// `spec.selector`, sorted by key (a B-tree costs a 544-byte node even
+    /// for one entry).
+    pub selector: Vec<(String, String)>,
     /// `spec.ipFamilies`.
     pub ip_families: Vec<String>,
     /// `spec.ipFamilyPolicy` (empty = unset).
@@ -95,7 +96,7 @@ impl ServiceRecord {
                 .map(|p| (p.protocol, p.port))
                 .collect(),
             external_traffic_policy: spec.external_traffic_policy.unwrap_or_default(),
-            selector: spec.selector.unwrap_or_default(),
+            selector: spec.selector.unwrap_or_default().into_iter().collect(),
             ip_families: spec.ip_families.unwrap_or_default(),
             ip_family_policy: spec.ip_family_policy.unwrap_or_default(),
             cluster_ips: spec.cluster_ips.unwrap_or_default(),
