@@ -7,20 +7,32 @@ use std::path::{Path, PathBuf};
 
 /// Parse results per file, reused while a file's size and modification time
 /// stay the same, so a reload after editing one file of a large
-/// configuration re-reads only that file. Holds one configuration's files
-/// (always use it with the same [`Options`]).
+/// configuration re-reads only that file; after [`LoadCache::invalidate`]
+/// every file is re-read and re-parsed only if its content changed.
+/// Holds one configuration's files (always use it with the same
+/// [`Options`]).
 #[derive(Debug, Default)]
 pub struct LoadCache {
     files: BTreeMap<PathBuf, CachedFile>,
+    /// Size and mtime are not trusted on the next call.
+    verify: bool,
+    parses: u64,
 }
 
 impl LoadCache {
-    /// Forgets every parse, so the next [`load_cached`] re-reads and
-    /// re-parses every file. Size and modification time miss an edit that
-    /// keeps the length and restores the mtime (`rsync -t`, `touch -r`), so
-    /// an explicit reload (SIGHUP) must not trust them.
+    /// Makes the next [`load_cached`] re-read every file and compare its
+    /// content with what was parsed: size and modification time miss an
+    /// edit that keeps the length and restores the mtime (`rsync -t`,
+    /// `touch -r`), so an explicit reload (SIGHUP) must not trust them.
+    /// A file whose content is unchanged keeps its parse.
     pub fn invalidate(&mut self) {
-        self.files.clear();
+        self.verify = true;
+    }
+
+    /// How many file parses this cache has done (a reused parse is not
+    /// counted).
+    pub fn parses(&self) -> u64 {
+        self.parses
     }
 }
 
@@ -28,7 +40,16 @@ impl LoadCache {
 struct CachedFile {
     modified: Option<std::time::SystemTime>,
     len: u64,
+    /// Hash of the content that was parsed.
+    hash: u64,
     result: Result<Objects, Vec<Diagnostic>>,
+}
+
+fn content_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// [`load_with`], reusing the parse of every file that did not change since
@@ -47,32 +68,49 @@ pub fn load_cached(
         let modified = meta.as_ref().and_then(|m| m.modified().ok());
         let len = meta.as_ref().map_or(0, |m| m.len());
         if let Some(c) = cache.files.get(file) {
-            if c.modified == modified && c.len == len && modified.is_some() {
+            let same = c.modified == modified && c.len == len && modified.is_some();
+            if same && !cache.verify {
                 continue;
             }
         }
-        let result = match std::fs::read_to_string(file) {
+        let (len, hash, result) = match std::fs::read_to_string(file) {
             Ok(text) => {
+                let (len, hash) = (text.len() as u64, content_hash(&text));
+                // Same content as what was parsed: the parse stands (only a
+                // successful one: errors are cheap to redo).
+                if let Some(c) = cache.files.get_mut(file) {
+                    if c.hash == hash && c.len == len && c.result.is_ok() {
+                        c.modified = modified;
+                        continue;
+                    }
+                }
+                cache.parses += 1;
                 let mut loader = Loader::new(opts);
                 loader.add_str(&text, file);
-                loader.finish().map_err(|d| d.errors)
+                (len, hash, loader.finish().map_err(|d| d.errors))
             }
-            Err(e) => Err(vec![Diagnostic::new(
-                None,
-                None,
-                "",
-                format!("{}: {e}", file.display()),
-            )]),
+            Err(e) => (
+                len,
+                0,
+                Err(vec![Diagnostic::new(
+                    None,
+                    None,
+                    "",
+                    format!("{}: {e}", file.display()),
+                )]),
+            ),
         };
         cache.files.insert(
             file.clone(),
             CachedFile {
                 modified,
                 len,
+                hash,
                 result,
             },
         );
     }
+    cache.verify = false;
 
     // Merge in file order, finding duplicates across files.
     let mut out = Objects::default();
