@@ -278,20 +278,13 @@ impl<'a> Loader<'a> {
             doc: 1,
             item: None,
         };
-        for i in 0..split.len() {
-            let Some(text) = split.item(i) else {
-                return false;
-            };
-            let Ok(item) = serde_yaml_ng::from_str::<Value>(&text) else {
-                return false;
-            };
+        split.for_each_value(|i, item| {
             let src = Source {
                 item: Some(i),
                 ..source.clone()
             };
             self.add_value(item, src);
-        }
-        true
+        })
     }
 
     fn mark(&self) -> Mark {
