@@ -86,7 +86,8 @@ pub struct Objects {
     pub communities: Vec<Loaded<CommunitySpec>>,
     /// `v1` Services (all types; validation keeps the LoadBalancer ones),
     /// as compact records: the parsed object is dropped after projection.
-    pub services: Vec<Loaded<ServiceRecord>>,
+    /// Shared, so a reload merging cached files copies pointers only.
+    pub services: Vec<Arc<Loaded<ServiceRecord>>>,
     /// `v1` Secrets.
     pub secrets: Vec<Loaded<Secret>>,
     /// `v1` Nodes.
@@ -380,13 +381,13 @@ impl<'a> Loader<'a> {
             }
             ("v1", "Service") => {
                 if let Some(o) = self.core::<Service>(v, &kind, source, true, |s| &mut s.metadata) {
-                    self.objects.services.push(Loaded {
+                    self.objects.services.push(Arc::new(Loaded {
                         name: o.name,
                         namespace: o.namespace,
                         labels: o.labels,
                         source: o.source,
                         spec: ServiceRecord::from_service(o.spec),
-                    });
+                    }));
                 }
             }
             ("v1", "Secret") => {

@@ -115,11 +115,12 @@ pub fn load_cached(
     // Merge in file order, finding duplicates across files.
     let mut out = Objects::default();
     let mut errors = Vec::new();
-    let mut seen: HashMap<(String, String, String), Source> = HashMap::new();
+    // Borrowed keys: nothing is allocated per object.
+    let mut seen: HashMap<(&str, &str, &str), &Source> = HashMap::new();
     macro_rules! merge {
         ($objs:expr, $field:ident, $kind:expr) => {
             for o in &$objs.$field {
-                let key = ($kind.to_string(), o.namespace.clone(), o.name.clone());
+                let key = ($kind, o.namespace.as_str(), o.name.as_str());
                 if let Some(first) = seen.get(&key) {
                     errors.push(Diagnostic::new(
                         Some(o.object_ref($kind)),
@@ -129,7 +130,7 @@ pub fn load_cached(
                     ));
                     continue;
                 }
-                seen.insert(key, o.source.clone());
+                seen.insert(key, &o.source);
                 out.$field.push(o.clone());
             }
         };

@@ -1,14 +1,15 @@
 //! LoadBalancer Service rules.
 
 use super::*;
+use std::sync::Arc;
 
 // ----------------------------------------------------------------- services
 
 /// The Service records validation reads: borrowed (cloned into the
 /// config) or owned (moved into it, so a one-shot load never holds both).
 pub(super) enum Records<'a> {
-    Borrowed(&'a [Loaded<ServiceRecord>]),
-    Owned(Vec<Loaded<ServiceRecord>>),
+    Borrowed(&'a [Arc<Loaded<ServiceRecord>>]),
+    Owned(Vec<Arc<Loaded<ServiceRecord>>>),
 }
 
 pub(super) fn services(
@@ -16,7 +17,7 @@ pub(super) fn services(
     opts: &Options,
     namespaces: &BTreeMap<String, Labels>,
 ) -> Vec<LoadBalancerService> {
-    let all: &[Loaded<ServiceRecord>] = match &records {
+    let all: &[Arc<Loaded<ServiceRecord>>] = match &records {
         Records::Borrowed(r) => r,
         Records::Owned(r) => r,
     };
@@ -36,13 +37,14 @@ pub(super) fn services(
     match records {
         Records::Borrowed(r) => {
             for i in order {
-                out.push(service(r[i].clone(), namespaces));
+                out.push(service((*r[i]).clone(), namespaces));
             }
         }
         Records::Owned(r) => {
-            let mut r: Vec<Option<Loaded<ServiceRecord>>> = r.into_iter().map(Some).collect();
+            let mut r: Vec<Option<Arc<Loaded<ServiceRecord>>>> = r.into_iter().map(Some).collect();
             for i in order {
                 if let Some(o) = r[i].take() {
+                    let o = Arc::try_unwrap(o).unwrap_or_else(|shared| (*shared).clone());
                     out.push(service(o, namespaces));
                 }
             }
