@@ -5,7 +5,7 @@
 
 Plain (default): OUT_DIR/00-base.yaml with one IPAddressPool `bench`
 (198.18.0.0/15, the RFC 2544 benchmarking range), K BGPPeers (192.0.2.2,
-192.0.2.3, ...; AS 64512 -> 64513) and one BGPAdvertisement; and
+192.0.2.6, 192.0.2.10, ...: one /30 link each; AS 64512 -> 64513) and one BGPAdvertisement; and
 OUT_DIR/50-services.yaml: one `v1 List` of N Services `svc-NNNNNN` in
 namespace `bench`, no annotations (each gets the next free IPv4).
 
@@ -41,7 +41,7 @@ def base_plain(peers):
         out.append(
             "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\n"
             "metadata: {name: rx%d, namespace: metallb-system}\n"
-            "spec: {myASN: 64512, peerASN: 64513, peerAddress: 192.0.2.%d, holdTime: 240s}\n" % (k, 2 + k)
+            "spec: {myASN: 64512, peerASN: 64513, peerAddress: 192.0.2.%d, holdTime: 240s}\n" % (k, 4 * k + 2)
         )
     out.append(
         "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\n"
@@ -271,8 +271,8 @@ def main():
     a = ap.parse_args()
     if not a.mixed and a.n > 131072:
         sys.exit("gen_services.py: N=%d does not fit in 198.18.0.0/15 (131072 addresses)" % a.n)
-    if not 1 <= a.peers <= 250:
-        sys.exit("gen_services.py: --peers %d: want 1..250 (192.0.2.2..)" % a.peers)
+    if not 1 <= a.peers <= 63:
+        sys.exit("gen_services.py: --peers %d: want 1..63 (one /30 of 192.0.2.0/24 each)" % a.peers)
     if a.change and not a.mixed:
         sys.exit("gen_services.py: --change needs --mixed")
     os.makedirs(a.out_dir, exist_ok=True)
