@@ -89,6 +89,8 @@ start_pollers() {
 poll_files() { local i; for ((i = 0; i < $2; i++)); do printf '%s ' "$E2E_TMP/poll$1-$i.json"; done; }
 # applied NAME: the speaker's "configuration applied" log lines so far
 applied() { sed 's/\x1b\[[0-9;]*m//g' "$E2E_TMP/$1/log" | grep -o 'configuration applied trigger="[^"]*" took_ms=[0-9.]*' || true; }
+# allocated NAME: how many "IP allocated" lines the speaker has logged
+allocated() { grep -c 'IP allocated' "$E2E_TMP/$1/log" || true; }
 curl_t() { nsx sp curl -sf --max-time 10 -o /dev/null -w '%{time_total}' "http://127.0.0.1:$SPEAKER_PORT$1"; }
 
 declare -A R=()
@@ -129,8 +131,9 @@ CONF
 
   if ((k == 1)); then
     # one Service more, by reload (the file watcher may reload too: every reload it causes is listed)
-    local one before
+    local one before alloc0
     before=$(applied "sp$run" | wc -l)
+    alloc0=$(allocated "sp$run")
     one=$(python3 "$BENCH_DIR/reload_one.py" "$E2E_TMP/b$run-0/bird.ctl" "$cfg" "$pid" "$ONE_IP" "$TIMEOUT") \
       || speaker_die "sp$run" "N=$n: the added Service's route did not reach BIRD"
     R[$n,$k,one_ms]=$(jq -r '.ms | . * 100 | round / 100' <<<"$one")
@@ -139,6 +142,7 @@ CONF
     sleep 0.5 # a watcher-triggered reload, if any, is logged too
     R[$n,$k,one_took]=$(applied "sp$run" | tail -n +"$((before + 1))" \
       | sed -E 's/.*trigger="([^"]*)" took_ms=([0-9.]*).*/\1 \2/' | awk '{ printf "%s%s %.1f", (NR > 1 ? ", " : ""), $1, $2 }')
+    R[$n,$k,one_alloc]=$(($(allocated "sp$run") - alloc0))
     # scrapes
     local m1 s1 rb ra j
     rb=$(st_kb "$pid" VmRSS)
@@ -179,19 +183,23 @@ if [[ -n $REFS ]]; then
     || die "announce.sh (references) failed"
 fi
 
-rev=$(cd "$SPEAKER_REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')
+if [[ -n ${OXLB_SPEAKER:-} ]]; then
+  rev="given by OXLB_SPEAKER"
+else
+  rev="built from $(cd "$SPEAKER_REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+fi
 cat <<MD
 
 ### oxlb-speaker at N Services, 1 BGP peer ($(date -u +%Y-%m-%d))
 
 Command: \`sudo BENCH_N="$NS_LIST" BENCH_PEERS="$PEERS_LIST" e2e/bench/speaker-scale.sh\`
-Binary: $SPEAKER_BIN ($(stat -c %y "$SPEAKER_BIN" | cut -d. -f1); repo at $rev)
+Binary: $SPEAKER_BIN ($(stat -c %y "$SPEAKER_BIN" | cut -d. -f1), $rev)
 
-| N | start -> full table s | VmRSS MB | VmHWM MB | withdraw all s | check s | check peak MB | +1 Service -> BIRD ms | speaker reloads it caused: trigger took_ms | /metrics ms | /status ms | VmRSS before -> after 20 scrapes MB |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+| N | start -> full table s | VmRSS MB | VmHWM MB | withdraw all s | check s | check peak MB | +1 Service -> BIRD ms | speaker reloads it caused: trigger took_ms | "IP allocated" log lines it caused | /metrics ms | /status ms | VmRSS before -> after 20 scrapes MB |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
 MD
 for n in $NS_LIST; do
-  echo "| $n | ${R[$n,1,start_s]} | ${R[$n,1,rss]} | ${R[$n,1,hwm]} | ${R[$n,1,withdraw_s]} | ${R[$n,1,check_s]} | ${R[$n,1,check_mb]} | ${R[$n,1,one_ms]} | ${R[$n,1,one_took]:-?} | ${R[$n,1,metrics_ms]} | ${R[$n,1,status_ms]} | ${R[$n,1,scrape_rss]} |"
+  echo "| $n | ${R[$n,1,start_s]} | ${R[$n,1,rss]} | ${R[$n,1,hwm]} | ${R[$n,1,withdraw_s]} | ${R[$n,1,check_s]} | ${R[$n,1,check_mb]} | ${R[$n,1,one_ms]} | ${R[$n,1,one_took]:-?} | ${R[$n,1,one_alloc]} | ${R[$n,1,metrics_ms]} | ${R[$n,1,status_ms]} | ${R[$n,1,scrape_rss]} |"
 done
 if [[ " $PEERS_LIST " == *" "[2-8]" "* ]]; then
   echo
