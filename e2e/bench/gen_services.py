@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a MetalLB config of N LoadBalancer Services for the scale benchmark.
 
-  gen_services.py N OUT_DIR [--peers K] [--mixed] [--seed S] [--change KIND]
+  gen_services.py N OUT_DIR [--peers K] [--mixed] [--seed S] [--change add|annotate|remove]
 
 Plain (default): OUT_DIR/00-base.yaml with one IPAddressPool `bench`
 (198.18.0.0/15, the RFC 2544 benchmarking range), K BGPPeers (192.0.2.2,
@@ -20,7 +20,8 @@ requests (an IP outside every pool, an unknown pool, sharing conflicts).
 
 --change KIND (with --mixed): the same config plus one change: `add` appends
 one Service `zz-added` (namespace team-a); `annotate` pins Service 7 to a
-fixed address in pool catchall via metallb.io/loadBalancerIPs.
+fixed address in pool catchall via metallb.io/loadBalancerIPs; `remove` drops
+Service 3 (one of the Services sharing an IP).
 """
 import argparse
 import ipaddress
@@ -254,6 +255,8 @@ def services_mixed(n, seed, change):
         i = out.index("  spec:")
         out[i:i] = ["    annotations:", '      metallb.io/loadBalancerIPs: "198.19.250.77"']
         docs[7] = "\n".join(out)
+    if change == "remove":
+        del docs[3]
     parts += docs
     if change == "add":
         parts.append(svc("zz-added", "team-a"))
@@ -267,7 +270,7 @@ def main():
     ap.add_argument("--peers", type=int, default=1)
     ap.add_argument("--mixed", action="store_true")
     ap.add_argument("--seed", type=int, default=9)
-    ap.add_argument("--change", choices=["add", "annotate"])
+    ap.add_argument("--change", choices=["add", "annotate", "remove"])
     a = ap.parse_args()
     if not a.mixed and a.n > 131072:
         sys.exit("gen_services.py: N=%d does not fit in 198.18.0.0/15 (131072 addresses)" % a.n)

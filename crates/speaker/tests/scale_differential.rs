@@ -296,3 +296,11 @@ fn pinning_one_service_moves_exactly_that_service() {
     );
     assert_eq!(after["pool"], "catchall", "{after}");
 }
+
+#[test]
+fn removing_one_of_the_services_sharing_an_ip_removes_exactly_its_entry() {
+    // svc-000003 shares 198.18.1.8 with another Service, which keeps it
+    let (before, after) = one_change_changes_one_entry("remove", "team-b/svc-000003");
+    assert_eq!(before["ips"], serde_json::json!(["198.18.1.8"]), "{before}");
+    assert_eq!(after, Value::Null, "svc-000003 is gone: {after}");
+}
