@@ -133,8 +133,10 @@ pub enum IpFamilyPolicy {
     RequireDualStack,
 }
 
-/// Everything the allocator needs to know about one Service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything the allocator needs to know about one Service. `Hash` lets a
+/// caller that keeps one allocator across reloads tell cheaply which
+/// requests changed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ServiceRequest {
     /// Namespace and name.
     pub key: ServiceKey,

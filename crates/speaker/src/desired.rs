@@ -2,12 +2,13 @@
 //! Service gets which IPs (the shared allocator), which sessions to run,
 //! and which routes each session carries. Pure: no sockets, no files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use allocator::{Allocator, Labels, ServiceKey, ServiceRequest};
+use allocator::{Allocator, IpAddressPool, Labels, ServiceKey, ServiceRequest};
 use bgp_proto::adj_rib_out::RouteSpec;
 use bgp_proto::fsm::{RemoteAs, SessionConfig};
 use bgp_proto::{Community, LargeCommunity};
@@ -162,35 +163,103 @@ fn session_settings(p: &BgpPeerConfig, node: &NodeInfo) -> PeerSettings {
 
 /// Computes what this node should do. `previous` holds the allocations of
 /// the last run (state file): they are restored first and never moved while
-/// still valid.
+/// still valid. A one-shot computation (`check`); a running speaker keeps a
+/// [`LiveAllocator`] and calls [`compute_with`].
 pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> Desired {
+    compute_with(&mut LiveAllocator::default(), config, node, previous)
+}
+
+/// The allocator of a running speaker, kept across reloads. The first
+/// computation restores every allocation (`sync`); later ones replace the
+/// pools in place when they changed, release the Services that are gone and
+/// converge only the Services whose request is new or changed, so one added
+/// Service costs one allocation, not a resync of all of them.
+#[derive(Default)]
+pub struct LiveAllocator {
+    alloc: Option<Allocator>,
+    /// The pools the allocator holds (as configured, even when rejected).
+    pools: Vec<IpAddressPool>,
+    /// Why the configured pools are not in use, repeated on every compute.
+    pools_note: Option<String>,
+    /// Hash of every request the allocator last converged (the key is part
+    /// of the request): an unchanged Service is not looked at again.
+    seen: HashSet<u64>,
+    /// Services converged or released by the last computation.
+    pub last_touched: usize,
+}
+
+fn request_hash(req: &ServiceRequest) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    req.hash(&mut h);
+    h.finish()
+}
+
+impl LiveAllocator {
+    /// Brings the pools up to `pools`; `None` when no allocator can run.
+    fn with_pools(&mut self, pools: Vec<IpAddressPool>) -> Option<&mut Allocator> {
+        if self.alloc.is_some() && self.pools == pools {
+            return self.alloc.as_mut();
+        }
+        self.pools_note = None;
+        let installed = match self.alloc.as_mut() {
+            Some(a) => a.set_pools(&pools).map(|_| ()),
+            None => Allocator::new(&pools).map(|a| self.alloc = Some(a)),
+        };
+        if let Err(e) = installed {
+            // Validation already checked the pools; if the allocator still
+            // refuses them, run with none so every Service says why.
+            self.pools_note = Some(format!("address pools rejected by the allocator: {e}"));
+            let none = match self.alloc.as_mut() {
+                Some(a) => a.set_pools(&[]).map(|_| ()),
+                None => Allocator::new(&[]).map(|a| self.alloc = Some(a)),
+            };
+            if let Err(e) = none {
+                self.pools_note = Some(format!("allocator unavailable: {e}"));
+                self.alloc = None;
+                return None;
+            }
+        }
+        self.pools = pools;
+        self.alloc.as_mut()
+    }
+}
+
+/// No allocator could run: nothing to announce, the old state kept.
+fn nothing(previous: &AllocationState, notes: Vec<String>) -> Desired {
+    Desired {
+        services: Vec::new(),
+        peers: Vec::new(),
+        routes: BTreeMap::new(),
+        plan: Plan::default(),
+        state: previous.clone(),
+        pools: Vec::new(),
+        announced: Vec::new(),
+        notes,
+    }
+}
+
+/// [`compute`] with an allocator that lives across calls (see
+/// [`LiveAllocator`]); the result is the same as a fresh computation's.
+pub fn compute_with(
+    live: &mut LiveAllocator,
+    config: &Config,
+    node: &NodeInfo,
+    previous: &AllocationState,
+) -> Desired {
     let mut notes = Vec::new();
     let mut services = Vec::new();
-    let pools = config.ip_address_pools();
-    let mut alloc = match Allocator::new(&pools).or_else(|e| {
-        // Validation already checked the pools; if the allocator still
-        // refuses them, run with none so every Service says why.
-        notes.push(format!("address pools rejected by the allocator: {e}"));
-        Allocator::new(&[])
-    }) {
-        Ok(a) => a,
-        Err(e) => {
-            notes.push(format!("allocator unavailable: {e}"));
-            return Desired {
-                services: Vec::new(),
-                peers: Vec::new(),
-                routes: BTreeMap::new(),
-                plan: Plan::default(),
-                state: previous.clone(),
-                pools: Vec::new(),
-                announced: Vec::new(),
-                notes,
-            };
-        }
-    };
+    let fresh = live.alloc.is_none();
+    live.with_pools(config.ip_address_pools());
+    notes.extend(live.pools_note.clone());
+    if live.alloc.is_none() {
+        return nothing(previous, notes);
+    }
 
-    // Requests; a malformed Service is pending with its reason.
-    let mut requests: Vec<(ServiceRequest, Vec<IpAddr>)> = Vec::new();
+    // Requests; a malformed Service is pending with its reason. Only new
+    // or changed requests go to the allocator.
+    let mut changed: Vec<(ServiceRequest, Vec<IpAddr>)> = Vec::new();
+    let mut keys: Vec<ServiceKey> = Vec::new();
+    let mut seen = HashSet::with_capacity(config.services.len());
     let mut bad: BTreeMap<ServiceKey, String> = BTreeMap::new();
     let mut labels_of: BTreeMap<ServiceKey, Labels> = BTreeMap::new();
     for s in &config.services {
@@ -198,23 +267,63 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> 
         labels_of.insert(key.clone(), s.fields.labels.clone());
         match s.request() {
             Ok(req) => {
-                let restore = previous
-                    .services
-                    .get(&key.to_string())
-                    .map(|a| a.ips.clone())
-                    .unwrap_or_else(|| s.status_ips.clone());
-                requests.push((req, restore));
+                let h = request_hash(&req);
+                seen.insert(h);
+                keys.push(key.clone());
+                if fresh || !live.seen.contains(&h) {
+                    let restore = previous
+                        .services
+                        .get(&key.to_string())
+                        .map(|a| a.ips.clone())
+                        .unwrap_or_else(|| s.status_ips.clone());
+                    changed.push((req, restore));
+                }
             }
             Err(e) => {
                 bad.insert(key, e.to_string());
             }
         }
     }
-    let outcomes = alloc.sync(requests);
-
+    let Some(alloc) = live.alloc.as_mut() else {
+        return nothing(previous, notes);
+    };
+    let mut touched = changed.len();
+    if fresh {
+        alloc.sync(changed);
+    } else {
+        // Services gone (or now malformed) free their addresses first.
+        let wanted: HashSet<&ServiceKey> = keys.iter().collect();
+        let gone: Vec<ServiceKey> = alloc
+            .services()
+            .filter(|k| !wanted.contains(k))
+            .cloned()
+            .collect();
+        touched += gone.len();
+        for k in &gone {
+            alloc.release(k);
+        }
+        // As in `sync`: Services that bring addresses (state file or
+        // status) are placed before any fresh allocation, in key order.
+        changed.sort_by(|a, b| (a.1.is_empty(), &a.0.key).cmp(&(b.1.is_empty(), &b.0.key)));
+        for (req, restore) in &changed {
+            alloc.converge(req, restore);
+        }
+    }
+    live.seen = seen;
+    live.last_touched = touched;
+    keys.sort();
+    let pending: HashMap<&ServiceKey, String> = alloc
+        .pending()
+        .map(|(k, e)| {
+            let why = e.map_or_else(|| "no address assigned".to_string(), ToString::to_string);
+            (k, why)
+        })
+        .collect();
+    let outcomes: Vec<(&ServiceKey, Option<&String>)> =
+        keys.iter().map(|k| (k, pending.get(k))).collect();
     let mut assigned = Vec::new();
     let mut state = AllocationState::default();
-    for (key, outcome) in &outcomes {
+    for &(key, why) in &outcomes {
         let report = match alloc.assignment(key) {
             Some(a) => {
                 let ips = a.addresses();
@@ -245,10 +354,10 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> 
                 name: key.name.to_string(),
                 ips: Vec::new(),
                 pool: None,
-                pending: Some(match &outcome.result {
-                    Err(e) => e.to_string(),
-                    Ok(_) => "no address assigned".to_string(),
-                }),
+                pending: Some(
+                    why.cloned()
+                        .unwrap_or_else(|| "no address assigned".to_string()),
+                ),
                 announcements: Vec::new(),
             },
         };

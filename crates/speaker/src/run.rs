@@ -18,7 +18,7 @@ use bgp_session::Speaker;
 use metallb_api::Options;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::desired::{compute, router_id_keys, Desired, NodeInfo, RouterIdKey};
+use crate::desired::{compute_with, router_id_keys, Desired, LiveAllocator, NodeInfo, RouterIdKey};
 use crate::http::{StatusParts, View};
 use crate::metrics::{AnnouncedIp, Metrics};
 use crate::state::{AllocationState, StateLock};
@@ -110,6 +110,8 @@ pub(crate) struct Runner {
     router_ids: BTreeMap<RouterIdKey, Ipv4Addr>,
     /// Parsed files, reused while they do not change.
     cache: metallb_api::LoadCache,
+    /// The one allocator, synced from the Service diff on each reload.
+    pub(crate) live: LiveAllocator,
 }
 
 impl Runner {
@@ -130,6 +132,7 @@ impl Runner {
             retry: None,
             router_ids: BTreeMap::new(),
             cache: metallb_api::LoadCache::default(),
+            live: LiveAllocator::default(),
         }
     }
 
@@ -373,7 +376,7 @@ impl Runner {
             Ok(valid) => {
                 let loaded = started.elapsed();
                 let node = self.node(&valid.config);
-                let d = compute(&valid.config, &node, &self.state);
+                let d = compute_with(&mut self.live, &valid.config, &node, &self.state);
                 let computed = started.elapsed();
                 let warnings = warnings_of(&valid, &d);
                 self.apply(d, warnings, started).await;
@@ -466,7 +469,7 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
         }
     }
     let node = runner.node(&valid.config);
-    let d = compute(&valid.config, &node, &runner.state);
+    let d = compute_with(&mut runner.live, &valid.config, &node, &runner.state);
     let warnings = warnings_of(&valid, &d);
     runner.apply(d, warnings, started).await;
     tracing::info!(node = %args.node_name, config = %args.config.display(), "oxlb-speaker running");

@@ -210,3 +210,74 @@ async fn an_address_handed_to_another_service_waits_for_the_state_file_too() {
         vec!["default/moved"]
     );
 }
+
+#[tokio::test]
+async fn a_reload_that_adds_one_service_converges_only_that_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    let services = |names: &[&str]| -> String {
+        names
+            .iter()
+            .map(|n| format!("---\n{}", svc(n)))
+            .collect::<String>()
+    };
+    std::fs::write(&cfg, format!("{CONFIG}{}", services(&["a", "b", "c"]))).unwrap();
+    let mut r = runner(&cfg, None, AllocationState::default()).await;
+    r.reload("start", false).await;
+    assert_eq!(r.live.last_touched, 3);
+    assert_eq!(
+        handed(&r),
+        vec!["192.0.2.0/32", "192.0.2.1/32", "192.0.2.2/32"]
+    );
+
+    // "aa" sorts between "a" and "b": a fresh resync would still keep the
+    // others' addresses, but only "aa" may be looked at.
+    std::fs::write(
+        &cfg,
+        format!("{CONFIG}{}", services(&["a", "aa", "b", "c"])),
+    )
+    .unwrap();
+    r.reload("SIGHUP", true).await;
+    assert_eq!(r.live.last_touched, 1);
+    let ips: Vec<(String, String)> = r
+        .shared
+        .view()
+        .services
+        .iter()
+        .map(|s| (s.name.clone(), s.ips[0].to_string()))
+        .collect();
+    let want = [
+        ("a", "192.0.2.0"),
+        ("aa", "192.0.2.3"),
+        ("b", "192.0.2.1"),
+        ("c", "192.0.2.2"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(n, i)| (n.to_string(), i.to_string()))
+        .collect();
+    assert_eq!(ips, want);
+    engine_desires(&r, 4).await;
+
+    // Removing one releases just that one; its address is free again.
+    std::fs::write(&cfg, format!("{CONFIG}{}", services(&["a", "aa", "c"]))).unwrap();
+    r.reload("SIGHUP", true).await;
+    assert_eq!(r.live.last_touched, 1);
+    std::fs::write(
+        &cfg,
+        format!("{CONFIG}{}", services(&["a", "aa", "c", "d"])),
+    )
+    .unwrap();
+    r.reload("SIGHUP", true).await;
+    assert_eq!(r.live.last_touched, 1);
+    let d = r
+        .shared
+        .view()
+        .services
+        .iter()
+        .find(|s| s.name == "d")
+        .unwrap()
+        .ips
+        .clone();
+    assert_eq!(d, vec!["192.0.2.1".parse::<IpAddr>().unwrap()]);
+}
