@@ -466,7 +466,7 @@ pub fn compute_with(
                 announced.push(AnnouncedIp {
                     service: key.clone(),
                     protocol: "bgp",
-                    ip: ip.to_string(),
+                    ip: *ip,
                 });
             }
         }

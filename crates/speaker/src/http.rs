@@ -128,7 +128,19 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let Ok(_permit) = s.renders.try_acquire() else {
         return busy();
     };
-    let body = s.render_metrics();
+    // Rendering is CPU work proportional to the Services: off the async
+    // workers, so sessions' timers and I/O never wait behind a scrape.
+    let shared = s.clone();
+    let body = match tokio::task::spawn_blocking(move || shared.render_metrics()).await {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("metrics render failed: {e}\n"),
+            )
+                .into_response()
+        }
+    };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

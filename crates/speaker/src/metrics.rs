@@ -2,7 +2,10 @@
 //! series. Values are read from the live state at scrape time, so they can
 //! never drift from what the speaker actually does.
 
-use std::sync::Mutex;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use std::net::IpAddr;
 
 use bgp_session::PeerStatus;
 use prometheus::{
@@ -25,7 +28,7 @@ pub struct PoolCounts {
 pub struct AnnouncedIp {
     pub service: String,
     pub protocol: &'static str,
-    pub ip: String,
+    pub ip: IpAddr,
 }
 
 /// What the metrics need besides the BGP sessions.
@@ -35,7 +38,8 @@ pub struct MetricsView {
     pub config_loaded: bool,
     pub config_stale: bool,
     pub pools: Vec<PoolCounts>,
-    pub announced: Vec<AnnouncedIp>,
+    /// Shared with the runner: a scrape copies a pointer, not the list.
+    pub announced: Arc<Vec<AnnouncedIp>>,
     pub reloads_ok: u64,
     pub reloads_failed: u64,
     /// Seconds the last successful reload took to reach the sessions.
@@ -54,7 +58,6 @@ pub struct Metrics {
     updates: IntCounterVec,
     announced_prefixes: IntGaugeVec,
     pending_prefixes: IntGaugeVec,
-    speaker_announced: IntGaugeVec,
     addr_total: GaugeVec,
     addr_v4_total: GaugeVec,
     addr_v6_total: GaugeVec,
@@ -108,7 +111,6 @@ impl Metrics {
             updates: reg!(r, IntCounterVec::new(opts("metallb_bgp_updates_total", "Number of BGP UPDATE messages sent"), peer).unwrap()),
             announced_prefixes: reg!(r, IntGaugeVec::new(opts("metallb_bgp_announced_prefixes_total", "Number of prefixes currently being advertised on the BGP session"), peer).unwrap()),
             pending_prefixes: reg!(r, IntGaugeVec::new(opts("metallb_bgp_pending_prefixes_total", "Number of prefixes that should be advertised on the BGP session"), peer).unwrap()),
-            speaker_announced: reg!(r, IntGaugeVec::new(opts("metallb_speaker_announced", "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged."), &["service", "protocol", "node", "ip"]).unwrap()),
             addr_total: reg!(r, GaugeVec::new(opts("metallb_allocator_addresses_total", "Number of usable IP addresses, per pool"), pool).unwrap()),
             addr_v4_total: reg!(r, GaugeVec::new(opts("metallb_allocator_ipv4_addresses_total", "Number of usable IPV4 addresses, per pool"), pool).unwrap()),
             addr_v6_total: reg!(r, GaugeVec::new(opts("metallb_allocator_ipv6_addresses_total", "Number of usable IPV6 addresses, per pool"), pool).unwrap()),
@@ -143,7 +145,6 @@ impl Metrics {
             &self.session_up,
             &self.announced_prefixes,
             &self.pending_prefixes,
-            &self.speaker_announced,
             &self.session_state,
             &self.last_error,
         ] {
@@ -238,16 +239,6 @@ impl Metrics {
                 self.initial_table.with_label_values(l).set(ms / 1000.0);
             }
         }
-        for a in &view.announced {
-            self.speaker_announced
-                .with_label_values(&[
-                    a.service.as_str(),
-                    a.protocol,
-                    view.node.as_str(),
-                    a.ip.as_str(),
-                ])
-                .set(1);
-        }
         for p in &view.pools {
             let l = &[p.name.as_str()];
             self.addr_total
@@ -289,8 +280,57 @@ impl Metrics {
         if enc.encode(&self.registry.gather(), &mut out).is_err() {
             return String::new();
         }
-        String::from_utf8(out).unwrap_or_default()
+        let text = String::from_utf8(out).unwrap_or_default();
+        with_announced(text, view)
     }
+}
+
+/// `metallb_speaker_announced`: one series per announced IP, written
+/// straight from the list (no series object per Service is kept), placed
+/// among the registry's families in name order as the registry would.
+const ANNOUNCED: &str = "metallb_speaker_announced";
+const ANNOUNCED_HELP: &str = "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged.";
+
+fn with_announced(text: String, view: &MetricsView) -> String {
+    if view.announced.is_empty() {
+        // The registry leaves out a family without series; so do we.
+        return text;
+    }
+    let at = text
+        .match_indices("# HELP ")
+        .find(|(i, _)| {
+            let name = text[i + 7..].split(' ').next().unwrap_or("");
+            name > ANNOUNCED
+        })
+        .map_or(text.len(), |(i, _)| i);
+    let mut out = String::with_capacity(text.len() + view.announced.len() * 110);
+    out.push_str(&text[..at]);
+    let _ = writeln!(out, "# HELP {ANNOUNCED} {ANNOUNCED_HELP}");
+    let _ = writeln!(out, "# TYPE {ANNOUNCED} gauge");
+    let node = escape(&view.node);
+    for a in view.announced.iter() {
+        // Labels in name order, as the text encoder writes them.
+        let _ = writeln!(
+            out,
+            "{ANNOUNCED}{{ip=\"{}\",node=\"{node}\",protocol=\"{}\",service=\"{}\"}} 1",
+            a.ip,
+            escape(a.protocol),
+            escape(&a.service)
+        );
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// A label value in the text format: backslash, quote and newline escaped.
+fn escape(v: &str) -> std::borrow::Cow<'_, str> {
+    if !v.contains(['\\', '"', '\n']) {
+        return v.into();
+    }
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .into()
 }
 
 #[cfg(test)]
@@ -312,11 +352,11 @@ mod tests {
                 v6_total: 1 << 64,
                 v6_in_use: 1,
             }],
-            announced: vec![AnnouncedIp {
+            announced: Arc::new(vec![AnnouncedIp {
                 service: "default/web".into(),
                 protocol: "bgp",
-                ip: "192.0.2.1".into(),
-            }],
+                ip: "192.0.2.1".parse().unwrap(),
+            }]),
             ..MetricsView::default()
         };
         let mut up = PeerStatus::new("tor", "2001:db8::1".into(), 179);
@@ -342,6 +382,51 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
+    }
+
+    #[test]
+    fn the_announced_series_are_byte_identical_to_the_prometheus_encoders() {
+        let view = MetricsView {
+            node: "node\"1".into(),
+            announced: Arc::new(vec![
+                AnnouncedIp {
+                    service: "default/a".into(),
+                    protocol: "bgp",
+                    ip: "192.0.2.1".parse().unwrap(),
+                },
+                AnnouncedIp {
+                    service: "default/b".into(),
+                    protocol: "bgp",
+                    ip: "2001:db8::1".parse().unwrap(),
+                },
+            ]),
+            ..MetricsView::default()
+        };
+        // The series object the speaker used to keep per Service.
+        let r = Registry::new();
+        let old = IntGaugeVec::new(
+            opts(ANNOUNCED, ANNOUNCED_HELP),
+            &["service", "protocol", "node", "ip"],
+        )
+        .unwrap();
+        r.register(Box::new(old.clone())).unwrap();
+        for a in view.announced.iter() {
+            let ip = a.ip.to_string();
+            old.with_label_values(&[&a.service, a.protocol, &view.node, &ip])
+                .set(1);
+        }
+        let mut want = Vec::new();
+        TextEncoder::new().encode(&r.gather(), &mut want).unwrap();
+        let want = String::from_utf8(want).unwrap();
+        let text = Metrics::new().render(&view, &[]);
+        assert!(text.contains(&want), "want\n{want}\nin\n{text}");
+        // In name order among the registry's families.
+        let k8s = text
+            .find("# HELP metallb_k8s_client_config_stale_bool")
+            .unwrap();
+        let oxlb = text.find("# HELP oxlb_").unwrap();
+        let at = text.find(&want).unwrap();
+        assert!(k8s < at && at < oxlb, "{text}");
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub(crate) struct Runner {
     /// (the computed ones minus those of unpersisted allocations).
     desired_routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
     handed: BTreeMap<String, Arc<Vec<RouteSpec>>>,
-    announced: Vec<AnnouncedIp>,
+    announced: Arc<Vec<AnnouncedIp>>,
     /// When to retry a failed state file write, and the wait after that.
     retry: Option<(Instant, Duration)>,
     /// Derived router IDs, kept while the sessions stay the same.
@@ -128,7 +128,7 @@ impl Runner {
             state,
             desired_routes: BTreeMap::new(),
             handed: BTreeMap::new(),
-            announced: Vec::new(),
+            announced: Arc::default(),
             retry: None,
             router_ids: BTreeMap::new(),
             cache: metallb_api::LoadCache::default(),
@@ -257,12 +257,17 @@ impl Runner {
             .iter()
             .map(|(k, v)| (k.clone(), v.iter().map(|r| r.prefix.to_string()).collect()))
             .collect();
-        let announced: Vec<AnnouncedIp> = self
-            .announced
-            .iter()
-            .filter(|a| !a.ip.parse::<IpAddr>().is_ok_and(|ip| held.contains(&ip)))
-            .cloned()
-            .collect();
+        let announced: Arc<Vec<AnnouncedIp>> = if held.is_empty() {
+            self.announced.clone()
+        } else {
+            Arc::new(
+                self.announced
+                    .iter()
+                    .filter(|a| !held.contains(&a.ip))
+                    .cloned()
+                    .collect(),
+            )
+        };
         let unsaved = held.len() as u64;
         self.shared.update(|v| {
             v.routes = routes;
@@ -349,7 +354,7 @@ impl Runner {
             .into_iter()
             .filter(|(k, _)| started_peers.contains(k))
             .collect();
-        self.announced = d.announced;
+        self.announced = Arc::new(d.announced);
         self.announce().await;
 
         self.shared.update(|v| {
