@@ -30,7 +30,7 @@ pub struct Shared {
     pub(crate) metrics: Metrics,
     pub(crate) view: RwLock<View>,
     /// Caps concurrent `/status` and `/metrics` renders.
-    pub(crate) renders: tokio::sync::Semaphore,
+    pub(crate) renders: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -42,7 +42,7 @@ impl Shared {
             speaker,
             metrics: Metrics::new(),
             view: RwLock::new(view),
-            renders: tokio::sync::Semaphore::new(crate::http::MAX_RENDERS),
+            renders: Arc::new(tokio::sync::Semaphore::new(crate::http::MAX_RENDERS)),
         }
     }
 
@@ -252,11 +252,7 @@ impl Runner {
             handed.insert(peer.clone(), allowed);
         }
         self.handed = handed;
-        let routes = self
-            .handed
-            .iter()
-            .map(|(k, v)| (k.clone(), v.iter().map(|r| r.prefix.to_string()).collect()))
-            .collect();
+        let routes = self.handed.clone();
         let announced: Arc<Vec<AnnouncedIp>> = if held.is_empty() {
             self.announced.clone()
         } else {
@@ -363,7 +359,7 @@ impl Runner {
             v.metrics.pools = d.pools;
             v.metrics.reloads_ok += 1;
             v.metrics.last_apply_seconds = started.elapsed().as_secs_f64();
-            v.services = d.services;
+            v.services = Arc::new(d.services);
             v.l2 = d.plan.l2.iter().map(|a| a.ip.to_string()).collect();
             v.warnings = warnings;
             v.last_error.clear();

@@ -111,7 +111,7 @@ async fn a_new_allocation_is_not_announced_until_the_state_file_holds_it() {
         metric(&r, "oxlb_state_file_last_save_success_timestamp_seconds"),
         "0"
     );
-    let routes = r.shared.view().routes.clone();
+    let routes = r.shared.view().route_prefixes();
     assert_eq!(routes["tor"], vec!["192.0.2.5/32"]);
 
     // Not yet due: nothing is retried.
