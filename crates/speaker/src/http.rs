@@ -51,6 +51,7 @@ pub struct View {
 
 impl View {
     /// The prefixes handed to each session, as `/status` lists them.
+    #[cfg(test)]
     pub fn route_prefixes(&self) -> BTreeMap<String, Vec<String>> {
         self.routes
             .iter()
@@ -242,7 +243,7 @@ async fn status(State(s): State<Arc<Shared>>) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     tokio::task::spawn_blocking(move || {
         // The permit is held until the whole document is written.
-        let _permit = permit;
+        let permit_held = permit;
         let mut out = ChunkSender {
             buf: Vec::with_capacity(CHUNK),
             tx,
@@ -253,6 +254,10 @@ async fn status(State(s): State<Arc<Shared>>) -> Response {
         {
             tracing::debug!(error = %e, "/status render stopped");
         }
+        // The permit goes before the stream ends, so a client that has the
+        // whole document finds the render slot free again.
+        drop(permit_held);
+        drop(out);
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()

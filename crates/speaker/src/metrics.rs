@@ -3,6 +3,7 @@
 //! never drift from what the speaker actually does.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
 use std::net::IpAddr;
@@ -291,6 +292,25 @@ impl Metrics {
 const ANNOUNCED: &str = "metallb_speaker_announced";
 const ANNOUNCED_HELP: &str = "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged.";
 
+/// Sorts the announced IPs as the text encoder orders series: by label
+/// values in label-name order (ip as text, then protocol, then service; the
+/// node is the same for all), so the exposition stays byte-identical.
+pub fn in_series_order(v: Vec<AnnouncedIp>) -> Vec<AnnouncedIp> {
+    // The IP's text, zero-padded: compares as the string does (a shorter
+    // text that is a prefix sorts first), formatted once per entry.
+    let text = |ip: &IpAddr| {
+        let mut t = [0u8; 40];
+        let mut w = &mut t[..];
+        let _ = write!(w, "{ip}");
+        t
+    };
+    let mut keyed: Vec<([u8; 40], AnnouncedIp)> = v.into_iter().map(|a| (text(&a.ip), a)).collect();
+    keyed.sort_unstable_by(|x, y| {
+        (&x.0, x.1.protocol, &x.1.service).cmp(&(&y.0, y.1.protocol, &y.1.service))
+    });
+    keyed.into_iter().map(|(_, a)| a).collect()
+}
+
 fn with_announced(text: String, view: &MetricsView) -> String {
     if view.announced.is_empty() {
         // The registry leaves out a family without series; so do we.
@@ -388,18 +408,24 @@ mod tests {
     fn the_announced_series_are_byte_identical_to_the_prometheus_encoders() {
         let view = MetricsView {
             node: "node\"1".into(),
-            announced: Arc::new(vec![
-                AnnouncedIp {
-                    service: "default/a".into(),
+            // Out of the encoder's order: by service, and "192.0.2.10"
+            // sorts before "192.0.2.9" as text.
+            announced: Arc::new(in_series_order(
+                [
+                    ("default/a", "2001:db8::1"),
+                    ("default/b", "192.0.2.9"),
+                    ("default/c", "192.0.2.10"),
+                    ("default/d", "192.0.2.10"),
+                ]
+                .iter()
+                .map(|(s, ip)| AnnouncedIp {
+                    service: s.to_string(),
                     protocol: "bgp",
-                    ip: "192.0.2.1".parse().unwrap(),
-                },
-                AnnouncedIp {
-                    service: "default/b".into(),
-                    protocol: "bgp",
-                    ip: "2001:db8::1".parse().unwrap(),
-                },
-            ]),
+                    ip: ip.parse().unwrap(),
+                })
+                .rev()
+                .collect(),
+            )),
             ..MetricsView::default()
         };
         // The series object the speaker used to keep per Service.

@@ -350,7 +350,7 @@ impl Runner {
             .into_iter()
             .filter(|(k, _)| started_peers.contains(k))
             .collect();
-        self.announced = Arc::new(d.announced);
+        self.announced = Arc::new(crate::metrics::in_series_order(d.announced));
         self.announce().await;
 
         self.shared.update(|v| {
