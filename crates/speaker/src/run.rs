@@ -95,10 +95,11 @@ pub(crate) struct Runner {
     args: StandaloneArgs,
     opts: Options,
     shared: Arc<Shared>,
-    /// The allocations in force (what the allocator restores from).
-    state: AllocationState,
-    /// The allocations known to be in the state file.
-    persisted: AllocationState,
+    /// The allocations in force (what the allocator restores from), and
+    /// those known to be in the state file: the same allocation once the
+    /// file holds it, never a copy.
+    state: Arc<AllocationState>,
+    persisted: Arc<AllocationState>,
     /// Routes per session as computed, and as handed to the BGP engine
     /// (the computed ones minus those of unpersisted allocations).
     desired_routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
@@ -120,6 +121,7 @@ impl Runner {
             namespace: args.namespace.clone(),
             load_balancer_class: args.lb_class.clone(),
         };
+        let state = Arc::new(state);
         Runner {
             args,
             opts,
@@ -168,7 +170,12 @@ impl Runner {
             self.persisted = self.state.clone();
             return true;
         };
+        if Arc::ptr_eq(&self.state, &self.persisted) && path.exists() {
+            self.retry = None;
+            return true;
+        }
         if self.state.services == self.persisted.services && path.exists() {
+            self.persisted = self.state.clone();
             self.retry = None;
             return true;
         }
@@ -205,6 +212,9 @@ impl Runner {
     /// Every (Service, IP) in force that the state file does not hold yet.
     fn unpersisted(&self) -> BTreeSet<IpAddr> {
         let mut out = BTreeSet::new();
+        if Arc::ptr_eq(&self.state, &self.persisted) {
+            return out;
+        }
         for (svc, a) in &self.state.services {
             let saved = self.persisted.services.get(svc);
             for ip in &a.ips {
@@ -288,7 +298,7 @@ impl Runner {
     /// Brings the sessions and routes to `d`: peers whose settings did not
     /// change keep their sessions, and each session gets only the route
     /// difference, after the state file holds every new allocation.
-    async fn apply(&mut self, d: Desired, warnings: Vec<String>, started: Instant) {
+    async fn apply(&mut self, mut d: Desired, warnings: Vec<String>, started: Instant) {
         // One line per allocation decision that changed.
         for s in &d.services {
             let key = format!("{}/{}", s.namespace, s.name);
@@ -318,7 +328,7 @@ impl Runner {
             tracing::info!(service = %gone, "IP released");
         }
         // Persist first: nothing new is announced before it is durable.
-        self.state = d.state.clone();
+        self.state = Arc::new(std::mem::take(&mut d.state));
         self.persist().await;
 
         let speaker = &self.shared.speaker;
