@@ -261,10 +261,10 @@ pub fn compute_with(
     let mut keys: Vec<ServiceKey> = Vec::new();
     let mut seen = HashSet::with_capacity(config.services.len());
     let mut bad: BTreeMap<ServiceKey, String> = BTreeMap::new();
-    let mut labels_of: BTreeMap<ServiceKey, Labels> = BTreeMap::new();
+    let mut labels_of: HashMap<ServiceKey, &Labels> = HashMap::with_capacity(config.services.len());
     for s in &config.services {
         let key = s.key();
-        labels_of.insert(key.clone(), s.fields.labels.clone());
+        labels_of.insert(key.clone(), &s.fields.labels);
         match s.request() {
             Ok(req) => {
                 let h = request_hash(&req);
@@ -338,7 +338,7 @@ pub fn compute_with(
                     service: key.clone(),
                     pool: a.pool().to_string(),
                     ips: ips.clone(),
-                    labels: labels_of.get(key).cloned().unwrap_or_default(),
+                    labels: labels_of.get(key).map(|l| (*l).clone()).unwrap_or_default(),
                 });
                 ServiceReport {
                     namespace: key.namespace.to_string(),
@@ -399,7 +399,12 @@ pub fn compute_with(
     // Routes per session, and the human-readable announcements per Service.
     let mut routes: BTreeMap<String, Vec<RouteSpec>> =
         peers.iter().map(|p| (p.name.clone(), Vec::new())).collect();
-    let mut by_service: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Keyed by (namespace, name) borrowed from the plan's `namespace/name`,
+    // so a Service's report finds its lines without building its key.
+    let mut by_service: HashMap<(&str, &str), Vec<String>> = HashMap::new();
+    fn split(s: &str) -> (&str, &str) {
+        s.split_once('/').unwrap_or((s, ""))
+    }
     let mut announced = Vec::new();
     for a in &plan.bgp {
         let spec = RouteSpec {
@@ -439,7 +444,7 @@ pub fn compute_with(
                 .unwrap_or_default();
             for s in &a.services {
                 by_service
-                    .entry(s.clone())
+                    .entry(split(s))
                     .or_default()
                     .push(format!("bgp {} to {} ({})", a.prefix, peer, addr));
             }
@@ -448,7 +453,7 @@ pub fn compute_with(
     for l in &plan.l2 {
         for s in &l.services {
             let ads: Vec<&str> = l.advertisements.iter().map(String::as_str).collect();
-            by_service.entry(s.clone()).or_default().push(format!(
+            by_service.entry(split(s)).or_default().push(format!(
                 "l2 {} via {}",
                 l.ip,
                 ads.join(",")
@@ -456,13 +461,12 @@ pub fn compute_with(
         }
     }
     for r in &mut services {
-        let key = format!("{}/{}", r.namespace, r.name);
-        if let Some(v) = by_service.remove(&key) {
+        if let Some(v) = by_service.remove(&(r.namespace.as_str(), r.name.as_str())) {
             r.announcements = v;
         }
-        for ip in &r.ips {
-            let bgp = r.announcements.iter().any(|a| a.starts_with("bgp "));
-            if bgp {
+        if r.announcements.iter().any(|a| a.starts_with("bgp ")) {
+            let key = format!("{}/{}", r.namespace, r.name);
+            for ip in &r.ips {
                 announced.push(AnnouncedIp {
                     service: key.clone(),
                     protocol: "bgp",

@@ -299,32 +299,24 @@ impl Runner {
     /// change keep their sessions, and each session gets only the route
     /// difference, after the state file holds every new allocation.
     async fn apply(&mut self, mut d: Desired, warnings: Vec<String>, started: Instant) {
-        // One line per allocation decision that changed.
-        for s in &d.services {
-            let key = format!("{}/{}", s.namespace, s.name);
-            let before = self
-                .state
-                .services
-                .get(&key)
-                .map(|a| a.ips.clone())
-                .unwrap_or_default();
-            match &s.pending {
-                Some(reason) => tracing::warn!(service = %key, %reason, "service pending"),
-                None if before != s.ips => tracing::info!(
-                    service = %key,
-                    ips = ?s.ips,
-                    pool = s.pool.as_deref().unwrap_or(""),
-                    "IP allocated"
-                ),
-                None => {}
+        // One line per allocation decision that changed: a walk of the old
+        // and new allocations side by side (both in key order), no lookups.
+        for sv in &d.services {
+            if let Some(reason) = &sv.pending {
+                tracing::warn!(service = %format_args!("{}/{}", sv.namespace, sv.name), %reason, "service pending");
             }
         }
-        for gone in self
-            .state
-            .services
-            .keys()
-            .filter(|k| !d.state.services.contains_key(*k))
-        {
+        let mut old = self.state.services.iter().peekable();
+        for (key, a) in &d.state.services {
+            while let Some((gone, _)) = old.next_if(|(k, _)| *k < key) {
+                tracing::info!(service = %gone, "IP released");
+            }
+            match old.next_if(|(k, _)| *k == key) {
+                Some((_, before)) if before.ips == a.ips => {}
+                _ => tracing::info!(service = %key, ips = ?a.ips, pool = %a.pool, "IP allocated"),
+            }
+        }
+        for (gone, _) in old {
             tracing::info!(service = %gone, "IP released");
         }
         // Persist first: nothing new is announced before it is durable.
