@@ -310,6 +310,10 @@ pub fn annotation<'a>(
     annotations: &'a BTreeMap<String, String>,
     suffix: &str,
 ) -> Option<(&'a str, bool)> {
+    // Most Services carry no MetalLB annotation: no key is built for them.
+    if annotations.is_empty() {
+        return None;
+    }
     if let Some(v) = annotations.get(&format!("{ANNOTATION_PREFIX}{suffix}")) {
         return Some((v.as_str(), false));
     }

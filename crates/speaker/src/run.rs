@@ -313,7 +313,9 @@ impl Runner {
             }
             match old.next_if(|(k, _)| *k == key) {
                 Some((_, before)) if before.ips == a.ips => {}
-                _ => tracing::info!(service = %key, ips = ?a.ips, pool = %a.pool, "IP allocated"),
+                _ => {
+                    tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated")
+                }
             }
         }
         for (gone, _) in old {
