@@ -16,7 +16,7 @@ use bgp_session::{Endpoint, PeerSettings};
 use metallb_api::{plan, Assigned, BgpPeerConfig, Config, PeerAsn, Plan};
 use serde::Serialize;
 
-use crate::metrics::{AnnouncedIp, PoolCounts};
+use crate::metrics::PoolCounts;
 use crate::state::{Allocation, AllocationState};
 
 /// One Service as `check` and `/status` show it.
@@ -42,7 +42,6 @@ pub struct Desired {
     pub plan: Plan,
     pub state: AllocationState,
     pub pools: Vec<PoolCounts>,
-    pub announced: Vec<AnnouncedIp>,
     /// Things worth a warning that do not stop the config (e.g. BFD not
     /// active yet).
     pub notes: Vec<String>,
@@ -233,7 +232,6 @@ fn nothing(previous: &AllocationState, notes: Vec<String>) -> Desired {
         plan: Plan::default(),
         state: previous.clone(),
         pools: Vec::new(),
-        announced: Vec::new(),
         notes,
     }
 }
@@ -405,7 +403,6 @@ pub fn compute_with(
     fn split(s: &str) -> (&str, &str) {
         s.split_once('/').unwrap_or((s, ""))
     }
-    let mut announced = Vec::new();
     for a in &plan.bgp {
         let spec = RouteSpec {
             prefix: a.prefix,
@@ -464,16 +461,6 @@ pub fn compute_with(
         if let Some(v) = by_service.remove(&(r.namespace.as_str(), r.name.as_str())) {
             r.announcements = v;
         }
-        if r.announcements.iter().any(|a| a.starts_with("bgp ")) {
-            let key = format!("{}/{}", r.namespace, r.name);
-            for ip in &r.ips {
-                announced.push(AnnouncedIp {
-                    service: key.clone(),
-                    protocol: "bgp",
-                    ip: *ip,
-                });
-            }
-        }
     }
 
     let pools = alloc
@@ -495,7 +482,6 @@ pub fn compute_with(
         plan,
         state,
         pools,
-        announced,
         notes,
     }
 }

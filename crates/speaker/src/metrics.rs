@@ -6,9 +6,12 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use bgp_session::PeerStatus;
+
+use crate::desired::ServiceReport;
 use prometheus::{
     Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -24,12 +27,71 @@ pub struct PoolCounts {
     pub v6_in_use: u128,
 }
 
-/// One announced IP for `metallb_speaker_announced`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct AnnouncedIp {
-    pub service: String,
-    pub protocol: &'static str,
-    pub ip: IpAddr,
+/// The IPs for `metallb_speaker_announced`: positions (Service, IP) in
+/// the shared Service reports, in the text encoder's series order. Eight
+/// bytes per IP; the labels are written from the reports at scrape time.
+#[derive(Clone, Debug, Default)]
+pub struct Announced {
+    services: Arc<Vec<ServiceReport>>,
+    order: Arc<Vec<(u32, u32)>>,
+}
+
+impl Announced {
+    /// Every IP of each Service announced over BGP, except those in `held`
+    /// (allocations not yet in the state file), ordered as the encoder
+    /// orders series: by label values in label-name order, i.e. the IP as
+    /// text, then the service (protocol and node are the same for all).
+    pub fn of(services: Arc<Vec<ServiceReport>>, held: &BTreeSet<IpAddr>) -> Self {
+        // The IP's text, zero-padded: compares as the string does (a
+        // shorter text that is a prefix sorts first), built once per entry.
+        let text = |ip: &IpAddr| {
+            let mut t = [0u8; 40];
+            let mut w = &mut t[..];
+            let _ = write!(w, "{ip}");
+            t
+        };
+        let mut keyed: Vec<([u8; 40], u32, u32)> = Vec::new();
+        for (i, r) in services.iter().enumerate() {
+            if !r.announcements.iter().any(|a| a.starts_with("bgp ")) {
+                continue;
+            }
+            for (j, ip) in r.ips.iter().enumerate() {
+                if !held.contains(ip) {
+                    keyed.push((text(ip), i as u32, j as u32));
+                }
+            }
+        }
+        // The service label is `namespace/name`, compared as that string.
+        let label = |i: u32| {
+            let r = &services[i as usize];
+            r.namespace
+                .bytes()
+                .chain(std::iter::once(b'/'))
+                .chain(r.name.bytes())
+        };
+        keyed.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| label(x.1).cmp(label(y.1))));
+        let order = keyed.into_iter().map(|(_, i, j)| (i, j)).collect();
+        Announced {
+            services,
+            order: Arc::new(order),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// (Service report, IP) in series order.
+    pub fn iter(&self) -> impl Iterator<Item = (&ServiceReport, IpAddr)> {
+        self.order.iter().filter_map(|&(i, j)| {
+            let r = self.services.get(i as usize)?;
+            Some((r, *r.ips.get(j as usize)?))
+        })
+    }
 }
 
 /// What the metrics need besides the BGP sessions.
@@ -39,8 +101,8 @@ pub struct MetricsView {
     pub config_loaded: bool,
     pub config_stale: bool,
     pub pools: Vec<PoolCounts>,
-    /// Shared with the runner: a scrape copies a pointer, not the list.
-    pub announced: Arc<Vec<AnnouncedIp>>,
+    /// Shared with the runner: a scrape copies pointers, not the list.
+    pub announced: Announced,
     pub reloads_ok: u64,
     pub reloads_failed: u64,
     /// Seconds the last successful reload took to reach the sessions.
@@ -292,25 +354,6 @@ impl Metrics {
 const ANNOUNCED: &str = "metallb_speaker_announced";
 const ANNOUNCED_HELP: &str = "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged.";
 
-/// Sorts the announced IPs as the text encoder orders series: by label
-/// values in label-name order (ip as text, then protocol, then service; the
-/// node is the same for all), so the exposition stays byte-identical.
-pub fn in_series_order(v: Vec<AnnouncedIp>) -> Vec<AnnouncedIp> {
-    // The IP's text, zero-padded: compares as the string does (a shorter
-    // text that is a prefix sorts first), formatted once per entry.
-    let text = |ip: &IpAddr| {
-        let mut t = [0u8; 40];
-        let mut w = &mut t[..];
-        let _ = write!(w, "{ip}");
-        t
-    };
-    let mut keyed: Vec<([u8; 40], AnnouncedIp)> = v.into_iter().map(|a| (text(&a.ip), a)).collect();
-    keyed.sort_unstable_by(|x, y| {
-        (&x.0, x.1.protocol, &x.1.service).cmp(&(&y.0, y.1.protocol, &y.1.service))
-    });
-    keyed.into_iter().map(|(_, a)| a).collect()
-}
-
 fn with_announced(text: String, view: &MetricsView) -> String {
     if view.announced.is_empty() {
         // The registry leaves out a family without series; so do we.
@@ -328,14 +371,13 @@ fn with_announced(text: String, view: &MetricsView) -> String {
     let _ = writeln!(out, "# HELP {ANNOUNCED} {ANNOUNCED_HELP}");
     let _ = writeln!(out, "# TYPE {ANNOUNCED} gauge");
     let node = escape(&view.node);
-    for a in view.announced.iter() {
+    for (r, ip) in view.announced.iter() {
         // Labels in name order, as the text encoder writes them.
         let _ = writeln!(
             out,
-            "{ANNOUNCED}{{ip=\"{}\",node=\"{node}\",protocol=\"{}\",service=\"{}\"}} 1",
-            a.ip,
-            escape(a.protocol),
-            escape(&a.service)
+            "{ANNOUNCED}{{ip=\"{ip}\",node=\"{node}\",protocol=\"bgp\",service=\"{}/{}\"}} 1",
+            escape(&r.namespace),
+            escape(&r.name)
         );
     }
     out.push_str(&text[at..]);
@@ -358,6 +400,25 @@ mod tests {
     use super::*;
     use bgp_proto::fsm::SessionState;
 
+    /// Services announced over BGP, each with one IP.
+    fn announced(list: &[(&str, &str)]) -> Announced {
+        let services = list
+            .iter()
+            .map(|(key, ip)| {
+                let (namespace, name) = key.split_once('/').unwrap();
+                ServiceReport {
+                    namespace: namespace.into(),
+                    name: name.into(),
+                    ips: vec![ip.parse().unwrap()],
+                    pool: Some("default".into()),
+                    pending: None,
+                    announcements: vec![format!("bgp {ip}/32 to tor (198.51.100.1)")],
+                }
+            })
+            .collect();
+        Announced::of(Arc::new(services), &BTreeSet::new())
+    }
+
     #[test]
     fn metrics_carry_metallbs_names_and_labels() {
         let m = Metrics::new();
@@ -372,11 +433,7 @@ mod tests {
                 v6_total: 1 << 64,
                 v6_in_use: 1,
             }],
-            announced: Arc::new(vec![AnnouncedIp {
-                service: "default/web".into(),
-                protocol: "bgp",
-                ip: "192.0.2.1".parse().unwrap(),
-            }]),
+            announced: announced(&[("default/web", "192.0.2.1")]),
             ..MetricsView::default()
         };
         let mut up = PeerStatus::new("tor", "2001:db8::1".into(), 179);
@@ -410,22 +467,12 @@ mod tests {
             node: "node\"1".into(),
             // Out of the encoder's order: by service, and "192.0.2.10"
             // sorts before "192.0.2.9" as text.
-            announced: Arc::new(in_series_order(
-                [
-                    ("default/a", "2001:db8::1"),
-                    ("default/b", "192.0.2.9"),
-                    ("default/c", "192.0.2.10"),
-                    ("default/d", "192.0.2.10"),
-                ]
-                .iter()
-                .map(|(s, ip)| AnnouncedIp {
-                    service: s.to_string(),
-                    protocol: "bgp",
-                    ip: ip.parse().unwrap(),
-                })
-                .rev()
-                .collect(),
-            )),
+            announced: announced(&[
+                ("default/a", "2001:db8::1"),
+                ("default/d", "192.0.2.10"),
+                ("default/b", "192.0.2.9"),
+                ("default/c", "192.0.2.10"),
+            ]),
             ..MetricsView::default()
         };
         // The series object the speaker used to keep per Service.
@@ -436,9 +483,9 @@ mod tests {
         )
         .unwrap();
         r.register(Box::new(old.clone())).unwrap();
-        for a in view.announced.iter() {
-            let ip = a.ip.to_string();
-            old.with_label_values(&[&a.service, a.protocol, &view.node, &ip])
+        for (r, ip) in view.announced.iter() {
+            let (ip, key) = (ip.to_string(), format!("{}/{}", r.namespace, r.name));
+            old.with_label_values(&[&key, "bgp", &view.node, &ip])
                 .set(1);
         }
         let mut want = Vec::new();

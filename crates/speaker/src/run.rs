@@ -18,9 +18,10 @@ use bgp_session::Speaker;
 use metallb_api::Options;
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::desired::ServiceReport;
 use crate::desired::{compute_with, router_id_keys, Desired, LiveAllocator, NodeInfo, RouterIdKey};
 use crate::http::{StatusParts, View};
-use crate::metrics::{AnnouncedIp, Metrics};
+use crate::metrics::{Announced, Metrics};
 use crate::state::{AllocationState, StateLock};
 use crate::StandaloneArgs;
 
@@ -104,7 +105,8 @@ pub(crate) struct Runner {
     /// (the computed ones minus those of unpersisted allocations).
     desired_routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
     handed: BTreeMap<String, Arc<Vec<RouteSpec>>>,
-    announced: Arc<Vec<AnnouncedIp>>,
+    /// The Service reports of the last apply (shared with `/status`).
+    services: Arc<Vec<ServiceReport>>,
     /// When to retry a failed state file write, and the wait after that.
     retry: Option<(Instant, Duration)>,
     /// Derived router IDs, kept while the sessions stay the same.
@@ -130,7 +132,7 @@ impl Runner {
             state,
             desired_routes: BTreeMap::new(),
             handed: BTreeMap::new(),
-            announced: Arc::default(),
+            services: Arc::default(),
             retry: None,
             router_ids: BTreeMap::new(),
             cache: metallb_api::LoadCache::default(),
@@ -263,17 +265,7 @@ impl Runner {
         }
         self.handed = handed;
         let routes = self.handed.clone();
-        let announced: Arc<Vec<AnnouncedIp>> = if held.is_empty() {
-            self.announced.clone()
-        } else {
-            Arc::new(
-                self.announced
-                    .iter()
-                    .filter(|a| !held.contains(&a.ip))
-                    .cloned()
-                    .collect(),
-            )
-        };
+        let announced = Announced::of(self.services.clone(), &held);
         let unsaved = held.len() as u64;
         self.shared.update(|v| {
             v.routes = routes;
@@ -354,16 +346,17 @@ impl Runner {
             .into_iter()
             .filter(|(k, _)| started_peers.contains(k))
             .collect();
-        self.announced = Arc::new(crate::metrics::in_series_order(d.announced));
+        self.services = Arc::new(std::mem::take(&mut d.services));
         self.announce().await;
 
+        let services = self.services.clone();
         self.shared.update(|v| {
             v.metrics.config_loaded = true;
             v.metrics.config_stale = false;
             v.metrics.pools = d.pools;
             v.metrics.reloads_ok += 1;
             v.metrics.last_apply_seconds = started.elapsed().as_secs_f64();
-            v.services = Arc::new(d.services);
+            v.services = services;
             v.l2 = d.plan.l2.iter().map(|a| a.ip.to_string()).collect();
             v.warnings = warnings;
             v.last_error.clear();
