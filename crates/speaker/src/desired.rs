@@ -3,12 +3,11 @@
 //! and which routes each session carries. Pure: no sockets, no files.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use allocator::{Allocator, IpAddressPool, Labels, ServiceKey, ServiceRequest};
+use allocator::{Labels, ServiceKey, ServiceRequest};
 use bgp_proto::adj_rib_out::RouteSpec;
 use bgp_proto::fsm::{RemoteAs, SessionConfig};
 use bgp_proto::{Community, LargeCommunity};
@@ -16,6 +15,8 @@ use bgp_session::{Endpoint, PeerSettings};
 use metallb_api::{plan, Assigned, BgpPeerConfig, Config, PeerAsn, Plan};
 use serde::Serialize;
 
+use crate::live::request_hash;
+pub use crate::live::LiveAllocator;
 use crate::metrics::PoolCounts;
 use crate::state::{Allocation, AllocationState};
 
@@ -166,61 +167,6 @@ fn session_settings(p: &BgpPeerConfig, node: &NodeInfo) -> PeerSettings {
 /// [`LiveAllocator`] and calls [`compute_with`].
 pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> Desired {
     compute_with(&mut LiveAllocator::default(), config, node, previous)
-}
-
-/// The allocator of a running speaker, kept across reloads. The first
-/// computation restores every allocation (`sync`); later ones replace the
-/// pools in place when they changed, release the Services that are gone and
-/// converge only the Services whose request is new or changed, so one added
-/// Service costs one allocation, not a resync of all of them.
-#[derive(Default)]
-pub struct LiveAllocator {
-    alloc: Option<Allocator>,
-    /// The pools the allocator holds (as configured, even when rejected).
-    pools: Vec<IpAddressPool>,
-    /// Why the configured pools are not in use, repeated on every compute.
-    pools_note: Option<String>,
-    /// Hash of every request the allocator last converged (the key is part
-    /// of the request): an unchanged Service is not looked at again.
-    seen: HashSet<u64>,
-    /// Services converged or released by the last computation.
-    pub last_touched: usize,
-}
-
-fn request_hash(req: &ServiceRequest) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    req.hash(&mut h);
-    h.finish()
-}
-
-impl LiveAllocator {
-    /// Brings the pools up to `pools`; `None` when no allocator can run.
-    fn with_pools(&mut self, pools: Vec<IpAddressPool>) -> Option<&mut Allocator> {
-        if self.alloc.is_some() && self.pools == pools {
-            return self.alloc.as_mut();
-        }
-        self.pools_note = None;
-        let installed = match self.alloc.as_mut() {
-            Some(a) => a.set_pools(&pools).map(|_| ()),
-            None => Allocator::new(&pools).map(|a| self.alloc = Some(a)),
-        };
-        if let Err(e) = installed {
-            // Validation already checked the pools; if the allocator still
-            // refuses them, run with none so every Service says why.
-            self.pools_note = Some(format!("address pools rejected by the allocator: {e}"));
-            let none = match self.alloc.as_mut() {
-                Some(a) => a.set_pools(&[]).map(|_| ()),
-                None => Allocator::new(&[]).map(|a| self.alloc = Some(a)),
-            };
-            if let Err(e) = none {
-                self.pools_note = Some(format!("allocator unavailable: {e}"));
-                self.alloc = None;
-                return None;
-            }
-        }
-        self.pools = pools;
-        self.alloc.as_mut()
-    }
 }
 
 /// No allocator could run: nothing to announce, the old state kept.
