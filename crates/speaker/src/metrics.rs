@@ -506,6 +506,36 @@ mod tests {
     }
 
     #[test]
+    fn a_scrape_keeps_no_series_object_per_service() {
+        let m = Metrics::new();
+        let view = MetricsView {
+            node: "node1".into(),
+            announced: announced(&[("default/a", "192.0.2.1"), ("default/b", "192.0.2.2")]),
+            ..MetricsView::default()
+        };
+        let text = m.render(&view, &[]);
+        assert_eq!(text.matches("metallb_speaker_announced{").count(), 2);
+        // The series were written from the list, not stored in the
+        // registry: it holds as many series as with nothing announced.
+        let series = |m: &Metrics| -> usize {
+            m.registry
+                .gather()
+                .iter()
+                .map(|f| f.get_metric().len())
+                .sum()
+        };
+        let with = series(&m);
+        let empty = Metrics::new();
+        empty.render(&MetricsView::default(), &[]);
+        assert_eq!(with, series(&empty));
+        assert!(m
+            .registry
+            .gather()
+            .iter()
+            .all(|f| f.get_name() != ANNOUNCED));
+    }
+
+    #[test]
     fn a_peer_that_went_away_leaves_no_stale_series() {
         let m = Metrics::new();
         let p = PeerStatus::new("tor", "192.0.2.9".into(), 179);
