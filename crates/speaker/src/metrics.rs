@@ -528,11 +528,7 @@ mod tests {
         let empty = Metrics::new();
         empty.render(&MetricsView::default(), &[]);
         assert_eq!(with, series(&empty));
-        assert!(m
-            .registry
-            .gather()
-            .iter()
-            .all(|f| f.get_name() != ANNOUNCED));
+        assert!(m.registry.gather().iter().all(|f| f.name() != ANNOUNCED));
     }
 
     #[test]
