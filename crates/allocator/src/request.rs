@@ -133,10 +133,8 @@ pub enum IpFamilyPolicy {
     RequireDualStack,
 }
 
-/// Everything the allocator needs to know about one Service. `Hash` lets a
-/// caller that keeps one allocator across reloads tell cheaply which
-/// requests changed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Everything the allocator needs to know about one Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRequest {
     /// Namespace and name.
     pub key: ServiceKey,
@@ -272,8 +270,10 @@ impl Wanted {
 }
 
 /// The Service fields the parser reads, as plain strings and maps, so the
-/// controller and the speaker can both feed it without kube types.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// controller and the speaker can both feed it without kube types. `Hash`
+/// lets a caller that keeps one allocator across reloads tell which
+/// Services changed without parsing them again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ServiceFields {
     /// `metadata.namespace`.
     pub namespace: String,

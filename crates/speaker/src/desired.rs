@@ -15,7 +15,7 @@ use bgp_session::{Endpoint, PeerSettings};
 use metallb_api::{plan, Assigned, BgpPeerConfig, Config, PeerAsn, Plan};
 use serde::Serialize;
 
-use crate::live::request_hash;
+use crate::live::fields_hash;
 pub use crate::live::LiveAllocator;
 use crate::metrics::PoolCounts;
 use crate::state::{Allocation, AllocationState};
@@ -209,19 +209,23 @@ pub fn compute_with(
     for s in &config.services {
         let key = s.key();
         labels_of.insert(key.clone(), &s.fields.labels);
+        let h = fields_hash(&s.fields);
+        if !fresh && live.seen.contains(&h) {
+            // The allocator holds this very request already.
+            seen.insert(h);
+            keys.push(key);
+            continue;
+        }
         match s.request() {
             Ok(req) => {
-                let h = request_hash(&req);
                 seen.insert(h);
                 keys.push(key.clone());
-                if fresh || !live.seen.contains(&h) {
-                    let restore = previous
-                        .services
-                        .get(&key.to_string())
-                        .map(|a| a.ips.clone())
-                        .unwrap_or_else(|| s.status_ips.clone());
-                    changed.push((req, restore));
-                }
+                let restore = previous
+                    .services
+                    .get(&key.to_string())
+                    .map(|a| a.ips.clone())
+                    .unwrap_or_else(|| s.status_ips.clone());
+                changed.push((req, restore));
             }
             Err(e) => {
                 bad.insert(key, e.to_string());

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
-use allocator::{Allocator, IpAddressPool, ServiceRequest};
+use allocator::{Allocator, IpAddressPool, ServiceFields};
 
 /// The allocator of a running speaker, kept across reloads. The first
 /// computation restores every allocation (`sync`); later ones replace the
@@ -18,16 +18,20 @@ pub struct LiveAllocator {
     pub(crate) pools: Vec<IpAddressPool>,
     /// Why the configured pools are not in use, repeated on every compute.
     pub(crate) pools_note: Option<String>,
-    /// Hash of every request the allocator last converged (the key is part
-    /// of the request): an unchanged Service is not looked at again.
+    /// Hash of the fields of every Service whose request the allocator last
+    /// converged (the key is one of them): an unchanged Service is neither
+    /// parsed nor converged again. Services whose request failed to parse
+    /// are not in it and are parsed on every reload, to report why.
     pub(crate) seen: HashSet<u64>,
     /// Services converged or released by the last computation.
     pub last_touched: usize,
 }
 
-pub(crate) fn request_hash(req: &ServiceRequest) -> u64 {
+/// The request is a function of these fields (`parse_service`), key
+/// included: equal hashes, same request.
+pub(crate) fn fields_hash(fields: &ServiceFields) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    req.hash(&mut h);
+    fields.hash(&mut h);
     h.finish()
 }
 

@@ -281,3 +281,29 @@ async fn a_reload_that_adds_one_service_converges_only_that_service() {
         .clone();
     assert_eq!(d, vec!["192.0.2.1".parse::<IpAddr>().unwrap()]);
 }
+
+#[tokio::test]
+async fn a_malformed_service_keeps_its_reason_across_reloads_that_skip_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    let bad = format!("{}  loadBalancerIP: not-an-ip\n", svc("bad"));
+    std::fs::write(&cfg, format!("{CONFIG}---\n{}---\n{bad}", svc("ok"))).unwrap();
+    let mut r = runner(&cfg, None, AllocationState::default()).await;
+    r.reload("start", false).await;
+    let reason = |r: &Runner| -> Option<String> {
+        let v = r.shared.view();
+        let s = v
+            .services
+            .iter()
+            .find(|s| s.name == "bad")
+            .expect("bad is reported");
+        s.pending.clone()
+    };
+    let first = reason(&r).expect("bad is pending");
+    assert!(first.contains("not-an-ip"), "{first}");
+    // Nothing changed: the good one is not looked at, the bad one still says why.
+    r.reload("SIGHUP", true).await;
+    assert_eq!(r.live.last_touched, 0);
+    assert_eq!(reason(&r), Some(first));
+    assert_eq!(handed(&r), vec!["192.0.2.0/32"]);
+}
