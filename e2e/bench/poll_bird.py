@@ -5,7 +5,9 @@ Prints one JSON line: {"established": T1, "full": T2, "count": C} with
 absolute times (time.time()) of the first poll that saw protocol PROTO
 Established and the first that saw >= N routes (null on timeout).
 
-  poll_bird.py SOCKET PROTO N TIMEOUT_S [INTERVAL_S] [TABLE]
+  poll_bird.py SOCKET PROTO N TIMEOUT_S [INTERVAL_S] [TABLE] [atleast|atmost]
+
+With `atmost` (for withdrawals) "full" is the first poll that saw <= N routes.
 """
 import json
 import re
@@ -47,6 +49,9 @@ def main():
     path, proto, n, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     interval = float(sys.argv[5]) if len(sys.argv) > 5 else 0.02
     table = sys.argv[6] if len(sys.argv) > 6 else "master4"
+    mode = sys.argv[7] if len(sys.argv) > 7 else "atleast"
+    if mode not in ("atleast", "atmost"):
+        sys.exit("poll_bird.py: mode %r: want atleast or atmost" % mode)
     deadline = time.time() + timeout
     b = Birdc(path, deadline)
     est = full = None
@@ -59,7 +64,7 @@ def main():
             m = re.search(r"(\d+) of (\d+) routes", l)
             if m:
                 count = int(m.group(1))
-        if count >= n:
+        if (count >= n) if mode == "atleast" else (count <= n):
             full = now
             break
         time.sleep(interval)

@@ -270,8 +270,10 @@ impl Wanted {
 }
 
 /// The Service fields the parser reads, as plain strings and maps, so the
-/// controller and the speaker can both feed it without kube types.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// controller and the speaker can both feed it without kube types. `Hash`
+/// lets a caller that keeps one allocator across reloads tell which
+/// Services changed without parsing them again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ServiceFields {
     /// `metadata.namespace`.
     pub namespace: String,
@@ -308,6 +310,10 @@ pub fn annotation<'a>(
     annotations: &'a BTreeMap<String, String>,
     suffix: &str,
 ) -> Option<(&'a str, bool)> {
+    // Most Services carry no MetalLB annotation: no key is built for them.
+    if annotations.is_empty() {
+        return None;
+    }
     if let Some(v) = annotations.get(&format!("{ANNOTATION_PREFIX}{suffix}")) {
         return Some((v.as_str(), false));
     }

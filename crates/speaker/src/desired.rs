@@ -2,12 +2,12 @@
 //! Service gets which IPs (the shared allocator), which sessions to run,
 //! and which routes each session carries. Pure: no sockets, no files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use allocator::{Allocator, Labels, ServiceKey, ServiceRequest};
+use allocator::{Labels, ServiceKey, ServiceRequest};
 use bgp_proto::adj_rib_out::RouteSpec;
 use bgp_proto::fsm::{RemoteAs, SessionConfig};
 use bgp_proto::{Community, LargeCommunity};
@@ -15,7 +15,9 @@ use bgp_session::{Endpoint, PeerSettings};
 use metallb_api::{plan, Assigned, BgpPeerConfig, Config, PeerAsn, Plan};
 use serde::Serialize;
 
-use crate::metrics::{AnnouncedIp, PoolCounts};
+use crate::live::fields_hash;
+pub use crate::live::LiveAllocator;
+use crate::metrics::PoolCounts;
 use crate::state::{Allocation, AllocationState};
 
 /// One Service as `check` and `/status` show it.
@@ -41,7 +43,6 @@ pub struct Desired {
     pub plan: Plan,
     pub state: AllocationState,
     pub pools: Vec<PoolCounts>,
-    pub announced: Vec<AnnouncedIp>,
     /// Things worth a warning that do not stop the config (e.g. BFD not
     /// active yet).
     pub notes: Vec<String>,
@@ -162,59 +163,115 @@ fn session_settings(p: &BgpPeerConfig, node: &NodeInfo) -> PeerSettings {
 
 /// Computes what this node should do. `previous` holds the allocations of
 /// the last run (state file): they are restored first and never moved while
-/// still valid.
+/// still valid. A one-shot computation (`check`); a running speaker keeps a
+/// [`LiveAllocator`] and calls [`compute_with`].
 pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> Desired {
+    compute_with(&mut LiveAllocator::default(), config, node, previous)
+}
+
+/// No allocator could run: nothing to announce, the old state kept.
+fn nothing(previous: &AllocationState, notes: Vec<String>) -> Desired {
+    Desired {
+        services: Vec::new(),
+        peers: Vec::new(),
+        routes: BTreeMap::new(),
+        plan: Plan::default(),
+        state: previous.clone(),
+        pools: Vec::new(),
+        notes,
+    }
+}
+
+/// [`compute`] with an allocator that lives across calls (see
+/// [`LiveAllocator`]); the result is the same as a fresh computation's.
+pub fn compute_with(
+    live: &mut LiveAllocator,
+    config: &Config,
+    node: &NodeInfo,
+    previous: &AllocationState,
+) -> Desired {
     let mut notes = Vec::new();
     let mut services = Vec::new();
-    let pools = config.ip_address_pools();
-    let mut alloc = match Allocator::new(&pools).or_else(|e| {
-        // Validation already checked the pools; if the allocator still
-        // refuses them, run with none so every Service says why.
-        notes.push(format!("address pools rejected by the allocator: {e}"));
-        Allocator::new(&[])
-    }) {
-        Ok(a) => a,
-        Err(e) => {
-            notes.push(format!("allocator unavailable: {e}"));
-            return Desired {
-                services: Vec::new(),
-                peers: Vec::new(),
-                routes: BTreeMap::new(),
-                plan: Plan::default(),
-                state: previous.clone(),
-                pools: Vec::new(),
-                announced: Vec::new(),
-                notes,
-            };
-        }
-    };
+    let fresh = live.alloc.is_none();
+    live.with_pools(config.ip_address_pools());
+    notes.extend(live.pools_note.clone());
+    if live.alloc.is_none() {
+        return nothing(previous, notes);
+    }
 
-    // Requests; a malformed Service is pending with its reason.
-    let mut requests: Vec<(ServiceRequest, Vec<IpAddr>)> = Vec::new();
+    // Requests; a malformed Service is pending with its reason. Only new
+    // or changed requests go to the allocator.
+    let mut changed: Vec<(ServiceRequest, Vec<IpAddr>)> = Vec::new();
+    let mut keys: Vec<ServiceKey> = Vec::new();
+    let mut seen = HashSet::with_capacity(config.services.len());
     let mut bad: BTreeMap<ServiceKey, String> = BTreeMap::new();
-    let mut labels_of: BTreeMap<ServiceKey, Labels> = BTreeMap::new();
+    let mut labels_of: HashMap<ServiceKey, &Labels> = HashMap::with_capacity(config.services.len());
     for s in &config.services {
         let key = s.key();
-        labels_of.insert(key.clone(), s.fields.labels.clone());
+        labels_of.insert(key.clone(), &s.fields.labels);
+        let h = fields_hash(&s.fields);
+        if !fresh && live.seen.contains(&h) {
+            // The allocator holds this very request already.
+            seen.insert(h);
+            keys.push(key);
+            continue;
+        }
         match s.request() {
             Ok(req) => {
+                seen.insert(h);
+                keys.push(key.clone());
                 let restore = previous
                     .services
                     .get(&key.to_string())
                     .map(|a| a.ips.clone())
                     .unwrap_or_else(|| s.status_ips.clone());
-                requests.push((req, restore));
+                changed.push((req, restore));
             }
             Err(e) => {
                 bad.insert(key, e.to_string());
             }
         }
     }
-    let outcomes = alloc.sync(requests);
-
+    let Some(alloc) = live.alloc.as_mut() else {
+        return nothing(previous, notes);
+    };
+    let mut touched = changed.len();
+    if fresh {
+        alloc.sync(changed);
+    } else {
+        // Services gone (or now malformed) free their addresses first.
+        let wanted: HashSet<&ServiceKey> = keys.iter().collect();
+        let gone: Vec<ServiceKey> = alloc
+            .services()
+            .filter(|k| !wanted.contains(k))
+            .cloned()
+            .collect();
+        touched += gone.len();
+        for k in &gone {
+            alloc.release(k);
+        }
+        // As in `sync`: Services that bring addresses (state file or
+        // status) are placed before any fresh allocation, in key order.
+        changed.sort_by(|a, b| (a.1.is_empty(), &a.0.key).cmp(&(b.1.is_empty(), &b.0.key)));
+        for (req, restore) in &changed {
+            alloc.converge(req, restore);
+        }
+    }
+    live.seen = seen;
+    live.last_touched = touched;
+    keys.sort();
+    let pending: HashMap<&ServiceKey, String> = alloc
+        .pending()
+        .map(|(k, e)| {
+            let why = e.map_or_else(|| "no address assigned".to_string(), ToString::to_string);
+            (k, why)
+        })
+        .collect();
+    let outcomes: Vec<(&ServiceKey, Option<&String>)> =
+        keys.iter().map(|k| (k, pending.get(k))).collect();
     let mut assigned = Vec::new();
     let mut state = AllocationState::default();
-    for (key, outcome) in &outcomes {
+    for &(key, why) in &outcomes {
         let report = match alloc.assignment(key) {
             Some(a) => {
                 let ips = a.addresses();
@@ -229,7 +286,7 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> 
                     service: key.clone(),
                     pool: a.pool().to_string(),
                     ips: ips.clone(),
-                    labels: labels_of.get(key).cloned().unwrap_or_default(),
+                    labels: labels_of.get(key).map(|l| (*l).clone()).unwrap_or_default(),
                 });
                 ServiceReport {
                     namespace: key.namespace.to_string(),
@@ -245,10 +302,10 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> 
                 name: key.name.to_string(),
                 ips: Vec::new(),
                 pool: None,
-                pending: Some(match &outcome.result {
-                    Err(e) => e.to_string(),
-                    Ok(_) => "no address assigned".to_string(),
-                }),
+                pending: Some(
+                    why.cloned()
+                        .unwrap_or_else(|| "no address assigned".to_string()),
+                ),
                 announcements: Vec::new(),
             },
         };
@@ -290,8 +347,12 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> 
     // Routes per session, and the human-readable announcements per Service.
     let mut routes: BTreeMap<String, Vec<RouteSpec>> =
         peers.iter().map(|p| (p.name.clone(), Vec::new())).collect();
-    let mut by_service: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut announced = Vec::new();
+    // Keyed by (namespace, name) borrowed from the plan's `namespace/name`,
+    // so a Service's report finds its lines without building its key.
+    let mut by_service: HashMap<(&str, &str), Vec<String>> = HashMap::new();
+    fn split(s: &str) -> (&str, &str) {
+        s.split_once('/').unwrap_or((s, ""))
+    }
     for a in &plan.bgp {
         let spec = RouteSpec {
             prefix: a.prefix,
@@ -330,7 +391,7 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> 
                 .unwrap_or_default();
             for s in &a.services {
                 by_service
-                    .entry(s.clone())
+                    .entry(split(s))
                     .or_default()
                     .push(format!("bgp {} to {} ({})", a.prefix, peer, addr));
             }
@@ -339,7 +400,7 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> 
     for l in &plan.l2 {
         for s in &l.services {
             let ads: Vec<&str> = l.advertisements.iter().map(String::as_str).collect();
-            by_service.entry(s.clone()).or_default().push(format!(
+            by_service.entry(split(s)).or_default().push(format!(
                 "l2 {} via {}",
                 l.ip,
                 ads.join(",")
@@ -347,19 +408,8 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> 
         }
     }
     for r in &mut services {
-        let key = format!("{}/{}", r.namespace, r.name);
-        if let Some(v) = by_service.remove(&key) {
+        if let Some(v) = by_service.remove(&(r.namespace.as_str(), r.name.as_str())) {
             r.announcements = v;
-        }
-        for ip in &r.ips {
-            let bgp = r.announcements.iter().any(|a| a.starts_with("bgp "));
-            if bgp {
-                announced.push(AnnouncedIp {
-                    service: key.clone(),
-                    protocol: "bgp",
-                    ip: ip.to_string(),
-                });
-            }
         }
     }
 
@@ -382,7 +432,6 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> 
         plan,
         state,
         pools,
-        announced,
         notes,
     }
 }

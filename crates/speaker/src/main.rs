@@ -21,6 +21,7 @@ macro_rules! out {
 
 mod desired;
 mod http;
+mod live;
 mod metrics;
 mod run;
 mod state;

@@ -2,9 +2,16 @@
 //! series. Values are read from the live state at scrape time, so they can
 //! never drift from what the speaker actually does.
 
-use std::sync::Mutex;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use bgp_session::PeerStatus;
+
+use crate::desired::ServiceReport;
 use prometheus::{
     Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -20,12 +27,74 @@ pub struct PoolCounts {
     pub v6_in_use: u128,
 }
 
-/// One announced IP for `metallb_speaker_announced`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct AnnouncedIp {
-    pub service: String,
-    pub protocol: &'static str,
-    pub ip: String,
+/// The IPs for `metallb_speaker_announced`: positions (Service, IP) in
+/// the shared Service reports, in the text encoder's series order. Eight
+/// bytes per IP; the labels are written from the reports at scrape time.
+#[derive(Clone, Debug, Default)]
+pub struct Announced {
+    services: Arc<Vec<ServiceReport>>,
+    order: Arc<Vec<(u32, u32)>>,
+}
+
+impl Announced {
+    /// Every IP of each Service announced over BGP, except those in `held`
+    /// (allocations not yet in the state file), ordered as the encoder
+    /// orders series: by label values in label-name order, i.e. the IP as
+    /// text, then the service (protocol and node are the same for all).
+    pub fn of(services: Arc<Vec<ServiceReport>>, held: &BTreeSet<IpAddr>) -> Self {
+        // The IP's text, zero-padded: compares as the string does (a
+        // shorter text that is a prefix sorts first), built once per entry.
+        let text = |ip: &IpAddr| {
+            let mut t = [0u8; 40];
+            let mut w = &mut t[..];
+            let _ = write!(w, "{ip}");
+            t
+        };
+        let mut keyed: Vec<([u8; 40], u32, u32)> = Vec::new();
+        for (i, r) in services.iter().enumerate() {
+            if !r.announcements.iter().any(|a| a.starts_with("bgp ")) {
+                continue;
+            }
+            for (j, ip) in r.ips.iter().enumerate() {
+                if !held.contains(ip) {
+                    keyed.push((text(ip), i as u32, j as u32));
+                }
+            }
+        }
+        // The service label is `namespace/name`, compared as that string.
+        let label = |i: u32| {
+            let r = &services[i as usize];
+            r.namespace
+                .bytes()
+                .chain(std::iter::once(b'/'))
+                .chain(r.name.bytes())
+        };
+        keyed.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| label(x.1).cmp(label(y.1))));
+        // A fresh vector: collecting in place would keep the keyed one's
+        // six-times-larger buffer alive for as long as the list.
+        let mut order = Vec::with_capacity(keyed.len());
+        order.extend(keyed.iter().map(|&(_, i, j)| (i, j)));
+        Announced {
+            services,
+            order: Arc::new(order),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// (Service report, IP) in series order.
+    pub fn iter(&self) -> impl Iterator<Item = (&ServiceReport, IpAddr)> {
+        self.order.iter().filter_map(|&(i, j)| {
+            let r = self.services.get(i as usize)?;
+            Some((r, *r.ips.get(j as usize)?))
+        })
+    }
 }
 
 /// What the metrics need besides the BGP sessions.
@@ -35,7 +104,8 @@ pub struct MetricsView {
     pub config_loaded: bool,
     pub config_stale: bool,
     pub pools: Vec<PoolCounts>,
-    pub announced: Vec<AnnouncedIp>,
+    /// Shared with the runner: a scrape copies pointers, not the list.
+    pub announced: Announced,
     pub reloads_ok: u64,
     pub reloads_failed: u64,
     /// Seconds the last successful reload took to reach the sessions.
@@ -54,7 +124,6 @@ pub struct Metrics {
     updates: IntCounterVec,
     announced_prefixes: IntGaugeVec,
     pending_prefixes: IntGaugeVec,
-    speaker_announced: IntGaugeVec,
     addr_total: GaugeVec,
     addr_v4_total: GaugeVec,
     addr_v6_total: GaugeVec,
@@ -108,7 +177,6 @@ impl Metrics {
             updates: reg!(r, IntCounterVec::new(opts("metallb_bgp_updates_total", "Number of BGP UPDATE messages sent"), peer).unwrap()),
             announced_prefixes: reg!(r, IntGaugeVec::new(opts("metallb_bgp_announced_prefixes_total", "Number of prefixes currently being advertised on the BGP session"), peer).unwrap()),
             pending_prefixes: reg!(r, IntGaugeVec::new(opts("metallb_bgp_pending_prefixes_total", "Number of prefixes that should be advertised on the BGP session"), peer).unwrap()),
-            speaker_announced: reg!(r, IntGaugeVec::new(opts("metallb_speaker_announced", "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged."), &["service", "protocol", "node", "ip"]).unwrap()),
             addr_total: reg!(r, GaugeVec::new(opts("metallb_allocator_addresses_total", "Number of usable IP addresses, per pool"), pool).unwrap()),
             addr_v4_total: reg!(r, GaugeVec::new(opts("metallb_allocator_ipv4_addresses_total", "Number of usable IPV4 addresses, per pool"), pool).unwrap()),
             addr_v6_total: reg!(r, GaugeVec::new(opts("metallb_allocator_ipv6_addresses_total", "Number of usable IPV6 addresses, per pool"), pool).unwrap()),
@@ -143,7 +211,6 @@ impl Metrics {
             &self.session_up,
             &self.announced_prefixes,
             &self.pending_prefixes,
-            &self.speaker_announced,
             &self.session_state,
             &self.last_error,
         ] {
@@ -238,16 +305,6 @@ impl Metrics {
                 self.initial_table.with_label_values(l).set(ms / 1000.0);
             }
         }
-        for a in &view.announced {
-            self.speaker_announced
-                .with_label_values(&[
-                    a.service.as_str(),
-                    a.protocol,
-                    view.node.as_str(),
-                    a.ip.as_str(),
-                ])
-                .set(1);
-        }
         for p in &view.pools {
             let l = &[p.name.as_str()];
             self.addr_total
@@ -289,14 +346,81 @@ impl Metrics {
         if enc.encode(&self.registry.gather(), &mut out).is_err() {
             return String::new();
         }
-        String::from_utf8(out).unwrap_or_default()
+        let text = String::from_utf8(out).unwrap_or_default();
+        with_announced(text, view)
     }
+}
+
+/// `metallb_speaker_announced`: one series per announced IP, written
+/// straight from the list (no series object per Service is kept), placed
+/// among the registry's families in name order as the registry would.
+const ANNOUNCED: &str = "metallb_speaker_announced";
+const ANNOUNCED_HELP: &str = "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged.";
+
+fn with_announced(text: String, view: &MetricsView) -> String {
+    if view.announced.is_empty() {
+        // The registry leaves out a family without series; so do we.
+        return text;
+    }
+    let at = text
+        .match_indices("# HELP ")
+        .find(|(i, _)| {
+            let name = text[i + 7..].split(' ').next().unwrap_or("");
+            name > ANNOUNCED
+        })
+        .map_or(text.len(), |(i, _)| i);
+    let mut out = String::with_capacity(text.len() + view.announced.len() * 110);
+    out.push_str(&text[..at]);
+    let _ = writeln!(out, "# HELP {ANNOUNCED} {ANNOUNCED_HELP}");
+    let _ = writeln!(out, "# TYPE {ANNOUNCED} gauge");
+    let node = escape(&view.node);
+    for (r, ip) in view.announced.iter() {
+        // Labels in name order, as the text encoder writes them.
+        let _ = writeln!(
+            out,
+            "{ANNOUNCED}{{ip=\"{ip}\",node=\"{node}\",protocol=\"bgp\",service=\"{}/{}\"}} 1",
+            escape(&r.namespace),
+            escape(&r.name)
+        );
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// A label value in the text format: backslash, quote and newline escaped.
+fn escape(v: &str) -> std::borrow::Cow<'_, str> {
+    if !v.contains(['\\', '"', '\n']) {
+        return v.into();
+    }
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use bgp_proto::fsm::SessionState;
+
+    /// Services announced over BGP, each with one IP.
+    fn announced(list: &[(&str, &str)]) -> Announced {
+        let services = list
+            .iter()
+            .map(|(key, ip)| {
+                let (namespace, name) = key.split_once('/').unwrap();
+                ServiceReport {
+                    namespace: namespace.into(),
+                    name: name.into(),
+                    ips: vec![ip.parse().unwrap()],
+                    pool: Some("default".into()),
+                    pending: None,
+                    announcements: vec![format!("bgp {ip}/32 to tor (198.51.100.1)")],
+                }
+            })
+            .collect();
+        Announced::of(Arc::new(services), &BTreeSet::new())
+    }
 
     #[test]
     fn metrics_carry_metallbs_names_and_labels() {
@@ -312,11 +436,7 @@ mod tests {
                 v6_total: 1 << 64,
                 v6_in_use: 1,
             }],
-            announced: vec![AnnouncedIp {
-                service: "default/web".into(),
-                protocol: "bgp",
-                ip: "192.0.2.1".into(),
-            }],
+            announced: announced(&[("default/web", "192.0.2.1")]),
             ..MetricsView::default()
         };
         let mut up = PeerStatus::new("tor", "2001:db8::1".into(), 179);
@@ -342,6 +462,73 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
+    }
+
+    #[test]
+    fn the_announced_series_are_byte_identical_to_the_prometheus_encoders() {
+        let view = MetricsView {
+            node: "node\"1".into(),
+            // Out of the encoder's order: by service, and "192.0.2.10"
+            // sorts before "192.0.2.9" as text.
+            announced: announced(&[
+                ("default/a", "2001:db8::1"),
+                ("default/d", "192.0.2.10"),
+                ("default/b", "192.0.2.9"),
+                ("default/c", "192.0.2.10"),
+            ]),
+            ..MetricsView::default()
+        };
+        // The series object the speaker used to keep per Service.
+        let r = Registry::new();
+        let old = IntGaugeVec::new(
+            opts(ANNOUNCED, ANNOUNCED_HELP),
+            &["service", "protocol", "node", "ip"],
+        )
+        .unwrap();
+        r.register(Box::new(old.clone())).unwrap();
+        for (r, ip) in view.announced.iter() {
+            let (ip, key) = (ip.to_string(), format!("{}/{}", r.namespace, r.name));
+            old.with_label_values(&[&key, "bgp", &view.node, &ip])
+                .set(1);
+        }
+        let mut want = Vec::new();
+        TextEncoder::new().encode(&r.gather(), &mut want).unwrap();
+        let want = String::from_utf8(want).unwrap();
+        let text = Metrics::new().render(&view, &[]);
+        assert!(text.contains(&want), "want\n{want}\nin\n{text}");
+        // In name order among the registry's families.
+        let k8s = text
+            .find("# HELP metallb_k8s_client_config_stale_bool")
+            .unwrap();
+        let oxlb = text.find("# HELP oxlb_").unwrap();
+        let at = text.find(&want).unwrap();
+        assert!(k8s < at && at < oxlb, "{text}");
+    }
+
+    #[test]
+    fn a_scrape_keeps_no_series_object_per_service() {
+        let m = Metrics::new();
+        let view = MetricsView {
+            node: "node1".into(),
+            announced: announced(&[("default/a", "192.0.2.1"), ("default/b", "192.0.2.2")]),
+            ..MetricsView::default()
+        };
+        let text = m.render(&view, &[]);
+        assert_eq!(text.matches("metallb_speaker_announced{").count(), 2);
+        // The series were written from the list, not stored in the
+        // registry: it holds as many series as with nothing announced.
+        let series = |m: &Metrics| -> usize {
+            m.registry
+                .gather()
+                .iter()
+                .map(|f| f.get_metric().len())
+                .sum()
+        };
+        let with = series(&m);
+        let empty = Metrics::new();
+        empty.render(&MetricsView::default(), &[]);
+        assert_eq!(with, series(&empty));
+        assert!(m.registry.gather().iter().all(|f| f.name() != ANNOUNCED));
     }
 
     #[test]

@@ -18,9 +18,10 @@ use bgp_session::Speaker;
 use metallb_api::Options;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::desired::{compute, router_id_keys, Desired, NodeInfo, RouterIdKey};
+use crate::desired::ServiceReport;
+use crate::desired::{compute_with, router_id_keys, Desired, LiveAllocator, NodeInfo, RouterIdKey};
 use crate::http::{StatusParts, View};
-use crate::metrics::{AnnouncedIp, Metrics};
+use crate::metrics::{Announced, Metrics};
 use crate::state::{AllocationState, StateLock};
 use crate::StandaloneArgs;
 
@@ -30,7 +31,7 @@ pub struct Shared {
     pub(crate) metrics: Metrics,
     pub(crate) view: RwLock<View>,
     /// Caps concurrent `/status` and `/metrics` renders.
-    pub(crate) renders: tokio::sync::Semaphore,
+    pub(crate) renders: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -42,7 +43,7 @@ impl Shared {
             speaker,
             metrics: Metrics::new(),
             view: RwLock::new(view),
-            renders: tokio::sync::Semaphore::new(crate::http::MAX_RENDERS),
+            renders: Arc::new(tokio::sync::Semaphore::new(crate::http::MAX_RENDERS)),
         }
     }
 
@@ -95,21 +96,25 @@ pub(crate) struct Runner {
     args: StandaloneArgs,
     opts: Options,
     shared: Arc<Shared>,
-    /// The allocations in force (what the allocator restores from).
-    state: AllocationState,
-    /// The allocations known to be in the state file.
-    persisted: AllocationState,
+    /// The allocations in force (what the allocator restores from), and
+    /// those known to be in the state file: the same allocation once the
+    /// file holds it, never a copy.
+    state: Arc<AllocationState>,
+    persisted: Arc<AllocationState>,
     /// Routes per session as computed, and as handed to the BGP engine
     /// (the computed ones minus those of unpersisted allocations).
     desired_routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
     handed: BTreeMap<String, Arc<Vec<RouteSpec>>>,
-    announced: Vec<AnnouncedIp>,
+    /// The Service reports of the last apply (shared with `/status`).
+    services: Arc<Vec<ServiceReport>>,
     /// When to retry a failed state file write, and the wait after that.
     retry: Option<(Instant, Duration)>,
     /// Derived router IDs, kept while the sessions stay the same.
     router_ids: BTreeMap<RouterIdKey, Ipv4Addr>,
     /// Parsed files, reused while they do not change.
     cache: metallb_api::LoadCache,
+    /// The one allocator, synced from the Service diff on each reload.
+    pub(crate) live: LiveAllocator,
 }
 
 impl Runner {
@@ -118,6 +123,7 @@ impl Runner {
             namespace: args.namespace.clone(),
             load_balancer_class: args.lb_class.clone(),
         };
+        let state = Arc::new(state);
         Runner {
             args,
             opts,
@@ -126,10 +132,11 @@ impl Runner {
             state,
             desired_routes: BTreeMap::new(),
             handed: BTreeMap::new(),
-            announced: Vec::new(),
+            services: Arc::default(),
             retry: None,
             router_ids: BTreeMap::new(),
             cache: metallb_api::LoadCache::default(),
+            live: LiveAllocator::default(),
         }
     }
 
@@ -165,7 +172,12 @@ impl Runner {
             self.persisted = self.state.clone();
             return true;
         };
+        if Arc::ptr_eq(&self.state, &self.persisted) && path.exists() {
+            self.retry = None;
+            return true;
+        }
         if self.state.services == self.persisted.services && path.exists() {
+            self.persisted = self.state.clone();
             self.retry = None;
             return true;
         }
@@ -202,6 +214,9 @@ impl Runner {
     /// Every (Service, IP) in force that the state file does not hold yet.
     fn unpersisted(&self) -> BTreeSet<IpAddr> {
         let mut out = BTreeSet::new();
+        if Arc::ptr_eq(&self.state, &self.persisted) {
+            return out;
+        }
         for (svc, a) in &self.state.services {
             let saved = self.persisted.services.get(svc);
             for ip in &a.ips {
@@ -249,17 +264,8 @@ impl Runner {
             handed.insert(peer.clone(), allowed);
         }
         self.handed = handed;
-        let routes = self
-            .handed
-            .iter()
-            .map(|(k, v)| (k.clone(), v.iter().map(|r| r.prefix.to_string()).collect()))
-            .collect();
-        let announced: Vec<AnnouncedIp> = self
-            .announced
-            .iter()
-            .filter(|a| !a.ip.parse::<IpAddr>().is_ok_and(|ip| held.contains(&ip)))
-            .cloned()
-            .collect();
+        let routes = self.handed.clone();
+        let announced = Announced::of(self.services.clone(), &held);
         let unsaved = held.len() as u64;
         self.shared.update(|v| {
             v.routes = routes;
@@ -284,37 +290,31 @@ impl Runner {
     /// Brings the sessions and routes to `d`: peers whose settings did not
     /// change keep their sessions, and each session gets only the route
     /// difference, after the state file holds every new allocation.
-    async fn apply(&mut self, d: Desired, warnings: Vec<String>, started: Instant) {
-        // One line per allocation decision that changed.
-        for s in &d.services {
-            let key = format!("{}/{}", s.namespace, s.name);
-            let before = self
-                .state
-                .services
-                .get(&key)
-                .map(|a| a.ips.clone())
-                .unwrap_or_default();
-            match &s.pending {
-                Some(reason) => tracing::warn!(service = %key, %reason, "service pending"),
-                None if before != s.ips => tracing::info!(
-                    service = %key,
-                    ips = ?s.ips,
-                    pool = s.pool.as_deref().unwrap_or(""),
-                    "IP allocated"
-                ),
-                None => {}
+    async fn apply(&mut self, mut d: Desired, warnings: Vec<String>, started: Instant) {
+        // One line per allocation decision that changed: a walk of the old
+        // and new allocations side by side (both in key order), no lookups.
+        for sv in &d.services {
+            if let Some(reason) = &sv.pending {
+                tracing::warn!(service = %format_args!("{}/{}", sv.namespace, sv.name), %reason, "service pending");
             }
         }
-        for gone in self
-            .state
-            .services
-            .keys()
-            .filter(|k| !d.state.services.contains_key(*k))
-        {
+        let mut old = self.state.services.iter().peekable();
+        for (key, a) in &d.state.services {
+            while let Some((gone, _)) = old.next_if(|(k, _)| *k < key) {
+                tracing::info!(service = %gone, "IP released");
+            }
+            match old.next_if(|(k, _)| *k == key) {
+                Some((_, before)) if before.ips == a.ips => {}
+                _ => {
+                    tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated")
+                }
+            }
+        }
+        for (gone, _) in old {
             tracing::info!(service = %gone, "IP released");
         }
         // Persist first: nothing new is announced before it is durable.
-        self.state = d.state.clone();
+        self.state = Arc::new(std::mem::take(&mut d.state));
         self.persist().await;
 
         let speaker = &self.shared.speaker;
@@ -346,16 +346,17 @@ impl Runner {
             .into_iter()
             .filter(|(k, _)| started_peers.contains(k))
             .collect();
-        self.announced = d.announced;
+        self.services = Arc::new(std::mem::take(&mut d.services));
         self.announce().await;
 
+        let services = self.services.clone();
         self.shared.update(|v| {
             v.metrics.config_loaded = true;
             v.metrics.config_stale = false;
             v.metrics.pools = d.pools;
             v.metrics.reloads_ok += 1;
             v.metrics.last_apply_seconds = started.elapsed().as_secs_f64();
-            v.services = d.services;
+            v.services = services;
             v.l2 = d.plan.l2.iter().map(|a| a.ip.to_string()).collect();
             v.warnings = warnings;
             v.last_error.clear();
@@ -373,7 +374,7 @@ impl Runner {
             Ok(valid) => {
                 let loaded = started.elapsed();
                 let node = self.node(&valid.config);
-                let d = compute(&valid.config, &node, &self.state);
+                let d = compute_with(&mut self.live, &valid.config, &node, &self.state);
                 let computed = started.elapsed();
                 let warnings = warnings_of(&valid, &d);
                 self.apply(d, warnings, started).await;
@@ -466,7 +467,7 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
         }
     }
     let node = runner.node(&valid.config);
-    let d = compute(&valid.config, &node, &runner.state);
+    let d = compute_with(&mut runner.live, &valid.config, &node, &runner.state);
     let warnings = warnings_of(&valid, &d);
     runner.apply(d, warnings, started).await;
     tracing::info!(node = %args.node_name, config = %args.config.display(), "oxlb-speaker running");

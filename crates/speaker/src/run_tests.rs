@@ -111,7 +111,7 @@ async fn a_new_allocation_is_not_announced_until_the_state_file_holds_it() {
         metric(&r, "oxlb_state_file_last_save_success_timestamp_seconds"),
         "0"
     );
-    let routes = r.shared.view().routes.clone();
+    let routes = r.shared.view().route_prefixes();
     assert_eq!(routes["tor"], vec!["192.0.2.5/32"]);
 
     // Not yet due: nothing is retried.
@@ -209,4 +209,101 @@ async fn an_address_handed_to_another_service_waits_for_the_state_file_too() {
         saved.services.keys().collect::<Vec<_>>(),
         vec!["default/moved"]
     );
+}
+
+#[tokio::test]
+async fn a_reload_that_adds_one_service_converges_only_that_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    let services = |names: &[&str]| -> String {
+        names
+            .iter()
+            .map(|n| format!("---\n{}", svc(n)))
+            .collect::<String>()
+    };
+    std::fs::write(&cfg, format!("{CONFIG}{}", services(&["a", "b", "c"]))).unwrap();
+    let mut r = runner(&cfg, None, AllocationState::default()).await;
+    r.reload("start", false).await;
+    assert_eq!(r.live.last_touched, 3);
+    assert_eq!(
+        handed(&r),
+        vec!["192.0.2.0/32", "192.0.2.1/32", "192.0.2.2/32"]
+    );
+
+    // "aa" sorts between "a" and "b": a fresh resync would still keep the
+    // others' addresses, but only "aa" may be looked at.
+    std::fs::write(
+        &cfg,
+        format!("{CONFIG}{}", services(&["a", "aa", "b", "c"])),
+    )
+    .unwrap();
+    r.reload("SIGHUP", true).await;
+    assert_eq!(r.live.last_touched, 1);
+    let ips: Vec<(String, String)> = r
+        .shared
+        .view()
+        .services
+        .iter()
+        .map(|s| (s.name.clone(), s.ips[0].to_string()))
+        .collect();
+    let want = [
+        ("a", "192.0.2.0"),
+        ("aa", "192.0.2.3"),
+        ("b", "192.0.2.1"),
+        ("c", "192.0.2.2"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(n, i)| (n.to_string(), i.to_string()))
+        .collect();
+    assert_eq!(ips, want);
+    engine_desires(&r, 4).await;
+
+    // Removing one releases just that one; its address is free again.
+    std::fs::write(&cfg, format!("{CONFIG}{}", services(&["a", "aa", "c"]))).unwrap();
+    r.reload("SIGHUP", true).await;
+    assert_eq!(r.live.last_touched, 1);
+    std::fs::write(
+        &cfg,
+        format!("{CONFIG}{}", services(&["a", "aa", "c", "d"])),
+    )
+    .unwrap();
+    r.reload("SIGHUP", true).await;
+    assert_eq!(r.live.last_touched, 1);
+    let d = r
+        .shared
+        .view()
+        .services
+        .iter()
+        .find(|s| s.name == "d")
+        .unwrap()
+        .ips
+        .clone();
+    assert_eq!(d, vec!["192.0.2.1".parse::<IpAddr>().unwrap()]);
+}
+
+#[tokio::test]
+async fn a_malformed_service_keeps_its_reason_across_reloads_that_skip_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    let bad = format!("{}  loadBalancerIP: not-an-ip\n", svc("bad"));
+    std::fs::write(&cfg, format!("{CONFIG}---\n{}---\n{bad}", svc("ok"))).unwrap();
+    let mut r = runner(&cfg, None, AllocationState::default()).await;
+    r.reload("start", false).await;
+    let reason = |r: &Runner| -> Option<String> {
+        let v = r.shared.view();
+        let s = v
+            .services
+            .iter()
+            .find(|s| s.name == "bad")
+            .expect("bad is reported");
+        s.pending.clone()
+    };
+    let first = reason(&r).expect("bad is pending");
+    assert!(first.contains("not-an-ip"), "{first}");
+    // Nothing changed: the good one is not looked at, the bad one still says why.
+    r.reload("SIGHUP", true).await;
+    assert_eq!(r.live.last_touched, 0);
+    assert_eq!(reason(&r), Some(first));
+    assert_eq!(handed(&r), vec!["192.0.2.0/32"]);
 }

@@ -103,9 +103,16 @@ impl AllocationState {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(format!(".tmp.{}.{n}", std::process::id()));
         let tmp = PathBuf::from(tmp);
-        let body = serde_json::to_vec_pretty(&AllocationState {
+        // The same document as the struct, with the current version,
+        // serialized from a borrow (no copy of the allocations).
+        #[derive(Serialize)]
+        struct Body<'a> {
+            version: u32,
+            services: &'a BTreeMap<String, Allocation>,
+        }
+        let body = serde_json::to_vec_pretty(&Body {
             version: VERSION,
-            ..self.clone()
+            services: &self.services,
         })
         .map_err(|e| io(std::io::Error::other(e)))?;
         let written = (|| {

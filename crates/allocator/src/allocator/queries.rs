@@ -22,6 +22,13 @@ impl Allocator {
         })
     }
 
+    /// Every service the allocator knows (assigned or pending), in no
+    /// particular order: for a caller that diffs its services against the
+    /// allocator's and releases the ones that are gone.
+    pub fn services(&self) -> impl Iterator<Item = &ServiceKey> {
+        self.svcs.iter().map(|(_, s)| &s.key)
+    }
+
     /// All assignments, in key order.
     pub fn assignments(&self) -> impl Iterator<Item = (&ServiceKey, &Assignment)> {
         let mut all: Vec<(&ServiceKey, &Assignment)> = self
