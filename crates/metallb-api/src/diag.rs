@@ -2,14 +2,16 @@
 //! the field.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 
 /// Where a document was read from: the file, the 1-based document index in
 /// that file, and the `items[]` index for `kind: List`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Source {
-    /// The file (as given, or joined to the directory).
-    pub file: PathBuf,
+    /// The file (as given, or joined to the directory), shared by every
+    /// object read from it.
+    pub file: Arc<Path>,
     /// 1-based YAML document index within the file.
     pub doc: usize,
     /// Index in a `kind: List`'s `items`.

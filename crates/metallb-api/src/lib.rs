@@ -36,9 +36,12 @@ pub mod community;
 mod config;
 mod diag;
 pub mod duration;
+mod list_split;
 mod load;
+mod load_cache;
 mod plan;
 pub mod selectors;
+mod service;
 pub mod types;
 mod validate;
 
@@ -49,8 +52,8 @@ pub use crate::config::{
 };
 pub use crate::diag::{Diagnostic, Diagnostics, LoadErrors, ObjectRef, Source};
 pub use crate::duration::parse_go_duration;
-pub use crate::load::{
-    load, load_cached, load_str, load_with, LoadCache, Loaded, Objects, Options, DEFAULT_NAMESPACE,
-};
+pub use crate::load::{load, load_str, load_with, Loaded, Objects, Options, DEFAULT_NAMESPACE};
+pub use crate::load_cache::{load_cached, LoadCache};
 pub use crate::plan::{plan, Assigned, BgpAnnouncement, L2Announcement, Plan};
+pub use crate::service::ServiceRecord;
 pub use crate::validate::{load_config, validate, Validated};

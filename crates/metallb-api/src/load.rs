@@ -1,6 +1,8 @@
 //! Reading YAML files and dispatching documents on `apiVersion` + `kind`.
 
 use crate::diag::{Diagnostic, Diagnostics, LoadErrors, ObjectRef, Source};
+use crate::list_split;
+use crate::service::ServiceRecord;
 use crate::types::{
     BfdProfileSpec, BgpAdvertisementSpec, BgpPeerSpec, BgpPeerSpecV1beta1, CommunitySpec,
     IpAddressPoolSpec, L2AdvertisementSpec,
@@ -11,8 +13,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 use serde_yaml_ng::Value;
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The MetalLB namespace used when none is configured.
 pub const DEFAULT_NAMESPACE: &str = "metallb-system";
@@ -80,8 +84,10 @@ pub struct Objects {
     pub bfd_profiles: Vec<Loaded<BfdProfileSpec>>,
     /// `Community`s.
     pub communities: Vec<Loaded<CommunitySpec>>,
-    /// `v1` Services (all types; validation keeps the LoadBalancer ones).
-    pub services: Vec<Loaded<Service>>,
+    /// `v1` Services (all types; validation keeps the LoadBalancer ones),
+    /// as compact records: the parsed object is dropped after projection.
+    /// Shared, so a reload merging cached files copies pointers only.
+    pub services: Vec<Arc<Loaded<ServiceRecord>>>,
     /// `v1` Secrets.
     pub secrets: Vec<Loaded<Secret>>,
     /// `v1` Nodes.
@@ -123,7 +129,7 @@ pub fn load_str(text: &str, name: &str, opts: &Options) -> Result<Objects, LoadE
 }
 
 /// The files of a configuration, or the error naming the path.
-fn config_files(path: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
+pub(crate) fn config_files(path: &Path) -> Result<Vec<PathBuf>, LoadErrors> {
     list_files(path).map_err(|e| Diagnostics {
         errors: vec![Diagnostic::new(
             None,
@@ -171,12 +177,19 @@ struct Doc<S> {
     status: Option<IgnoredAny>,
 }
 
-struct Loader<'a> {
+/// How much a [`Loader`] held before a file, to undo a failed fast path.
+struct Mark {
+    lens: [usize; 10],
+    errors: usize,
+}
+
+pub(crate) struct Loader<'a> {
     opts: &'a Options,
     objects: Objects,
     errors: Vec<Diagnostic>,
-    /// (kind, namespace, name) -> where first seen.
-    seen: BTreeMap<(String, String, String), Source>,
+    /// (kind, namespace, name) -> where first seen (hashed: at 100k
+    /// objects a B-tree of string triples cost 15% of the load).
+    seen: HashMap<(String, String, String), Source>,
 }
 
 fn str_field<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
@@ -193,16 +206,16 @@ fn path_string<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>) -> Strin
 }
 
 impl<'a> Loader<'a> {
-    fn new(opts: &'a Options) -> Self {
+    pub(crate) fn new(opts: &'a Options) -> Self {
         Loader {
             opts,
             objects: Objects::default(),
             errors: Vec::new(),
-            seen: BTreeMap::new(),
+            seen: HashMap::new(),
         }
     }
 
-    fn finish(self) -> Result<Objects, LoadErrors> {
+    pub(crate) fn finish(self) -> Result<Objects, LoadErrors> {
         if self.errors.is_empty() {
             Ok(self.objects)
         } else {
@@ -213,10 +226,21 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn add_str(&mut self, text: &str, file: &Path) {
+    pub(crate) fn add_str(&mut self, text: &str, file: &Path) {
+        // One allocation of the file name, shared by every object's Source.
+        let file: Arc<Path> = file.into();
+        if let Some(split) = list_split::split(text) {
+            let mark = self.mark();
+            if self.add_split(&split, &file) {
+                return;
+            }
+            // Some part did not parse on its own: start over on the whole
+            // file so that the errors are the whole-file parse's.
+            self.rollback(mark, &file);
+        }
         for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
             let source = Source {
-                file: file.to_path_buf(),
+                file: file.clone(),
                 doc: i + 1,
                 item: None,
             };
@@ -237,7 +261,71 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn add_value(&mut self, v: Value, source: Source) {
+    /// Loads a List cut by [`list_split::split`], one item at a time.
+    /// False (with objects possibly added) if a part does not parse alone
+    /// or the document is not a `v1` List.
+    fn add_split(&mut self, split: &list_split::SplitList<'_>, file: &Arc<Path>) -> bool {
+        let Ok(v) = serde_yaml_ng::from_str::<Value>(&split.rest) else {
+            return false;
+        };
+        let is_list = str_field(&v, "apiVersion") == Some("v1")
+            && str_field(&v, "kind") == Some("List")
+            && matches!(v.get("items"), Some(Value::Sequence(s)) if s.is_empty());
+        if !is_list {
+            return false;
+        }
+        let source = Source {
+            file: file.clone(),
+            doc: 1,
+            item: None,
+        };
+        split.for_each_value(|i, item| {
+            let src = Source {
+                item: Some(i),
+                ..source.clone()
+            };
+            self.add_value(item, src);
+        })
+    }
+
+    fn mark(&self) -> Mark {
+        let o = &self.objects;
+        Mark {
+            lens: [
+                o.ip_address_pools.len(),
+                o.l2_advertisements.len(),
+                o.bgp_advertisements.len(),
+                o.bgp_peers.len(),
+                o.bfd_profiles.len(),
+                o.communities.len(),
+                o.services.len(),
+                o.secrets.len(),
+                o.nodes.len(),
+                o.namespaces.len(),
+            ],
+            errors: self.errors.len(),
+        }
+    }
+
+    /// Forgets what was loaded from `file` since `m`.
+    fn rollback(&mut self, m: Mark, file: &Arc<Path>) {
+        let o = &mut self.objects;
+        let [a, b, c, d, e, f, g, h, i, j] = m.lens;
+        o.ip_address_pools.truncate(a);
+        o.l2_advertisements.truncate(b);
+        o.bgp_advertisements.truncate(c);
+        o.bgp_peers.truncate(d);
+        o.bfd_profiles.truncate(e);
+        o.communities.truncate(f);
+        o.services.truncate(g);
+        o.secrets.truncate(h);
+        o.nodes.truncate(i);
+        o.namespaces.truncate(j);
+        self.errors.truncate(m.errors);
+        self.seen.retain(|_, s| !Arc::ptr_eq(&s.file, file));
+    }
+
+    fn add_value(&mut self, mut v: Value, source: Source) {
         if !v.is_mapping() {
             self.errors.push(Diagnostic::new(
                 None,
@@ -292,29 +380,39 @@ impl<'a> Loader<'a> {
                 }
             }
             ("v1", "Service") => {
-                if let Some(o) = self.core::<Service>(v, &kind, source, true, |s| &s.metadata) {
-                    self.objects.services.push(o);
+                if let Some(o) = self.core::<Service>(v, &kind, source, true, |s| &mut s.metadata) {
+                    self.objects.services.push(Arc::new(Loaded {
+                        name: o.name,
+                        namespace: o.namespace,
+                        labels: o.labels,
+                        source: o.source,
+                        spec: ServiceRecord::from_service(o.spec),
+                    }));
                 }
             }
             ("v1", "Secret") => {
-                if let Some(o) = self.core::<Secret>(v, &kind, source, true, |s| &s.metadata) {
+                if let Some(o) = self.core::<Secret>(v, &kind, source, true, |s| &mut s.metadata) {
                     self.objects.secrets.push(o);
                 }
             }
             ("v1", "Node") => {
-                if let Some(o) = self.core::<Node>(v, &kind, source, false, |s| &s.metadata) {
+                if let Some(o) = self.core::<Node>(v, &kind, source, false, |s| &mut s.metadata) {
                     self.objects.nodes.push(o);
                 }
             }
             ("v1", "Namespace") => {
-                if let Some(o) = self.core::<Namespace>(v, &kind, source, false, |s| &s.metadata) {
+                if let Some(o) =
+                    self.core::<Namespace>(v, &kind, source, false, |s| &mut s.metadata)
+                {
                     self.objects.namespaces.push(o);
                 }
             }
             ("v1", "List") => {
-                let items = match v.get("items") {
+                // Taken out of the document, not cloned: each item is freed
+                // as soon as it is loaded.
+                let items = match v.get_mut("items").map(std::mem::take) {
                     None | Some(Value::Null) => return,
-                    Some(Value::Sequence(items)) => items.clone(),
+                    Some(Value::Sequence(items)) => items,
                     Some(_) => {
                         self.errors.push(Diagnostic::new(
                             None,
@@ -396,17 +494,21 @@ impl<'a> Loader<'a> {
             return false;
         }
         let key = (obj.kind.clone(), obj.namespace.clone(), obj.name.clone());
-        if let Some(first) = self.seen.get(&key) {
-            self.errors.push(Diagnostic::new(
-                Some(obj.clone()),
-                Some(source.clone()),
-                "metadata.name",
-                format!("duplicate object: already defined in {first}"),
-            ));
-            return false;
+        match self.seen.entry(key) {
+            Entry::Occupied(first) => {
+                self.errors.push(Diagnostic::new(
+                    Some(obj.clone()),
+                    Some(source.clone()),
+                    "metadata.name",
+                    format!("duplicate object: already defined in {}", first.get()),
+                ));
+                false
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(source.clone());
+                true
+            }
         }
-        self.seen.insert(key, source.clone());
-        true
     }
 
     fn metallb<S: DeserializeOwned + Default>(
@@ -457,14 +559,14 @@ impl<'a> Loader<'a> {
         kind: &str,
         source: Source,
         namespaced: bool,
-        meta: impl Fn(&T) -> &ObjectMeta,
+        meta: impl Fn(&mut T) -> &mut ObjectMeta,
     ) -> Option<Loaded<T>> {
         let default_ns = if namespaced { "default" } else { "" };
         let mut obj = self.raw_ref(&v, kind, default_ns);
         if !namespaced {
             obj.namespace.clear();
         }
-        let value: T = match serde_path_to_error::deserialize(v) {
+        let mut value: T = match serde_path_to_error::deserialize(v) {
             Ok(d) => d,
             Err(e) => {
                 let field = path_string(&e);
@@ -483,130 +585,9 @@ impl<'a> Loader<'a> {
         Some(Loaded {
             name: obj.name,
             namespace: obj.namespace,
-            labels: meta(&value).labels.clone().unwrap_or_default(),
+            labels: meta(&mut value).labels.take().unwrap_or_default(),
             source,
             spec: value,
-        })
-    }
-}
-
-/// Parse results per file, reused while a file's size and modification time
-/// stay the same, so a reload after editing one file of a large
-/// configuration re-reads only that file. Holds one configuration's files
-/// (always use it with the same [`Options`]).
-#[derive(Debug, Default)]
-pub struct LoadCache {
-    files: BTreeMap<PathBuf, CachedFile>,
-}
-
-impl LoadCache {
-    /// Forgets every parse, so the next [`load_cached`] re-reads and
-    /// re-parses every file. Size and modification time miss an edit that
-    /// keeps the length and restores the mtime (`rsync -t`, `touch -r`), so
-    /// an explicit reload (SIGHUP) must not trust them.
-    pub fn invalidate(&mut self) {
-        self.files.clear();
-    }
-}
-
-#[derive(Debug)]
-struct CachedFile {
-    modified: Option<std::time::SystemTime>,
-    len: u64,
-    result: Result<Objects, Vec<Diagnostic>>,
-}
-
-/// [`load_with`], reusing the parse of every file that did not change since
-/// the last call with the same `cache`. Duplicate objects across files are
-/// still reported, as [`load_with`] does.
-pub fn load_cached(
-    path: impl AsRef<Path>,
-    opts: &Options,
-    cache: &mut LoadCache,
-) -> Result<Objects, LoadErrors> {
-    let path = path.as_ref();
-    let files = config_files(path)?;
-    cache.files.retain(|p, _| files.contains(p));
-    for file in &files {
-        let meta = std::fs::metadata(file).ok();
-        let modified = meta.as_ref().and_then(|m| m.modified().ok());
-        let len = meta.as_ref().map_or(0, |m| m.len());
-        if let Some(c) = cache.files.get(file) {
-            if c.modified == modified && c.len == len && modified.is_some() {
-                continue;
-            }
-        }
-        let result = match std::fs::read_to_string(file) {
-            Ok(text) => {
-                let mut loader = Loader::new(opts);
-                loader.add_str(&text, file);
-                loader.finish().map_err(|d| d.errors)
-            }
-            Err(e) => Err(vec![Diagnostic::new(
-                None,
-                None,
-                "",
-                format!("{}: {e}", file.display()),
-            )]),
-        };
-        cache.files.insert(
-            file.clone(),
-            CachedFile {
-                modified,
-                len,
-                result,
-            },
-        );
-    }
-
-    // Merge in file order, finding duplicates across files.
-    let mut out = Objects::default();
-    let mut errors = Vec::new();
-    let mut seen: BTreeMap<(String, String, String), Source> = BTreeMap::new();
-    macro_rules! merge {
-        ($objs:expr, $field:ident, $kind:expr) => {
-            for o in &$objs.$field {
-                let key = ($kind.to_string(), o.namespace.clone(), o.name.clone());
-                if let Some(first) = seen.get(&key) {
-                    errors.push(Diagnostic::new(
-                        Some(o.object_ref($kind)),
-                        Some(o.source.clone()),
-                        "metadata.name",
-                        format!("duplicate object: already defined in {first}"),
-                    ));
-                    continue;
-                }
-                seen.insert(key, o.source.clone());
-                out.$field.push(o.clone());
-            }
-        };
-    }
-    for file in &files {
-        let Some(c) = cache.files.get(file) else {
-            continue;
-        };
-        match &c.result {
-            Err(e) => errors.extend(e.iter().cloned()),
-            Ok(objs) => {
-                merge!(objs, ip_address_pools, "IPAddressPool");
-                merge!(objs, l2_advertisements, "L2Advertisement");
-                merge!(objs, bgp_advertisements, "BGPAdvertisement");
-                merge!(objs, bgp_peers, "BGPPeer");
-                merge!(objs, bfd_profiles, "BFDProfile");
-                merge!(objs, communities, "Community");
-                merge!(objs, services, "Service");
-                merge!(objs, secrets, "Secret");
-                merge!(objs, nodes, "Node");
-                merge!(objs, namespaces, "Namespace");
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(Diagnostics {
-            errors,
-            warnings: Vec::new(),
         })
     }
 }

@@ -82,3 +82,32 @@ fn a_same_length_edit_with_the_mtime_restored_is_seen_after_invalidate() {
     assert_eq!(fresh.services[0].name, "bbb");
     assert_eq!(fresh, load_with(dir.path(), &opts).unwrap());
 }
+
+#[test]
+fn an_explicit_reload_of_unchanged_files_reuses_their_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("00-pool.yaml"), POOL).unwrap();
+    std::fs::write(dir.path().join("10-a.yaml"), svc("aaa")).unwrap();
+    let opts = Options::default();
+    let mut cache = LoadCache::default();
+    let first = load_cached(dir.path(), &opts, &mut cache).unwrap();
+    assert_eq!(cache.parses(), 2);
+    cache.invalidate();
+    let again = load_cached(dir.path(), &opts, &mut cache).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(cache.parses(), 2, "unchanged files were parsed again");
+    // A changed file (same length, mtime put back) is parsed again, alone.
+    let file = dir.path().join("10-a.yaml");
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    std::fs::write(&file, svc("bbb")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    cache.invalidate();
+    let fresh = load_cached(dir.path(), &opts, &mut cache).unwrap();
+    assert_eq!(fresh.services[0].name, "bbb");
+    assert_eq!(cache.parses(), 3);
+}

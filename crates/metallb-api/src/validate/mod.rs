@@ -14,6 +14,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::duration::{format_go_duration, parse_go_duration};
 use crate::load::{Loaded, Objects, Options};
 use crate::selectors::lists_overlap;
+use crate::service::ServiceRecord;
 use crate::types::BgpPeerSpec;
 use allocator::{validate_pools, IpAddressPool, LabelSelector, Labels, ServiceFields};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -80,6 +81,16 @@ const TCP_MD5SIG_MAXKEYLEN: usize = 80;
 /// Validates loaded objects. All errors are collected; warnings are
 /// returned either way.
 pub fn validate(objects: &Objects, opts: &Options) -> Result<Validated, Diagnostics> {
+    validate_with(objects, Records::Borrowed(&objects.services), opts)
+}
+
+/// [`validate`] with the Service records given apart (`objects.services`
+/// is not read).
+fn validate_with(
+    objects: &Objects,
+    services: Records<'_>,
+    opts: &Options,
+) -> Result<Validated, Diagnostics> {
     let mut cx = Ctx {
         errors: Vec::new(),
         warnings: Vec::new(),
@@ -101,7 +112,7 @@ pub fn validate(objects: &Objects, opts: &Options) -> Result<Validated, Diagnost
     for n in &objects.nodes {
         config.nodes.insert(n.name.clone(), n.labels.clone());
     }
-    config.services = services(objects, opts, &config.namespaces);
+    config.services = self::services::services(services, opts, &config.namespaces);
     if cx.errors.is_empty() {
         Ok(Validated {
             config,
@@ -120,8 +131,10 @@ pub fn load_config(
     path: impl AsRef<std::path::Path>,
     opts: &Options,
 ) -> Result<Validated, Diagnostics> {
-    let objects = crate::load::load_with(path, opts)?;
-    validate(&objects, opts)
+    let mut objects = crate::load::load_with(path, opts)?;
+    // The records move into the config instead of being copied.
+    let services = std::mem::take(&mut objects.services);
+    validate_with(&objects, Records::Owned(services), opts)
 }
 
 // ---------------------------------------------------------------- selectors

@@ -1,0 +1,166 @@
+//! Reusing per-file parses across reloads.
+
+use crate::diag::{Diagnostic, Diagnostics, LoadErrors, Source};
+use crate::load::{config_files, Loader, Objects, Options};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Parse results per file, reused while a file's size and modification time
+/// stay the same, so a reload after editing one file of a large
+/// configuration re-reads only that file; after [`LoadCache::invalidate`]
+/// every file is re-read and re-parsed only if its content changed.
+/// Holds one configuration's files (always use it with the same
+/// [`Options`]).
+#[derive(Debug, Default)]
+pub struct LoadCache {
+    files: BTreeMap<PathBuf, CachedFile>,
+    /// Size and mtime are not trusted on the next call.
+    verify: bool,
+    parses: u64,
+}
+
+impl LoadCache {
+    /// Makes the next [`load_cached`] re-read every file and compare its
+    /// content with what was parsed: size and modification time miss an
+    /// edit that keeps the length and restores the mtime (`rsync -t`,
+    /// `touch -r`), so an explicit reload (SIGHUP) must not trust them.
+    /// A file whose content is unchanged keeps its parse.
+    pub fn invalidate(&mut self) {
+        self.verify = true;
+    }
+
+    /// How many file parses this cache has done (a reused parse is not
+    /// counted).
+    pub fn parses(&self) -> u64 {
+        self.parses
+    }
+}
+
+#[derive(Debug)]
+struct CachedFile {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    /// Hash of the content that was parsed.
+    hash: u64,
+    result: Result<Objects, Vec<Diagnostic>>,
+}
+
+fn content_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// [`load_with`], reusing the parse of every file that did not change since
+/// the last call with the same `cache`. Duplicate objects across files are
+/// still reported, as [`load_with`] does.
+pub fn load_cached(
+    path: impl AsRef<Path>,
+    opts: &Options,
+    cache: &mut LoadCache,
+) -> Result<Objects, LoadErrors> {
+    let path = path.as_ref();
+    let files = config_files(path)?;
+    cache.files.retain(|p, _| files.contains(p));
+    for file in &files {
+        let meta = std::fs::metadata(file).ok();
+        let modified = meta.as_ref().and_then(|m| m.modified().ok());
+        let len = meta.as_ref().map_or(0, |m| m.len());
+        if let Some(c) = cache.files.get(file) {
+            let same = c.modified == modified && c.len == len && modified.is_some();
+            if same && !cache.verify {
+                continue;
+            }
+        }
+        let (len, hash, result) = match std::fs::read_to_string(file) {
+            Ok(text) => {
+                let (len, hash) = (text.len() as u64, content_hash(&text));
+                // Same content as what was parsed: the parse stands (only a
+                // successful one: errors are cheap to redo).
+                if let Some(c) = cache.files.get_mut(file) {
+                    if c.hash == hash && c.len == len && c.result.is_ok() {
+                        c.modified = modified;
+                        continue;
+                    }
+                }
+                cache.parses += 1;
+                let mut loader = Loader::new(opts);
+                loader.add_str(&text, file);
+                (len, hash, loader.finish().map_err(|d| d.errors))
+            }
+            Err(e) => (
+                len,
+                0,
+                Err(vec![Diagnostic::new(
+                    None,
+                    None,
+                    "",
+                    format!("{}: {e}", file.display()),
+                )]),
+            ),
+        };
+        cache.files.insert(
+            file.clone(),
+            CachedFile {
+                modified,
+                len,
+                hash,
+                result,
+            },
+        );
+    }
+    cache.verify = false;
+
+    // Merge in file order, finding duplicates across files.
+    let mut out = Objects::default();
+    let mut errors = Vec::new();
+    // Borrowed keys: nothing is allocated per object.
+    let mut seen: HashMap<(&str, &str, &str), &Source> = HashMap::new();
+    macro_rules! merge {
+        ($objs:expr, $field:ident, $kind:expr) => {
+            for o in &$objs.$field {
+                let key = ($kind, o.namespace.as_str(), o.name.as_str());
+                if let Some(first) = seen.get(&key) {
+                    errors.push(Diagnostic::new(
+                        Some(o.object_ref($kind)),
+                        Some(o.source.clone()),
+                        "metadata.name",
+                        format!("duplicate object: already defined in {first}"),
+                    ));
+                    continue;
+                }
+                seen.insert(key, &o.source);
+                out.$field.push(o.clone());
+            }
+        };
+    }
+    for file in &files {
+        let Some(c) = cache.files.get(file) else {
+            continue;
+        };
+        match &c.result {
+            Err(e) => errors.extend(e.iter().cloned()),
+            Ok(objs) => {
+                merge!(objs, ip_address_pools, "IPAddressPool");
+                merge!(objs, l2_advertisements, "L2Advertisement");
+                merge!(objs, bgp_advertisements, "BGPAdvertisement");
+                merge!(objs, bgp_peers, "BGPPeer");
+                merge!(objs, bfd_profiles, "BFDProfile");
+                merge!(objs, communities, "Community");
+                merge!(objs, services, "Service");
+                merge!(objs, secrets, "Secret");
+                merge!(objs, nodes, "Node");
+                merge!(objs, namespaces, "Namespace");
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Diagnostics {
+            errors,
+            warnings: Vec::new(),
+        })
+    }
+}

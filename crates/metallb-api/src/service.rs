@@ -1,0 +1,107 @@
+//! The compact record kept for each `v1` Service.
+//!
+//! A Service document is parsed into the full Kubernetes type (so exactly
+//! what Kubernetes accepts is accepted: unknown fields are ignored, known
+//! fields are type-checked), then projected to a [`ServiceRecord`] holding
+//! only what the allocator and the announcement plan read, and the full
+//! object is dropped. At 100k Services the full objects (managedFields,
+//! `last-applied-configuration`, every spec field) were most of the heap.
+
+use k8s_openapi::api::core::v1::Service;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Annotation prefixes MetalLB reads (`metallb.io/` and the deprecated
+/// `metallb.universe.tf/`); the allocator looks annotations up only under
+/// these, so every other annotation is left out of the record.
+const METALLB_ANNOTATION_PREFIXES: [&str; 2] = ["metallb.io/", "metallb.universe.tf/"];
+
+/// What oxlb keeps of a `v1` Service: the fields the allocator
+/// ([`allocator::ServiceFields`]) and the plan read, as written (defaults
+/// are applied by validation). Identity and labels live in the enclosing
+/// [`crate::Loaded`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceRecord {
+    /// `spec` was present.
+    pub has_spec: bool,
+    /// `spec.type` (None = unset).
+    pub type_: Option<String>,
+    /// `spec.loadBalancerClass` (empty reads as unset).
+    pub load_balancer_class: Option<String>,
+    /// The `metallb.io/` and `metallb.universe.tf/` annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// `spec.loadBalancerIP` (empty = unset).
+    pub load_balancer_ip: String,
+    /// `spec.ports[]` as (protocol, port); protocol as written (None = unset).
+    pub ports: Vec<(Option<String>, i32)>,
+    /// `spec.externalTrafficPolicy` (empty = unset).
+    pub external_traffic_policy: String,
+    /// `spec.selector`, sorted by key (a B-tree costs a 544-byte node even
+    /// for one entry).
+    pub selector: Vec<(String, String)>,
+    /// `spec.ipFamilies`.
+    pub ip_families: Vec<String>,
+    /// `spec.ipFamilyPolicy` (empty = unset).
+    pub ip_family_policy: String,
+    /// `spec.clusterIPs` (as written, empty entries kept).
+    pub cluster_ips: Vec<String>,
+    /// `spec.clusterIP` (empty = unset).
+    pub cluster_ip: String,
+    /// `status.loadBalancer.ingress[].ip` that parse as IPs.
+    pub status_ips: Vec<IpAddr>,
+}
+
+impl ServiceRecord {
+    /// True if `spec.type` is `LoadBalancer`.
+    pub fn is_load_balancer(&self) -> bool {
+        self.has_spec && self.type_.as_deref() == Some("LoadBalancer")
+    }
+
+    /// Projects a parsed Service, consuming it (nothing is cloned).
+    pub fn from_service(svc: Service) -> ServiceRecord {
+        let annotations = svc
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| METALLB_ANNOTATION_PREFIXES.iter().any(|p| k.starts_with(p)))
+            .collect();
+        let status_ips = svc
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|lb| lb.ingress)
+            .map(|ing| {
+                ing.iter()
+                    .filter_map(|i| i.ip.as_deref()?.parse::<IpAddr>().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(spec) = svc.spec else {
+            return ServiceRecord {
+                annotations,
+                status_ips,
+                ..ServiceRecord::default()
+            };
+        };
+        ServiceRecord {
+            has_spec: true,
+            type_: spec.type_,
+            load_balancer_class: spec.load_balancer_class.filter(|c| !c.is_empty()),
+            annotations,
+            load_balancer_ip: spec.load_balancer_ip.unwrap_or_default(),
+            ports: spec
+                .ports
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| (p.protocol, p.port))
+                .collect(),
+            external_traffic_policy: spec.external_traffic_policy.unwrap_or_default(),
+            selector: spec.selector.unwrap_or_default().into_iter().collect(),
+            ip_families: spec.ip_families.unwrap_or_default(),
+            ip_family_policy: spec.ip_family_policy.unwrap_or_default(),
+            cluster_ips: spec.cluster_ips.unwrap_or_default(),
+            cluster_ip: spec.cluster_ip.unwrap_or_default(),
+            status_ips,
+        }
+    }
+}
