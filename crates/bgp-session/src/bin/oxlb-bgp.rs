@@ -233,14 +233,17 @@ async fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|p| parse_peer(p, &args))
         .collect::<Result<_, _>>()?;
+    // The routes go in with each peer, so a session that comes up at once
+    // sends them as its initial table before End-of-RIB.
     let mut routes = Arc::new(load_routes(&args)?);
     let speaker = Speaker::bind(&args.listen)
         .await
         .map_err(|e| e.to_string())?;
     for p in peers {
-        let name = p.name.clone();
-        speaker.upsert_peer(p).await.map_err(|e| e.to_string())?;
-        speaker.set_routes(&name, routes.clone()).await;
+        speaker
+            .upsert_peer_with_routes(p, routes.clone())
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let mut events = speaker.subscribe();
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
