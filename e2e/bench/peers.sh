@@ -49,7 +49,7 @@ bench() {
     done
   } | bird_start "$rxn" rx
   d=$(daemon_dir "$txn")
-  for ((i = 0; i < k; i++)); do peers+=(--peer "address=192.0.2.$((2 + i)),source=$(src $i),as=64513,name=p$i"); done
+  for ((i = 0; i < k; i++)); do peers+=(--peer "address=192.0.2.$((2 + i)),source=$(src $i),as=64513,name=p$i,connect-time=1"); done
   python3 -c '
 import ipaddress, sys
 b = int(ipaddress.IPv4Address("198.18.0.0"))
