@@ -23,9 +23,6 @@ N=${BENCH_N:-100000}
 KS=${BENCH_K:-"1 4"}
 TIMEOUT=${BENCH_TIMEOUT:-120}
 OXLB_BIN=$(oxlb_bin)
-ns_create tx; ns_create rx
-ns_link tx eth0 192.0.2.1/24 rx eth0 192.0.2.2/24
-for i in 3 4 5 6 7 8 9; do ns_addr rx eth0 "192.0.2.$i/24"; ns_addr tx eth0 "192.0.2.1$i/24"; done
 now() { date +%s.%N; }
 field_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 # route_count RX PROTO: the number of routes BIRD holds from PROTO.
@@ -40,6 +37,10 @@ run=0
 bench() {
   local k=$1 rxn txn d t0 pid i peers=() full
   run=$((run + 1)); rxn="rx$run"; txn="tx$run"
+  # fresh namespaces per run: nothing of the previous run's sockets is left
+  ns_create "$txn"; ns_create "$rxn"
+  ns_link "$txn" eth0 192.0.2.1/24 "$rxn" eth0 192.0.2.2/24
+  for i in 3 4 5 6 7 8 9; do ns_addr "$rxn" eth0 "192.0.2.$i/24"; ns_addr "$txn" eth0 "192.0.2.1$i/24"; done
   {
     echo 'router id 192.0.2.2;'
     echo 'protocol device {}'
@@ -47,7 +48,7 @@ bench() {
       echo "protocol bgp p$i { local 192.0.2.$((2 + i)) as 64513; neighbor $(src $i) as 64512; passive on; hold time 240;"
       echo '  ipv4 { import all; export none; }; }'
     done
-  } | bird_start "$rxn" rx
+  } | bird_start "$rxn" "$rxn"
   d=$(daemon_dir "$txn")
   for ((i = 0; i < k; i++)); do peers+=(--peer "address=192.0.2.$((2 + i)),source=$(src $i),as=64513,name=p$i,connect-time=1"); done
   python3 -c '
@@ -92,7 +93,7 @@ PY
   register_pid "$poller"
   sleep 0.2
   t0=$(now)
-  oxlb_start "$txn" tx --router-id 192.0.2.1 --local-as 64512 "${peers[@]}"
+  oxlb_start "$txn" "$txn" --router-id 192.0.2.1 --local-as 64512 "${peers[@]}"
   pid=$(daemon_pid "$txn")
   wait "$poller"
   local rss hwm
