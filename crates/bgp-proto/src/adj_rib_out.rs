@@ -27,6 +27,7 @@ mod budget;
 mod export;
 mod table;
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -181,8 +182,19 @@ impl AdjRibOut {
                 }
                 true
             });
-            for (p, old, new) in changes {
-                note(&mut self.pending, &self.sent, p, old, new);
+            if self.pending.is_empty() {
+                // Sorted and unique: one bulk build instead of a search
+                // per prefix (a withdrawal of everything, say).
+                let sent = &self.sent;
+                self.pending = changes
+                    .into_iter()
+                    .filter(|(p, _, _)| !unsent_at(sent, p))
+                    .map(|(p, old, _)| (p, old))
+                    .collect();
+            } else {
+                for (p, old, new) in changes {
+                    note(&mut self.pending, &self.sent, p, old, new);
+                }
             }
             self.desired = new_cache.count(new_table);
         }
@@ -338,7 +350,7 @@ impl AdjRibOut {
                 }
                 (None, None) => {}
             }
-            taken.push((*p, want.is_some(), have.is_some()));
+            taken.push((want.is_some(), have.is_some()));
         }
         // The initial pass, from where it stopped.
         let mut cursor = None;
@@ -367,8 +379,12 @@ impl AdjRibOut {
             cursor = Some((last, i >= self.table.len()));
         }
         let out = if b.is_empty() { Vec::new() } else { b.build()? };
-        for (p, want, have) in taken {
-            self.pending.remove(&p);
+        // What was taken is the start of `pending`, in order.
+        match self.pending.keys().nth(taken.len()).copied() {
+            Some(first_left) => self.pending = self.pending.split_off(&first_left),
+            None => self.pending.clear(),
+        }
+        for (want, have) in taken {
             self.advertised =
                 (self.advertised + usize::from(want)).saturating_sub(usize::from(have));
         }
@@ -467,6 +483,15 @@ impl AdjRibOut {
     }
 }
 
+/// True if the peer holds nothing for `p` because the initial pass has
+/// not reached it.
+fn unsent_at(sent: &Sent, p: &IpNet) -> bool {
+    match sent {
+        Sent::Upto { after, .. } => after.is_none_or(|a| *p > a),
+        Sent::All => false,
+    }
+}
+
 /// Records a change of `p` from `old` to `new` (as the session exports
 /// them): keeps in `pending` what the peer holds while it differs.
 fn note(
@@ -476,14 +501,20 @@ fn note(
     old: Option<Arc<AttrSet>>,
     new: Option<Arc<AttrSet>>,
 ) {
-    if let Sent::Upto { after, .. } = sent {
-        if after.is_none_or(|a| p > a) {
-            // Not sent yet: the initial pass sends what the table holds then.
-            return;
-        }
+    if unsent_at(sent, &p) {
+        // Not sent yet: the initial pass sends what the table holds then.
+        return;
     }
-    let have = pending.remove(&p).unwrap_or(old);
-    if !same(have.as_ref(), new.as_ref()) {
-        pending.insert(p, have);
+    match pending.entry(p) {
+        Entry::Occupied(e) => {
+            if same(e.get().as_ref(), new.as_ref()) {
+                e.remove();
+            }
+        }
+        Entry::Vacant(e) => {
+            if !same(old.as_ref(), new.as_ref()) {
+                e.insert(old);
+            }
+        }
     }
 }
