@@ -281,3 +281,19 @@ fn withdrawing_a_whole_shared_table_sends_full_withdrawal_updates_to_every_peer(
         assert!(!rib.has_pending());
     }
 }
+
+#[test]
+fn tables_of_equal_routes_in_any_order_hold_the_same_routes() {
+    let mut a: Vec<RouteSpec> = (0..100u32)
+        .map(|i| RouteSpec::new(v4(0xc612_0000 + i)))
+        .collect();
+    a[5].communities = vec![Community::new(65000, 2), Community::new(65000, 1)];
+    let mut b = a.clone();
+    b.reverse();
+    b[94].communities.reverse();
+    let ta = RouteTable::build(a.iter(), None);
+    let tb = RouteTable::build(b.iter(), None);
+    assert!(ta.same_routes(&tb));
+    b[0].local_pref = Some(50);
+    assert!(!ta.same_routes(&RouteTable::build(b.iter(), None)));
+}

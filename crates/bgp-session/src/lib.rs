@@ -49,10 +49,11 @@ struct PeerEntry {
     settings: PeerSettings,
     cmds: mpsc::Sender<PeerCmd>,
     status: Arc<Mutex<PeerStatus>>,
-    /// The routes as given (to recognise the same routes given to another
-    /// peer) and the table built from them, shared by every peer given
+    /// The routes as given, held weakly (only to recognise the same list
+    /// given to another peer without a comparison; the caller may free
+    /// it), and the table built from them, shared by every peer given
     /// equal routes.
-    routes: Arc<Vec<RouteSpec>>,
+    routes: Weak<Vec<RouteSpec>>,
     table: Arc<RouteTable>,
 }
 
@@ -253,10 +254,10 @@ impl Speaker {
         let (routes, table) = match (given, kept) {
             (Some(r), kept) => {
                 let t = self.table_for(&r, kept.as_ref().map(|(_, t)| &**t));
-                (r, t)
+                (Arc::downgrade(&r), t)
             }
             (None, Some(k)) => k,
-            (None, None) => (Arc::new(Vec::new()), RouteTable::empty()),
+            (None, None) => (Weak::new(), RouteTable::empty()),
         };
         if let Some(pw) = &settings.endpoint.password {
             // A key is per peer address, and only a listener of the same
@@ -327,7 +328,7 @@ impl Speaker {
             let current = {
                 let peers = lock(&self.inner.peers);
                 let Some(p) = peers.get(name) else { return };
-                if Arc::ptr_eq(&p.routes, &routes) {
+                if std::ptr::eq(p.routes.as_ptr(), Arc::as_ptr(&routes)) {
                     return;
                 }
                 p.table.clone()
@@ -335,7 +336,7 @@ impl Speaker {
             let table = self.table_for(&routes, Some(&current));
             let mut peers = lock(&self.inner.peers);
             let Some(p) = peers.get_mut(name) else { return };
-            p.routes = routes;
+            p.routes = Arc::downgrade(&routes);
             p.table = table.clone();
             (p.cmds.clone(), table)
         };
@@ -350,11 +351,19 @@ impl Speaker {
         routes: &Arc<Vec<RouteSpec>>,
         parent: Option<&RouteTable>,
     ) -> Arc<RouteTable> {
-        let shared = lock(&self.inner.peers)
+        let same_list = lock(&self.inner.peers)
             .values()
-            .find(|p| Arc::ptr_eq(&p.routes, routes) || *p.routes == **routes)
+            .find(|p| std::ptr::eq(p.routes.as_ptr(), Arc::as_ptr(routes)))
             .map(|p| p.table.clone());
-        shared.unwrap_or_else(|| Arc::new(RouteTable::build(routes.iter(), parent)))
+        if let Some(t) = same_list {
+            return t;
+        }
+        let built = RouteTable::build(routes.iter(), parent);
+        let equal = lock(&self.inner.peers)
+            .values()
+            .find(|p| p.table.same_routes(&built))
+            .map(|p| p.table.clone());
+        equal.unwrap_or_else(|| Arc::new(built))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {

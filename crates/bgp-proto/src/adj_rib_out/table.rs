@@ -203,6 +203,16 @@ impl RouteTable {
         self.prefixes.partition_point(|x| x < from)
     }
 
+    /// True if both tables hold the same routes (whatever their
+    /// generations).
+    pub fn same_routes(&self, other: &RouteTable) -> bool {
+        self.prefixes == other.prefixes
+            && (0..self.len()).all(|i| match (self.attrs_at(i), other.attrs_at(i)) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+                _ => false,
+            })
+    }
+
     pub fn prefixes(&self) -> &[IpNet] {
         &self.prefixes
     }
