@@ -3,7 +3,7 @@
 //! build every session's initial table, to apply a one-route change, and
 //! to build the withdrawal of everything.
 //!
-//!   cargo run --release -p bgp-proto --example rib_scale -- 100000 4
+//!   cargo run --release -p bgp-proto --example rib_scale -- 100000 4 [unique]
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -17,6 +17,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let k: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4);
+    // "unique": every route its own large community (no sharing of sets).
+    let unique = args.next().is_some_and(|a| a == "unique");
     let ctx = ExportContext {
         local_as: 64512,
         ebgp: true,
@@ -32,9 +34,17 @@ fn main() {
     };
     let routes: Vec<RouteSpec> = (0..n)
         .map(|i| {
-            RouteSpec::new(IpNet::V4(ipnet::Ipv4Net::from(Ipv4Addr::from(
+            let mut r = RouteSpec::new(IpNet::V4(ipnet::Ipv4Net::from(Ipv4Addr::from(
                 0xc612_0000 + i,
-            ))))
+            ))));
+            if unique {
+                r.large_communities.push(bgp_proto::LargeCommunity {
+                    global_admin: 64512,
+                    local1: 0,
+                    local2: i,
+                });
+            }
+            r
         })
         .collect();
     let t = Instant::now();

@@ -108,7 +108,8 @@ impl ExportContext {
     /// (normalized) attributes, for an IPv6 prefix or an IPv4 one.
     pub fn export(&self, v6_prefix: bool, route: &RouteAttrs) -> Option<AttrSet> {
         let next_hop = self.next_hop(v6_prefix)?;
-        let mut attrs = vec![PathAttribute::Origin(Origin::Igp)];
+        let mut attrs = Vec::with_capacity(5);
+        attrs.push(PathAttribute::Origin(Origin::Igp));
         if self.ebgp {
             attrs.push(PathAttribute::AsPath(AsPath::sequence([self.local_as])));
         } else {
@@ -128,6 +129,7 @@ impl ExportContext {
                 route.large_communities.clone(),
             ));
         }
+        attrs.shrink_to_fit();
         Some(AttrSet {
             attributes: attrs,
             next_hop,
@@ -180,14 +182,28 @@ impl ExportCache {
         let mut interned: HashSet<Arc<AttrSet>> = HashSet::new();
         let max = ctx.params.max_message_len();
         let mut may_reject = false;
+        // Which families each attribute set is used with: an IPv4-only
+        // table needs no IPv6 sets (half the memory with unique sets).
+        let mut used = vec![[false; 2]; table.attr_sets().len()];
+        for (i, p) in table.prefixes().iter().enumerate() {
+            if let Some(u) = table.attr_id_at(i).and_then(|id| used.get_mut(id as usize)) {
+                u[usize::from(matches!(p, IpNet::V6(_)))] = true;
+            }
+        }
         let by_id = table
             .attr_sets()
             .iter()
-            .map(|a| {
+            .zip(&used)
+            .map(|(a, used)| {
                 if let Some(e) = reuse.get(a.as_ref()) {
-                    return (*e).clone();
+                    if e.iter().zip(used).all(|(e, u)| e.is_some() || !u) {
+                        return (*e).clone();
+                    }
                 }
                 let mut one = |v6: bool| {
+                    if !used[usize::from(v6)] {
+                        return None;
+                    }
                     let set = ctx.export(v6, a)?;
                     let family = if v6 {
                         Family::IPV6_UNICAST
