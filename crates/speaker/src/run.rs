@@ -324,6 +324,7 @@ impl Runner {
         // Persist first: nothing new is announced before it is durable.
         self.state = Arc::new(std::mem::take(&mut d.state));
         self.persist().await;
+        share_equal_lists(&mut d.routes);
 
         let speaker = &self.shared.speaker;
         let wanted: Vec<String> = d.peers.iter().map(|p| p.name.clone()).collect();
@@ -524,6 +525,23 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     tracing::info!("shutting down: Cease to every peer");
     shared.speaker.shutdown("oxlb-speaker stopping").await;
     0
+}
+
+/// Sessions whose route lists are equal get one shared list, so the
+/// speaker holds one copy and the BGP engine builds one route table for
+/// them (the plan computes a list per peer; with K peers selecting the same
+/// advertisements they are usually all equal).
+fn share_equal_lists(routes: &mut BTreeMap<String, Arc<Vec<RouteSpec>>>) {
+    let mut distinct: Vec<Arc<Vec<RouteSpec>>> = Vec::new();
+    for list in routes.values_mut() {
+        match distinct
+            .iter()
+            .find(|d| Arc::ptr_eq(d, list) || d[..] == list[..])
+        {
+            Some(d) => *list = d.clone(),
+            None => distinct.push(list.clone()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -307,3 +307,25 @@ async fn a_malformed_service_keeps_its_reason_across_reloads_that_skip_it() {
     assert_eq!(reason(&r), Some(first));
     assert_eq!(handed(&r), vec!["192.0.2.0/32"]);
 }
+
+#[test]
+fn peers_with_equal_route_lists_share_one_list() {
+    use bgp_proto::adj_rib_out::RouteSpec;
+    let list = |ips: &[&str]| {
+        Arc::new(
+            ips.iter()
+                .map(|p| RouteSpec::new(p.parse().unwrap()))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut routes = BTreeMap::new();
+    routes.insert("a".to_string(), list(&["192.0.2.1/32", "192.0.2.2/32"]));
+    routes.insert("b".to_string(), list(&["192.0.2.1/32", "192.0.2.2/32"]));
+    routes.insert("c".to_string(), list(&["192.0.2.1/32"]));
+    routes.insert("d".to_string(), list(&["192.0.2.1/32", "192.0.2.2/32"]));
+    super::share_equal_lists(&mut routes);
+    assert!(Arc::ptr_eq(&routes["a"], &routes["b"]));
+    assert!(Arc::ptr_eq(&routes["a"], &routes["d"]));
+    assert!(!Arc::ptr_eq(&routes["a"], &routes["c"]));
+    assert_eq!(routes["c"].len(), 1);
+}
