@@ -166,7 +166,9 @@ fn session_settings(p: &BgpPeerConfig, node: &NodeInfo) -> PeerSettings {
 /// still valid. A one-shot computation (`check`); a running speaker keeps a
 /// [`LiveAllocator`] and calls [`compute_with`].
 pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> Desired {
-    compute_with(&mut LiveAllocator::default(), config, node, previous)
+    // One shot: the allocator is dropped afterwards, so no hash of what it
+    // holds is kept for a next call.
+    compute_inner(&mut LiveAllocator::default(), config, node, previous, false)
 }
 
 /// No allocator could run: nothing to announce, the old state kept.
@@ -190,6 +192,18 @@ pub fn compute_with(
     node: &NodeInfo,
     previous: &AllocationState,
 ) -> Desired {
+    compute_inner(live, config, node, previous, true)
+}
+
+/// [`compute_with`]; `remember` keeps the hash of every converged request in
+/// `live.seen` for the next call (a one-shot [`compute`] has none).
+fn compute_inner(
+    live: &mut LiveAllocator,
+    config: &Config,
+    node: &NodeInfo,
+    previous: &AllocationState,
+    remember: bool,
+) -> Desired {
     let mut notes = Vec::new();
     let mut services = Vec::new();
     let fresh = live.alloc.is_none();
@@ -202,33 +216,43 @@ pub fn compute_with(
     // Requests; a malformed Service is pending with its reason. Only new
     // or changed requests go to the allocator.
     let mut changed: Vec<(ServiceRequest, Vec<IpAddr>)> = Vec::new();
-    let mut keys: Vec<ServiceKey> = Vec::new();
-    let mut seen = HashSet::with_capacity(config.services.len());
+    // The Services with a request, each with its labels (for the plan's
+    // serviceSelectors), borrowed from the config.
+    let mut keys: Vec<(ServiceKey, &Labels)> = Vec::with_capacity(config.services.len());
+    let mut seen = HashSet::with_capacity(if remember { config.services.len() } else { 0 });
     let mut bad: BTreeMap<ServiceKey, String> = BTreeMap::new();
-    let mut labels_of: HashMap<ServiceKey, &Labels> = HashMap::with_capacity(config.services.len());
+    // `namespace/name`, the state file's key, built in one reused buffer.
+    let mut state_key = String::new();
     for s in &config.services {
-        let key = s.key();
-        labels_of.insert(key.clone(), &s.fields.labels);
-        let h = fields_hash(&s.fields);
-        if !fresh && live.seen.contains(&h) {
+        let h = (remember || !fresh).then(|| fields_hash(&s.fields));
+        if let Some(h) = h.filter(|h| !fresh && live.seen.contains(h)) {
             // The allocator holds this very request already.
             seen.insert(h);
-            keys.push(key);
+            keys.push((s.key(), &s.fields.labels));
             continue;
         }
         match s.request() {
             Ok(req) => {
-                seen.insert(h);
-                keys.push(key.clone());
-                let restore = previous
-                    .services
-                    .get(&key.to_string())
+                if let Some(h) = h {
+                    seen.insert(h);
+                }
+                keys.push((req.key.clone(), &s.fields.labels));
+                let from_state = if previous.services.is_empty() {
+                    None
+                } else {
+                    state_key.clear();
+                    state_key.push_str(&req.key.namespace);
+                    state_key.push('/');
+                    state_key.push_str(&req.key.name);
+                    previous.services.get(state_key.as_str())
+                };
+                let restore = from_state
                     .map(|a| a.ips.clone())
                     .unwrap_or_else(|| s.status_ips.clone());
                 changed.push((req, restore));
             }
             Err(e) => {
-                bad.insert(key, e.to_string());
+                bad.insert(s.key(), e.to_string());
             }
         }
     }
@@ -237,10 +261,10 @@ pub fn compute_with(
     };
     let mut touched = changed.len();
     if fresh {
-        alloc.sync(changed);
+        alloc.sync_quiet(changed);
     } else {
         // Services gone (or now malformed) free their addresses first.
-        let wanted: HashSet<&ServiceKey> = keys.iter().collect();
+        let wanted: HashSet<&ServiceKey> = keys.iter().map(|(k, _)| k).collect();
         let gone: Vec<ServiceKey> = alloc
             .services()
             .filter(|k| !wanted.contains(k))
@@ -259,7 +283,8 @@ pub fn compute_with(
     }
     live.seen = seen;
     live.last_touched = touched;
-    keys.sort();
+    // Config order is key order already; sorting again costs one pass.
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
     let pending: HashMap<&ServiceKey, String> = alloc
         .pending()
         .map(|(k, e)| {
@@ -267,11 +292,11 @@ pub fn compute_with(
             (k, why)
         })
         .collect();
-    let outcomes: Vec<(&ServiceKey, Option<&String>)> =
-        keys.iter().map(|k| (k, pending.get(k))).collect();
-    let mut assigned = Vec::new();
+    let mut assigned = Vec::with_capacity(keys.len());
     let mut state = AllocationState::default();
-    for &(key, why) in &outcomes {
+    services.reserve(keys.len() + bad.len());
+    for (key, labels) in &keys {
+        let why = pending.get(key);
         let report = match alloc.assignment(key) {
             Some(a) => {
                 let ips = a.addresses();
@@ -286,7 +311,7 @@ pub fn compute_with(
                     service: key.clone(),
                     pool: a.pool().to_string(),
                     ips: ips.clone(),
-                    labels: labels_of.get(key).map(|l| (*l).clone()).unwrap_or_default(),
+                    labels: (*labels).clone(),
                 });
                 ServiceReport {
                     namespace: key.namespace.to_string(),
