@@ -12,7 +12,7 @@ use bgp_proto::adj_rib_out::RouteSpec;
 use bgp_proto::fsm::{RemoteAs, SessionConfig};
 use bgp_proto::{Community, LargeCommunity};
 use bgp_session::{Endpoint, PeerSettings};
-use metallb_api::{plan, Assigned, BgpPeerConfig, Config, PeerAsn, Plan};
+use metallb_api::{plan, Assigned, BgpPeerConfig, Config, L2Announcement, PeerAsn};
 use serde::Serialize;
 
 use crate::live::fields_hash;
@@ -40,7 +40,10 @@ pub struct Desired {
     pub services: Vec<ServiceReport>,
     pub peers: Vec<PeerSettings>,
     pub routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
-    pub plan: Plan,
+    /// The plan's L2 announcements. (Its BGP part is what `routes` and
+    /// each Service's `announcements` were made from; it is consumed then,
+    /// not kept: at 100k Services it is the largest structure built.)
+    pub l2: Vec<L2Announcement>,
     pub state: AllocationState,
     pub pools: Vec<PoolCounts>,
     /// Things worth a warning that do not stop the config (e.g. BFD not
@@ -177,7 +180,7 @@ fn nothing(previous: &AllocationState, notes: Vec<String>) -> Desired {
         services: Vec::new(),
         peers: Vec::new(),
         routes: BTreeMap::new(),
-        plan: Plan::default(),
+        l2: Vec::new(),
         state: previous.clone(),
         pools: Vec::new(),
         notes,
@@ -292,63 +295,60 @@ fn compute_inner(
             (k, why)
         })
         .collect();
+    // Built in the order that keeps the fewest per-Service structures alive
+    // at once (at 100k Services each costs tens of MB): the assignments the
+    // plan reads (keys moved in, not copied), the plan, then the reports
+    // made from the assignments (their strings moved again), the routes and
+    // lines that consume the plan, and last the state file's content.
     let mut assigned = Vec::with_capacity(keys.len());
-    let mut state = AllocationState::default();
     services.reserve(keys.len() + bad.len());
-    for (key, labels) in &keys {
-        let why = pending.get(key);
-        let report = match alloc.assignment(key) {
-            Some(a) => {
-                let ips = a.addresses();
-                state.services.insert(
-                    key.to_string(),
-                    Allocation {
-                        ips: ips.clone(),
-                        pool: a.pool().to_string(),
-                    },
-                );
-                assigned.push(Assigned {
-                    service: key.clone(),
-                    pool: a.pool().to_string(),
-                    ips: ips.clone(),
-                    labels: (*labels).clone(),
-                });
-                ServiceReport {
-                    namespace: key.namespace.to_string(),
-                    name: key.name.to_string(),
-                    ips,
-                    pool: Some(a.pool().to_string()),
-                    pending: None,
-                    announcements: Vec::new(),
-                }
-            }
-            None => ServiceReport {
-                namespace: key.namespace.to_string(),
-                name: key.name.to_string(),
-                ips: Vec::new(),
-                pool: None,
+    for (key, labels) in keys {
+        match alloc.assignment(&key) {
+            Some(a) => assigned.push(Assigned {
+                pool: a.pool().to_string(),
+                ips: a.addresses(),
+                labels: labels.clone(),
+                service: key,
+            }),
+            None => services.push(ServiceReport {
                 pending: Some(
-                    why.cloned()
+                    pending
+                        .get(&key)
+                        .cloned()
                         .unwrap_or_else(|| "no address assigned".to_string()),
                 ),
+                namespace: key.namespace,
+                name: key.name,
+                ips: Vec::new(),
+                pool: None,
                 announcements: Vec::new(),
-            },
-        };
-        services.push(report);
+            }),
+        }
     }
+    drop(pending);
     for (key, reason) in bad {
         services.push(ServiceReport {
-            namespace: key.namespace.to_string(),
-            name: key.name.to_string(),
+            namespace: key.namespace,
+            name: key.name,
             ips: Vec::new(),
             pool: None,
             pending: Some(reason),
             announcements: Vec::new(),
         });
     }
-    services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
 
     let plan = plan(config, &node.name, &node.labels, &assigned);
+    for a in assigned {
+        services.push(ServiceReport {
+            namespace: a.service.namespace,
+            name: a.service.name,
+            ips: a.ips,
+            pool: Some(a.pool),
+            pending: None,
+            announcements: Vec::new(),
+        });
+    }
+    services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     let node_peers: Vec<&BgpPeerConfig> = config.peers_for_node(&node.labels);
     let peers: Vec<PeerSettings> = node_peers
         .iter()
@@ -372,13 +372,19 @@ fn compute_inner(
     // Routes per session, and the human-readable announcements per Service.
     let mut routes: BTreeMap<String, Vec<RouteSpec>> =
         peers.iter().map(|p| (p.name.clone(), Vec::new())).collect();
-    // Keyed by (namespace, name) borrowed from the plan's `namespace/name`,
-    // so a Service's report finds its lines without building its key.
-    let mut by_service: HashMap<(&str, &str), Vec<String>> = HashMap::new();
-    fn split(s: &str) -> (&str, &str) {
-        s.split_once('/').unwrap_or((s, ""))
+    // The reports are sorted by (namespace, name): a Service's lines go
+    // straight into its report, found by binary search on the plan's
+    // `namespace/name`, with no map of lines per Service in between.
+    fn report_of<'r>(services: &'r mut [ServiceReport], s: &str) -> Option<&'r mut ServiceReport> {
+        let (ns, name) = s.split_once('/').unwrap_or((s, ""));
+        let i = services
+            .binary_search_by(|r| (r.namespace.as_str(), r.name.as_str()).cmp(&(ns, name)))
+            .ok()?;
+        services.get_mut(i)
     }
-    for a in &plan.bgp {
+    let metallb_api::Plan { bgp, l2 } = plan;
+    // Each announcement is dropped once turned into routes and lines.
+    for a in bgp {
         let spec = RouteSpec {
             prefix: a.prefix,
             communities: a
@@ -415,26 +421,33 @@ fn compute_inner(
                 .map(|p| p.address.to_string())
                 .unwrap_or_default();
             for s in &a.services {
-                by_service
-                    .entry(split(s))
-                    .or_default()
-                    .push(format!("bgp {} to {} ({})", a.prefix, peer, addr));
+                if let Some(r) = report_of(&mut services, s) {
+                    r.announcements
+                        .push(format!("bgp {} to {} ({})", a.prefix, peer, addr));
+                }
             }
         }
     }
-    for l in &plan.l2 {
+    for l in &l2 {
         for s in &l.services {
             let ads: Vec<&str> = l.advertisements.iter().map(String::as_str).collect();
-            by_service.entry(split(s)).or_default().push(format!(
-                "l2 {} via {}",
-                l.ip,
-                ads.join(",")
-            ));
+            if let Some(r) = report_of(&mut services, s) {
+                r.announcements
+                    .push(format!("l2 {} via {}", l.ip, ads.join(",")));
+            }
         }
     }
-    for r in &mut services {
-        if let Some(v) = by_service.remove(&(r.namespace.as_str(), r.name.as_str())) {
-            r.announcements = v;
+
+    let mut state = AllocationState::default();
+    for r in &services {
+        if let Some(pool) = &r.pool {
+            state.services.insert(
+                format!("{}/{}", r.namespace, r.name),
+                Allocation {
+                    ips: r.ips.clone(),
+                    pool: pool.clone(),
+                },
+            );
         }
     }
 
@@ -454,7 +467,7 @@ fn compute_inner(
         services,
         peers,
         routes: routes.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
-        plan,
+        l2,
         state,
         pools,
         notes,
