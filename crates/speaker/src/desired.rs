@@ -576,6 +576,45 @@ spec: {communities: ['64512:100']}
     }
 
     #[test]
+    fn each_service_lists_its_bgp_lines_then_its_l2_line_and_only_its_own() {
+        let yaml = format!(
+            "{BASE}---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {{name: l2all, namespace: metallb-system}}\n{}{}{}",
+            svc("b", ""),
+            svc("a", ""),
+            svc("c", "  loadBalancerIP: 203.0.113.9\n"),
+        );
+        let d = desired(&yaml, &AllocationState::default());
+        let lines = |n: &str| {
+            d.services
+                .iter()
+                .find(|s| s.name == n)
+                .map(|s| s.announcements.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            lines("a"),
+            vec![
+                "bgp 192.0.2.0/32 to tor4 (198.51.100.1)".to_string(),
+                "l2 192.0.2.0 via l2all".to_string(),
+            ]
+        );
+        assert_eq!(
+            lines("b"),
+            vec![
+                "bgp 192.0.2.1/32 to tor4 (198.51.100.1)".to_string(),
+                "l2 192.0.2.1 via l2all".to_string(),
+            ]
+        );
+        assert!(lines("c").is_empty());
+        let l2: Vec<String> = d.l2.iter().map(|a| a.ip.to_string()).collect();
+        assert_eq!(l2, vec!["192.0.2.0", "192.0.2.1"]);
+        let names: Vec<&str> = d.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["a", "b", "c"]);
+        assert_eq!(d.state.services.len(), 2);
+        assert_eq!(d.state.services["default/b"].pool, "default");
+    }
+
+    #[test]
     fn a_peer_that_does_not_select_this_node_gets_no_session() {
         let yaml = BASE.replace(
             "spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.1}",
