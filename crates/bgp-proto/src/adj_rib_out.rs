@@ -1,34 +1,39 @@
 //! Adj-RIB-Out: what one session should announce, what it has announced,
 //! and the UPDATEs that turn the second into the first.
 //!
-//! Routes are described independently of any session ([`RouteSpec`]); the
-//! session's [`ExportContext`] (AS numbers, next hops, families) turns each
-//! into an attribute set. Attribute sets are interned, so thousands of VIPs
-//! with the same communities share one allocation.
+//! Routes are described independently of any session ([`RouteSpec`]) and
+//! collected into a [`RouteTable`], built once per change and shared by
+//! every peer carrying the same routes. The session's [`ExportContext`]
+//! (AS numbers, next hops, families) turns each of the table's few distinct
+//! attribute sets into the set the session sends, cached per session.
 //!
-//! UPDATEs are built lazily. A change only marks prefixes dirty (and a
-//! route refresh or a new session marks work pending); the driver pulls a
-//! bounded batch with [`AdjRibOut::next_updates`] whenever its socket has
-//! room. A peer that stops reading therefore costs the dirty set (at most
-//! one entry per prefix desired or advertised), never a queue of stale
-//! UPDATEs: many changes to one prefix collapse into its last state, and a
-//! prefix added then removed before it was sent costs nothing.
+//! Per session there is no copy of the table: the peer is known to hold
+//! the table as exported, except for the prefixes in `pending` (where it
+//! holds what the map says: the state before changes it has not been sent
+//! yet) and, while the initial table goes out, everything after the
+//! initial pass's cursor (where it holds nothing). At 100k routes an idle
+//! session costs a few hundred bytes, not two maps of 100k entries.
 //!
-//! Per-session state is only `advertised`, the dirty set and the pending
-//! markers; `desired` is the part a later version can share between peers.
+//! UPDATEs are built lazily. A change only records what the peer holds
+//! for the prefixes that changed (and a route refresh or a new session
+//! marks work pending); the driver pulls a bounded batch with
+//! [`AdjRibOut::next_updates`] whenever its socket has room. A peer that
+//! stops reading therefore costs at most one entry per prefix desired or
+//! advertised, never a queue of stale UPDATEs: many changes to one prefix
+//! collapse into its last state, and a prefix added then removed before it
+//! was sent costs nothing.
 
 mod budget;
+mod export;
+mod table;
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::net::{Ipv4Addr, Ipv6Addr};
-use std::ops::Bound;
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use ipnet::IpNet;
 
-use crate::attribute::{AsPath, Community, LargeCommunity, NextHop, Origin, PathAttribute};
 use crate::builder::{AttrSet, BuildError, UpdateBuilder};
 use crate::message::Message;
 use crate::nlri::Nlri;
@@ -36,114 +41,9 @@ use crate::route_refresh::{RefreshSubtype, RouteRefresh};
 use crate::types::{Family, SessionParams};
 use crate::update::Update;
 
-/// A route to announce, before any session-specific attribute is added.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RouteSpec {
-    pub prefix: IpNet,
-    pub communities: Vec<Community>,
-    pub large_communities: Vec<LargeCommunity>,
-    /// Sent on iBGP sessions only; 100 when unset.
-    pub local_pref: Option<u32>,
-}
-
-impl RouteSpec {
-    pub fn new(prefix: IpNet) -> Self {
-        RouteSpec {
-            prefix: prefix.trunc(),
-            communities: Vec::new(),
-            large_communities: Vec::new(),
-            local_pref: None,
-        }
-    }
-}
-
-/// The session facts that shape the attributes of every route.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExportContext {
-    pub local_as: u32,
-    pub ebgp: bool,
-    /// Our IPv4 address on the session, if it has one.
-    pub next_hop_v4: Option<Ipv4Addr>,
-    /// Our global IPv6 address on the session, if it has one.
-    pub next_hop_v6: Option<Ipv6Addr>,
-    /// Our link-local address, when the peer is on the same link.
-    pub link_local_v6: Option<Ipv6Addr>,
-    /// Families negotiated on the session.
-    pub families: Vec<Family>,
-    /// IPv4 routes may use an IPv6 next hop (RFC 8950 negotiated).
-    pub extended_next_hop: bool,
-    pub params: SessionParams,
-}
-
-impl ExportContext {
-    fn next_hop(&self, prefix: &IpNet) -> Option<NextHop> {
-        let v6 = |g: Ipv6Addr| NextHop::V6 {
-            global: g,
-            link_local: self.link_local_v6,
-        };
-        match prefix {
-            IpNet::V4(_) => {
-                if !self.families.contains(&Family::IPV4_UNICAST) {
-                    return None;
-                }
-                match (self.next_hop_v4, self.next_hop_v6) {
-                    (Some(a), _) => Some(NextHop::V4(a)),
-                    (None, Some(g)) if self.extended_next_hop => Some(v6(g)),
-                    _ => None,
-                }
-            }
-            IpNet::V6(_) => {
-                if !self.families.contains(&Family::IPV6_UNICAST) {
-                    return None;
-                }
-                match (self.next_hop_v6, self.next_hop_v4) {
-                    (Some(g), _) => Some(v6(g)),
-                    // An IPv6 route over an IPv4-only session: the
-                    // IPv4-mapped form of our address (RFC 4291 §2.5.5.2).
-                    (None, Some(a)) => Some(NextHop::V6 {
-                        global: a.to_ipv6_mapped(),
-                        link_local: None,
-                    }),
-                    _ => None,
-                }
-            }
-        }
-    }
-
-    /// The attributes this session sends for `spec`, or `None` if the
-    /// session cannot carry its family.
-    pub fn attributes(&self, spec: &RouteSpec) -> Option<AttrSet> {
-        let next_hop = self.next_hop(&spec.prefix)?;
-        let mut attrs = vec![PathAttribute::Origin(Origin::Igp)];
-        if self.ebgp {
-            attrs.push(PathAttribute::AsPath(AsPath::sequence([self.local_as])));
-        } else {
-            attrs.push(PathAttribute::AsPath(AsPath::default()));
-            attrs.push(PathAttribute::LocalPref(spec.local_pref.unwrap_or(100)));
-        }
-        if !spec.communities.is_empty() {
-            let mut c = spec.communities.clone();
-            c.sort_unstable();
-            c.dedup();
-            attrs.push(PathAttribute::Communities(c));
-        }
-        // RFC 6793 §4.2.2: toward a 2-octet speaker, a 4-octet AS travels as
-        // AS_TRANS in AS_PATH plus the real path in AS4_PATH.
-        if self.ebgp && !self.params.four_octet_as && self.local_as > u32::from(u16::MAX) {
-            attrs.push(PathAttribute::As4Path(AsPath::sequence([self.local_as])));
-        }
-        if !spec.large_communities.is_empty() {
-            let mut c = spec.large_communities.clone();
-            c.sort_unstable();
-            c.dedup();
-            attrs.push(PathAttribute::LargeCommunities(c));
-        }
-        Some(AttrSet {
-            attributes: attrs,
-            next_hop,
-        })
-    }
-}
+use export::ExportCache;
+pub use export::{ExportContext, RouteSpec};
+pub use table::{RouteAttrs, RouteTable};
 
 /// A route refresh being answered for one family (RFC 2918, RFC 7313).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,17 +56,60 @@ struct RefreshPass {
     again: bool,
 }
 
-/// The routes of one session.
-#[derive(Clone, Debug, Default)]
+/// How much of the table the peer holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Sent {
+    /// All of it (as exported), except the prefixes in `pending`.
+    All,
+    /// Nothing after `after` (nothing at all for `None`). While `active`
+    /// the initial pass sends the rest; a session that is down is not.
+    Upto { after: Option<IpNet>, active: bool },
+}
+
+fn same(a: Option<&Arc<AttrSet>>, b: Option<&Arc<AttrSet>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        _ => false,
+    }
+}
+
+/// The routes of one session (see the module docs for what is stored).
+#[derive(Debug)]
 pub struct AdjRibOut {
-    desired: BTreeMap<IpNet, Arc<AttrSet>>,
-    advertised: BTreeMap<IpNet, Arc<AttrSet>>,
-    /// Exactly the prefixes whose desired state differs from what the peer
-    /// has (between pulls; a pull removes what it sent).
-    dirty: BTreeSet<IpNet>,
+    table: Arc<RouteTable>,
+    cache: Option<ExportCache>,
+    /// Exactly the prefixes (within the sent part) where the peer's copy
+    /// differs from the table, with what the peer holds.
+    pending: BTreeMap<IpNet, Option<Arc<AttrSet>>>,
+    sent: Sent,
+    /// Prefixes the peer holds.
+    advertised: usize,
+    /// Prefixes of the table the session sends.
+    desired: usize,
     /// Families owed an End-of-RIB once the initial table is out.
     end_of_rib: Vec<Family>,
     refresh: Vec<RefreshPass>,
+}
+
+impl Default for AdjRibOut {
+    fn default() -> Self {
+        AdjRibOut {
+            table: RouteTable::empty(),
+            cache: None,
+            pending: BTreeMap::new(),
+            // A new Adj-RIB-Out owes the peer the whole table (without
+            // End-of-RIB until `start`).
+            sent: Sent::Upto {
+                after: None,
+                active: true,
+            },
+            advertised: 0,
+            desired: 0,
+            end_of_rib: Vec::new(),
+            refresh: Vec::new(),
+        }
+    }
 }
 
 impl AdjRibOut {
@@ -174,110 +117,127 @@ impl AdjRibOut {
         AdjRibOut::default()
     }
 
-    /// Replaces the desired routes with `routes` as exported by `ctx` and
-    /// marks every prefix that changed. Routes of a family the session
-    /// cannot carry are left out silently; routes whose attributes cannot
-    /// fit in one UPDATE are left out and returned with the reason, so the
-    /// caller can report them. A prefix given twice keeps the union of its
-    /// communities.
+    /// Builds a table of `routes` (from the current one) and sets it; see
+    /// [`set_table`](Self::set_table). For one peer; peers sharing routes
+    /// should share one table.
     pub fn set_routes<'a>(
         &mut self,
         ctx: &ExportContext,
         routes: impl IntoIterator<Item = &'a RouteSpec>,
     ) -> Vec<(IpNet, String)> {
-        // Borrowed unless a prefix comes twice: no copy of the whole list.
-        let mut merged: BTreeMap<IpNet, Cow<'a, RouteSpec>> = BTreeMap::new();
-        for r in routes {
-            merged
-                .entry(r.prefix.trunc())
-                .and_modify(|m| {
-                    let m = m.to_mut();
-                    m.communities.extend_from_slice(&r.communities);
-                    m.large_communities.extend_from_slice(&r.large_communities);
-                    m.local_pref = m.local_pref.max(r.local_pref);
-                })
-                .or_insert(Cow::Borrowed(r));
-        }
-        // Interned sets, looked up by value through the Arc; reusing the
-        // Arcs already held makes unchanged routes compare by pointer.
-        let mut interned: HashSet<Arc<AttrSet>> = self.desired.values().cloned().collect();
-        let mut rejected = Vec::new();
-        let desired: BTreeMap<IpNet, Arc<AttrSet>> = merged
-            .into_iter()
-            .filter_map(|(p, spec)| {
-                let attrs = ctx.attributes(&spec)?;
-                if !crate::builder::fits(&ctx.params, &attrs, &Nlri::new(p)) {
-                    let len: usize = attrs
-                        .attributes
-                        .iter()
-                        .map(|a| a.encoded_len(&ctx.params))
-                        .sum();
-                    rejected.push((
-                        p,
-                        format!(
-                            "its path attributes ({len} bytes) do not fit in a {}-byte UPDATE",
-                            ctx.params.max_message_len()
-                        ),
-                    ));
-                    return None;
+        let table = Arc::new(RouteTable::build(routes, Some(&self.table)));
+        self.set_table(ctx, table)
+    }
+
+    /// Makes `table`, as exported by `ctx`, the desired routes and records
+    /// what the peer holds for every prefix that changed. Routes of a
+    /// family the session cannot carry are left out silently; routes whose
+    /// attributes cannot fit in one UPDATE are left out and returned with
+    /// the reason, so the caller can report them.
+    pub fn set_table(
+        &mut self,
+        ctx: &ExportContext,
+        table: Arc<RouteTable>,
+    ) -> Vec<(IpNet, String)> {
+        let same_ctx = self.cache.as_ref().is_some_and(|c| c.ctx == *ctx);
+        let cache = ExportCache::build(ctx, &table, self.cache.as_ref().map(|c| (c, &*self.table)));
+        let old_table = std::mem::replace(&mut self.table, table);
+        let old_cache = self.cache.replace(cache);
+        let (new_table, new_cache) = (&self.table, self.cache.as_ref());
+        let rejected = new_cache.map(|c| c.rejected(new_table)).unwrap_or_default();
+        let Some(new_cache) = new_cache else {
+            return rejected;
+        };
+        let want_old = |p: &IpNet| {
+            old_cache
+                .as_ref()
+                .and_then(|c| c.of(&old_table, p))
+                .cloned()
+        };
+        let nothing_sent =
+            self.pending.is_empty() && matches!(self.sent, Sent::Upto { after: None, .. });
+        if nothing_sent {
+            // The peer holds nothing: there is nothing to compare.
+            self.desired = new_cache.count(new_table);
+        } else if let Some(changed) = new_table
+            .changed_since(old_table.generation())
+            .filter(|_| same_ctx)
+        {
+            // The table was built from the one the peer is on: only the
+            // prefixes it lists can differ.
+            for p in changed {
+                let old = want_old(p);
+                let new = new_cache.of(new_table, p).cloned();
+                self.desired = (self.desired + usize::from(new.is_some()))
+                    .saturating_sub(usize::from(old.is_some()));
+                note(&mut self.pending, &self.sent, *p, old, new);
+            }
+        } else {
+            let mut changes = Vec::new();
+            table::merge_walk(&old_table, new_table, |p, i, j| {
+                let old = i.and_then(|i| old_cache.as_ref().and_then(|c| c.at(&old_table, i)));
+                let new = j.and_then(|j| new_cache.at(new_table, j));
+                if !same(old, new) {
+                    changes.push((p, old.cloned(), new.cloned()));
                 }
-                let arc = match interned.get(&attrs) {
-                    Some(a) => a.clone(),
-                    None => {
-                        let a = Arc::new(attrs);
-                        interned.insert(a.clone());
-                        a
-                    }
-                };
-                Some((p, arc))
-            })
-            .collect();
-        drop(interned);
-        // Keep `dirty` exactly the prefixes where the peer's copy differs,
-        // so churn between two pulls never grows it beyond one entry per
-        // prefix desired or advertised.
-        let mut touched: Vec<IpNet> = Vec::new();
-        for (p, a) in &desired {
-            match self.desired.get(p) {
-                Some(old) if Arc::ptr_eq(old, a) => {}
-                _ => touched.push(*p),
-            }
-        }
-        touched.extend(self.desired.keys().filter(|p| !desired.contains_key(p)));
-        self.desired = desired;
-        for p in touched {
-            let same = match (self.desired.get(&p), self.advertised.get(&p)) {
-                (None, None) => true,
-                (Some(w), Some(h)) => Arc::ptr_eq(w, h) || w == h,
-                _ => false,
-            };
-            if same {
-                self.dirty.remove(&p);
+                true
+            });
+            if self.pending.is_empty() {
+                // Sorted and unique: one bulk build instead of a search
+                // per prefix (a withdrawal of everything, say).
+                let sent = &self.sent;
+                self.pending = changes
+                    .into_iter()
+                    .filter(|(p, _, _)| !unsent_at(sent, p))
+                    .map(|(p, old, _)| (p, old))
+                    .collect();
             } else {
-                self.dirty.insert(p);
+                for (p, old, new) in changes {
+                    note(&mut self.pending, &self.sent, p, old, new);
+                }
             }
+            self.desired = new_cache.count(new_table);
         }
         rejected
     }
 
+    /// The shared table the session exports from.
+    pub fn table(&self) -> &Arc<RouteTable> {
+        &self.table
+    }
+
     pub fn desired_len(&self) -> usize {
-        self.desired.len()
+        self.desired
     }
 
     pub fn advertised_len(&self) -> usize {
-        self.advertised.len()
+        self.advertised
     }
 
     /// Prefixes marked for sending (an upper bound on the UPDATE work
     /// left; never more than one entry per prefix desired or advertised).
     pub fn dirty_len(&self) -> usize {
-        self.dirty.len()
+        self.pending.len() + self.unsent()
+    }
+
+    /// Table entries the initial pass has still to go through.
+    fn unsent(&self) -> usize {
+        match &self.sent {
+            Sent::Upto {
+                after,
+                active: true,
+            } => self.table.len() - self.table.position_after(after.as_ref()),
+            _ => 0,
+        }
     }
 
     /// True while [`next_updates`](Self::next_updates) has something to
     /// give: changed prefixes, an End-of-RIB or a route refresh.
     pub fn has_pending(&self) -> bool {
-        !self.dirty.is_empty() || !self.end_of_rib.is_empty() || !self.refresh.is_empty()
+        !self.pending.is_empty()
+            || self.unsent() > 0
+            || !self.end_of_rib.is_empty()
+            || !self.refresh.is_empty()
     }
 
     /// True until every End-of-RIB after the initial table has been given
@@ -289,8 +249,12 @@ impl AdjRibOut {
     /// The session went down: the peer no longer has anything from us, and
     /// nothing is owed to it.
     pub fn reset(&mut self) {
-        self.advertised.clear();
-        self.dirty.clear();
+        self.pending.clear();
+        self.sent = Sent::Upto {
+            after: None,
+            active: false,
+        };
+        self.advertised = 0;
         self.end_of_rib.clear();
         self.refresh.clear();
     }
@@ -299,7 +263,10 @@ impl AdjRibOut {
     /// each negotiated family (RFC 4724 §2).
     pub fn start(&mut self, families: &[Family]) {
         self.reset();
-        self.dirty.extend(self.desired.keys().copied());
+        self.sent = Sent::Upto {
+            after: None,
+            active: true,
+        };
         self.end_of_rib = families.to_vec();
     }
 
@@ -320,26 +287,28 @@ impl AdjRibOut {
     }
 
     /// At most `max_messages` messages that bring the peer closer to the
-    /// desired table: withdrawals and announcements of dirty prefixes
-    /// (grouped by attribute set, each UPDATE filled as far as the batch
-    /// allows), End-of-RIB once the initial table is out, then route
-    /// refresh passes. Empty when nothing is pending or the budget is 0.
+    /// desired table: withdrawals and announcements of changed prefixes
+    /// and of the initial table (grouped by attribute set, each UPDATE
+    /// filled as far as the batch allows), End-of-RIB once the initial
+    /// table is out, then route refresh passes. Empty when nothing is
+    /// pending or the budget is 0.
     pub fn next_updates(
         &mut self,
         params: &SessionParams,
         max_messages: usize,
     ) -> Result<Vec<Bytes>, BuildError> {
         let mut out = self.dirty_batch(params, max_messages)?;
+        let synced = |r: &Self| r.pending.is_empty() && r.unsent() == 0;
         // RFC 4724 §2: End-of-RIB follows the initial table, one per
         // negotiated family, once every prefix owed has been sent.
-        while self.dirty.is_empty() && out.len() < max_messages {
+        while synced(self) && out.len() < max_messages {
             let Some(f) = self.end_of_rib.first().copied() else {
                 break;
             };
             out.push(Message::Update(Update::end_of_rib(f)).to_bytes(params)?);
             self.end_of_rib.remove(0);
         }
-        while self.dirty.is_empty() && !self.refresh.is_empty() && out.len() < max_messages {
+        while synced(self) && !self.refresh.is_empty() && out.len() < max_messages {
             let room = max_messages - out.len();
             let before = out.len();
             self.refresh_batch(params, room, &mut out)?;
@@ -350,6 +319,7 @@ impl AdjRibOut {
         Ok(out)
     }
 
+    /// Changed prefixes first, then the initial pass, in one budget.
     fn dirty_batch(
         &mut self,
         params: &SessionParams,
@@ -358,38 +328,75 @@ impl AdjRibOut {
         let mut budget = budget::Budget::new(params, max);
         let mut b = UpdateBuilder::new(params.clone());
         let mut taken = Vec::new();
-        for p in &self.dirty {
-            let want = self.desired.get(p);
-            let have = self.advertised.get(p);
+        let mut full = false;
+        let cache = self.cache.as_ref();
+        for (p, have) in &self.pending {
+            let want = cache.and_then(|c| c.of(&self.table, p));
             match (want, have) {
-                (None, None) => {}
-                (Some(w), Some(h)) if Arc::ptr_eq(w, h) || w == h => {}
+                (w, h) if same(w, h.as_ref()) => {}
                 (None, Some(_)) => {
                     if !budget.take(p, None) {
+                        full = true;
                         break;
                     }
                     b.withdraw(Nlri::new(*p));
                 }
                 (Some(w), _) => {
                     if !budget.take(p, Some(w)) {
+                        full = true;
                         break;
                     }
                     b.announce(w.clone(), Nlri::new(*p));
                 }
+                (None, None) => {}
             }
-            taken.push(*p);
+            taken.push((want.is_some(), have.is_some()));
+        }
+        // The initial pass, from where it stopped.
+        let mut cursor = None;
+        if let (
+            false,
+            Sent::Upto {
+                after,
+                active: true,
+            },
+            Some(cache),
+        ) = (full, &self.sent, cache)
+        {
+            let mut i = self.table.position_after(after.as_ref());
+            let mut last = *after;
+            while let Some(p) = self.table.prefix_at(i) {
+                if let Some(w) = cache.at(&self.table, i) {
+                    if !budget.take(p, Some(w)) {
+                        break;
+                    }
+                    b.announce(w.clone(), Nlri::new(*p));
+                    self.advertised += 1;
+                }
+                last = Some(*p);
+                i += 1;
+            }
+            cursor = Some((last, i >= self.table.len()));
         }
         let out = if b.is_empty() { Vec::new() } else { b.build()? };
-        for p in taken {
-            self.dirty.remove(&p);
-            match self.desired.get(&p) {
-                Some(a) => {
-                    self.advertised.insert(p, a.clone());
-                }
-                None => {
-                    self.advertised.remove(&p);
+        // What was taken is the start of `pending`, in order.
+        match self.pending.keys().nth(taken.len()).copied() {
+            Some(first_left) => self.pending = self.pending.split_off(&first_left),
+            None => self.pending.clear(),
+        }
+        for (want, have) in taken {
+            self.advertised =
+                (self.advertised + usize::from(want)).saturating_sub(usize::from(have));
+        }
+        match cursor {
+            Some((_, true)) => self.sent = Sent::All,
+            Some((after, false)) => {
+                self.sent = Sent::Upto {
+                    after,
+                    active: true,
                 }
             }
+            None => {}
         }
         Ok(out)
     }
@@ -422,26 +429,31 @@ impl AdjRibOut {
             }
         };
         // Prefixes sort IPv4 before IPv6, so a family is one contiguous run.
-        let lower = match after {
-            Some(p) => Bound::Excluded(p),
-            None if family == Family::IPV6_UNICAST => {
-                Bound::Included(IpNet::V6(ipnet::Ipv6Net::default()))
-            }
-            None => Bound::Unbounded,
+        let mut i = match after {
+            Some(p) => self.table.position_after(Some(&p)),
+            None if family == Family::IPV6_UNICAST => self
+                .table
+                .position_from(&IpNet::V6(ipnet::Ipv6Net::default())),
+            None => 0,
         };
         let mut b = UpdateBuilder::new(params.clone());
         let mut last = after;
         let mut finished = true;
-        for (p, a) in self.desired.range((lower, Bound::Unbounded)) {
-            if budget::family_of(p) != family {
-                break;
+        if let Some(cache) = self.cache.as_ref() {
+            while let Some(p) = self.table.prefix_at(i) {
+                if budget::family_of(p) != family {
+                    break;
+                }
+                if let Some(a) = cache.at(&self.table, i) {
+                    if !budget.take(p, Some(a)) {
+                        finished = false;
+                        break;
+                    }
+                    b.announce(a.clone(), Nlri::new(*p));
+                }
+                last = Some(*p);
+                i += 1;
             }
-            if !budget.take(p, Some(a)) {
-                finished = false;
-                break;
-            }
-            b.announce(a.clone(), Nlri::new(*p));
-            last = Some(*p);
         }
         // RFC 7313 §4: ... and ends with EoRR once every route is re-sent.
         let end = finished && pass.enhanced;
@@ -454,15 +466,8 @@ impl AdjRibOut {
         if end && finished {
             out.push(rr(RefreshSubtype::EndOfRefresh)?);
         }
-        // Re-sent routes are what the peer has now.
-        let resent = (lower, last.map_or(Bound::Unbounded, Bound::Included));
-        if last.is_some() {
-            for (p, a) in self.desired.range(resent) {
-                if budget::family_of(p) == family {
-                    self.advertised.insert(*p, a.clone());
-                }
-            }
-        }
+        // The peer held the table already (a pass runs only when nothing
+        // else is owed), so re-sending changes nothing we track.
         let r = &mut self.refresh[0];
         if finished {
             if r.again {
@@ -475,5 +480,41 @@ impl AdjRibOut {
             r.started = Some(last);
         }
         Ok(())
+    }
+}
+
+/// True if the peer holds nothing for `p` because the initial pass has
+/// not reached it.
+fn unsent_at(sent: &Sent, p: &IpNet) -> bool {
+    match sent {
+        Sent::Upto { after, .. } => after.is_none_or(|a| *p > a),
+        Sent::All => false,
+    }
+}
+
+/// Records a change of `p` from `old` to `new` (as the session exports
+/// them): keeps in `pending` what the peer holds while it differs.
+fn note(
+    pending: &mut BTreeMap<IpNet, Option<Arc<AttrSet>>>,
+    sent: &Sent,
+    p: IpNet,
+    old: Option<Arc<AttrSet>>,
+    new: Option<Arc<AttrSet>>,
+) {
+    if unsent_at(sent, &p) {
+        // Not sent yet: the initial pass sends what the table holds then.
+        return;
+    }
+    match pending.entry(p) {
+        Entry::Occupied(e) => {
+            if same(e.get().as_ref(), new.as_ref()) {
+                e.remove();
+            }
+        }
+        Entry::Vacant(e) => {
+            if !same(old.as_ref(), new.as_ref()) {
+                e.insert(old);
+            }
+        }
     }
 }

@@ -254,17 +254,23 @@ impl UpdateBuilder {
 /// rather than block the rest.
 pub fn fits(params: &SessionParams, attrs: &AttrSet, prefix: &Nlri) -> bool {
     let family = family_of(&prefix.prefix);
+    fixed_len(params, attrs, family) + prefix.encoded_len(params.sends_path_id(family))
+        <= params.max_message_len()
+}
+
+/// The bytes of an UPDATE announcing one `family` prefix with `attrs`,
+/// without the prefix itself.
+pub fn fixed_len(params: &SessionParams, attrs: &AttrSet, family: Family) -> usize {
     let plain_v4 = family == Family::IPV4_UNICAST && matches!(attrs.next_hop, NextHop::V4(_));
     let attrs_len: usize = attrs.attributes.iter().map(|a| a.encoded_len(params)).sum();
-    let fixed = HEADER_LEN
+    HEADER_LEN
         + 4
         + attrs_len
         + if plain_v4 {
             3 + 4
         } else {
             4 + 5 + attrs.next_hop.encoded_len()
-        };
-    fixed + prefix.encoded_len(params.sends_path_id(family)) <= params.max_message_len()
+        }
 }
 
 /// RFC 4271 §5: attributes are sent in ascending type-code order (a SHOULD

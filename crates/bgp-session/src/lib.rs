@@ -12,7 +12,7 @@ use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use bgp_proto::adj_rib_out::RouteSpec;
+use bgp_proto::adj_rib_out::{RouteSpec, RouteTable};
 use bgp_proto::fsm::SessionState;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -49,7 +49,12 @@ struct PeerEntry {
     settings: PeerSettings,
     cmds: mpsc::Sender<PeerCmd>,
     status: Arc<Mutex<PeerStatus>>,
-    routes: Arc<Vec<RouteSpec>>,
+    /// The routes as given, held weakly (only to recognise the same list
+    /// given to another peer without a comparison; the caller may free
+    /// it), and the table built from them, shared by every peer given
+    /// equal routes.
+    routes: Weak<Vec<RouteSpec>>,
+    table: Arc<RouteTable>,
 }
 
 struct Inner {
@@ -192,8 +197,30 @@ impl Speaker {
 
     /// Adds a peer, or replaces it if its settings changed. A peer whose
     /// settings are unchanged is left alone (its session is not reset).
-    /// Returns true if a session was (re)started.
+    /// Returns true if a session was (re)started. A replaced peer keeps its
+    /// routes; a new one starts without any (see
+    /// [`upsert_peer_with_routes`](Self::upsert_peer_with_routes)).
     pub async fn upsert_peer(&self, settings: PeerSettings) -> Result<bool, PeerError> {
+        self.upsert_peer_with(settings, None).await
+    }
+
+    /// Like [`upsert_peer`](Self::upsert_peer), but a new or replaced peer
+    /// starts with `routes`, so its first session sends them as the
+    /// initial table, before End-of-RIB. An unchanged peer is only given
+    /// the routes (as [`set_routes`](Self::set_routes) would).
+    pub async fn upsert_peer_with_routes(
+        &self,
+        settings: PeerSettings,
+        routes: Arc<Vec<RouteSpec>>,
+    ) -> Result<bool, PeerError> {
+        self.upsert_peer_with(settings, Some(routes)).await
+    }
+
+    async fn upsert_peer_with(
+        &self,
+        settings: PeerSettings,
+        given: Option<Arc<Vec<RouteSpec>>>,
+    ) -> Result<bool, PeerError> {
         let existing = {
             let peers = lock(&self.inner.peers);
             if let Some(other) = peers.values().find(|p| {
@@ -209,17 +236,28 @@ impl Speaker {
             peers.get(&settings.name).map(|p| p.settings == settings)
         };
         if existing == Some(true) {
+            if let Some(r) = given {
+                self.set_routes(&settings.name, r).await;
+            }
             return Ok(false);
         }
-        let routes = if existing == Some(false) {
+        let kept = if existing == Some(false) {
             let r = lock(&self.inner.peers)
                 .get(&settings.name)
-                .map(|p| p.routes.clone());
+                .map(|p| (p.routes.clone(), p.table.clone()));
             self.remove_peer(&settings.name, "peer configuration changed")
                 .await;
-            r.unwrap_or_default()
+            r
         } else {
-            Arc::new(Vec::new())
+            None
+        };
+        let (routes, table) = match (given, kept) {
+            (Some(r), kept) => {
+                let t = self.table_for(&r, kept.as_ref().map(|(_, t)| &**t));
+                (Arc::downgrade(&r), t)
+            }
+            (None, Some(k)) => k,
+            (None, None) => (Weak::new(), RouteTable::empty()),
         };
         if let Some(pw) = &settings.endpoint.password {
             // A key is per peer address, and only a listener of the same
@@ -241,7 +279,7 @@ impl Speaker {
         let (tx, rx) = mpsc::channel(64);
         let task = PeerTask::new(
             settings.clone(),
-            routes.clone(),
+            table.clone(),
             status.clone(),
             self.inner.events.clone(),
         );
@@ -253,6 +291,7 @@ impl Speaker {
                 cmds: tx,
                 status,
                 routes,
+                table,
             },
         );
         Ok(true)
@@ -283,14 +322,48 @@ impl Speaker {
     }
 
     /// Sets the routes a peer should carry; only the difference is sent.
+    /// Peers given equal routes share one table.
     pub async fn set_routes(&self, name: &str, routes: Arc<Vec<RouteSpec>>) {
-        let tx = {
+        let (tx, table) = {
+            let current = {
+                let peers = lock(&self.inner.peers);
+                let Some(p) = peers.get(name) else { return };
+                if std::ptr::eq(p.routes.as_ptr(), Arc::as_ptr(&routes)) {
+                    return;
+                }
+                p.table.clone()
+            };
+            let table = self.table_for(&routes, Some(&current));
             let mut peers = lock(&self.inner.peers);
             let Some(p) = peers.get_mut(name) else { return };
-            p.routes = routes.clone();
-            p.cmds.clone()
+            p.routes = Arc::downgrade(&routes);
+            p.table = table.clone();
+            (p.cmds.clone(), table)
         };
-        let _ = tx.send(PeerCmd::SetRoutes(routes)).await;
+        let _ = tx.send(PeerCmd::SetRoutes(table)).await;
+    }
+
+    /// The table of `routes`: another peer's when it was given the same
+    /// routes, else a new one built from `parent` (so a peer moving from
+    /// `parent` only looks at what changed).
+    fn table_for(
+        &self,
+        routes: &Arc<Vec<RouteSpec>>,
+        parent: Option<&RouteTable>,
+    ) -> Arc<RouteTable> {
+        let same_list = lock(&self.inner.peers)
+            .values()
+            .find(|p| std::ptr::eq(p.routes.as_ptr(), Arc::as_ptr(routes)))
+            .map(|p| p.table.clone());
+        if let Some(t) = same_list {
+            return t;
+        }
+        let built = RouteTable::build(routes.iter(), parent);
+        let equal = lock(&self.inner.peers)
+            .values()
+            .find(|p| p.table.same_routes(&built))
+            .map(|p| p.table.clone());
+        equal.unwrap_or_else(|| Arc::new(built))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {

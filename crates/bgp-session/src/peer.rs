@@ -26,7 +26,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bgp_proto::adj_rib_out::{AdjRibOut, ExportContext, RouteSpec};
+use bgp_proto::adj_rib_out::{AdjRibOut, ExportContext, RouteTable};
 use bgp_proto::fsm::{
     Action, ConnId, DownReason, FsmEvent, Negotiated, SessionConfig, SessionFsm, Timer,
 };
@@ -54,7 +54,7 @@ pub struct PeerSettings {
 }
 
 pub(crate) enum PeerCmd {
-    SetRoutes(Arc<Vec<RouteSpec>>),
+    SetRoutes(Arc<RouteTable>),
     Accepted(TcpStream),
     Stop {
         reason: String,
@@ -94,7 +94,8 @@ pub(crate) struct PeerTask {
     settings: PeerSettings,
     fsm: SessionFsm,
     rib: AdjRibOut,
-    routes: Arc<Vec<RouteSpec>>,
+    /// The desired routes (shared with every peer carrying the same).
+    table: Arc<RouteTable>,
     conns: HashMap<ConnId, ConnHandle>,
     next_conn: u64,
     timers: HashMap<Timer, Instant>,
@@ -116,7 +117,7 @@ pub(crate) struct PeerTask {
 impl PeerTask {
     pub(crate) fn new(
         settings: PeerSettings,
-        routes: Arc<Vec<RouteSpec>>,
+        table: Arc<RouteTable>,
         status: Arc<Mutex<PeerStatus>>,
         broadcast: broadcast::Sender<SessionEvent>,
     ) -> Self {
@@ -126,7 +127,7 @@ impl PeerTask {
             fsm: SessionFsm::new(settings.fsm.clone()),
             settings,
             rib: AdjRibOut::new(),
-            routes,
+            table,
             conns: HashMap::new(),
             next_conn: 1,
             timers: HashMap::new(),
@@ -274,13 +275,13 @@ impl PeerTask {
         self.status.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn set_routes(&mut self, routes: Arc<Vec<RouteSpec>>) {
-        self.routes = routes;
+    fn set_routes(&mut self, table: Arc<RouteTable>) {
+        self.table = table;
         let Some((_, _, ctx)) = &self.session else {
-            self.status().prefixes_desired = self.routes.len() as u64;
+            self.status().prefixes_desired = self.table.len() as u64;
             return;
         };
-        let rejected = self.rib.set_routes(ctx, self.routes.iter());
+        let rejected = self.rib.set_table(ctx, self.table.clone());
         self.report_rejected(&rejected);
         self.status().prefixes_desired = self.rib.desired_len() as u64;
         self.pump();
@@ -524,7 +525,7 @@ impl PeerTask {
             params: negotiated.params.clone(),
         };
         let started = Instant::now();
-        let rejected = self.rib.set_routes(&ctx, self.routes.iter());
+        let rejected = self.rib.set_table(&ctx, self.table.clone());
         self.report_rejected(&rejected);
         self.rib.start(&negotiated.families);
         {

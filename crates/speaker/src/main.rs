@@ -11,6 +11,25 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// jemalloc with background purge threads, so memory the speaker frees
+/// (the YAML parse peak of a big config, a reload's old generation) goes
+/// back to the OS instead of staying in glibc's arenas. Measured on a
+/// 2-core VM, `standalone` with 100k Services, VmRSS after the config is
+/// applied (live heap is ~220 MB at this point; that part is not the
+/// allocator's to fix):
+///
+/// | allocator                 | RSS at apply | RSS ~12 s later | VmHWM  | apply  |
+/// |---------------------------|--------------|-----------------|--------|--------|
+/// | glibc                     | 423 MB       | 423 MB          | 433 MB | 5.8 s  |
+/// | glibc, MALLOC_ARENA_MAX=2 | 423 MB       | 423 MB          | 433 MB | 7.8 s  |
+/// | mimalloc 0.1              | 352 MB       | 352 MB          | 384 MB | 3.3 s  |
+/// | jemalloc, background purge| 423-446 MB   | 238 MB          | 446 MB | 2.4 s  |
+///
+/// At 10k Services: glibc 51 MB / 0.6 s, mimalloc 94 MB / 0.7 s, jemalloc
+/// 54 MB / 0.3 s. `check` at 100k: glibc 3.4 s, mimalloc 3.9 s, jemalloc 2.6 s.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Prints to stdout; a closed pipe (`| head`) just ends the output.
 macro_rules! out {
     ($($t:tt)*) => {{

@@ -239,27 +239,7 @@ impl Runner {
             if !peers.contains(peer) {
                 continue;
             }
-            let allowed = if held.is_empty() {
-                routes.clone()
-            } else {
-                // An aggregate (aggregationLength) already carried also
-                // covers persisted addresses: it stays. A host route of an
-                // unpersisted allocation never goes out.
-                let before = self.handed.get(peer);
-                let kept_aggregate = |r: &RouteSpec| {
-                    r.prefix.prefix_len() < r.prefix.max_prefix_len()
-                        && before.is_some_and(|b| b.iter().any(|x| x.prefix == r.prefix))
-                };
-                Arc::new(
-                    routes
-                        .iter()
-                        .filter(|r| {
-                            kept_aggregate(r) || !held.iter().any(|ip| r.prefix.contains(ip))
-                        })
-                        .cloned()
-                        .collect(),
-                )
-            };
+            let allowed = self.allowed_routes(peer, routes, &held);
             speaker.set_routes(peer, allowed.clone()).await;
             handed.insert(peer.clone(), allowed);
         }
@@ -272,6 +252,34 @@ impl Runner {
             v.metrics.announced = announced;
             v.metrics.state_unsaved = unsaved;
         });
+    }
+
+    /// `routes` minus any route for an unpersisted allocation (`held`) that
+    /// the session was not carrying already.
+    fn allowed_routes(
+        &self,
+        peer: &str,
+        routes: &Arc<Vec<RouteSpec>>,
+        held: &BTreeSet<IpAddr>,
+    ) -> Arc<Vec<RouteSpec>> {
+        if held.is_empty() {
+            return routes.clone();
+        }
+        // An aggregate (aggregationLength) already carried also covers
+        // persisted addresses: it stays. A host route of an unpersisted
+        // allocation never goes out.
+        let before = self.handed.get(peer);
+        let kept_aggregate = |r: &RouteSpec| {
+            r.prefix.prefix_len() < r.prefix.max_prefix_len()
+                && before.is_some_and(|b| b.iter().any(|x| x.prefix == r.prefix))
+        };
+        Arc::new(
+            routes
+                .iter()
+                .filter(|r| kept_aggregate(r) || !held.iter().any(|ip| r.prefix.contains(ip)))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Retries a failed state file write when due; announces what it held
@@ -328,8 +336,21 @@ impl Runner {
             }
         }
         let mut started_peers = BTreeSet::new();
+        let held = self.unpersisted();
+        let known = speaker.peer_names();
         for p in &d.peers {
-            match speaker.upsert_peer(p.clone()).await {
+            // A new peer starts with its routes, so its first session sends
+            // the whole table before End-of-RIB (RFC 4724 §2), never an empty
+            // table followed by the routes as changes.
+            let initial = match d.routes.get(&p.name) {
+                Some(r) if !known.contains(&p.name) => Some(self.allowed_routes(&p.name, r, &held)),
+                _ => None,
+            };
+            let result = match initial {
+                Some(r) => speaker.upsert_peer_with_routes(p.clone(), r).await,
+                None => speaker.upsert_peer(p.clone()).await,
+            };
+            match result {
                 Ok(true) => {
                     tracing::info!(peer = %p.name, address = %p.endpoint.address, "BGP session configured")
                 }

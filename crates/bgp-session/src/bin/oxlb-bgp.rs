@@ -233,15 +233,21 @@ async fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|p| parse_peer(p, &args))
         .collect::<Result<_, _>>()?;
-    let mut routes = Arc::new(load_routes(&args)?);
+    // The routes go in with each peer, so a session that comes up at once
+    // sends them as its initial table before End-of-RIB. Only the speaker's
+    // shared table is kept; the list is dropped once handed over.
+    let routes = Arc::new(load_routes(&args)?);
+    let mut n_routes = routes.len();
     let speaker = Speaker::bind(&args.listen)
         .await
         .map_err(|e| e.to_string())?;
     for p in peers {
-        let name = p.name.clone();
-        speaker.upsert_peer(p).await.map_err(|e| e.to_string())?;
-        speaker.set_routes(&name, routes.clone()).await;
+        speaker
+            .upsert_peer_with_routes(p, routes.clone())
+            .await
+            .map_err(|e| e.to_string())?;
     }
+    drop(routes);
     let mut events = speaker.subscribe();
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
@@ -252,7 +258,8 @@ async fn run(args: Args) -> Result<(), String> {
             _ = hup.recv() => match load_routes(&args) {
                 Ok(r) => {
                     tracing::info!(routes = r.len(), "routes file reloaded");
-                    routes = Arc::new(r);
+                    n_routes = r.len();
+                    let routes = Arc::new(r);
                     for name in speaker.peer_names() {
                         speaker.set_routes(&name, routes.clone()).await;
                     }
@@ -263,17 +270,17 @@ async fn run(args: Args) -> Result<(), String> {
             _ = int.recv() => break,
             ev = events.recv() => {
                 if let Ok(SessionEvent::Established { .. } | SessionEvent::Down { .. } | SessionEvent::StateChanged { .. }) = ev {
-                    if let Some(p) = &args.status_file { write_status(p, &speaker, routes.len()); }
+                    if let Some(p) = &args.status_file { write_status(p, &speaker, n_routes); }
                 }
             }
             _ = tick.tick() => {
-                if let Some(p) = &args.status_file { write_status(p, &speaker, routes.len()); }
+                if let Some(p) = &args.status_file { write_status(p, &speaker, n_routes); }
             }
         }
     }
     speaker.shutdown("oxlb-bgp stopping").await;
     if let Some(p) = &args.status_file {
-        write_status(p, &speaker, routes.len());
+        write_status(p, &speaker, n_routes);
     }
     Ok(())
 }
