@@ -274,6 +274,12 @@ proptest! {
         let layout = pool_layout(variant, false, 1);
         let (mut x, mut y, mut z) = (alloc(&layout), alloc(&layout), alloc(&layout));
         let ox = x.sync(base.clone());
+        // `sync_quiet` makes the same decisions, whatever the order.
+        let mut w = alloc(&layout);
+        w.sync_quiet(permuted.clone());
+        prop_assert_eq!(x.assignments().collect::<Vec<_>>(), w.assignments().collect::<Vec<_>>());
+        prop_assert_eq!(x.pending().collect::<Vec<_>>(), w.pending().collect::<Vec<_>>());
+        prop_assert_eq!(x.stats(), w.stats());
         prop_assert_eq!(&ox, &y.sync(permuted));
         prop_assert_eq!(&ox, &z.sync(last.clone()));
         prop_assert_eq!(x.assignments().collect::<Vec<_>>(), y.assignments().collect::<Vec<_>>());

@@ -12,7 +12,7 @@ use bgp_proto::adj_rib_out::RouteSpec;
 use bgp_proto::fsm::{RemoteAs, SessionConfig};
 use bgp_proto::{Community, LargeCommunity};
 use bgp_session::{Endpoint, PeerSettings};
-use metallb_api::{plan, Assigned, BgpPeerConfig, Config, PeerAsn, Plan};
+use metallb_api::{plan, Assigned, BgpPeerConfig, Config, L2Announcement, PeerAsn};
 use serde::Serialize;
 
 use crate::live::fields_hash;
@@ -40,7 +40,10 @@ pub struct Desired {
     pub services: Vec<ServiceReport>,
     pub peers: Vec<PeerSettings>,
     pub routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
-    pub plan: Plan,
+    /// The plan's L2 announcements. (Its BGP part is what `routes` and
+    /// each Service's `announcements` were made from; it is consumed then,
+    /// not kept: at 100k Services it is the largest structure built.)
+    pub l2: Vec<L2Announcement>,
     pub state: AllocationState,
     pub pools: Vec<PoolCounts>,
     /// Things worth a warning that do not stop the config (e.g. BFD not
@@ -166,7 +169,9 @@ fn session_settings(p: &BgpPeerConfig, node: &NodeInfo) -> PeerSettings {
 /// still valid. A one-shot computation (`check`); a running speaker keeps a
 /// [`LiveAllocator`] and calls [`compute_with`].
 pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> Desired {
-    compute_with(&mut LiveAllocator::default(), config, node, previous)
+    // One shot: the allocator is dropped afterwards, so no hash of what it
+    // holds is kept for a next call.
+    compute_inner(&mut LiveAllocator::default(), config, node, previous, false)
 }
 
 /// No allocator could run: nothing to announce, the old state kept.
@@ -175,7 +180,7 @@ fn nothing(previous: &AllocationState, notes: Vec<String>) -> Desired {
         services: Vec::new(),
         peers: Vec::new(),
         routes: BTreeMap::new(),
-        plan: Plan::default(),
+        l2: Vec::new(),
         state: previous.clone(),
         pools: Vec::new(),
         notes,
@@ -190,6 +195,18 @@ pub fn compute_with(
     node: &NodeInfo,
     previous: &AllocationState,
 ) -> Desired {
+    compute_inner(live, config, node, previous, true)
+}
+
+/// [`compute_with`]; `remember` keeps the hash of every converged request in
+/// `live.seen` for the next call (a one-shot [`compute`] has none).
+fn compute_inner(
+    live: &mut LiveAllocator,
+    config: &Config,
+    node: &NodeInfo,
+    previous: &AllocationState,
+    remember: bool,
+) -> Desired {
     let mut notes = Vec::new();
     let mut services = Vec::new();
     let fresh = live.alloc.is_none();
@@ -202,33 +219,43 @@ pub fn compute_with(
     // Requests; a malformed Service is pending with its reason. Only new
     // or changed requests go to the allocator.
     let mut changed: Vec<(ServiceRequest, Vec<IpAddr>)> = Vec::new();
-    let mut keys: Vec<ServiceKey> = Vec::new();
-    let mut seen = HashSet::with_capacity(config.services.len());
+    // The Services with a request, each with its labels (for the plan's
+    // serviceSelectors), borrowed from the config.
+    let mut keys: Vec<(ServiceKey, &Labels)> = Vec::with_capacity(config.services.len());
+    let mut seen = HashSet::with_capacity(if remember { config.services.len() } else { 0 });
     let mut bad: BTreeMap<ServiceKey, String> = BTreeMap::new();
-    let mut labels_of: HashMap<ServiceKey, &Labels> = HashMap::with_capacity(config.services.len());
+    // `namespace/name`, the state file's key, built in one reused buffer.
+    let mut state_key = String::new();
     for s in &config.services {
-        let key = s.key();
-        labels_of.insert(key.clone(), &s.fields.labels);
-        let h = fields_hash(&s.fields);
-        if !fresh && live.seen.contains(&h) {
+        let h = (remember || !fresh).then(|| fields_hash(&s.fields));
+        if let Some(h) = h.filter(|h| !fresh && live.seen.contains(h)) {
             // The allocator holds this very request already.
             seen.insert(h);
-            keys.push(key);
+            keys.push((s.key(), &s.fields.labels));
             continue;
         }
         match s.request() {
             Ok(req) => {
-                seen.insert(h);
-                keys.push(key.clone());
-                let restore = previous
-                    .services
-                    .get(&key.to_string())
+                if let Some(h) = h {
+                    seen.insert(h);
+                }
+                keys.push((req.key.clone(), &s.fields.labels));
+                let from_state = if previous.services.is_empty() {
+                    None
+                } else {
+                    state_key.clear();
+                    state_key.push_str(&req.key.namespace);
+                    state_key.push('/');
+                    state_key.push_str(&req.key.name);
+                    previous.services.get(state_key.as_str())
+                };
+                let restore = from_state
                     .map(|a| a.ips.clone())
                     .unwrap_or_else(|| s.status_ips.clone());
                 changed.push((req, restore));
             }
             Err(e) => {
-                bad.insert(key, e.to_string());
+                bad.insert(s.key(), e.to_string());
             }
         }
     }
@@ -237,10 +264,10 @@ pub fn compute_with(
     };
     let mut touched = changed.len();
     if fresh {
-        alloc.sync(changed);
+        alloc.sync_quiet(changed);
     } else {
         // Services gone (or now malformed) free their addresses first.
-        let wanted: HashSet<&ServiceKey> = keys.iter().collect();
+        let wanted: HashSet<&ServiceKey> = keys.iter().map(|(k, _)| k).collect();
         let gone: Vec<ServiceKey> = alloc
             .services()
             .filter(|k| !wanted.contains(k))
@@ -259,7 +286,8 @@ pub fn compute_with(
     }
     live.seen = seen;
     live.last_touched = touched;
-    keys.sort();
+    // Config order is key order already; sorting again costs one pass.
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
     let pending: HashMap<&ServiceKey, String> = alloc
         .pending()
         .map(|(k, e)| {
@@ -267,63 +295,60 @@ pub fn compute_with(
             (k, why)
         })
         .collect();
-    let outcomes: Vec<(&ServiceKey, Option<&String>)> =
-        keys.iter().map(|k| (k, pending.get(k))).collect();
-    let mut assigned = Vec::new();
-    let mut state = AllocationState::default();
-    for &(key, why) in &outcomes {
-        let report = match alloc.assignment(key) {
-            Some(a) => {
-                let ips = a.addresses();
-                state.services.insert(
-                    key.to_string(),
-                    Allocation {
-                        ips: ips.clone(),
-                        pool: a.pool().to_string(),
-                    },
-                );
-                assigned.push(Assigned {
-                    service: key.clone(),
-                    pool: a.pool().to_string(),
-                    ips: ips.clone(),
-                    labels: labels_of.get(key).map(|l| (*l).clone()).unwrap_or_default(),
-                });
-                ServiceReport {
-                    namespace: key.namespace.to_string(),
-                    name: key.name.to_string(),
-                    ips,
-                    pool: Some(a.pool().to_string()),
-                    pending: None,
-                    announcements: Vec::new(),
-                }
-            }
-            None => ServiceReport {
-                namespace: key.namespace.to_string(),
-                name: key.name.to_string(),
-                ips: Vec::new(),
-                pool: None,
+    // Built in the order that keeps the fewest per-Service structures alive
+    // at once (at 100k Services each costs tens of MB): the assignments the
+    // plan reads (keys moved in, not copied), the plan, then the reports
+    // made from the assignments (their strings moved again), the routes and
+    // lines that consume the plan, and last the state file's content.
+    let mut assigned = Vec::with_capacity(keys.len());
+    services.reserve(keys.len() + bad.len());
+    for (key, labels) in keys {
+        match alloc.assignment(&key) {
+            Some(a) => assigned.push(Assigned {
+                pool: a.pool().to_string(),
+                ips: a.addresses(),
+                labels: labels.clone(),
+                service: key,
+            }),
+            None => services.push(ServiceReport {
                 pending: Some(
-                    why.cloned()
+                    pending
+                        .get(&key)
+                        .cloned()
                         .unwrap_or_else(|| "no address assigned".to_string()),
                 ),
+                namespace: key.namespace,
+                name: key.name,
+                ips: Vec::new(),
+                pool: None,
                 announcements: Vec::new(),
-            },
-        };
-        services.push(report);
+            }),
+        }
     }
+    drop(pending);
     for (key, reason) in bad {
         services.push(ServiceReport {
-            namespace: key.namespace.to_string(),
-            name: key.name.to_string(),
+            namespace: key.namespace,
+            name: key.name,
             ips: Vec::new(),
             pool: None,
             pending: Some(reason),
             announcements: Vec::new(),
         });
     }
-    services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
 
     let plan = plan(config, &node.name, &node.labels, &assigned);
+    for a in assigned {
+        services.push(ServiceReport {
+            namespace: a.service.namespace,
+            name: a.service.name,
+            ips: a.ips,
+            pool: Some(a.pool),
+            pending: None,
+            announcements: Vec::new(),
+        });
+    }
+    services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     let node_peers: Vec<&BgpPeerConfig> = config.peers_for_node(&node.labels);
     let peers: Vec<PeerSettings> = node_peers
         .iter()
@@ -347,13 +372,19 @@ pub fn compute_with(
     // Routes per session, and the human-readable announcements per Service.
     let mut routes: BTreeMap<String, Vec<RouteSpec>> =
         peers.iter().map(|p| (p.name.clone(), Vec::new())).collect();
-    // Keyed by (namespace, name) borrowed from the plan's `namespace/name`,
-    // so a Service's report finds its lines without building its key.
-    let mut by_service: HashMap<(&str, &str), Vec<String>> = HashMap::new();
-    fn split(s: &str) -> (&str, &str) {
-        s.split_once('/').unwrap_or((s, ""))
+    // The reports are sorted by (namespace, name): a Service's lines go
+    // straight into its report, found by binary search on the plan's
+    // `namespace/name`, with no map of lines per Service in between.
+    fn report_of<'r>(services: &'r mut [ServiceReport], s: &str) -> Option<&'r mut ServiceReport> {
+        let (ns, name) = s.split_once('/').unwrap_or((s, ""));
+        let i = services
+            .binary_search_by(|r| (r.namespace.as_str(), r.name.as_str()).cmp(&(ns, name)))
+            .ok()?;
+        services.get_mut(i)
     }
-    for a in &plan.bgp {
+    let metallb_api::Plan { bgp, l2 } = plan;
+    // Each announcement is dropped once turned into routes and lines.
+    for a in bgp {
         let spec = RouteSpec {
             prefix: a.prefix,
             communities: a
@@ -390,26 +421,33 @@ pub fn compute_with(
                 .map(|p| p.address.to_string())
                 .unwrap_or_default();
             for s in &a.services {
-                by_service
-                    .entry(split(s))
-                    .or_default()
-                    .push(format!("bgp {} to {} ({})", a.prefix, peer, addr));
+                if let Some(r) = report_of(&mut services, s) {
+                    r.announcements
+                        .push(format!("bgp {} to {} ({})", a.prefix, peer, addr));
+                }
             }
         }
     }
-    for l in &plan.l2 {
+    for l in &l2 {
         for s in &l.services {
             let ads: Vec<&str> = l.advertisements.iter().map(String::as_str).collect();
-            by_service.entry(split(s)).or_default().push(format!(
-                "l2 {} via {}",
-                l.ip,
-                ads.join(",")
-            ));
+            if let Some(r) = report_of(&mut services, s) {
+                r.announcements
+                    .push(format!("l2 {} via {}", l.ip, ads.join(",")));
+            }
         }
     }
-    for r in &mut services {
-        if let Some(v) = by_service.remove(&(r.namespace.as_str(), r.name.as_str())) {
-            r.announcements = v;
+
+    let mut state = AllocationState::default();
+    for r in &services {
+        if let Some(pool) = &r.pool {
+            state.services.insert(
+                format!("{}/{}", r.namespace, r.name),
+                Allocation {
+                    ips: r.ips.clone(),
+                    pool: pool.clone(),
+                },
+            );
         }
     }
 
@@ -429,7 +467,7 @@ pub fn compute_with(
         services,
         peers,
         routes: routes.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
-        plan,
+        l2,
         state,
         pools,
         notes,
@@ -535,6 +573,45 @@ spec: {communities: ['64512:100']}
         let reason = x.pending.clone().unwrap();
         assert!(reason.contains("203.0.113.9"), "{reason}");
         assert!(d.routes["tor4"].is_empty());
+    }
+
+    #[test]
+    fn each_service_lists_its_bgp_lines_then_its_l2_line_and_only_its_own() {
+        let yaml = format!(
+            "{BASE}---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {{name: l2all, namespace: metallb-system}}\n{}{}{}",
+            svc("b", ""),
+            svc("a", ""),
+            svc("c", "  loadBalancerIP: 203.0.113.9\n"),
+        );
+        let d = desired(&yaml, &AllocationState::default());
+        let lines = |n: &str| {
+            d.services
+                .iter()
+                .find(|s| s.name == n)
+                .map(|s| s.announcements.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            lines("a"),
+            vec![
+                "bgp 192.0.2.0/32 to tor4 (198.51.100.1)".to_string(),
+                "l2 192.0.2.0 via l2all".to_string(),
+            ]
+        );
+        assert_eq!(
+            lines("b"),
+            vec![
+                "bgp 192.0.2.1/32 to tor4 (198.51.100.1)".to_string(),
+                "l2 192.0.2.1 via l2all".to_string(),
+            ]
+        );
+        assert!(lines("c").is_empty());
+        let l2: Vec<String> = d.l2.iter().map(|a| a.ip.to_string()).collect();
+        assert_eq!(l2, vec!["192.0.2.0", "192.0.2.1"]);
+        let names: Vec<&str> = d.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["a", "b", "c"]);
+        assert_eq!(d.state.services.len(), 2);
+        assert_eq!(d.state.services["default/b"].pool, "default");
     }
 
     #[test]

@@ -379,7 +379,7 @@ impl Runner {
             v.metrics.reloads_ok += 1;
             v.metrics.last_apply_seconds = started.elapsed().as_secs_f64();
             v.services = services;
-            v.l2 = d.plan.l2.iter().map(|a| a.ip.to_string()).collect();
+            v.l2 = d.l2.iter().map(|a| a.ip.to_string()).collect();
             v.warnings = warnings;
             v.last_error.clear();
         });

@@ -15,17 +15,51 @@ impl Allocator {
         &mut self,
         services: impl IntoIterator<Item = (ServiceRequest, Vec<IpAddr>)>,
     ) -> BTreeMap<ServiceKey, Outcome> {
-        // Explicit inserts: `insert` replaces the value of an existing key, so
-        // the last duplicate wins. (`collect` into a map only promises to keep
-        // one of the duplicates, not which.)
-        let mut wanted: BTreeMap<ServiceKey, (ServiceRequest, Vec<IpAddr>)> = BTreeMap::new();
-        for (r, s) in services {
-            wanted.insert(r.key.clone(), (r, s));
+        let mut out = BTreeMap::new();
+        self.sync_each(services, true, |key, outcome| {
+            out.insert(key.clone(), outcome);
+        });
+        out
+    }
+
+    /// [`Allocator::sync`] with the same decisions, but no events built and
+    /// no outcome returned: the restore path of a caller that reads the
+    /// result back through the queries (`assignment`, `pending`). Saves a
+    /// map entry, a key copy and the event list per Service.
+    pub fn sync_quiet(
+        &mut self,
+        services: impl IntoIterator<Item = (ServiceRequest, Vec<IpAddr>)>,
+    ) {
+        self.sync_each(services, false, |_, _| {});
+    }
+
+    fn sync_each(
+        &mut self,
+        services: impl IntoIterator<Item = (ServiceRequest, Vec<IpAddr>)>,
+        with_events: bool,
+        mut each: impl FnMut(&ServiceKey, Outcome),
+    ) {
+        // Key order, the last entry of a duplicated key winning: a stable
+        // sort keeps duplicates in input order, then only the last of each
+        // run of equal keys is kept. (Input that is already sorted, as a
+        // validated config's Services are, costs one pass.)
+        let mut wanted: Vec<(ServiceRequest, Vec<IpAddr>)> = services.into_iter().collect();
+        if !wanted.windows(2).all(|w| w[0].0.key < w[1].0.key) {
+            wanted.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+            let mut kept: Vec<(ServiceRequest, Vec<IpAddr>)> = Vec::with_capacity(wanted.len());
+            for entry in wanted {
+                match kept.last_mut() {
+                    Some(last) if last.0.key == entry.0.key => *last = entry,
+                    _ => kept.push(entry),
+                }
+            }
+            wanted = kept;
         }
+        let is_wanted = |key: &ServiceKey| wanted.binary_search_by(|(r, _)| r.key.cmp(key)).is_ok();
         let gone: Vec<Id> = self
             .ids_in_key_order()
             .into_iter()
-            .filter(|&id| !wanted.contains_key(&self.svc(id).key))
+            .filter(|&id| !is_wanted(&self.svc(id).key))
             .collect();
         for id in gone {
             let svc = self.remove_svc(id);
@@ -37,8 +71,8 @@ impl Allocator {
             }
         }
         // Phase 1: restore status addresses, no fresh allocation yet.
-        for (key, (req, status)) in &wanted {
-            let id = self.lookup(key);
+        for (req, status) in &wanted {
+            let id = self.lookup(&req.key);
             if status.is_empty() || id.is_some_and(|id| self.svc(id).assignment.is_some()) {
                 continue;
             }
@@ -50,14 +84,10 @@ impl Allocator {
             }
         }
         // Phase 2: converge everything in key order.
-        let mut out = BTreeMap::new();
-        for (key, (req, status)) in &wanted {
-            out.insert(
-                key.clone(),
-                self.converge_inner(&Req::of(req), status, false, true),
-            );
+        for (req, status) in &wanted {
+            let outcome = self.converge_inner(&Req::of(req), status, false, with_events);
+            each(&req.key, outcome);
         }
-        out
     }
 
     /// Replaces the pools. Every assignment is re-validated against the new
