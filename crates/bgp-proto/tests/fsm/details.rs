@@ -12,6 +12,19 @@ fn retry_after(a: &[Action]) -> Duration {
 }
 
 /// Brings an already started, non-established peer up on `conn` at `t`.
+/// `n` sessions that each die 1 s after coming up (connections 1, 11, 21,
+/// ...), each redialled when the FSM says; returns the time after the last
+/// came up again.
+fn flap_quickly(p: &mut SessionFsm, mut t: Instant, n: u64) -> Instant {
+    for i in 0..n {
+        t += Duration::from_secs(1);
+        let a = p.handle(t, FsmEvent::Closed(ConnId(1 + 10 * i)));
+        t += retry_after(&a);
+        bring_up(p, t, ConnId(11 + 10 * i));
+    }
+    t
+}
+
 fn bring_up(p: &mut SessionFsm, t: Instant, conn: ConnId) {
     p.handle(t, FsmEvent::TimerExpired(Timer::ConnectRetry));
     p.handle(t, FsmEvent::Connected(conn));
@@ -94,12 +107,7 @@ fn a_flapping_session_is_redialled_with_doubling_delays() {
 fn a_session_that_stayed_up_a_minute_resets_the_flap_damping() {
     let mut t = Instant::now();
     let mut p = established(config(), t);
-    for i in 0..4u64 {
-        t += Duration::from_secs(1);
-        let a = p.handle(t, FsmEvent::Closed(ConnId(1 + 10 * i)));
-        t += retry_after(&a);
-        bring_up(&mut p, t, ConnId(11 + 10 * i));
-    }
+    t = flap_quickly(&mut p, t, 4);
     t += Duration::from_secs(61);
     let a = p.handle(t, FsmEvent::Closed(ConnId(41)));
     assert!(retry_after(&a) <= Duration::from_secs(1), "{a:?}");
@@ -265,12 +273,7 @@ fn without_a_multiprotocol_capability_only_ipv4_unicast_is_negotiated() {
 fn dials_failing_after_a_damped_redial_keep_the_longer_backoff() {
     let mut t = Instant::now();
     let mut p = established(config(), t);
-    for i in 0..3u64 {
-        t += Duration::from_secs(1);
-        let a = p.handle(t, FsmEvent::Closed(ConnId(1 + 10 * i)));
-        t += retry_after(&a);
-        bring_up(&mut p, t, ConnId(11 + 10 * i));
-    }
+    t = flap_quickly(&mut p, t, 3);
     // Fourth flap: redial after 8 s; that dial fails: the next try waits
     // about 16 s, not 1 s.
     t += Duration::from_secs(1);
@@ -285,12 +288,7 @@ fn dials_failing_after_a_damped_redial_keep_the_longer_backoff() {
 fn a_restart_forgets_the_flap_damping() {
     let mut t = Instant::now();
     let mut p = established(config(), t);
-    for i in 0..4u64 {
-        t += Duration::from_secs(1);
-        let a = p.handle(t, FsmEvent::Closed(ConnId(1 + 10 * i)));
-        t += retry_after(&a);
-        bring_up(&mut p, t, ConnId(11 + 10 * i));
-    }
+    t = flap_quickly(&mut p, t, 4);
     p.handle(
         t,
         FsmEvent::Stop {
