@@ -240,7 +240,15 @@ impl Runner {
                 continue;
             }
             let allowed = self.allowed_routes(peer, routes, &held);
-            speaker.set_routes(peer, allowed.clone()).await;
+            // A list the session already has (the same Arc) is not handed
+            // again: the engine would rebuild its table only to find it equal.
+            if !self
+                .handed
+                .get(peer)
+                .is_some_and(|h| Arc::ptr_eq(h, &allowed))
+            {
+                speaker.set_routes(peer, allowed.clone()).await;
+            }
             handed.insert(peer.clone(), allowed);
         }
         self.handed = handed;
@@ -348,7 +356,13 @@ impl Runner {
                 _ => None,
             };
             let result = match initial {
-                Some(r) => speaker.upsert_peer_with_routes(p.clone(), r).await,
+                Some(r) => {
+                    let res = speaker.upsert_peer_with_routes(p.clone(), r.clone()).await;
+                    if res.is_ok() {
+                        self.handed.insert(p.name.clone(), r);
+                    }
+                    res
+                }
                 None => speaker.upsert_peer(p.clone()).await,
             };
             match result {
