@@ -65,14 +65,7 @@ fn a_same_length_edit_with_the_mtime_restored_is_seen_after_invalidate() {
     assert_eq!(first.services[0].name, "aaa");
 
     // `rsync -t` style: same length, the old mtime put back.
-    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
-    std::fs::write(&file, svc("bbb")).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    rewrite_keeping_mtime(&file, &svc("bbb"));
     // The file-watcher path keeps trusting size and mtime ...
     let cached = load_cached(dir.path(), &opts, &mut cache).unwrap();
     assert_eq!(cached.services[0].name, "aaa");
@@ -98,16 +91,22 @@ fn an_explicit_reload_of_unchanged_files_reuses_their_parse() {
     assert_eq!(cache.parses(), 2, "unchanged files were parsed again");
     // A changed file (same length, mtime put back) is parsed again, alone.
     let file = dir.path().join("10-a.yaml");
-    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
-    std::fs::write(&file, svc("bbb")).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    rewrite_keeping_mtime(&file, &svc("bbb"));
     cache.invalidate();
     let fresh = load_cached(dir.path(), &opts, &mut cache).unwrap();
     assert_eq!(fresh.services[0].name, "bbb");
     assert_eq!(cache.parses(), 3);
+}
+
+/// Writes `contents` into `file` and puts its old modification time back
+/// (what `rsync -t` does for an edit of the same length).
+fn rewrite_keeping_mtime(file: &std::path::Path, contents: &str) {
+    let mtime = std::fs::metadata(file).unwrap().modified().unwrap();
+    std::fs::write(file, contents).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
 }
