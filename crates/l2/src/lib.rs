@@ -1,0 +1,6 @@
+//! oxlb's layer-2 announcer (MetalLB's L2 mode, plus link health and fencing).
+//!
+//! A sans-IO core in the style of `bgp-proto`: the packet codecs, the
+//! responder decision, the per-Service election and the membership state
+//! take bytes and a `now` and return actions; sockets and timers live in
+//! the thin Linux driver.
