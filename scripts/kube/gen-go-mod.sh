@@ -23,8 +23,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/goenv.sh"
 
 kube_mod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | jq -r '.GoMod // empty')
-[ -n "$kube_mod" ] && [ -f "$kube_mod" ] ||
-    { echo "gen-go-mod: k8s.io/kubernetes@$KUBE_VERSION: no go.mod from the module proxy" >&2; exit 1; }
+[ -n "$kube_mod" ] && [ -f "$kube_mod" ] || {
+    echo "gen-go-mod: k8s.io/kubernetes@$KUBE_VERSION: no go.mod from the module proxy" >&2
+    exit 1
+}
 
 staging=$(sed -nE 's#^[[:space:]]*(k8s\.io/[A-Za-z0-9._-]+) => \./staging/.*#\1#p' "$kube_mod" | sort -u)
 [ -n "$staging" ] || { echo "gen-go-mod: $kube_mod: no './staging' replace lines found" >&2; exit 1; }

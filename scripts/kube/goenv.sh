@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced: the Go environment every kube-rig build uses. Everything lives
 # under ~/.cache/oxlb-kube/<kube version>/ so a second run (or CI on the same
 # machine) starts warm, and two versions never share a cache.
@@ -5,7 +6,8 @@
 KUBE_CACHE=${OXLB_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/oxlb-kube}/$KUBE_VERSION
 export GOMODCACHE=$KUBE_CACHE/gomod
 export GOCACHE=$KUBE_CACHE/gocache
-export GOFLAGS="-mod=mod -buildvcs=false"
+# readonly: a build never rewrites the committed go.mod/go.sum.
+export GOFLAGS="-mod=readonly -buildvcs=false"
 export GOTOOLCHAIN=local
 export CGO_ENABLED=0
 # Other builds share the 2 cores: never more than 2 Go compile workers.
