@@ -1,0 +1,69 @@
+# shellcheck shell=bash
+# Kubernetes helpers for e2e tests: a real etcd + kube-apiserver per test
+# (scripts/kube-rig.sh), on 127.0.0.1 with ports free for this run.
+# Source after lib/netns.sh (or lib/daemons.sh), which owns the cleanup trap.
+#
+#   kube_up [NAME]           start a rig in $E2E_TMP/kube-NAME; its PIDs are
+#                            registered, so the test's trap kills them even on
+#                            failure. Exports KUBECONFIG, KUBE_RIG_URL,
+#                            KUBE_RIG_CA, KUBE_RIG_TOKEN (admin), KUBE_RIG_BIN,
+#                            KUBE_RIG_DIR, KUBE_RIG_PIDS; puts kubectl on PATH
+#   kube_down                stop it now (kube-rig.sh down): kills by PID,
+#                            removes the dir
+#   kube_token_for SA NS     create ServiceAccount NS/SA (if missing) and print
+#                            a token for it from the TokenRequest API
+#   kubectl_as TOKEN ARGS... kubectl as that token (no admin credentials)
+#   kube_http TOKEN METHOD PATH [BODY [CONTENT-TYPE]]
+#                            raw request; prints the HTTP status code, the
+#                            response body is in $E2E_TMP/kube-http.body
+_KUBE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+KUBE_RIG=$_KUBE_ROOT/scripts/kube-rig.sh
+
+kube_up() {
+  local name=${1:-rig} pid
+  require curl openssl python3
+  "$KUBE_RIG" install >&2 || die "kube_up: scripts/kube-rig.sh install failed"
+  KUBE_RIG_DIR=$E2E_TMP/kube-$name
+  "$KUBE_RIG" up "$KUBE_RIG_DIR" >&2 || die "kube_up: scripts/kube-rig.sh up $KUBE_RIG_DIR failed"
+  KUBE_RIG_PIDS=()
+  while read -r _ pid; do
+    register_pid "$pid"
+    KUBE_RIG_PIDS+=("$pid")
+  done < "$KUBE_RIG_DIR/pids"
+  ((${#KUBE_RIG_PIDS[@]} == 2)) || die "kube_up: $KUBE_RIG_DIR/pids: want 2 PIDs (etcd, kube-apiserver), got ${#KUBE_RIG_PIDS[@]}"
+  set -a
+  # shellcheck source=/dev/null
+  source "$KUBE_RIG_DIR/env"
+  set +a
+  export PATH=$KUBE_RIG_BIN:$PATH KUBE_RIG_DIR
+}
+
+kube_down() {
+  "$KUBE_RIG" down "$KUBE_RIG_DIR" >&2 || die "kube_down: scripts/kube-rig.sh down $KUBE_RIG_DIR failed"
+}
+
+kube_token_for() {
+  local sa=$1 ns=$2 tok
+  kubectl get serviceaccount "$sa" -n "$ns" >/dev/null 2>&1 ||
+    kubectl create serviceaccount "$sa" -n "$ns" >/dev/null || die "kube_token_for: create serviceaccount $ns/$sa failed"
+  tok=$(kubectl create token "$sa" -n "$ns" --duration=1h) || die "kube_token_for: TokenRequest for $ns/$sa failed"
+  [[ -n $tok ]] || die "kube_token_for: TokenRequest for $ns/$sa returned an empty token"
+  printf '%s\n' "$tok"
+}
+
+kubectl_as() {
+  local tok=$1; shift
+  # An empty kubeconfig: only the flags count, the admin token cannot leak in.
+  [[ -f $E2E_TMP/kube-empty.kubeconfig ]] ||
+    printf 'apiVersion: v1\nkind: Config\n' > "$E2E_TMP/kube-empty.kubeconfig"
+  kubectl --kubeconfig="$E2E_TMP/kube-empty.kubeconfig" --server="$KUBE_RIG_URL" \
+    --certificate-authority="$KUBE_RIG_CA" --token="$tok" "$@"
+}
+
+kube_http() {
+  local tok=$1 method=$2 path=$3 body=${4:-} ctype=${5:-application/json}
+  local args=(-s -o "$E2E_TMP/kube-http.body" -w '%{http_code}' --max-time 10
+    --cacert "$KUBE_RIG_CA" -H "Authorization: Bearer $tok" -X "$method")
+  [[ -n $body ]] && args+=(-H "Content-Type: $ctype" --data-binary "$body")
+  curl "${args[@]}" "$KUBE_RIG_URL$path"
+}
