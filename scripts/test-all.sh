@@ -23,6 +23,9 @@ cargo test --workspace --locked
 step "release binaries for the interop tests"
 cargo build --release --locked -p bgp-session --bin oxlb-bgp -p speaker --bin oxlb-speaker
 
+step "Kubernetes test rig: kube-apiserver, etcd, kubectl (built once into ~/.cache/oxlb-kube)"
+./scripts/kube-rig.sh install
+
 step "interop tests against real daemons (network namespaces)"
 ./e2e/run.sh
 
