@@ -26,7 +26,9 @@ die() { echo "kube-rig: $*" >&2; exit 1; }
 # skew kubectl supports); else nothing, and install builds kubectl.
 system_kubectl() {
     local k want got
-    k=$(command -v kubectl) || return 1
+    # Our own bin dir may be on PATH (make kube-up prints it): that kubectl
+    # is the one we built, not the machine's.
+    k=$(PATH=$(tr ':' '\n' <<<"$PATH" | grep -vxF "$KUBE_CACHE/bin" | paste -sd: -) command -v kubectl) || return 1
     want=${KUBE_VERSION#v1.}; want=${want%%.*}
     got=$("$k" version --client 2>/dev/null | sed -nE 's/^Client Version: v1\.([0-9]+)\..*/\1/p') || return 1
     [ -n "$got" ] && [ $((got - want)) -le 1 ] && [ $((want - got)) -le 1 ] || return 1
@@ -46,7 +48,8 @@ cmd_install() {
         echo "kube-rig: $KUBE_VERSION / etcd $ETCD_VERSION already built in $bin"
         return 0
     fi
-    rm -f "$bin/.stamp"
+    # Leftovers of an interrupted run (a .new may be a symlink) go first.
+    rm -f "$bin/.stamp" "$bin/kube-apiserver.new" "$bin/kubectl.new" "$bin/etcd.new"
     local proxy
     proxy=$(go env GOPROXY)
     # Fetch first, so an unreachable proxy is one clear error, not a build log.

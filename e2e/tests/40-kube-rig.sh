@@ -131,7 +131,10 @@ log "idle RSS: etcd $(rss "${KUBE_RIG_PIDS[0]}") MB, kube-apiserver $(rss "${KUB
 dir=$KUBE_RIG_DIR
 kube_down
 for pid in "${KUBE_RIG_PIDS[@]}"; do
-  ! kill -0 "$pid" 2>/dev/null || die "after down: PID $pid still alive"
+  # Gone, or a zombie its adopter has not reaped yet (it runs nothing).
+  st=$(cat 2>/dev/null < "/proc/$pid/stat") || continue
+  st=${st##*) }
+  [[ ${st:0:1} == Z ]] || die "after down: PID $pid still running (state ${st:0:1})"
 done
 [[ ! -e $dir ]] || die "after down: $dir still exists"
 for p in /proc/[0-9]*; do

@@ -67,6 +67,15 @@ rig_owns() {
     [[ $cmdline == *"$dir/"* ]]
 }
 
+# Is PID running? A zombie (dead, waiting for whichever process adopted it
+# to reap it) counts as gone: kill -0 alone would say alive.
+rig_alive() {
+    local stat
+    stat=$(cat 2>/dev/null < "/proc/$1/stat") || return 1
+    stat=${stat##*) }
+    [[ ${stat:0:1} != Z ]]
+}
+
 rig_https_ok() { # URL-path: 0 if the API server answers 200 on it
     local code
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$RIG_DIR/pki/ca.crt" \
@@ -79,7 +88,7 @@ rig_https_ok() { # URL-path: 0 if the API server answers 200 on it
 rig_wait() {
     local pid=$1 probe=$3 end=$((SECONDS + $2))
     while [ "$SECONDS" -lt "$end" ]; do
-        kill -0 "$pid" 2>/dev/null || return 1
+        rig_alive "$pid" || return 1
         if $probe; then return 0; fi
         sleep 0.1
     done
@@ -155,12 +164,12 @@ rig_kill() { # PID DIR: SIGTERM, SIGKILL after 10 s; only if PID is the rig's
     rig_owns "$pid" "$dir" || return 0
     kill -TERM "$pid" 2>/dev/null || return 0
     for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        rig_alive "$pid" || return 0
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null || true
     for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        rig_alive "$pid" || return 0
         sleep 0.1
     done
     echo "kube-rig: down: PID $pid survived SIGKILL" >&2
