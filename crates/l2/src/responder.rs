@@ -51,7 +51,8 @@ pub enum DropReason {
     Malformed,
     /// Neither ARP nor IPv6, or IPv6 that is not an NS/NA.
     OtherProtocol,
-    /// An ARP reply or a Neighbor Advertisement: nothing to answer.
+    /// An ARP reply, an ARP announcement (gratuitous request) or a
+    /// Neighbor Advertisement: nothing to answer.
     NotRequest,
     /// Ethernet destination neither broadcast nor our MAC (ARP), or an NS
     /// to an address that is neither the target nor its solicited-node
@@ -310,7 +311,9 @@ impl Responder {
             Ok(p) => p,
             Err(e) => return malformed(e),
         };
-        if arp.op != ArpOp::Request {
+        // RFC 5227 §2.3: a request whose sender and target address are
+        // equal is an announcement (another node's GARP), not a question.
+        if arp.op != ArpOp::Request || arp.sender_ip == arp.target_ip {
             return drop(DropReason::NotRequest);
         }
         // MetalLB (reference §4.2): only requests broadcast or sent to our
