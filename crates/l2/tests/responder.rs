@@ -92,7 +92,10 @@ fn ndisc6_solicitation_gets_a_solicited_advert_without_override() {
     assert_eq!(ip, IpAddr::V6(vip6()));
     let (eth, ipv6, p) = NdpPacket::parse_frame(&frame).unwrap().unwrap();
     assert_eq!((eth.src, eth.dst), (OUR, CLIENT));
-    assert_eq!((ipv6.src, ipv6.dst, ipv6.hop_limit), (vip6(), client6(), 255));
+    assert_eq!(
+        (ipv6.src, ipv6.dst, ipv6.hop_limit),
+        (vip6(), client6(), 255)
+    );
     let NdpMessage::Advert(na) = p.message else {
         panic!("not an NA")
     };
@@ -100,7 +103,9 @@ fn ndisc6_solicitation_gets_a_solicited_advert_without_override() {
     assert_eq!((na.target, na.target_lla), (vip6(), Some(OUR)));
     // Apart from Override (and so the checksum) it is the kernel's answer.
     let kernel = golden("na.bin");
-    let differ: Vec<usize> = (0..kernel.len()).filter(|i| kernel[*i] != frame[*i]).collect();
+    let differ: Vec<usize> = (0..kernel.len())
+        .filter(|i| kernel[*i] != frame[*i])
+        .collect();
     assert_eq!(differ, vec![56, 58]);
 }
 
@@ -108,21 +113,42 @@ fn ndisc6_solicitation_gets_a_solicited_advert_without_override() {
 fn raw_socket_solicitation_gets_the_advert_addressed_to_the_solicitor() {
     let mut r = responder(RateLimit::default());
     let f = golden("ns.bin");
-    let d = r.handle_icmpv6(Instant::now(), IF, client6(), solicited_node(vip6()), 255, &f[54..]);
+    let d = r.handle_icmpv6(
+        Instant::now(),
+        IF,
+        client6(),
+        solicited_node(vip6()),
+        255,
+        &f[54..],
+    );
     let Decision::AnswerIcmpv6 { ip, dst, icmp } = d else {
         panic!("not answered: {d:?}");
     };
     assert_eq!((ip, dst), (IpAddr::V6(vip6()), client6()));
-    assert_eq!(icmp, NdpPacket::solicited_advert(OUR, vip6(), client6(), false).icmp());
+    assert_eq!(
+        icmp,
+        NdpPacket::solicited_advert(OUR, vip6(), client6(), false).icmp()
+    );
 }
 
 #[test]
 fn request_for_an_address_we_do_not_announce_is_dropped_and_not_counted_per_vip() {
     let mut r = responder(RateLimit::default());
     let other = Ipv4Addr::new(192, 0, 2, 99);
-    let d = r.handle(Instant::now(), IF, &arp_request(CLIENT, MacAddr::BROADCAST, CLIENT, other));
+    let d = r.handle(
+        Instant::now(),
+        IF,
+        &arp_request(CLIENT, MacAddr::BROADCAST, CLIENT, other),
+    );
     assert_eq!(reason(d), DropReason::NotAnnounced);
-    let d = r.handle(Instant::now(), IF, &ns("2001:db8::99".parse().unwrap(), Some(CLIENT)).frame(CLIENT, multicast_mac(solicited_node("2001:db8::99".parse().unwrap()))));
+    let d = r.handle(
+        Instant::now(),
+        IF,
+        &ns("2001:db8::99".parse().unwrap(), Some(CLIENT)).frame(
+            CLIENT,
+            multicast_mac(solicited_node("2001:db8::99".parse().unwrap())),
+        ),
+    );
     assert_eq!(reason(d), DropReason::NotAnnounced);
     assert_eq!(r.counters().count(), 0);
     assert_eq!(r.dropped(DropReason::NotAnnounced), 2);
@@ -139,7 +165,10 @@ fn vip_announced_on_one_interface_is_not_answered_on_another() {
 fn frame_on_an_interface_without_a_mac_is_dropped() {
     let mut r = responder(RateLimit::default());
     r.remove_interface(IF);
-    assert_eq!(reason(r.handle(Instant::now(), IF, &golden("arp_request.bin"))), DropReason::UnknownInterface);
+    assert_eq!(
+        reason(r.handle(Instant::now(), IF, &golden("arp_request.bin"))),
+        DropReason::UnknownInterface
+    );
 }
 
 #[test]
@@ -183,16 +212,30 @@ fn arp_replies_and_gratuitous_announcements_are_not_answered() {
 #[test]
 fn arp_request_from_a_multicast_sender_is_dropped() {
     let mut r = responder(RateLimit::default());
-    let f = arp_request(CLIENT, MacAddr::BROADCAST, MacAddr([0x03, 0, 0, 0, 0, 1]), VIP4);
-    assert_eq!(reason(r.handle(Instant::now(), IF, &f)), DropReason::BadSender);
+    let f = arp_request(
+        CLIENT,
+        MacAddr::BROADCAST,
+        MacAddr([0x03, 0, 0, 0, 0, 1]),
+        VIP4,
+    );
+    assert_eq!(
+        reason(r.handle(Instant::now(), IF, &f)),
+        DropReason::BadSender
+    );
 }
 
 #[test]
 fn solicitation_without_a_source_link_layer_option_is_not_answered() {
     let mut r = responder(RateLimit::default());
-    let p = NdpPacket { dst: vip6(), ..ns(vip6(), None) };
+    let p = NdpPacket {
+        dst: vip6(),
+        ..ns(vip6(), None)
+    };
     let f = p.frame(CLIENT, OUR);
-    assert_eq!(reason(r.handle(Instant::now(), IF, &f)), DropReason::NoSourceLinkLayer);
+    assert_eq!(
+        reason(r.handle(Instant::now(), IF, &f)),
+        DropReason::NoSourceLinkLayer
+    );
 }
 
 #[test]
@@ -201,13 +244,19 @@ fn solicitation_to_another_targets_group_is_not_for_us() {
     let mut p = ns(vip6(), Some(CLIENT));
     p.dst = solicited_node("2001:db8::1:c".parse().unwrap());
     let f = p.frame(CLIENT, multicast_mac(p.dst));
-    assert_eq!(reason(r.handle(Instant::now(), IF, &f)), DropReason::NotForUs);
+    assert_eq!(
+        reason(r.handle(Instant::now(), IF, &f)),
+        DropReason::NotForUs
+    );
 }
 
 #[test]
 fn unicast_solicitation_to_the_vip_is_answered() {
     let mut r = responder(RateLimit::default());
-    let p = NdpPacket { dst: vip6(), ..ns(vip6(), Some(CLIENT)) };
+    let p = NdpPacket {
+        dst: vip6(),
+        ..ns(vip6(), Some(CLIENT))
+    };
     answer(r.handle(Instant::now(), IF, &p.frame(CLIENT, OUR)));
 }
 
@@ -230,7 +279,11 @@ fn truncated_and_foreign_frames_are_counted_not_answered() {
     let now = Instant::now();
     let f = golden("arp_request.bin");
     for n in 0..42 {
-        assert_eq!(reason(r.handle(now, IF, &f[..n])), DropReason::Malformed, "{n} octets");
+        assert_eq!(
+            reason(r.handle(now, IF, &f[..n])),
+            DropReason::Malformed,
+            "{n} octets"
+        );
     }
     let mut ipv4 = f.clone();
     ipv4[12..14].copy_from_slice(&[0x08, 0x00]);
@@ -244,7 +297,10 @@ fn withdrawn_vip_stops_being_answered_at_once() {
     let now = Instant::now();
     answer(r.handle(now, IF, &golden("arp_request.bin")));
     r.set_announced(IF, [IpAddr::V6(vip6())]);
-    assert_eq!(reason(r.handle(now, IF, &golden("arp_request.bin"))), DropReason::NotAnnounced);
+    assert_eq!(
+        reason(r.handle(now, IF, &golden("arp_request.bin"))),
+        DropReason::NotAnnounced
+    );
     assert_eq!(r.announced(IF).count(), 1);
 }
 
@@ -253,11 +309,15 @@ fn one_source_gets_its_burst_then_its_rate() {
     let mut r = responder(RateLimit::default());
     let t0 = Instant::now();
     let f = golden("arp_request.bin");
-    let answered = (0..150).filter(|_| matches!(r.handle(t0, IF, &f), Decision::Answer { .. })).count();
+    let answered = (0..150)
+        .filter(|_| matches!(r.handle(t0, IF, &f), Decision::Answer { .. }))
+        .count();
     assert_eq!(answered, 100, "burst of 100");
     // One second later, 50 more tokens.
     let t1 = t0 + Duration::from_secs(1);
-    let answered = (0..150).filter(|_| matches!(r.handle(t1, IF, &f), Decision::Answer { .. })).count();
+    let answered = (0..150)
+        .filter(|_| matches!(r.handle(t1, IF, &f), Decision::Answer { .. }))
+        .count();
     assert_eq!(answered, 50);
     let c = r.counters_for(IpAddr::V4(VIP4));
     assert_eq!((c.requests_received, c.responses_sent), (300, 150));
@@ -273,7 +333,11 @@ fn a_flooding_source_does_not_starve_another() {
         r.handle(now, IF, &f);
     }
     let other = MacAddr([0x02, 0, 0, 0, 0, 0x33]);
-    answer(r.handle(now, IF, &arp_request(other, MacAddr::BROADCAST, other, VIP4)));
+    answer(r.handle(
+        now,
+        IF,
+        &arp_request(other, MacAddr::BROADCAST, other, VIP4),
+    ));
 }
 
 #[test]
@@ -290,7 +354,10 @@ fn spoofed_source_flood_keeps_the_table_bounded_and_hits_the_global_limit() {
     for i in 0..10_000u32 {
         let [_, b, c, d] = i.to_be_bytes();
         let mac = MacAddr([0x02, 0x55, 0, b, c, d]);
-        if matches!(r.handle(now, IF, &arp_request(mac, MacAddr::BROADCAST, mac, VIP4)), Decision::Answer { .. }) {
+        if matches!(
+            r.handle(now, IF, &arp_request(mac, MacAddr::BROADCAST, mac, VIP4)),
+            Decision::Answer { .. }
+        ) {
             answered += 1;
         }
         assert!(r.tracked_sources() <= 64);

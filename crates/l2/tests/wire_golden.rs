@@ -120,7 +120,9 @@ fn our_solicited_advert_with_override_equals_the_kernels_byte_for_byte() {
 fn metallb_style_advert_differs_from_the_kernels_only_in_override_and_checksum() {
     let kernel = golden("na.bin");
     let ours = NdpPacket::solicited_advert(B_MAC, b_v6(), a_ll(), false).frame(B_MAC, A_MAC);
-    let differ: Vec<usize> = (0..kernel.len()).filter(|i| kernel[*i] != ours[*i]).collect();
+    let differ: Vec<usize> = (0..kernel.len())
+        .filter(|i| kernel[*i] != ours[*i])
+        .collect();
     // Offsets: 14 + 40 = ICMPv6 start; +2 checksum high octet (the flag
     // is in the high octet of its 16-bit word, so only that octet of the
     // sum moves), +4 flags.
@@ -147,7 +149,10 @@ fn our_unsolicited_advert_equals_the_kernels_byte_for_byte() {
 #[test]
 fn solicited_node_address_and_mac_match_rfc_4291_and_2464_examples() {
     let a: Ipv6Addr = "2001:db8::1:2a3b:4c5d".parse().unwrap();
-    assert_eq!(solicited_node(a), "ff02::1:ff3b:4c5d".parse::<Ipv6Addr>().unwrap());
+    assert_eq!(
+        solicited_node(a),
+        "ff02::1:ff3b:4c5d".parse::<Ipv6Addr>().unwrap()
+    );
     assert_eq!(
         multicast_mac(solicited_node(a)),
         MacAddr([0x33, 0x33, 0xff, 0x3b, 0x4c, 0x5d])

@@ -30,17 +30,25 @@ fn unicast6() -> impl Strategy<Value = Ipv6Addr> {
 
 /// An NS or NA that satisfies RFC 4861 §7.1.
 fn ndp() -> impl Strategy<Value = NdpPacket> {
-    let ns = (unicast6(), unicast6(), proptest::option::of(mac()), any::<bool>()).prop_map(
-        |(src, target, slla, to_group)| NdpPacket {
+    let ns = (
+        unicast6(),
+        unicast6(),
+        proptest::option::of(mac()),
+        any::<bool>(),
+    )
+        .prop_map(|(src, target, slla, to_group)| NdpPacket {
             src,
-            dst: if to_group { solicited_node(target) } else { target },
+            dst: if to_group {
+                solicited_node(target)
+            } else {
+                target
+            },
             hop_limit: 255,
             message: NdpMessage::Solicit(NeighborSolicit {
                 target,
                 source_lla: slla,
             }),
-        },
-    );
+        });
     let dad = unicast6().prop_map(|target| NdpPacket {
         src: Ipv6Addr::UNSPECIFIED,
         dst: solicited_node(target),
