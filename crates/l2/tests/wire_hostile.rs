@@ -268,3 +268,17 @@ fn errors_print_the_field_and_the_rule() {
     f[21] = 254;
     assert_eq!(ndp_err(&f).to_string(), "ndp.ipv6.hop_limit: 254 (255)");
 }
+
+#[test]
+fn solicitation_from_a_multicast_source_is_rejected() {
+    // Found by the responder_frame fuzzer: we answered it with a
+    // Solicited NA to a multicast address, which §7.1.2 forbids.
+    let mut f = golden("ns.bin");
+    f[22..26].fill(0xff);
+    fix_checksum(&mut f);
+    assert_eq!(ndp_err(&f).field(), "ndp.ipv6.src");
+    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&f[22..38]).unwrap());
+    let dst = "ff02::1:ff00:b".parse().unwrap();
+    let e = NdpPacket::parse_icmp(src, dst, 255, &f[ICMP..]).unwrap_err();
+    assert_eq!(e.field(), "ndp.ipv6.src");
+}

@@ -163,6 +163,16 @@ impl NdpPacket {
             return Err(WireError::invalid("ndp.icmp.code", code, "0"));
         }
         need(icmp, FIXED_LEN, "ndp.icmp.length")?;
+        // RFC 4291 §2.7: a multicast address is never a source. (An NS
+        // from one would be answered with a Solicited NA to a group, which
+        // §7.1.2 forbids.)
+        if src.is_multicast() {
+            return Err(WireError::invalid(
+                "ndp.ipv6.src",
+                u64::from(src.octets()[0]),
+                "not multicast (ff00::/8)",
+            ));
+        }
         let flags = take::<1>(icmp, 4, "ndp.flags")?[0];
         let target = Ipv6Addr::from(take::<16>(icmp, 8, "ndp.target")?);
         // §7.1.1, §7.1.2: the target is never a multicast address.
