@@ -23,7 +23,8 @@ fn responder(limit: RateLimit) -> Responder {
     r.set_announced(
         IFINDEX,
         (0..1000u32).map(|i| IpAddr::V4(Ipv4Addr::from(0xc612_0000 + i))),
-    );
+    )
+    .expect("interface was just set");
     r
 }
 
@@ -81,7 +82,8 @@ fn bench(c: &mut Criterion) {
     let mut r = Responder::new(high);
     r.set_interface(IFINDEX, OUR_MAC);
     let vip = "2001:db8::b".parse().expect("literal");
-    r.set_announced(IFINDEX, [IpAddr::V6(vip)]);
+    r.set_announced(IFINDEX, [IpAddr::V6(vip)])
+        .expect("interface was just set");
     let ns = NdpPacket {
         src: "fe80::ff:fe00:a".parse().expect("literal"),
         dst: l2::wire::ndp::solicited_node(vip),

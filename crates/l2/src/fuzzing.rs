@@ -2,6 +2,9 @@
 //! replay test (`tests/fuzz_corpus.rs`), so `cargo test` runs every seed
 //! through exactly the code the fuzzer exercises.
 //!
+//! Run the fuzzers with `crates/l2/fuzz/run.sh [SECONDS]` (nightly; no
+//! cargo-fuzz needed).
+//!
 //! None may panic; whatever parses cleanly must survive a build/parse
 //! round trip unchanged, and every answer the responder gives must parse
 //! as a valid reply.
@@ -60,7 +63,8 @@ pub fn vip6() -> Ipv6Addr {
 pub fn responder() -> Responder {
     let mut r = Responder::new(RateLimit::default());
     r.set_interface(IFINDEX, OUR_MAC);
-    r.set_announced(IFINDEX, [IpAddr::V4(vip4()), IpAddr::V6(vip6())]);
+    r.set_announced(IFINDEX, [IpAddr::V4(vip4()), IpAddr::V6(vip6())])
+        .expect("IFINDEX was just set");
     r
 }
 

@@ -108,6 +108,24 @@ impl DropReason {
     }
 }
 
+/// [`Responder::set_announced`] on an interface that has no MAC set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownInterface {
+    pub ifindex: u32,
+}
+
+impl std::fmt::Display for UnknownInterface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "responder: interface {} (ifindex) has no MAC set; set_interface first",
+            self.ifindex
+        )
+    }
+}
+
+impl std::error::Error for UnknownInterface {}
+
 /// Per-VIP counters, MetalLB's `metallb_layer2_requests_received` and
 /// `metallb_layer2_responses_sent` (label `ip`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -174,13 +192,20 @@ impl Responder {
         self.interfaces.remove(&ifindex);
     }
 
-    /// Replaces the addresses this node announces on `ifindex`. Frames on
-    /// an interface without a MAC are dropped, so call
-    /// [`Responder::set_interface`] first.
-    pub fn set_announced(&mut self, ifindex: u32, ips: impl IntoIterator<Item = IpAddr>) {
-        if let Some(i) = self.interfaces.get_mut(&ifindex) {
-            i.announced = ips.into_iter().collect();
-        }
+    /// Replaces the addresses this node announces on `ifindex`. The
+    /// interface needs a MAC first ([`Responder::set_interface`]); without
+    /// one nothing could be answered, so that is an error.
+    pub fn set_announced(
+        &mut self,
+        ifindex: u32,
+        ips: impl IntoIterator<Item = IpAddr>,
+    ) -> Result<(), UnknownInterface> {
+        let i = self
+            .interfaces
+            .get_mut(&ifindex)
+            .ok_or(UnknownInterface { ifindex })?;
+        i.announced = ips.into_iter().collect();
+        Ok(())
     }
 
     /// The addresses announced on `ifindex`.

@@ -34,7 +34,8 @@ fn responder(limit: RateLimit) -> Responder {
     let mut r = Responder::new(limit);
     r.set_interface(IF, OUR);
     r.set_interface(OTHER_IF, MacAddr([0x02, 0, 0, 0, 1, 0x0b]));
-    r.set_announced(IF, [IpAddr::V4(VIP4), IpAddr::V6(vip6())]);
+    r.set_announced(IF, [IpAddr::V4(VIP4), IpAddr::V6(vip6())])
+        .unwrap();
     r
 }
 
@@ -296,7 +297,7 @@ fn withdrawn_vip_stops_being_answered_at_once() {
     let mut r = responder(RateLimit::default());
     let now = Instant::now();
     answer(r.handle(now, IF, &golden("arp_request.bin")));
-    r.set_announced(IF, [IpAddr::V6(vip6())]);
+    r.set_announced(IF, [IpAddr::V6(vip6())]).unwrap();
     assert_eq!(
         reason(r.handle(now, IF, &golden("arp_request.bin"))),
         DropReason::NotAnnounced
@@ -382,4 +383,12 @@ fn drops_are_listed_for_every_reason_with_distinct_names() {
     let r = responder(RateLimit::default());
     let names: std::collections::HashSet<&str> = r.drops().map(|(d, _)| d.name()).collect();
     assert_eq!(names.len(), DropReason::ALL.len());
+}
+
+#[test]
+fn announcing_on_an_interface_without_a_mac_is_an_error_naming_it() {
+    let mut r = Responder::new(RateLimit::default());
+    let e = r.set_announced(42, [IpAddr::V4(VIP4)]).unwrap_err();
+    assert_eq!(e.ifindex, 42);
+    assert!(e.to_string().contains("interface 42"), "{e}");
 }
