@@ -64,7 +64,8 @@ pub enum DropReason {
     /// An NS without a source link-layer address option (MetalLB answers
     /// only those: it has nowhere to send the reply otherwise).
     NoSourceLinkLayer,
-    /// A sender hardware address that is multicast or broadcast.
+    /// A multicast or broadcast Ethernet source, ARP sender hardware
+    /// address or NS source link-layer address.
     BadSender,
     /// The requested address is not announced by this node on this
     /// interface.
@@ -299,6 +300,10 @@ impl Responder {
         // host spoofing our MAC) gets nothing.
         if eth.src == our_mac {
             return drop(DropReason::OwnFrame);
+        }
+        // IEEE 802.3: a group address is never a source.
+        if eth.src.is_multicast() {
+            return drop(DropReason::BadSender);
         }
         match eth.ethertype {
             EtherType::ARP => self.decide_arp(now, ifindex, our_mac, frame),
