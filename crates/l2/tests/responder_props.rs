@@ -100,3 +100,73 @@ fn check(pkt: ArpPacket, eth_src: MacAddr, eth_dst: MacAddr, on_our_if: bool) ->
         other => panic!("unexpected {other:?}"),
     }
 }
+
+/// The same for NS: every combination of Ethernet source and destination,
+/// IPv6 source and destination, target and source link-layer option.
+#[test]
+fn ns_is_answered_exactly_when_the_rules_allow() {
+    use l2::wire::ndp::{multicast_mac, solicited_node, ALL_NODES};
+    use l2::wire::{NdpMessage, NdpPacket, NeighborSolicit};
+    use std::net::Ipv6Addr;
+
+    let vip: Ipv6Addr = "2001:db8::7".parse().unwrap();
+    let other: Ipv6Addr = "2001:db8::8".parse().unwrap();
+    let client: Ipv6Addr = "fe80::a".parse().unwrap();
+    let mut r = Responder::new(RateLimit::unlimited());
+    r.set_interface(IF, OUR);
+    r.set_announced(IF, [IpAddr::V6(vip)]).unwrap();
+    let mut answered = 0;
+    for eth_src in [OUR, CLIENT, GROUP] {
+        for eth_dst in [
+            OUR,
+            multicast_mac(solicited_node(vip)),
+            OTHER,
+            multicast_mac(ALL_NODES),
+        ] {
+            for dst in [solicited_node(vip), vip, solicited_node(other), ALL_NODES] {
+                for target in [vip, other] {
+                    for slla in [None, Some(CLIENT), Some(OUR)] {
+                        for src in [client, Ipv6Addr::UNSPECIFIED] {
+                            let p = NdpPacket {
+                                src,
+                                dst,
+                                hop_limit: 255,
+                                message: NdpMessage::Solicit(NeighborSolicit {
+                                    target,
+                                    source_lla: slla,
+                                }),
+                            };
+                            let should = eth_src == CLIENT
+                                && (eth_dst == OUR
+                                    || (eth_dst == multicast_mac(dst)
+                                        && dst == solicited_node(target)))
+                                && (dst == target || dst == solicited_node(target))
+                                && slla == Some(CLIENT)
+                                && target == vip
+                                && src == client;
+                            let d = r.handle(Instant::now(), IF, &p.frame(eth_src, eth_dst));
+                            match d {
+                                Decision::Answer { ip, frame } => {
+                                    assert!(should, "answered {p:?} from {eth_src} to {eth_dst}");
+                                    assert_eq!(ip, IpAddr::V6(vip));
+                                    let want = NdpPacket::solicited_advert(OUR, vip, client, false)
+                                        .frame(OUR, CLIENT);
+                                    assert_eq!(frame, want);
+                                    answered += 1;
+                                }
+                                Decision::Drop { reason, .. } => assert!(
+                                    !should,
+                                    "dropped ({reason:?}) {p:?} from {eth_src} to {eth_dst}"
+                                ),
+                                other => panic!("unexpected {other:?}"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // To the solicited-node group (its MAC or ours), or unicast to the VIP
+    // at our MAC.
+    assert_eq!(answered, 3);
+}
