@@ -392,3 +392,23 @@ fn announcing_on_an_interface_without_a_mac_is_an_error_naming_it() {
     assert_eq!(e.ifindex, 42);
     assert!(e.to_string().contains("interface 42"), "{e}");
 }
+
+#[test]
+fn raw_socket_path_applies_the_same_rules() {
+    let mut r = responder(RateLimit::default());
+    let now = Instant::now();
+    let group = solicited_node(vip6());
+    let f = golden("ns.bin");
+    let d = r.handle_icmpv6(now, OTHER_IF, client6(), group, 255, &f[54..]);
+    assert_eq!(reason(d), DropReason::NotAnnounced);
+    let d = r.handle_icmpv6(now, 99, client6(), group, 255, &f[54..]);
+    assert_eq!(reason(d), DropReason::UnknownInterface);
+    let d = r.handle_icmpv6(now, IF, client6(), group, 254, &f[54..]);
+    assert_eq!(reason(d), DropReason::Malformed);
+    let own = ns(vip6(), Some(OUR)).icmp();
+    let d = r.handle_icmpv6(now, IF, client6(), group, 255, &own);
+    assert_eq!(reason(d), DropReason::OwnFrame);
+    let echo = [128u8, 0, 0, 0, 0, 0, 0, 0];
+    let d = r.handle_icmpv6(now, IF, client6(), group, 255, &echo);
+    assert_eq!(reason(d), DropReason::OtherProtocol);
+}
