@@ -20,6 +20,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit, property and corpus tests"
 cargo test --workspace --locked
 
+step "tests that need root (network namespaces; #[ignore]d for a plain cargo test)"
+cargo test --workspace --locked -- --ignored
+
 step "release binaries for the interop tests"
 cargo build --release --locked -p bgp-session --bin oxlb-bgp -p speaker --bin oxlb-speaker
 
