@@ -190,6 +190,20 @@ pub(crate) struct Loader<'a> {
     /// (kind, namespace, name) -> where first seen (hashed: at 100k
     /// objects a B-tree of string triples cost 15% of the load).
     seen: HashMap<(String, String, String), Source>,
+    /// The per-item cache of a List file, when loading through a
+    /// [`crate::LoadCache`].
+    items: Option<ItemCache>,
+    /// How many List items were parsed (reused ones are not counted).
+    item_parses: u64,
+}
+
+/// The Services of a List file's items, by the hash of the item's text.
+#[derive(Debug, Default)]
+pub(crate) struct ItemCache {
+    /// From the previous load of the file: what may be reused.
+    pub previous: HashMap<u64, Arc<Loaded<ServiceRecord>>>,
+    /// From this load: what the next load may reuse.
+    pub kept: HashMap<u64, Arc<Loaded<ServiceRecord>>>,
 }
 
 fn str_field<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
@@ -212,7 +226,44 @@ impl<'a> Loader<'a> {
             objects: Objects::default(),
             errors: Vec::new(),
             seen: HashMap::new(),
+            items: None,
+            item_parses: 0,
         }
+    }
+
+    /// A loader for one file that reuses the Services of unchanged List
+    /// items from `previous` (see [`ItemCache`]).
+    pub(crate) fn with_items(
+        opts: &'a Options,
+        previous: HashMap<u64, Arc<Loaded<ServiceRecord>>>,
+    ) -> Self {
+        Loader {
+            items: Some(ItemCache {
+                previous,
+                kept: HashMap::new(),
+            }),
+            ..Loader::new(opts)
+        }
+    }
+
+    /// List items parsed so far.
+    pub(crate) fn item_parses(&self) -> u64 {
+        self.item_parses
+    }
+
+    /// [`Loader::finish`], also handing back the item cache: this load's
+    /// items if it succeeded, else the previous ones (a bad edit then its
+    /// fix costs one parse of the changed items).
+    pub(crate) fn finish_with_items(
+        mut self,
+    ) -> (
+        Result<Objects, LoadErrors>,
+        HashMap<u64, Arc<Loaded<ServiceRecord>>>,
+    ) {
+        let items = self.items.take().unwrap_or_default();
+        let ok = self.errors.is_empty();
+        let result = self.finish();
+        (result, if ok { items.kept } else { items.previous })
     }
 
     pub(crate) fn finish(self) -> Result<Objects, LoadErrors> {
@@ -279,13 +330,63 @@ impl<'a> Loader<'a> {
             doc: 1,
             item: None,
         };
-        split.for_each_value(|i, item| {
+        for i in 0..split.len() {
             let src = Source {
                 item: Some(i),
                 ..source.clone()
             };
+            let hash = if self.items.is_some() {
+                split.item_hash(i)
+            } else {
+                None
+            };
+            if let Some(h) = hash {
+                if self.reuse_item(h, &src) {
+                    continue;
+                }
+            }
+            let Some(item) = split.value(i) else {
+                return false;
+            };
+            self.item_parses += 1;
+            let (services, errors) = (self.objects.services.len(), self.errors.len());
             self.add_value(item, src);
-        })
+            // One Service and no error from this item: remembered for the
+            // next load of this file.
+            let one = self.objects.services.len() == services + 1 && self.errors.len() == errors;
+            if let (Some(h), Some(items), true) = (hash, self.items.as_mut(), one) {
+                if let Some(rec) = self.objects.services.last() {
+                    items.kept.insert(h, rec.clone());
+                }
+            }
+        }
+        true
+    }
+
+    /// Takes the Service of an unchanged List item (same text hash) from
+    /// the previous load of the file instead of parsing it again. The
+    /// duplicate check runs as for a parsed item.
+    fn reuse_item(&mut self, hash: u64, src: &Source) -> bool {
+        let Some(items) = self.items.as_mut() else {
+            return false;
+        };
+        let Some(old) = items.previous.get(&hash) else {
+            return false;
+        };
+        // Same text at another index: the same record, placed where it is now.
+        let rec = if old.source == *src {
+            old.clone()
+        } else {
+            Arc::new(Loaded {
+                source: src.clone(),
+                ..(**old).clone()
+            })
+        };
+        items.kept.insert(hash, rec.clone());
+        if self.check_name(&rec.object_ref("Service"), src) {
+            self.objects.services.push(rec);
+        }
+        true
     }
 
     fn mark(&self) -> Mark {

@@ -1,9 +1,11 @@
 //! Reusing per-file parses across reloads.
 
 use crate::diag::{Diagnostic, Diagnostics, LoadErrors, Source};
-use crate::load::{config_files, Loader, Objects, Options};
+use crate::load::{config_files, Loaded, Loader, Objects, Options};
+use crate::service::ServiceRecord;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Parse results per file, reused while a file's size and modification time
 /// stay the same, so a reload after editing one file of a large
@@ -17,6 +19,7 @@ pub struct LoadCache {
     /// Size and mtime are not trusted on the next call.
     verify: bool,
     parses: u64,
+    item_parses: u64,
 }
 
 impl LoadCache {
@@ -34,6 +37,12 @@ impl LoadCache {
     pub fn parses(&self) -> u64 {
         self.parses
     }
+
+    /// How many `kind: List` items this cache has parsed: when a List file
+    /// changes, only the items whose text changed are parsed again.
+    pub fn item_parses(&self) -> u64 {
+        self.item_parses
+    }
 }
 
 #[derive(Debug)]
@@ -43,6 +52,9 @@ struct CachedFile {
     /// Hash of the content that was parsed.
     hash: u64,
     result: Result<Objects, Vec<Diagnostic>>,
+    /// The Services of the file's List items by item text hash (see
+    /// [`Loader::with_items`]), shared with `result`.
+    items: HashMap<u64, Arc<Loaded<ServiceRecord>>>,
 }
 
 fn content_hash(text: &str) -> u64 {
@@ -73,7 +85,12 @@ pub fn load_cached(
                 continue;
             }
         }
-        let (len, hash, result) = match std::fs::read_to_string(file) {
+        let previous = cache
+            .files
+            .get_mut(file)
+            .map(|c| std::mem::take(&mut c.items))
+            .unwrap_or_default();
+        let (len, hash, result, items) = match std::fs::read_to_string(file) {
             Ok(text) => {
                 let (len, hash) = (text.len() as u64, content_hash(&text));
                 // Same content as what was parsed: the parse stands (only a
@@ -81,13 +98,16 @@ pub fn load_cached(
                 if let Some(c) = cache.files.get_mut(file) {
                     if c.hash == hash && c.len == len && c.result.is_ok() {
                         c.modified = modified;
+                        c.items = previous;
                         continue;
                     }
                 }
                 cache.parses += 1;
-                let mut loader = Loader::new(opts);
+                let mut loader = Loader::with_items(opts, previous);
                 loader.add_str(&text, file);
-                (len, hash, loader.finish().map_err(|d| d.errors))
+                cache.item_parses += loader.item_parses();
+                let (result, items) = loader.finish_with_items();
+                (len, hash, result.map_err(|d| d.errors), items)
             }
             Err(e) => (
                 len,
@@ -98,6 +118,7 @@ pub fn load_cached(
                     "",
                     format!("{}: {e}", file.display()),
                 )]),
+                previous,
             ),
         };
         cache.files.insert(
@@ -107,6 +128,7 @@ pub fn load_cached(
                 len,
                 hash,
                 result,
+                items,
             },
         );
     }
