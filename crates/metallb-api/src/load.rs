@@ -198,12 +198,16 @@ pub(crate) struct Loader<'a> {
 }
 
 /// The Services of a List file's items, by the hash of the item's text.
+pub(crate) type ItemRecords = HashMap<u64, Arc<Loaded<ServiceRecord>>>;
+
+/// What a [`Loader`] may reuse from a file's previous load, and what it
+/// keeps for the next one.
 #[derive(Debug, Default)]
 pub(crate) struct ItemCache {
     /// From the previous load of the file: what may be reused.
-    pub previous: HashMap<u64, Arc<Loaded<ServiceRecord>>>,
+    pub previous: ItemRecords,
     /// From this load: what the next load may reuse.
-    pub kept: HashMap<u64, Arc<Loaded<ServiceRecord>>>,
+    pub kept: ItemRecords,
 }
 
 fn str_field<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
@@ -233,10 +237,7 @@ impl<'a> Loader<'a> {
 
     /// A loader for one file that reuses the Services of unchanged List
     /// items from `previous` (see [`ItemCache`]).
-    pub(crate) fn with_items(
-        opts: &'a Options,
-        previous: HashMap<u64, Arc<Loaded<ServiceRecord>>>,
-    ) -> Self {
+    pub(crate) fn with_items(opts: &'a Options, previous: ItemRecords) -> Self {
         Loader {
             items: Some(ItemCache {
                 previous,
@@ -254,12 +255,7 @@ impl<'a> Loader<'a> {
     /// [`Loader::finish`], also handing back the item cache: this load's
     /// items if it succeeded, else the previous ones (a bad edit then its
     /// fix costs one parse of the changed items).
-    pub(crate) fn finish_with_items(
-        mut self,
-    ) -> (
-        Result<Objects, LoadErrors>,
-        HashMap<u64, Arc<Loaded<ServiceRecord>>>,
-    ) {
+    pub(crate) fn finish_with_items(mut self) -> (Result<Objects, LoadErrors>, ItemRecords) {
         let items = self.items.take().unwrap_or_default();
         let ok = self.errors.is_empty();
         let result = self.finish();

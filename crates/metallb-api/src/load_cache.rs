@@ -1,11 +1,9 @@
 //! Reusing per-file parses across reloads.
 
 use crate::diag::{Diagnostic, Diagnostics, LoadErrors, Source};
-use crate::load::{config_files, Loaded, Loader, Objects, Options};
-use crate::service::ServiceRecord;
+use crate::load::{config_files, ItemRecords, Loader, Objects, Options};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Parse results per file, reused while a file's size and modification time
 /// stay the same, so a reload after editing one file of a large
@@ -54,7 +52,7 @@ struct CachedFile {
     result: Result<Objects, Vec<Diagnostic>>,
     /// The Services of the file's List items by item text hash (see
     /// [`Loader::with_items`]), shared with `result`.
-    items: HashMap<u64, Arc<Loaded<ServiceRecord>>>,
+    items: ItemRecords,
 }
 
 fn content_hash(text: &str) -> u64 {
