@@ -53,7 +53,7 @@ fn a_list_reload_with_one_changed_item_parses_only_that_item() {
     assert_eq!(cache.item_parses(), 21 + 2);
     let o = load_cached(dir.path(), &Options::default(), &mut cache).unwrap();
     let s7 = o.services.iter().find(|s| s.name == "s7").unwrap();
-    assert_eq!(s7.spec.ports, [(None, 8080)]);
+    assert_eq!(*s7.spec.ports, [(None, 8080)]);
 }
 
 #[test]

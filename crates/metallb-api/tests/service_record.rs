@@ -97,6 +97,9 @@ fn annotations_metallb_does_not_read_are_not_kept() {
     let objects = load_str(FULL, "svc.yaml", &opts).unwrap();
     let keys: Vec<&str> = objects.services[0]
         .spec
+        .extra
+        .as_ref()
+        .expect("annotations are kept")
         .annotations
         .keys()
         .map(String::as_str)
@@ -109,6 +112,18 @@ fn annotations_metallb_does_not_read_are_not_kept() {
             "metallb.universe.tf/allow-shared-ip"
         ]
     );
+}
+
+#[test]
+fn a_plain_load_balancer_service_keeps_its_ports_and_no_extra_fields() {
+    let yaml = "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: shop}\nspec: {type: LoadBalancer, ports: [{port: 80, protocol: TCP}]}\n";
+    let objects = load_str(yaml, "svc.yaml", &Options::default()).unwrap();
+    let r = &objects.services[0].spec;
+    assert!(r.is_load_balancer());
+    assert_eq!(*r.ports, [(Some("TCP".into()), 80)]);
+    assert_eq!(r.extra, None);
+    // The record itself: type, ports and the pointer to the rest.
+    assert!(std::mem::size_of::<metallb_api::ServiceRecord>() <= 56);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! LoadBalancer Service rules.
 
 use super::*;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 // ----------------------------------------------------------------- services
@@ -26,7 +27,7 @@ pub(super) fn services(
     let mut order: Vec<usize> = (0..all.len())
         .filter(|&i| {
             let r = &all[i].spec;
-            r.is_load_balancer() && r.load_balancer_class == opts.load_balancer_class
+            r.is_load_balancer() && r.load_balancer_class() == opts.load_balancer_class.as_deref()
         })
         .collect();
     order.sort_by(|&a, &b| {
@@ -55,7 +56,8 @@ pub(super) fn services(
 
 /// One handled Service, its record moved into the allocator's fields.
 fn service(o: Loaded<ServiceRecord>, namespaces: &BTreeMap<String, Labels>) -> LoadBalancerService {
-    let r = o.spec;
+    let ports = o.spec.ports;
+    let r = o.spec.extra.map(|e| *e).unwrap_or_default();
     let mut cluster_ips: Vec<String> = r
         .cluster_ips
         .into_iter()
@@ -90,10 +92,10 @@ fn service(o: Loaded<ServiceRecord>, namespaces: &BTreeMap<String, Labels>) -> L
         namespace_labels,
         annotations: r.annotations,
         load_balancer_ip: r.load_balancer_ip,
-        ports: r
-            .ports
+        ports: ports
+            .into_vec()
             .into_iter()
-            .map(|(proto, port)| (proto.unwrap_or_else(|| "TCP".into()), port))
+            .map(|(proto, port)| (proto.map_or_else(|| "TCP".into(), Cow::into_owned), port))
             .collect(),
         external_traffic_policy: r.external_traffic_policy,
         selector: r.selector.into_iter().collect(),
