@@ -23,7 +23,7 @@ const METALLB_ANNOTATION_PREFIXES: [&str; 2] = ["metallb.io/", "metallb.universe
 /// [`crate::Loaded`]. The fields most Services leave unset are in one
 /// boxed [`ServiceExtra`], absent when all are unset, so a plain
 /// LoadBalancer Service costs its ports and 56 bytes here.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ServiceRecord {
     /// `spec` was present.
     pub has_spec: bool,
@@ -38,6 +38,7 @@ pub struct ServiceRecord {
 }
 
 /// The fields of a [`ServiceRecord`] that most Services leave unset.
+/// (Its hash leaves out `status_ips`, which is not an allocator field.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceExtra {
     /// `spec.loadBalancerClass` (empty reads as unset).
@@ -61,6 +62,26 @@ pub struct ServiceExtra {
     pub cluster_ip: String,
     /// `status.loadBalancer.ingress[].ip` that parse as IPs.
     pub status_ips: Vec<IpAddr>,
+}
+
+impl std::hash::Hash for ServiceExtra {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let ServiceExtra {
+            load_balancer_class,
+            annotations,
+            load_balancer_ip,
+            external_traffic_policy,
+            selector,
+            ip_families,
+            ip_family_policy,
+            cluster_ips,
+            cluster_ip,
+            status_ips: _,
+        } = self;
+        (load_balancer_class, annotations, load_balancer_ip).hash(h);
+        (external_traffic_policy, selector, ip_families).hash(h);
+        (ip_family_policy, cluster_ips, cluster_ip).hash(h);
+    }
 }
 
 /// `s` as a static string when it is one of `known`, else allocated.

@@ -79,16 +79,16 @@ fn every_field_the_allocator_and_the_plan_read_survives_the_projection() {
         cluster_ips: vec!["10.96.0.10".into(), "fd00::10".into()],
         cluster_ip: "10.96.0.10".into(),
     };
-    assert_eq!(s.fields, want);
+    assert_eq!(s.fields(), want);
     assert_eq!(
-        s.status_ips,
+        s.status_ips(),
         [
             "192.0.2.10".parse::<std::net::IpAddr>().unwrap(),
             "2001:db8::10".parse().unwrap()
         ]
     );
     // An empty class is no class.
-    assert_eq!(s.load_balancer_class, None);
+    assert_eq!(s.load_balancer_class(), None);
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn unknown_fields_in_a_service_are_ignored_as_kubernetes_does() {
     let opts = Options::default();
     let objects = load_str(yaml, "svc.yaml", &opts).unwrap();
     let config = validate(&objects, &opts).unwrap().config;
-    assert_eq!(config.services[0].fields.ports, [("TCP".to_string(), 80)]);
+    assert_eq!(config.services[0].fields().ports, [("TCP".to_string(), 80)]);
 }
 
 #[test]
@@ -169,8 +169,5 @@ fn services_of_other_types_and_classes_are_kept_as_records_but_not_handled() {
     };
     let config = validate(&objects, &other).unwrap().config;
     assert_eq!(config.services.len(), 1);
-    assert_eq!(
-        config.services[0].load_balancer_class.as_deref(),
-        Some("other")
-    );
+    assert_eq!(config.services[0].load_balancer_class(), Some("other"));
 }
