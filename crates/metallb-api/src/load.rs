@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_yaml_ng::Value;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -189,7 +190,12 @@ pub(crate) struct Loader<'a> {
     errors: Vec<Diagnostic>,
     /// (kind, namespace, name) -> where first seen (hashed: at 100k
     /// objects a B-tree of string triples cost 15% of the load).
-    seen: HashMap<(String, String, String), Source>,
+    /// Hashes of (kind, namespace, name) of the objects loaded, with how
+    /// many have each hash. A hit is confirmed (and the first place found)
+    /// by a scan of that kind's objects, so only a duplicate (an error)
+    /// costs more than a lookup; no key strings are kept.
+    seen: HashMap<u64, u32>,
+    identity: std::collections::hash_map::RandomState,
     /// The per-item cache of a List file, when loading through a
     /// [`crate::LoadCache`].
     items: Option<ItemCache>,
@@ -230,6 +236,7 @@ impl<'a> Loader<'a> {
             objects: Objects::default(),
             errors: Vec::new(),
             seen: HashMap::new(),
+            identity: Default::default(),
             items: None,
             item_parses: 0,
         }
@@ -283,7 +290,7 @@ impl<'a> Loader<'a> {
             }
             // Some part did not parse on its own: start over on the whole
             // file so that the errors are the whole-file parse's.
-            self.rollback(mark, &file);
+            self.rollback(mark);
         }
         for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
             let source = Source {
@@ -405,9 +412,32 @@ impl<'a> Loader<'a> {
     }
 
     /// Forgets what was loaded from `file` since `m`.
-    fn rollback(&mut self, m: Mark, file: &Arc<Path>) {
-        let o = &mut self.objects;
+    fn rollback(&mut self, m: Mark) {
         let [a, b, c, d, e, f, g, h, i, j] = m.lens;
+        macro_rules! forget {
+            ($field:ident, $kind:expr, $from:expr) => {
+                for x in &self.objects.$field[$from..] {
+                    let key = self.identity.hash_one(($kind, &x.namespace, &x.name));
+                    if let Entry::Occupied(mut n) = self.seen.entry(key) {
+                        *n.get_mut() -= 1;
+                        if *n.get() == 0 {
+                            n.remove();
+                        }
+                    }
+                }
+            };
+        }
+        forget!(ip_address_pools, "IPAddressPool", a);
+        forget!(l2_advertisements, "L2Advertisement", b);
+        forget!(bgp_advertisements, "BGPAdvertisement", c);
+        forget!(bgp_peers, "BGPPeer", d);
+        forget!(bfd_profiles, "BFDProfile", e);
+        forget!(communities, "Community", f);
+        forget!(services, "Service", g);
+        forget!(secrets, "Secret", h);
+        forget!(nodes, "Node", i);
+        forget!(namespaces, "Namespace", j);
+        let o = &mut self.objects;
         o.ip_address_pools.truncate(a);
         o.l2_advertisements.truncate(b);
         o.bgp_advertisements.truncate(c);
@@ -419,7 +449,6 @@ impl<'a> Loader<'a> {
         o.nodes.truncate(i);
         o.namespaces.truncate(j);
         self.errors.truncate(m.errors);
-        self.seen.retain(|_, s| !Arc::ptr_eq(&s.file, file));
     }
 
     fn add_value(&mut self, mut v: Value, source: Source) {
@@ -590,21 +619,49 @@ impl<'a> Loader<'a> {
             ));
             return false;
         }
-        let key = (obj.kind.clone(), obj.namespace.clone(), obj.name.clone());
-        match self.seen.entry(key) {
-            Entry::Occupied(first) => {
+        let key = self
+            .identity
+            .hash_one((obj.kind.as_str(), &obj.namespace, &obj.name));
+        if self.seen.get(&key).is_some_and(|n| *n > 0) {
+            if let Some(first) = self.first_place(obj) {
                 self.errors.push(Diagnostic::new(
                     Some(obj.clone()),
                     Some(source.clone()),
                     "metadata.name",
-                    format!("duplicate object: already defined in {}", first.get()),
+                    format!("duplicate object: already defined in {first}"),
                 ));
-                false
+                return false;
             }
-            Entry::Vacant(slot) => {
-                slot.insert(source.clone());
-                true
-            }
+        }
+        // A new object (or a hash shared with another one).
+        *self.seen.entry(key).or_insert(0) += 1;
+        true
+    }
+
+    /// Where the object named `obj` was loaded, if it was.
+    fn first_place(&self, obj: &ObjectRef) -> Option<&Source> {
+        fn find<'o, T: 'o>(
+            objects: impl IntoIterator<Item = &'o Loaded<T>>,
+            obj: &ObjectRef,
+        ) -> Option<&'o Source> {
+            objects
+                .into_iter()
+                .find(|o| o.name == obj.name && o.namespace == obj.namespace)
+                .map(|o| &o.source)
+        }
+        let o = &self.objects;
+        match obj.kind.as_str() {
+            "IPAddressPool" => find(&o.ip_address_pools, obj),
+            "L2Advertisement" => find(&o.l2_advertisements, obj),
+            "BGPAdvertisement" => find(&o.bgp_advertisements, obj),
+            "BGPPeer" => find(&o.bgp_peers, obj),
+            "BFDProfile" => find(&o.bfd_profiles, obj),
+            "Community" => find(&o.communities, obj),
+            "Service" => find(o.services.iter().map(|s| &**s), obj),
+            "Secret" => find(&o.secrets, obj),
+            "Node" => find(&o.nodes, obj),
+            "Namespace" => find(&o.namespaces, obj),
+            _ => None,
         }
     }
 
