@@ -247,8 +247,8 @@ impl<'a> Loader<'a> {
     pub(crate) fn with_items(opts: &'a Options, previous: ItemRecords) -> Self {
         Loader {
             items: Some(ItemCache {
+                kept: HashMap::with_capacity(previous.len()),
                 previous,
-                kept: HashMap::new(),
             }),
             ..Loader::new(opts)
         }
@@ -386,7 +386,7 @@ impl<'a> Loader<'a> {
             })
         };
         items.kept.insert(hash, rec.clone());
-        if self.check_name(&rec.object_ref("Service"), src) {
+        if self.check_identity("Service", &rec.namespace, &rec.name, src) {
             self.objects.services.push(rec);
         }
         true
@@ -610,25 +610,35 @@ impl<'a> Loader<'a> {
     }
 
     fn check_name(&mut self, obj: &ObjectRef, source: &Source) -> bool {
-        if obj.name.is_empty() || obj.name == "<unnamed>" {
+        self.check_identity(&obj.kind, &obj.namespace, &obj.name, source)
+    }
+
+    /// False (with the error) if the name is missing or the object is
+    /// already loaded; the [`ObjectRef`] is built only for an error.
+    fn check_identity(&mut self, kind: &str, namespace: &str, name: &str, source: &Source) -> bool {
+        let obj = || ObjectRef {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        if name.is_empty() || name == "<unnamed>" {
             self.errors.push(Diagnostic::new(
-                Some(obj.clone()),
+                Some(obj()),
                 Some(source.clone()),
                 "metadata.name",
                 "Required value: name or generateName is required",
             ));
             return false;
         }
-        let key = self
-            .identity
-            .hash_one((obj.kind.as_str(), &obj.namespace, &obj.name));
+        let key = self.identity.hash_one((kind, namespace, name));
         if self.seen.get(&key).is_some_and(|n| *n > 0) {
-            if let Some(first) = self.first_place(obj) {
+            if let Some(first) = self.first_place(kind, namespace, name) {
+                let msg = format!("duplicate object: already defined in {first}");
                 self.errors.push(Diagnostic::new(
-                    Some(obj.clone()),
+                    Some(obj()),
                     Some(source.clone()),
                     "metadata.name",
-                    format!("duplicate object: already defined in {first}"),
+                    msg,
                 ));
                 return false;
             }
@@ -638,29 +648,30 @@ impl<'a> Loader<'a> {
         true
     }
 
-    /// Where the object named `obj` was loaded, if it was.
-    fn first_place(&self, obj: &ObjectRef) -> Option<&Source> {
+    /// Where the object `kind namespace/name` was loaded, if it was.
+    fn first_place(&self, kind: &str, namespace: &str, name: &str) -> Option<&Source> {
         fn find<'o, T: 'o>(
             objects: impl IntoIterator<Item = &'o Loaded<T>>,
-            obj: &ObjectRef,
+            namespace: &str,
+            name: &str,
         ) -> Option<&'o Source> {
             objects
                 .into_iter()
-                .find(|o| o.name == obj.name && o.namespace == obj.namespace)
+                .find(|o| o.name == name && o.namespace == namespace)
                 .map(|o| &o.source)
         }
         let o = &self.objects;
-        match obj.kind.as_str() {
-            "IPAddressPool" => find(&o.ip_address_pools, obj),
-            "L2Advertisement" => find(&o.l2_advertisements, obj),
-            "BGPAdvertisement" => find(&o.bgp_advertisements, obj),
-            "BGPPeer" => find(&o.bgp_peers, obj),
-            "BFDProfile" => find(&o.bfd_profiles, obj),
-            "Community" => find(&o.communities, obj),
-            "Service" => find(o.services.iter().map(|s| &**s), obj),
-            "Secret" => find(&o.secrets, obj),
-            "Node" => find(&o.nodes, obj),
-            "Namespace" => find(&o.namespaces, obj),
+        match kind {
+            "IPAddressPool" => find(&o.ip_address_pools, namespace, name),
+            "L2Advertisement" => find(&o.l2_advertisements, namespace, name),
+            "BGPAdvertisement" => find(&o.bgp_advertisements, namespace, name),
+            "BGPPeer" => find(&o.bgp_peers, namespace, name),
+            "BFDProfile" => find(&o.bfd_profiles, namespace, name),
+            "Community" => find(&o.communities, namespace, name),
+            "Service" => find(o.services.iter().map(|s| &**s), namespace, name),
+            "Secret" => find(&o.secrets, namespace, name),
+            "Node" => find(&o.nodes, namespace, name),
+            "Namespace" => find(&o.namespaces, namespace, name),
             _ => None,
         }
     }

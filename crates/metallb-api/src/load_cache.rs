@@ -137,21 +137,48 @@ pub fn load_cached(
     let mut errors = Vec::new();
     // Borrowed keys: nothing is allocated per object.
     let mut seen: HashMap<(&str, &str, &str), &Source> = HashMap::new();
+    // A kind found in one file only has no duplicate across files (those
+    // within a file were found by its load): copied without the map.
+    let loaded: Vec<&Objects> = files
+        .iter()
+        .filter_map(|f| cache.files.get(f)?.result.as_ref().ok())
+        .collect();
+    macro_rules! in_one_file {
+        ($field:ident) => {
+            loaded.iter().filter(|o| !o.$field.is_empty()).count() <= 1
+        };
+    }
+    let single = [
+        in_one_file!(ip_address_pools),
+        in_one_file!(l2_advertisements),
+        in_one_file!(bgp_advertisements),
+        in_one_file!(bgp_peers),
+        in_one_file!(bfd_profiles),
+        in_one_file!(communities),
+        in_one_file!(services),
+        in_one_file!(secrets),
+        in_one_file!(nodes),
+        in_one_file!(namespaces),
+    ];
     macro_rules! merge {
-        ($objs:expr, $field:ident, $kind:expr) => {
-            for o in &$objs.$field {
-                let key = ($kind, o.namespace.as_str(), o.name.as_str());
-                if let Some(first) = seen.get(&key) {
-                    errors.push(Diagnostic::new(
-                        Some(o.object_ref($kind)),
-                        Some(o.source.clone()),
-                        "metadata.name",
-                        format!("duplicate object: already defined in {first}"),
-                    ));
-                    continue;
+        ($objs:expr, $field:ident, $kind:expr, $single:expr) => {
+            if single[$single] {
+                out.$field.extend($objs.$field.iter().cloned());
+            } else {
+                for o in &$objs.$field {
+                    let key = ($kind, o.namespace.as_str(), o.name.as_str());
+                    if let Some(first) = seen.get(&key) {
+                        errors.push(Diagnostic::new(
+                            Some(o.object_ref($kind)),
+                            Some(o.source.clone()),
+                            "metadata.name",
+                            format!("duplicate object: already defined in {first}"),
+                        ));
+                        continue;
+                    }
+                    seen.insert(key, &o.source);
+                    out.$field.push(o.clone());
                 }
-                seen.insert(key, &o.source);
-                out.$field.push(o.clone());
             }
         };
     }
@@ -162,16 +189,16 @@ pub fn load_cached(
         match &c.result {
             Err(e) => errors.extend(e.iter().cloned()),
             Ok(objs) => {
-                merge!(objs, ip_address_pools, "IPAddressPool");
-                merge!(objs, l2_advertisements, "L2Advertisement");
-                merge!(objs, bgp_advertisements, "BGPAdvertisement");
-                merge!(objs, bgp_peers, "BGPPeer");
-                merge!(objs, bfd_profiles, "BFDProfile");
-                merge!(objs, communities, "Community");
-                merge!(objs, services, "Service");
-                merge!(objs, secrets, "Secret");
-                merge!(objs, nodes, "Node");
-                merge!(objs, namespaces, "Namespace");
+                merge!(objs, ip_address_pools, "IPAddressPool", 0);
+                merge!(objs, l2_advertisements, "L2Advertisement", 1);
+                merge!(objs, bgp_advertisements, "BGPAdvertisement", 2);
+                merge!(objs, bgp_peers, "BGPPeer", 3);
+                merge!(objs, bfd_profiles, "BFDProfile", 4);
+                merge!(objs, communities, "Community", 5);
+                merge!(objs, services, "Service", 6);
+                merge!(objs, secrets, "Secret", 7);
+                merge!(objs, nodes, "Node", 8);
+                merge!(objs, namespaces, "Namespace", 9);
             }
         }
     }
