@@ -194,7 +194,7 @@ pub(crate) struct Loader<'a> {
     /// many have each hash. A hit is confirmed (and the first place found)
     /// by a scan of that kind's objects, so only a duplicate (an error)
     /// costs more than a lookup; no key strings are kept.
-    seen: HashMap<u64, u32>,
+    seen: HashMap<u64, u32, PreHashed>,
     identity: std::collections::hash_map::RandomState,
     /// The per-item cache of a List file, when loading through a
     /// [`crate::LoadCache`].
@@ -204,7 +204,31 @@ pub(crate) struct Loader<'a> {
 }
 
 /// The Services of a List file's items, by the hash of the item's text.
-pub(crate) type ItemRecords = HashMap<u64, Arc<Loaded<ServiceRecord>>>;
+pub(crate) type ItemRecords = HashMap<u64, Arc<Loaded<ServiceRecord>>, PreHashed>;
+
+/// For maps whose keys are hashes already: the key is its own hash (a
+/// second SipHash per lookup was a third of a 100k-item List reload).
+pub(crate) type PreHashed = std::hash::BuildHasherDefault<KeyIsHash>;
+
+/// The [`std::hash::Hasher`] of [`PreHashed`]: keeps the last `u64`
+/// written.
+#[derive(Default)]
+pub(crate) struct KeyIsHash(u64);
+
+impl std::hash::Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for u64 keys; folded in so any key still hashes.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// What a [`Loader`] may reuse from a file's previous load, and what it
 /// keeps for the next one.
@@ -235,7 +259,7 @@ impl<'a> Loader<'a> {
             opts,
             objects: Objects::default(),
             errors: Vec::new(),
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             identity: Default::default(),
             items: None,
             item_parses: 0,
@@ -247,7 +271,7 @@ impl<'a> Loader<'a> {
     pub(crate) fn with_items(opts: &'a Options, previous: ItemRecords) -> Self {
         Loader {
             items: Some(ItemCache {
-                kept: HashMap::with_capacity(previous.len()),
+                kept: HashMap::with_capacity_and_hasher(previous.len(), PreHashed::default()),
                 previous,
             }),
             ..Loader::new(opts)
