@@ -1,11 +1,14 @@
 //! The validated model the speaker uses.
 
 use crate::community::Community;
+use crate::load::Loaded;
+use crate::service::ServiceRecord;
 use crate::types::PreferredNodeSelector;
 use allocator::{IpAddressPool, LabelSelector, Labels, ServiceFields};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A validated `IPAddressPool`.
@@ -220,28 +223,111 @@ impl L2Advertisement {
     }
 }
 
-/// A `v1` Service of type LoadBalancer handled by this speaker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `v1` Service of type LoadBalancer handled by this speaker: its loaded
+/// record (shared with the load and its cache, so an unchanged Service is
+/// the same allocation across reloads and validation copies nothing) and
+/// its namespace's labels (shared by the namespace's Services). 16 bytes.
+#[derive(Debug, Clone)]
 pub struct LoadBalancerService {
-    /// The fields the allocator reads (namespace labels filled in).
-    pub fields: ServiceFields,
-    /// `status.loadBalancer.ingress[].ip`: the restore input.
-    pub status_ips: Vec<IpAddr>,
-    /// `spec.loadBalancerClass`.
-    pub load_balancer_class: Option<String>,
+    record: Arc<Loaded<ServiceRecord>>,
+    namespace_labels: Arc<Labels>,
 }
 
 impl LoadBalancerService {
+    pub(crate) fn new(record: Arc<Loaded<ServiceRecord>>, namespace_labels: Arc<Labels>) -> Self {
+        LoadBalancerService {
+            record,
+            namespace_labels,
+        }
+    }
+
+    /// The loaded record (identity, labels, source and the Service's
+    /// fields as written).
+    pub fn record(&self) -> &Arc<Loaded<ServiceRecord>> {
+        &self.record
+    }
+
+    /// `metadata.namespace`.
+    pub fn namespace(&self) -> &str {
+        &self.record.namespace
+    }
+
+    /// `metadata.name`.
+    pub fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// `metadata.labels` (for the advertisements' serviceSelectors).
+    pub fn labels(&self) -> &Labels {
+        &self.record.labels
+    }
+
+    /// The namespace's `metadata.labels`.
+    pub fn namespace_labels(&self) -> &Labels {
+        &self.namespace_labels
+    }
+
+    /// `status.loadBalancer.ingress[].ip`: the restore input.
+    pub fn status_ips(&self) -> &[IpAddr] {
+        self.record
+            .spec
+            .extra
+            .as_ref()
+            .map_or(&[], |e| e.status_ips.as_slice())
+    }
+
+    /// `spec.loadBalancerClass`.
+    pub fn load_balancer_class(&self) -> Option<&str> {
+        self.record.spec.load_balancer_class()
+    }
+
+    /// The fields the allocator reads, defaults applied (built on each
+    /// call).
+    pub fn fields(&self) -> ServiceFields {
+        crate::validate::service_fields(&self.record, &self.namespace_labels)
+    }
+
+    /// A hash of everything [`LoadBalancerService::fields`] is made of:
+    /// equal hashes, same fields (barring a collision), without building
+    /// them.
+    pub fn fields_hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let r = &*self.record;
+        (&r.namespace, &r.name, &r.labels, &*self.namespace_labels).hash(&mut h);
+        r.spec.hash(&mut h);
+        h.finish()
+    }
+
     /// `namespace/name`.
     pub fn key(&self) -> allocator::ServiceKey {
-        allocator::ServiceKey::new(self.fields.namespace.clone(), self.fields.name.clone())
+        allocator::ServiceKey::new(self.record.namespace.clone(), self.record.name.clone())
     }
+
     /// Parses the allocator request (errors are MetalLB's
     /// `LoadBalancerFailed` cases).
     pub fn request(&self) -> Result<allocator::ServiceRequest, allocator::AllocError> {
-        allocator::parse_service(&self.fields)
+        allocator::parse_service(&self.fields())
     }
 }
+
+/// Equal when the allocator fields, status IPs and class are: where the
+/// Service was read from does not count.
+impl PartialEq for LoadBalancerService {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&*self.record, &*other.record);
+        (a.namespace == b.namespace
+            && a.name == b.name
+            && a.labels == b.labels
+            && a.spec == b.spec
+            && self.namespace_labels == other.namespace_labels)
+            || (self.fields() == other.fields()
+                && self.status_ips() == other.status_ips()
+                && self.load_balancer_class() == other.load_balancer_class())
+    }
+}
+
+impl Eq for LoadBalancerService {}
 
 /// The validated configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -33,6 +33,17 @@ impl SplitList<'_> {
         self.items.len()
     }
 
+    /// A hash of item `i`'s text and column: equal for an item whose text
+    /// did not change, wherever it sits in the list.
+    pub fn item_hash(&self, i: usize) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let (range, col) = self.items.get(i)?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        col.hash(&mut h);
+        self.text.get(range.clone())?.hash(&mut h);
+        Some(h.finish())
+    }
+
     /// The text of item `i`, indented so that it parses on its own exactly
     /// as it did inside the sequence.
     pub fn item(&self, i: usize) -> Option<String> {
@@ -46,19 +57,12 @@ impl SplitList<'_> {
 }
 
 impl SplitList<'_> {
-    /// Parses every item on its own and hands each value to `f` in item
-    /// order. False as soon as one item does not parse alone (the caller
-    /// then parses the file whole). Parsing on two threads was measured
-    /// slower on a busy 2-CPU machine (cross-thread frees), so it is not
-    /// done.
-    pub fn for_each_value(&self, mut f: impl FnMut(usize, Value)) -> bool {
-        for i in 0..self.len() {
-            let Some(v) = self.item(i).and_then(|t| serde_yaml_ng::from_str(&t).ok()) else {
-                return false;
-            };
-            f(i, v);
-        }
-        true
+    /// Parses item `i` on its own (None if it does not parse alone: the
+    /// caller then parses the file whole). Parsing on two threads was
+    /// measured slower on a busy 2-CPU machine (cross-thread frees), so it
+    /// is not done.
+    pub fn value(&self, i: usize) -> Option<Value> {
+        self.item(i).and_then(|t| serde_yaml_ng::from_str(&t).ok())
     }
 }
 

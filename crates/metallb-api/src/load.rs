@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_yaml_ng::Value;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -189,7 +190,54 @@ pub(crate) struct Loader<'a> {
     errors: Vec<Diagnostic>,
     /// (kind, namespace, name) -> where first seen (hashed: at 100k
     /// objects a B-tree of string triples cost 15% of the load).
-    seen: HashMap<(String, String, String), Source>,
+    /// Hashes of (kind, namespace, name) of the objects loaded, with how
+    /// many have each hash. A hit is confirmed (and the first place found)
+    /// by a scan of that kind's objects, so only a duplicate (an error)
+    /// costs more than a lookup; no key strings are kept.
+    seen: HashMap<u64, u32, PreHashed>,
+    identity: std::collections::hash_map::RandomState,
+    /// The per-item cache of a List file, when loading through a
+    /// [`crate::LoadCache`].
+    items: Option<ItemCache>,
+    /// How many List items were parsed (reused ones are not counted).
+    item_parses: u64,
+}
+
+/// The Services of a List file's items, by the hash of the item's text.
+pub(crate) type ItemRecords = HashMap<u64, Arc<Loaded<ServiceRecord>>, PreHashed>;
+
+/// For maps whose keys are hashes already: the key is its own hash (a
+/// second SipHash per lookup was a third of a 100k-item List reload).
+pub(crate) type PreHashed = std::hash::BuildHasherDefault<KeyIsHash>;
+
+/// The [`std::hash::Hasher`] of [`PreHashed`]: keeps the last `u64`
+/// written.
+#[derive(Default)]
+pub(crate) struct KeyIsHash(u64);
+
+impl std::hash::Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for u64 keys; folded in so any key still hashes.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// What a [`Loader`] may reuse from a file's previous load, and what it
+/// keeps for the next one.
+#[derive(Debug, Default)]
+pub(crate) struct ItemCache {
+    /// From the previous load of the file: what may be reused.
+    pub previous: ItemRecords,
+    /// From this load: what the next load may reuse.
+    pub kept: ItemRecords,
 }
 
 fn str_field<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
@@ -211,8 +259,38 @@ impl<'a> Loader<'a> {
             opts,
             objects: Objects::default(),
             errors: Vec::new(),
-            seen: HashMap::new(),
+            seen: HashMap::default(),
+            identity: Default::default(),
+            items: None,
+            item_parses: 0,
         }
+    }
+
+    /// A loader for one file that reuses the Services of unchanged List
+    /// items from `previous` (see [`ItemCache`]).
+    pub(crate) fn with_items(opts: &'a Options, previous: ItemRecords) -> Self {
+        Loader {
+            items: Some(ItemCache {
+                kept: HashMap::with_capacity_and_hasher(previous.len(), PreHashed::default()),
+                previous,
+            }),
+            ..Loader::new(opts)
+        }
+    }
+
+    /// List items parsed so far.
+    pub(crate) fn item_parses(&self) -> u64 {
+        self.item_parses
+    }
+
+    /// [`Loader::finish`], also handing back the item cache: this load's
+    /// items if it succeeded, else the previous ones (a bad edit then its
+    /// fix costs one parse of the changed items).
+    pub(crate) fn finish_with_items(mut self) -> (Result<Objects, LoadErrors>, ItemRecords) {
+        let items = self.items.take().unwrap_or_default();
+        let ok = self.errors.is_empty();
+        let result = self.finish();
+        (result, if ok { items.kept } else { items.previous })
     }
 
     pub(crate) fn finish(self) -> Result<Objects, LoadErrors> {
@@ -236,7 +314,7 @@ impl<'a> Loader<'a> {
             }
             // Some part did not parse on its own: start over on the whole
             // file so that the errors are the whole-file parse's.
-            self.rollback(mark, &file);
+            self.rollback(mark);
         }
         for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
             let source = Source {
@@ -279,13 +357,63 @@ impl<'a> Loader<'a> {
             doc: 1,
             item: None,
         };
-        split.for_each_value(|i, item| {
+        for i in 0..split.len() {
             let src = Source {
                 item: Some(i),
                 ..source.clone()
             };
+            let hash = if self.items.is_some() {
+                split.item_hash(i)
+            } else {
+                None
+            };
+            if let Some(h) = hash {
+                if self.reuse_item(h, &src) {
+                    continue;
+                }
+            }
+            let Some(item) = split.value(i) else {
+                return false;
+            };
+            self.item_parses += 1;
+            let (services, errors) = (self.objects.services.len(), self.errors.len());
             self.add_value(item, src);
-        })
+            // One Service and no error from this item: remembered for the
+            // next load of this file.
+            let one = self.objects.services.len() == services + 1 && self.errors.len() == errors;
+            if let (Some(h), Some(items), true) = (hash, self.items.as_mut(), one) {
+                if let Some(rec) = self.objects.services.last() {
+                    items.kept.insert(h, rec.clone());
+                }
+            }
+        }
+        true
+    }
+
+    /// Takes the Service of an unchanged List item (same text hash) from
+    /// the previous load of the file instead of parsing it again. The
+    /// duplicate check runs as for a parsed item.
+    fn reuse_item(&mut self, hash: u64, src: &Source) -> bool {
+        let Some(items) = self.items.as_mut() else {
+            return false;
+        };
+        let Some(old) = items.previous.get(&hash) else {
+            return false;
+        };
+        // Same text at another index: the same record, placed where it is now.
+        let rec = if old.source == *src {
+            old.clone()
+        } else {
+            Arc::new(Loaded {
+                source: src.clone(),
+                ..(**old).clone()
+            })
+        };
+        items.kept.insert(hash, rec.clone());
+        if self.check_identity("Service", &rec.namespace, &rec.name, src) {
+            self.objects.services.push(rec);
+        }
+        true
     }
 
     fn mark(&self) -> Mark {
@@ -308,9 +436,32 @@ impl<'a> Loader<'a> {
     }
 
     /// Forgets what was loaded from `file` since `m`.
-    fn rollback(&mut self, m: Mark, file: &Arc<Path>) {
-        let o = &mut self.objects;
+    fn rollback(&mut self, m: Mark) {
         let [a, b, c, d, e, f, g, h, i, j] = m.lens;
+        macro_rules! forget {
+            ($field:ident, $kind:expr, $from:expr) => {
+                for x in &self.objects.$field[$from..] {
+                    let key = self.identity.hash_one(($kind, &x.namespace, &x.name));
+                    if let Entry::Occupied(mut n) = self.seen.entry(key) {
+                        *n.get_mut() -= 1;
+                        if *n.get() == 0 {
+                            n.remove();
+                        }
+                    }
+                }
+            };
+        }
+        forget!(ip_address_pools, "IPAddressPool", a);
+        forget!(l2_advertisements, "L2Advertisement", b);
+        forget!(bgp_advertisements, "BGPAdvertisement", c);
+        forget!(bgp_peers, "BGPPeer", d);
+        forget!(bfd_profiles, "BFDProfile", e);
+        forget!(communities, "Community", f);
+        forget!(services, "Service", g);
+        forget!(secrets, "Secret", h);
+        forget!(nodes, "Node", i);
+        forget!(namespaces, "Namespace", j);
+        let o = &mut self.objects;
         o.ip_address_pools.truncate(a);
         o.l2_advertisements.truncate(b);
         o.bgp_advertisements.truncate(c);
@@ -322,7 +473,6 @@ impl<'a> Loader<'a> {
         o.nodes.truncate(i);
         o.namespaces.truncate(j);
         self.errors.truncate(m.errors);
-        self.seen.retain(|_, s| !Arc::ptr_eq(&s.file, file));
     }
 
     fn add_value(&mut self, mut v: Value, source: Source) {
@@ -484,30 +634,69 @@ impl<'a> Loader<'a> {
     }
 
     fn check_name(&mut self, obj: &ObjectRef, source: &Source) -> bool {
-        if obj.name.is_empty() || obj.name == "<unnamed>" {
+        self.check_identity(&obj.kind, &obj.namespace, &obj.name, source)
+    }
+
+    /// False (with the error) if the name is missing or the object is
+    /// already loaded; the [`ObjectRef`] is built only for an error.
+    fn check_identity(&mut self, kind: &str, namespace: &str, name: &str, source: &Source) -> bool {
+        let obj = || ObjectRef {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        if name.is_empty() || name == "<unnamed>" {
             self.errors.push(Diagnostic::new(
-                Some(obj.clone()),
+                Some(obj()),
                 Some(source.clone()),
                 "metadata.name",
                 "Required value: name or generateName is required",
             ));
             return false;
         }
-        let key = (obj.kind.clone(), obj.namespace.clone(), obj.name.clone());
-        match self.seen.entry(key) {
-            Entry::Occupied(first) => {
+        let key = self.identity.hash_one((kind, namespace, name));
+        if self.seen.get(&key).is_some_and(|n| *n > 0) {
+            if let Some(first) = self.first_place(kind, namespace, name) {
+                let msg = format!("duplicate object: already defined in {first}");
                 self.errors.push(Diagnostic::new(
-                    Some(obj.clone()),
+                    Some(obj()),
                     Some(source.clone()),
                     "metadata.name",
-                    format!("duplicate object: already defined in {}", first.get()),
+                    msg,
                 ));
-                false
+                return false;
             }
-            Entry::Vacant(slot) => {
-                slot.insert(source.clone());
-                true
-            }
+        }
+        // A new object (or a hash shared with another one).
+        *self.seen.entry(key).or_insert(0) += 1;
+        true
+    }
+
+    /// Where the object `kind namespace/name` was loaded, if it was.
+    fn first_place(&self, kind: &str, namespace: &str, name: &str) -> Option<&Source> {
+        fn find<'o, T: 'o>(
+            objects: impl IntoIterator<Item = &'o Loaded<T>>,
+            namespace: &str,
+            name: &str,
+        ) -> Option<&'o Source> {
+            objects
+                .into_iter()
+                .find(|o| o.name == name && o.namespace == namespace)
+                .map(|o| &o.source)
+        }
+        let o = &self.objects;
+        match kind {
+            "IPAddressPool" => find(&o.ip_address_pools, namespace, name),
+            "L2Advertisement" => find(&o.l2_advertisements, namespace, name),
+            "BGPAdvertisement" => find(&o.bgp_advertisements, namespace, name),
+            "BGPPeer" => find(&o.bgp_peers, namespace, name),
+            "BFDProfile" => find(&o.bfd_profiles, namespace, name),
+            "Community" => find(&o.communities, namespace, name),
+            "Service" => find(o.services.iter().map(|s| &**s), namespace, name),
+            "Secret" => find(&o.secrets, namespace, name),
+            "Node" => find(&o.nodes, namespace, name),
+            "Namespace" => find(&o.namespaces, namespace, name),
+            _ => None,
         }
     }
 

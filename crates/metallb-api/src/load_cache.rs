@@ -1,7 +1,7 @@
 //! Reusing per-file parses across reloads.
 
 use crate::diag::{Diagnostic, Diagnostics, LoadErrors, Source};
-use crate::load::{config_files, Loader, Objects, Options};
+use crate::load::{config_files, ItemRecords, Loader, Objects, Options};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,7 @@ pub struct LoadCache {
     /// Size and mtime are not trusted on the next call.
     verify: bool,
     parses: u64,
+    item_parses: u64,
 }
 
 impl LoadCache {
@@ -34,6 +35,12 @@ impl LoadCache {
     pub fn parses(&self) -> u64 {
         self.parses
     }
+
+    /// How many `kind: List` items this cache has parsed: when a List file
+    /// changes, only the items whose text changed are parsed again.
+    pub fn item_parses(&self) -> u64 {
+        self.item_parses
+    }
 }
 
 #[derive(Debug)]
@@ -43,6 +50,9 @@ struct CachedFile {
     /// Hash of the content that was parsed.
     hash: u64,
     result: Result<Objects, Vec<Diagnostic>>,
+    /// The Services of the file's List items by item text hash (see
+    /// [`Loader::with_items`]), shared with `result`.
+    items: ItemRecords,
 }
 
 fn content_hash(text: &str) -> u64 {
@@ -73,7 +83,12 @@ pub fn load_cached(
                 continue;
             }
         }
-        let (len, hash, result) = match std::fs::read_to_string(file) {
+        let previous = cache
+            .files
+            .get_mut(file)
+            .map(|c| std::mem::take(&mut c.items))
+            .unwrap_or_default();
+        let (len, hash, result, items) = match std::fs::read_to_string(file) {
             Ok(text) => {
                 let (len, hash) = (text.len() as u64, content_hash(&text));
                 // Same content as what was parsed: the parse stands (only a
@@ -81,13 +96,16 @@ pub fn load_cached(
                 if let Some(c) = cache.files.get_mut(file) {
                     if c.hash == hash && c.len == len && c.result.is_ok() {
                         c.modified = modified;
+                        c.items = previous;
                         continue;
                     }
                 }
                 cache.parses += 1;
-                let mut loader = Loader::new(opts);
+                let mut loader = Loader::with_items(opts, previous);
                 loader.add_str(&text, file);
-                (len, hash, loader.finish().map_err(|d| d.errors))
+                cache.item_parses += loader.item_parses();
+                let (result, items) = loader.finish_with_items();
+                (len, hash, result.map_err(|d| d.errors), items)
             }
             Err(e) => (
                 len,
@@ -98,6 +116,7 @@ pub fn load_cached(
                     "",
                     format!("{}: {e}", file.display()),
                 )]),
+                previous,
             ),
         };
         cache.files.insert(
@@ -107,6 +126,7 @@ pub fn load_cached(
                 len,
                 hash,
                 result,
+                items,
             },
         );
     }
@@ -117,21 +137,48 @@ pub fn load_cached(
     let mut errors = Vec::new();
     // Borrowed keys: nothing is allocated per object.
     let mut seen: HashMap<(&str, &str, &str), &Source> = HashMap::new();
+    // A kind found in one file only has no duplicate across files (those
+    // within a file were found by its load): copied without the map.
+    let loaded: Vec<&Objects> = files
+        .iter()
+        .filter_map(|f| cache.files.get(f)?.result.as_ref().ok())
+        .collect();
+    macro_rules! in_one_file {
+        ($field:ident) => {
+            loaded.iter().filter(|o| !o.$field.is_empty()).count() <= 1
+        };
+    }
+    let single = [
+        in_one_file!(ip_address_pools),
+        in_one_file!(l2_advertisements),
+        in_one_file!(bgp_advertisements),
+        in_one_file!(bgp_peers),
+        in_one_file!(bfd_profiles),
+        in_one_file!(communities),
+        in_one_file!(services),
+        in_one_file!(secrets),
+        in_one_file!(nodes),
+        in_one_file!(namespaces),
+    ];
     macro_rules! merge {
-        ($objs:expr, $field:ident, $kind:expr) => {
-            for o in &$objs.$field {
-                let key = ($kind, o.namespace.as_str(), o.name.as_str());
-                if let Some(first) = seen.get(&key) {
-                    errors.push(Diagnostic::new(
-                        Some(o.object_ref($kind)),
-                        Some(o.source.clone()),
-                        "metadata.name",
-                        format!("duplicate object: already defined in {first}"),
-                    ));
-                    continue;
+        ($objs:expr, $field:ident, $kind:expr, $single:expr) => {
+            if single[$single] {
+                out.$field.extend($objs.$field.iter().cloned());
+            } else {
+                for o in &$objs.$field {
+                    let key = ($kind, o.namespace.as_str(), o.name.as_str());
+                    if let Some(first) = seen.get(&key) {
+                        errors.push(Diagnostic::new(
+                            Some(o.object_ref($kind)),
+                            Some(o.source.clone()),
+                            "metadata.name",
+                            format!("duplicate object: already defined in {first}"),
+                        ));
+                        continue;
+                    }
+                    seen.insert(key, &o.source);
+                    out.$field.push(o.clone());
                 }
-                seen.insert(key, &o.source);
-                out.$field.push(o.clone());
             }
         };
     }
@@ -142,16 +189,16 @@ pub fn load_cached(
         match &c.result {
             Err(e) => errors.extend(e.iter().cloned()),
             Ok(objs) => {
-                merge!(objs, ip_address_pools, "IPAddressPool");
-                merge!(objs, l2_advertisements, "L2Advertisement");
-                merge!(objs, bgp_advertisements, "BGPAdvertisement");
-                merge!(objs, bgp_peers, "BGPPeer");
-                merge!(objs, bfd_profiles, "BFDProfile");
-                merge!(objs, communities, "Community");
-                merge!(objs, services, "Service");
-                merge!(objs, secrets, "Secret");
-                merge!(objs, nodes, "Node");
-                merge!(objs, namespaces, "Namespace");
+                merge!(objs, ip_address_pools, "IPAddressPool", 0);
+                merge!(objs, l2_advertisements, "L2Advertisement", 1);
+                merge!(objs, bgp_advertisements, "BGPAdvertisement", 2);
+                merge!(objs, bgp_peers, "BGPPeer", 3);
+                merge!(objs, bfd_profiles, "BFDProfile", 4);
+                merge!(objs, communities, "Community", 5);
+                merge!(objs, services, "Service", 6);
+                merge!(objs, secrets, "Secret", 7);
+                merge!(objs, nodes, "Node", 8);
+                merge!(objs, namespaces, "Namespace", 9);
             }
         }
     }

@@ -8,6 +8,7 @@
 //! `last-applied-configuration`, every spec field) were most of the heap.
 
 use k8s_openapi::api::core::v1::Service;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -19,21 +20,33 @@ const METALLB_ANNOTATION_PREFIXES: [&str; 2] = ["metallb.io/", "metallb.universe
 /// What oxlb keeps of a `v1` Service: the fields the allocator
 /// ([`allocator::ServiceFields`]) and the plan read, as written (defaults
 /// are applied by validation). Identity and labels live in the enclosing
-/// [`crate::Loaded`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// [`crate::Loaded`]. The fields most Services leave unset are in one
+/// boxed [`ServiceExtra`], absent when all are unset, so a plain
+/// LoadBalancer Service costs its ports and 56 bytes here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ServiceRecord {
     /// `spec` was present.
     pub has_spec: bool,
-    /// `spec.type` (None = unset).
-    pub type_: Option<String>,
+    /// `spec.type` (None = unset); the four Kubernetes types are not
+    /// allocated.
+    pub type_: Option<Cow<'static, str>>,
+    /// `spec.ports[]` as (protocol, port); protocol as written (None =
+    /// unset; TCP, UDP and SCTP are not allocated).
+    pub ports: Box<[(Option<Cow<'static, str>>, i32)]>,
+    /// The rest, None when every one of them is unset or empty.
+    pub extra: Option<Box<ServiceExtra>>,
+}
+
+/// The fields of a [`ServiceRecord`] that most Services leave unset.
+/// (Its hash leaves out `status_ips`, which is not an allocator field.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceExtra {
     /// `spec.loadBalancerClass` (empty reads as unset).
     pub load_balancer_class: Option<String>,
     /// The `metallb.io/` and `metallb.universe.tf/` annotations.
     pub annotations: BTreeMap<String, String>,
     /// `spec.loadBalancerIP` (empty = unset).
     pub load_balancer_ip: String,
-    /// `spec.ports[]` as (protocol, port); protocol as written (None = unset).
-    pub ports: Vec<(Option<String>, i32)>,
     /// `spec.externalTrafficPolicy` (empty = unset).
     pub external_traffic_policy: String,
     /// `spec.selector`, sorted by key (a B-tree costs a 544-byte node even
@@ -51,15 +64,48 @@ pub struct ServiceRecord {
     pub status_ips: Vec<IpAddr>,
 }
 
+impl std::hash::Hash for ServiceExtra {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let ServiceExtra {
+            load_balancer_class,
+            annotations,
+            load_balancer_ip,
+            external_traffic_policy,
+            selector,
+            ip_families,
+            ip_family_policy,
+            cluster_ips,
+            cluster_ip,
+            status_ips: _,
+        } = self;
+        (load_balancer_class, annotations, load_balancer_ip).hash(h);
+        (external_traffic_policy, selector, ip_families).hash(h);
+        (ip_family_policy, cluster_ips, cluster_ip).hash(h);
+    }
+}
+
+/// `s` as a static string when it is one of `known`, else allocated.
+fn known_or_owned(s: String, known: &[&'static str]) -> Cow<'static, str> {
+    match known.iter().find(|k| **k == s) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(s),
+    }
+}
+
 impl ServiceRecord {
     /// True if `spec.type` is `LoadBalancer`.
     pub fn is_load_balancer(&self) -> bool {
         self.has_spec && self.type_.as_deref() == Some("LoadBalancer")
     }
 
+    /// `spec.loadBalancerClass` (None when unset or empty).
+    pub fn load_balancer_class(&self) -> Option<&str> {
+        self.extra.as_ref()?.load_balancer_class.as_deref()
+    }
+
     /// Projects a parsed Service, consuming it (nothing is cloned).
     pub fn from_service(svc: Service) -> ServiceRecord {
-        let annotations = svc
+        let annotations: BTreeMap<String, String> = svc
             .metadata
             .annotations
             .unwrap_or_default()
@@ -77,24 +123,20 @@ impl ServiceRecord {
             })
             .unwrap_or_default();
         let Some(spec) = svc.spec else {
-            return ServiceRecord {
+            let extra = ServiceExtra {
                 annotations,
                 status_ips,
+                ..ServiceExtra::default()
+            };
+            return ServiceRecord {
+                extra: boxed_unless_default(extra),
                 ..ServiceRecord::default()
             };
         };
-        ServiceRecord {
-            has_spec: true,
-            type_: spec.type_,
+        let extra = ServiceExtra {
             load_balancer_class: spec.load_balancer_class.filter(|c| !c.is_empty()),
             annotations,
             load_balancer_ip: spec.load_balancer_ip.unwrap_or_default(),
-            ports: spec
-                .ports
-                .unwrap_or_default()
-                .into_iter()
-                .map(|p| (p.protocol, p.port))
-                .collect(),
             external_traffic_policy: spec.external_traffic_policy.unwrap_or_default(),
             selector: spec.selector.unwrap_or_default().into_iter().collect(),
             ip_families: spec.ip_families.unwrap_or_default(),
@@ -102,6 +144,32 @@ impl ServiceRecord {
             cluster_ips: spec.cluster_ips.unwrap_or_default(),
             cluster_ip: spec.cluster_ip.unwrap_or_default(),
             status_ips,
+        };
+        ServiceRecord {
+            has_spec: true,
+            type_: spec.type_.map(|t| {
+                known_or_owned(
+                    t,
+                    &["LoadBalancer", "ClusterIP", "NodePort", "ExternalName"],
+                )
+            }),
+            ports: spec
+                .ports
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| {
+                    (
+                        p.protocol
+                            .map(|p| known_or_owned(p, &["TCP", "UDP", "SCTP"])),
+                        p.port,
+                    )
+                })
+                .collect(),
+            extra: boxed_unless_default(extra),
         }
     }
+}
+
+fn boxed_unless_default(extra: ServiceExtra) -> Option<Box<ServiceExtra>> {
+    (extra != ServiceExtra::default()).then(|| Box::new(extra))
 }

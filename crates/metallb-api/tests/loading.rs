@@ -281,16 +281,16 @@ fn kubectl_get_output_with_status_and_managed_fields_loads() {
     let web = &config.services[0];
     assert_eq!(web.key().to_string(), "shop/web");
     assert_eq!(
-        web.status_ips,
+        web.status_ips(),
         [
             "203.0.113.10".parse::<std::net::IpAddr>().unwrap(),
             "2001:db8::10".parse().unwrap()
         ]
     );
-    assert_eq!(web.fields.namespace_labels["team"], "retail");
-    assert_eq!(web.fields.ports, [("TCP".to_string(), 443)]);
-    assert_eq!(web.fields.external_traffic_policy, "Local");
-    assert_eq!(web.fields.cluster_ips.len(), 2);
+    assert_eq!(web.fields().namespace_labels["team"], "retail");
+    assert_eq!(web.fields().ports, [("TCP".to_string(), 443)]);
+    assert_eq!(web.fields().external_traffic_policy, "Local");
+    assert_eq!(web.fields().cluster_ips.len(), 2);
     let req = web.request().unwrap();
     assert_eq!(req.cluster_ip_families.len(), 2);
 }
@@ -304,7 +304,7 @@ fn the_load_balancer_class_option_selects_only_that_class() {
     let objects = load_with(data("kubectl-service.yaml"), &opts).unwrap();
     let config = validate(&objects, &opts).unwrap().config;
     assert_eq!(config.services.len(), 1);
-    assert_eq!(config.services[0].fields.name, "other-class");
+    assert_eq!(config.services[0].fields().name, "other-class");
 }
 
 #[test]
@@ -388,7 +388,7 @@ fn the_seed_004_documents_load_and_validate() {
         let config = validate(&objects, &Options::default()).unwrap().config;
         assert_eq!(config.services.len(), 1, "{f}");
         let s = &config.services[0];
-        assert_eq!(s.fields.namespace, "default");
+        assert_eq!(s.fields().namespace, "default");
         let req = s.request().unwrap();
         assert_eq!(
             req.cluster_ip_families.len(),

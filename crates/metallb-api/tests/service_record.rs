@@ -79,16 +79,16 @@ fn every_field_the_allocator_and_the_plan_read_survives_the_projection() {
         cluster_ips: vec!["10.96.0.10".into(), "fd00::10".into()],
         cluster_ip: "10.96.0.10".into(),
     };
-    assert_eq!(s.fields, want);
+    assert_eq!(s.fields(), want);
     assert_eq!(
-        s.status_ips,
+        s.status_ips(),
         [
             "192.0.2.10".parse::<std::net::IpAddr>().unwrap(),
             "2001:db8::10".parse().unwrap()
         ]
     );
     // An empty class is no class.
-    assert_eq!(s.load_balancer_class, None);
+    assert_eq!(s.load_balancer_class(), None);
 }
 
 #[test]
@@ -97,6 +97,9 @@ fn annotations_metallb_does_not_read_are_not_kept() {
     let objects = load_str(FULL, "svc.yaml", &opts).unwrap();
     let keys: Vec<&str> = objects.services[0]
         .spec
+        .extra
+        .as_ref()
+        .expect("annotations are kept")
         .annotations
         .keys()
         .map(String::as_str)
@@ -112,6 +115,18 @@ fn annotations_metallb_does_not_read_are_not_kept() {
 }
 
 #[test]
+fn a_plain_load_balancer_service_keeps_its_ports_and_no_extra_fields() {
+    let yaml = "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: shop}\nspec: {type: LoadBalancer, ports: [{port: 80, protocol: TCP}]}\n";
+    let objects = load_str(yaml, "svc.yaml", &Options::default()).unwrap();
+    let r = &objects.services[0].spec;
+    assert!(r.is_load_balancer());
+    assert_eq!(*r.ports, [(Some("TCP".into()), 80)]);
+    assert_eq!(r.extra, None);
+    // The record itself: type, ports and the pointer to the rest.
+    assert!(std::mem::size_of::<metallb_api::ServiceRecord>() <= 56);
+}
+
+#[test]
 fn unknown_fields_in_a_service_are_ignored_as_kubernetes_does() {
     let yaml = "apiVersion: v1\nkind: Service\nfooTop: 1\nmetadata: {name: a, fooMeta: x}\n\
                 spec: {type: LoadBalancer, fooSpec: [1], ports: [{port: 80, fooPort: y}]}\n\
@@ -119,7 +134,7 @@ fn unknown_fields_in_a_service_are_ignored_as_kubernetes_does() {
     let opts = Options::default();
     let objects = load_str(yaml, "svc.yaml", &opts).unwrap();
     let config = validate(&objects, &opts).unwrap().config;
-    assert_eq!(config.services[0].fields.ports, [("TCP".to_string(), 80)]);
+    assert_eq!(config.services[0].fields().ports, [("TCP".to_string(), 80)]);
 }
 
 #[test]
@@ -154,8 +169,5 @@ fn services_of_other_types_and_classes_are_kept_as_records_but_not_handled() {
     };
     let config = validate(&objects, &other).unwrap().config;
     assert_eq!(config.services.len(), 1);
-    assert_eq!(
-        config.services[0].load_balancer_class.as_deref(),
-        Some("other")
-    );
+    assert_eq!(config.services[0].load_balancer_class(), Some("other"));
 }

@@ -15,7 +15,6 @@ use bgp_session::{Endpoint, PeerSettings};
 use metallb_api::{plan, Assigned, BgpPeerConfig, Config, L2Announcement, PeerAsn};
 use serde::Serialize;
 
-use crate::live::fields_hash;
 pub use crate::live::LiveAllocator;
 use crate::metrics::PoolCounts;
 use crate::state::{Allocation, AllocationState};
@@ -227,11 +226,11 @@ fn compute_inner(
     // `namespace/name`, the state file's key, built in one reused buffer.
     let mut state_key = String::new();
     for s in &config.services {
-        let h = (remember || !fresh).then(|| fields_hash(&s.fields));
+        let h = (remember || !fresh).then(|| s.fields_hash());
         if let Some(h) = h.filter(|h| !fresh && live.seen.contains(h)) {
             // The allocator holds this very request already.
             seen.insert(h);
-            keys.push((s.key(), &s.fields.labels));
+            keys.push((s.key(), s.labels()));
             continue;
         }
         match s.request() {
@@ -239,7 +238,7 @@ fn compute_inner(
                 if let Some(h) = h {
                     seen.insert(h);
                 }
-                keys.push((req.key.clone(), &s.fields.labels));
+                keys.push((req.key.clone(), s.labels()));
                 let from_state = if previous.services.is_empty() {
                     None
                 } else {
@@ -251,7 +250,7 @@ fn compute_inner(
                 };
                 let restore = from_state
                     .map(|a| a.ips.clone())
-                    .unwrap_or_else(|| s.status_ips.clone());
+                    .unwrap_or_else(|| s.status_ips().to_vec());
                 changed.push((req, restore));
             }
             Err(e) => {

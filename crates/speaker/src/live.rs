@@ -2,9 +2,8 @@
 //! synced from the Service diff (see `desired::compute_with`).
 
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 
-use allocator::{Allocator, IpAddressPool, ServiceFields};
+use allocator::{Allocator, IpAddressPool};
 
 /// The allocator of a running speaker, kept across reloads. The first
 /// computation restores every allocation (`sync`); later ones replace the
@@ -25,14 +24,6 @@ pub struct LiveAllocator {
     pub(crate) seen: HashSet<u64>,
     /// Services converged or released by the last computation.
     pub last_touched: usize,
-}
-
-/// The request is a function of these fields (`parse_service`), key
-/// included: equal hashes, same request.
-pub(crate) fn fields_hash(fields: &ServiceFields) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    fields.hash(&mut h);
-    h.finish()
 }
 
 impl LiveAllocator {

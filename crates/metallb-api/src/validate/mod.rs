@@ -14,7 +14,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::duration::{format_go_duration, parse_go_duration};
 use crate::load::{Loaded, Objects, Options};
 use crate::selectors::lists_overlap;
-use crate::service::ServiceRecord;
+use crate::service::{ServiceExtra, ServiceRecord};
 use crate::types::BgpPeerSpec;
 use allocator::{validate_pools, IpAddressPool, LabelSelector, Labels, ServiceFields};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -22,7 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use self::{advertisements::*, peers::*, pools::*, services::*};
+pub(crate) use self::services::service_fields;
+use self::{advertisements::*, peers::*, pools::*};
 
 /// A validated configuration and its warnings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,17 +81,8 @@ const TCP_MD5SIG_MAXKEYLEN: usize = 80;
 
 /// Validates loaded objects. All errors are collected; warnings are
 /// returned either way.
+/// The validated Services share the loaded records (nothing is copied).
 pub fn validate(objects: &Objects, opts: &Options) -> Result<Validated, Diagnostics> {
-    validate_with(objects, Records::Borrowed(&objects.services), opts)
-}
-
-/// [`validate`] with the Service records given apart (`objects.services`
-/// is not read).
-fn validate_with(
-    objects: &Objects,
-    services: Records<'_>,
-    opts: &Options,
-) -> Result<Validated, Diagnostics> {
     let mut cx = Ctx {
         errors: Vec::new(),
         warnings: Vec::new(),
@@ -112,7 +104,7 @@ fn validate_with(
     for n in &objects.nodes {
         config.nodes.insert(n.name.clone(), n.labels.clone());
     }
-    config.services = self::services::services(services, opts, &config.namespaces);
+    config.services = self::services::services(&objects.services, opts, &config.namespaces);
     if cx.errors.is_empty() {
         Ok(Validated {
             config,
@@ -131,10 +123,8 @@ pub fn load_config(
     path: impl AsRef<std::path::Path>,
     opts: &Options,
 ) -> Result<Validated, Diagnostics> {
-    let mut objects = crate::load::load_with(path, opts)?;
-    // The records move into the config instead of being copied.
-    let services = std::mem::take(&mut objects.services);
-    validate_with(&objects, Records::Owned(services), opts)
+    let objects = crate::load::load_with(path, opts)?;
+    validate(&objects, opts)
 }
 
 // ---------------------------------------------------------------- selectors

@@ -1,65 +1,52 @@
 //! LoadBalancer Service rules.
 
 use super::*;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 // ----------------------------------------------------------------- services
 
-/// The Service records validation reads: borrowed (cloned into the
-/// config) or owned (moved into it, so a one-shot load never holds both).
-pub(super) enum Records<'a> {
-    Borrowed(&'a [Arc<Loaded<ServiceRecord>>]),
-    Owned(Vec<Arc<Loaded<ServiceRecord>>>),
-}
-
+/// The handled Services, sorted by namespace/name: each shares its loaded
+/// record (nothing is copied) and its namespace's labels.
 pub(super) fn services(
-    records: Records<'_>,
+    all: &[Arc<Loaded<ServiceRecord>>],
     opts: &Options,
     namespaces: &BTreeMap<String, Labels>,
 ) -> Vec<LoadBalancerService> {
-    let all: &[Arc<Loaded<ServiceRecord>>] = match &records {
-        Records::Borrowed(r) => r,
-        Records::Owned(r) => r,
-    };
-    // Sorted by index before the records are built (moving 100k built
-    // records around cost more than building them).
-    let mut order: Vec<usize> = (0..all.len())
-        .filter(|&i| {
-            let r = &all[i].spec;
-            r.is_load_balancer() && r.load_balancer_class == opts.load_balancer_class
+    let mut handled: Vec<&Arc<Loaded<ServiceRecord>>> = all
+        .iter()
+        .filter(|o| {
+            let r = &o.spec;
+            r.is_load_balancer() && r.load_balancer_class() == opts.load_balancer_class.as_deref()
         })
         .collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (&all[a], &all[b]);
-        (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))
-    });
-    let mut out = Vec::with_capacity(order.len());
-    match records {
-        Records::Borrowed(r) => {
-            for i in order {
-                out.push(service((*r[i]).clone(), namespaces));
-            }
-        }
-        Records::Owned(r) => {
-            let mut r: Vec<Option<Arc<Loaded<ServiceRecord>>>> = r.into_iter().map(Some).collect();
-            for i in order {
-                if let Some(o) = r[i].take() {
-                    let o = Arc::try_unwrap(o).unwrap_or_else(|shared| (*shared).clone());
-                    out.push(service(o, namespaces));
-                }
-            }
-        }
-    }
-    out
+    handled.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    let shared: BTreeMap<&str, Arc<Labels>> = namespaces
+        .iter()
+        .map(|(n, l)| (n.as_str(), Arc::new(l.clone())))
+        .collect();
+    let none = Arc::new(Labels::new());
+    handled
+        .into_iter()
+        .map(|o| {
+            let labels = shared.get(o.namespace.as_str()).unwrap_or(&none);
+            LoadBalancerService::new(o.clone(), labels.clone())
+        })
+        .collect()
 }
 
-/// One handled Service, its record moved into the allocator's fields.
-fn service(o: Loaded<ServiceRecord>, namespaces: &BTreeMap<String, Labels>) -> LoadBalancerService {
-    let r = o.spec;
+/// The allocator's fields of one handled Service, defaults applied.
+pub(crate) fn service_fields(
+    o: &Loaded<ServiceRecord>,
+    namespace_labels: &Labels,
+) -> ServiceFields {
+    let none = ServiceExtra::default();
+    let r = o.spec.extra.as_deref().unwrap_or(&none);
     let mut cluster_ips: Vec<String> = r
         .cluster_ips
-        .into_iter()
+        .iter()
         .filter(|c| !c.is_empty())
+        .cloned()
         .collect();
     if cluster_ips.is_empty() && r.cluster_ip.is_empty() {
         // Hand-written file: derive the families from ipFamilies
@@ -82,29 +69,27 @@ fn service(o: Loaded<ServiceRecord>, namespaces: &BTreeMap<String, Labels>) -> L
             })
             .collect();
     }
-    let namespace_labels = namespaces.get(&o.namespace).cloned().unwrap_or_default();
-    let fields = ServiceFields {
-        namespace: o.namespace,
-        name: o.name,
-        labels: o.labels,
-        namespace_labels,
-        annotations: r.annotations,
-        load_balancer_ip: r.load_balancer_ip,
-        ports: r
+    ServiceFields {
+        namespace: o.namespace.clone(),
+        name: o.name.clone(),
+        labels: o.labels.clone(),
+        namespace_labels: namespace_labels.clone(),
+        annotations: r.annotations.clone(),
+        load_balancer_ip: r.load_balancer_ip.clone(),
+        ports: o
+            .spec
             .ports
-            .into_iter()
-            .map(|(proto, port)| (proto.unwrap_or_else(|| "TCP".into()), port))
+            .iter()
+            .map(|(proto, port)| {
+                let proto = proto.as_ref().map_or(Cow::Borrowed("TCP"), Cow::clone);
+                (proto.into_owned(), *port)
+            })
             .collect(),
-        external_traffic_policy: r.external_traffic_policy,
-        selector: r.selector.into_iter().collect(),
-        ip_families: r.ip_families,
-        ip_family_policy: r.ip_family_policy,
+        external_traffic_policy: r.external_traffic_policy.clone(),
+        selector: r.selector.iter().cloned().collect(),
+        ip_families: r.ip_families.clone(),
+        ip_family_policy: r.ip_family_policy.clone(),
         cluster_ips,
-        cluster_ip: r.cluster_ip,
-    };
-    LoadBalancerService {
-        fields,
-        status_ips: r.status_ips,
-        load_balancer_class: r.load_balancer_class,
+        cluster_ip: r.cluster_ip.clone(),
     }
 }
