@@ -4,3 +4,7 @@
 //! responder decision, the per-Service election and the membership state
 //! take bytes and a `now` and return actions; sockets and timers live in
 //! the thin Linux driver.
+
+pub mod announcer;
+pub mod election;
+pub mod membership;
