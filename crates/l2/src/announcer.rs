@@ -114,7 +114,12 @@ impl Announcer {
             .flat_map(|(ip, ifs)| ifs.iter().map(move |i| (*ip, *i)))
             .filter(|(_, i)| !self.links_down.contains(i))
             .collect();
-        let gone: Vec<(IpAddr, u32)> = self.answering.keys().filter(|k| !want.contains(k)).copied().collect();
+        let gone: Vec<(IpAddr, u32)> = self
+            .answering
+            .keys()
+            .filter(|k| !want.contains(k))
+            .copied()
+            .collect();
         for (ip, ifindex) in gone {
             self.answering.remove(&(ip, ifindex));
             // Losing leadership (or the link): stop at once, send nothing.
@@ -131,7 +136,13 @@ impl Announcer {
             }
             out.push(Action::StartAnswering { ip, ifindex });
             out.push(Action::SendGratuitous { ifindex, ip });
-            self.answering.insert((ip, ifindex), Burst { until: now + BURST_FOR, next: Some(now + BURST_EVERY) });
+            self.answering.insert(
+                (ip, ifindex),
+                Burst {
+                    until: now + BURST_FOR,
+                    next: Some(now + BURST_EVERY),
+                },
+            );
         }
     }
 

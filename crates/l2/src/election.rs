@@ -146,35 +146,55 @@ pub fn elect<'a>(
         return Election::NoCandidate(NoCandidate::NoMatchingNode);
     }
     let live: Vec<&str> = match inputs.live {
-        Some(live) => matching.iter().copied().filter(|n| live.contains(*n)).collect(),
+        Some(live) => matching
+            .iter()
+            .copied()
+            .filter(|n| live.contains(*n))
+            .collect(),
         None => matching.iter().copied().collect(),
     };
     if live.is_empty() {
-        return Election::NoCandidate(NoCandidate::NoLiveNode { matching: matching.len() });
+        return Election::NoCandidate(NoCandidate::NoLiveNode {
+            matching: matching.len(),
+        });
     }
     // MetalLB `nodesWithEndpoint`: with ETP=Local only nodes that hold a
     // ready endpoint are candidates.
     let eligible: Vec<&str> = match inputs.ready_endpoints {
-        Some(ready) => live.iter().copied().filter(|n| ready.contains(*n)).collect(),
+        Some(ready) => live
+            .iter()
+            .copied()
+            .filter(|n| ready.contains(*n))
+            .collect(),
         None => live.clone(),
     };
     if eligible.is_empty() {
         return Election::NoCandidate(NoCandidate::NoReadyEndpoint { live: live.len() });
     }
     let up: Vec<&str> = match inputs.link_down {
-        Some(down) => eligible.iter().copied().filter(|n| !down.contains(*n)).collect(),
+        Some(down) => eligible
+            .iter()
+            .copied()
+            .filter(|n| !down.contains(*n))
+            .collect(),
         None => eligible.clone(),
     };
     if up.is_empty() {
-        return Election::NoCandidate(NoCandidate::AllLinksDown { eligible: eligible.len() });
+        return Election::NoCandidate(NoCandidate::AllLinksDown {
+            eligible: eligible.len(),
+        });
     }
     let ip = go_ip_string(first_ip);
     let score = |n: &str| inputs.scores.and_then(|s| s.get(n)).copied().unwrap_or(0);
-    let mut keyed: Vec<(i64, [u8; 32], &str)> =
-        up.into_iter().map(|n| (score(n), order_key(n, &ip), n)).collect();
+    let mut keyed: Vec<(i64, [u8; 32], &str)> = up
+        .into_iter()
+        .map(|n| (score(n), order_key(n, &ip), n))
+        .collect();
     // MetalLB `sortL2Candidates`: higher score first, then the hash bytes
     // ascending. Equal hashes mean equal names (the set has no duplicates),
     // the name is only a last key so that the order is total.
     keyed.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(b.2)));
-    Election::Winner { ordered: keyed.into_iter().map(|(_, _, n)| n.to_owned()).collect() }
+    Election::Winner {
+        ordered: keyed.into_iter().map(|(_, _, n)| n.to_owned()).collect(),
+    }
 }

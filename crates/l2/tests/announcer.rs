@@ -11,7 +11,10 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn desired(entries: &[(&str, &[u32])]) -> Desired {
-    entries.iter().map(|(a, ifs)| (ip(a), ifs.iter().copied().collect::<BTreeSet<u32>>())).collect()
+    entries
+        .iter()
+        .map(|(a, ifs)| (ip(a), ifs.iter().copied().collect::<BTreeSet<u32>>()))
+        .collect()
 }
 
 fn ms(n: u64) -> Duration {
@@ -19,12 +22,20 @@ fn ms(n: u64) -> Duration {
 }
 
 fn without_wake(actions: Vec<Action>) -> Vec<Action> {
-    actions.into_iter().filter(|a| !matches!(a, Action::WakeAt(_))).collect()
+    actions
+        .into_iter()
+        .filter(|a| !matches!(a, Action::WakeAt(_)))
+        .collect()
 }
 
 /// Runs the announcer's own timers until `end` and returns the times of
 /// the gratuitous announcements (relative to `t0`).
-fn follow_timers(a: &mut Announcer, t0: Instant, mut actions: Vec<Action>, end: Duration) -> Vec<Duration> {
+fn follow_timers(
+    a: &mut Announcer,
+    t0: Instant,
+    mut actions: Vec<Action>,
+    end: Duration,
+) -> Vec<Duration> {
     let mut sent = Vec::new();
     let mut now = t0;
     loop {
@@ -56,8 +67,14 @@ fn takeover_answers_and_announces_at_once_then_every_1_1_s_until_5_s() {
     assert_eq!(
         without_wake(first.clone()),
         vec![
-            Action::StartAnswering { ip: ip("192.0.2.10"), ifindex: 3 },
-            Action::SendGratuitous { ifindex: 3, ip: ip("192.0.2.10") },
+            Action::StartAnswering {
+                ip: ip("192.0.2.10"),
+                ifindex: 3
+            },
+            Action::SendGratuitous {
+                ifindex: 3,
+                ip: ip("192.0.2.10")
+            },
         ]
     );
     let sent = follow_timers(&mut a, t0, first, Duration::from_secs(60));
@@ -70,7 +87,10 @@ fn late_timer_sends_one_repeat_not_a_catch_up_burst() {
     let mut a = Announcer::new();
     a.handle(t0, Event::Desired(&desired(&[("192.0.2.10", &[3])])));
     let late = a.handle(t0 + ms(3500), Event::Timer);
-    let garps = late.iter().filter(|x| matches!(x, Action::SendGratuitous { .. })).count();
+    let garps = late
+        .iter()
+        .filter(|x| matches!(x, Action::SendGratuitous { .. }))
+        .count();
     assert_eq!(garps, 1);
     assert!(late.contains(&Action::WakeAt(t0 + ms(4400))), "{late:?}");
 }
@@ -90,12 +110,21 @@ fn reload_adding_one_vip_starts_only_that_vip() {
     let t0 = Instant::now();
     let mut a = Announcer::new();
     a.handle(t0, Event::Desired(&desired(&[("192.0.2.10", &[3])])));
-    let out = a.handle(t0 + ms(50), Event::Desired(&desired(&[("192.0.2.10", &[3]), ("192.0.2.11", &[3])])));
+    let out = a.handle(
+        t0 + ms(50),
+        Event::Desired(&desired(&[("192.0.2.10", &[3]), ("192.0.2.11", &[3])])),
+    );
     assert_eq!(
         without_wake(out),
         vec![
-            Action::StartAnswering { ip: ip("192.0.2.11"), ifindex: 3 },
-            Action::SendGratuitous { ifindex: 3, ip: ip("192.0.2.11") },
+            Action::StartAnswering {
+                ip: ip("192.0.2.11"),
+                ifindex: 3
+            },
+            Action::SendGratuitous {
+                ifindex: 3,
+                ip: ip("192.0.2.11")
+            },
         ]
     );
 }
@@ -106,7 +135,13 @@ fn losing_leadership_stops_at_once_and_sends_nothing_afterwards() {
     let mut a = Announcer::new();
     a.handle(t0, Event::Desired(&desired(&[("192.0.2.10", &[3])])));
     let lost = a.handle(t0 + ms(300), Event::Desired(&Desired::new()));
-    assert_eq!(lost, vec![Action::StopAnswering { ip: ip("192.0.2.10") }], "no WakeAt, no gratuitous");
+    assert_eq!(
+        lost,
+        vec![Action::StopAnswering {
+            ip: ip("192.0.2.10")
+        }],
+        "no WakeAt, no gratuitous"
+    );
     let later = a.handle(t0 + ms(1100), Event::Timer);
     assert_eq!(later, vec![]);
     assert_eq!(a.answering().count(), 0);
@@ -117,27 +152,50 @@ fn link_down_stops_that_interface_in_the_same_call_and_link_up_announces_again()
     let t0 = Instant::now();
     let mut a = Announcer::new();
     let vip = ip("192.0.2.10");
-    a.handle(t0, Event::Desired(&desired(&[("192.0.2.10", &[3, 4]), ("192.0.2.11", &[3])])));
+    a.handle(
+        t0,
+        Event::Desired(&desired(&[("192.0.2.10", &[3, 4]), ("192.0.2.11", &[3])])),
+    );
     let down = without_wake(a.handle(t0 + ms(10), Event::LinkDown { ifindex: 3 }));
     assert_eq!(
         down,
         vec![
-            Action::StopAnsweringOn { ip: vip, ifindex: 3 },
-            Action::StopAnswering { ip: ip("192.0.2.11") },
+            Action::StopAnsweringOn {
+                ip: vip,
+                ifindex: 3
+            },
+            Action::StopAnswering {
+                ip: ip("192.0.2.11")
+            },
         ]
     );
     assert_eq!(a.answering().collect::<Vec<_>>(), vec![(vip, 4)]);
     // A reload while the link is down does not start on it.
-    let reload = a.handle(t0 + ms(20), Event::Desired(&desired(&[("192.0.2.10", &[3, 4]), ("192.0.2.11", &[3])])));
+    let reload = a.handle(
+        t0 + ms(20),
+        Event::Desired(&desired(&[("192.0.2.10", &[3, 4]), ("192.0.2.11", &[3])])),
+    );
     assert_eq!(without_wake(reload), vec![]);
     let up = without_wake(a.handle(t0 + ms(30), Event::LinkUp { ifindex: 3 }));
     assert_eq!(
         up,
         vec![
-            Action::StartAnswering { ip: vip, ifindex: 3 },
-            Action::SendGratuitous { ifindex: 3, ip: vip },
-            Action::StartAnswering { ip: ip("192.0.2.11"), ifindex: 3 },
-            Action::SendGratuitous { ifindex: 3, ip: ip("192.0.2.11") },
+            Action::StartAnswering {
+                ip: vip,
+                ifindex: 3
+            },
+            Action::SendGratuitous {
+                ifindex: 3,
+                ip: vip
+            },
+            Action::StartAnswering {
+                ip: ip("192.0.2.11"),
+                ifindex: 3
+            },
+            Action::SendGratuitous {
+                ifindex: 3,
+                ip: ip("192.0.2.11")
+            },
         ]
     );
 }

@@ -22,12 +22,30 @@ fn hex(b: &[u8]) -> String {
 // Computed with `printf 'node-a#192.0.2.10' | sha256sum` (coreutils), not
 // with the code under test.
 const GOLDEN: &[(&str, &str)] = &[
-    ("node-a#192.0.2.10", "d4b84135501a6622f43f01422f65d768d1a4637914be8add4e31f107336b8068"),
-    ("node-b#192.0.2.10", "6e9fb809c116d8f27df8ac49a804ddcf00101a76d602d91312d91548ae06abbf"),
-    ("node-c#192.0.2.10", "39f2d7a8f2401847a848a92e8435873a10a277cabe7bc275e797deb43bd7cd0c"),
-    ("node-a#2001:db8::10", "5525059d790ad6c9458aabead6068769eb0cbb13962eae2500ff38eb462569c2"),
-    ("node-b#2001:db8::10", "21d5668f18c03bbe00f394da685dde376e0293fd36d5320ac575f592bd70c06b"),
-    ("node-c#2001:db8::10", "d30d3eb7a24270e021589e4071ea239bc2d6472ec4bf8f4e965bc63696567392"),
+    (
+        "node-a#192.0.2.10",
+        "d4b84135501a6622f43f01422f65d768d1a4637914be8add4e31f107336b8068",
+    ),
+    (
+        "node-b#192.0.2.10",
+        "6e9fb809c116d8f27df8ac49a804ddcf00101a76d602d91312d91548ae06abbf",
+    ),
+    (
+        "node-c#192.0.2.10",
+        "39f2d7a8f2401847a848a92e8435873a10a277cabe7bc275e797deb43bd7cd0c",
+    ),
+    (
+        "node-a#2001:db8::10",
+        "5525059d790ad6c9458aabead6068769eb0cbb13962eae2500ff38eb462569c2",
+    ),
+    (
+        "node-b#2001:db8::10",
+        "21d5668f18c03bbe00f394da685dde376e0293fd36d5320ac575f592bd70c06b",
+    ),
+    (
+        "node-c#2001:db8::10",
+        "d30d3eb7a24270e021589e4071ea239bc2d6472ec4bf8f4e965bc63696567392",
+    ),
 ];
 
 #[test]
@@ -41,22 +59,39 @@ fn order_key_is_sha256_of_node_hash_sign_ip_as_sha256sum_computes_it() {
 #[test]
 fn ipv4_winner_is_the_node_with_the_smallest_hash() {
     // Hashes above: c 39f2.. < b 6e9f.. < a d4b8..
-    let e = elect(ip("192.0.2.10"), ["node-a", "node-b", "node-c"], ElectionInputs::default());
-    assert_eq!(e, Election::Winner { ordered: vec!["node-c".into(), "node-b".into(), "node-a".into()] });
+    let e = elect(
+        ip("192.0.2.10"),
+        ["node-a", "node-b", "node-c"],
+        ElectionInputs::default(),
+    );
+    assert_eq!(
+        e,
+        Election::Winner {
+            ordered: vec!["node-c".into(), "node-b".into(), "node-a".into()]
+        }
+    );
 }
 
 #[test]
 fn ipv6_order_uses_the_compressed_text_form_of_the_first_ip() {
     // b 21d5.. < a 5525.. < c d30d..; the address is written fully and must
     // still hash as "2001:db8::10".
-    let e = elect(ip("2001:0db8:0000:0000:0000:0000:0000:0010"), ["node-c", "node-a", "node-b"], ElectionInputs::default());
+    let e = elect(
+        ip("2001:0db8:0000:0000:0000:0000:0000:0010"),
+        ["node-c", "node-a", "node-b"],
+        ElectionInputs::default(),
+    );
     assert_eq!(e.candidates(), ["node-b", "node-a", "node-c"]);
 }
 
 #[test]
 fn ipv4_mapped_ipv6_address_hashes_as_dotted_ipv4_like_go() {
     assert_eq!(go_ip_string(ip("::ffff:192.0.2.10")), "192.0.2.10");
-    let mapped = elect(ip("::ffff:192.0.2.10"), ["node-a", "node-b", "node-c"], ElectionInputs::default());
+    let mapped = elect(
+        ip("::ffff:192.0.2.10"),
+        ["node-a", "node-b", "node-c"],
+        ElectionInputs::default(),
+    );
     assert_eq!(mapped.winner(), Some("node-c"));
 }
 
@@ -66,7 +101,10 @@ fn dead_member_is_not_a_candidate_and_the_next_in_order_wins() {
     let e = elect(
         ip("192.0.2.10"),
         ["node-a", "node-b", "node-c"],
-        ElectionInputs { live: Some(&live), ..Default::default() },
+        ElectionInputs {
+            live: Some(&live),
+            ..Default::default()
+        },
     );
     assert_eq!(e.candidates(), ["node-b", "node-a"]);
 }
@@ -77,7 +115,10 @@ fn local_traffic_policy_keeps_only_nodes_with_a_ready_endpoint() {
     let e = elect(
         ip("192.0.2.10"),
         ["node-a", "node-b", "node-c"],
-        ElectionInputs { ready_endpoints: Some(&ready), ..Default::default() },
+        ElectionInputs {
+            ready_endpoints: Some(&ready),
+            ..Default::default()
+        },
     );
     assert_eq!(e.candidates(), ["node-a"]);
 }
@@ -88,7 +129,10 @@ fn node_whose_link_lost_carrier_leaves_the_candidates() {
     let e = elect(
         ip("192.0.2.10"),
         ["node-a", "node-b", "node-c"],
-        ElectionInputs { link_down: Some(&down), ..Default::default() },
+        ElectionInputs {
+            link_down: Some(&down),
+            ..Default::default()
+        },
     );
     assert_eq!(e.winner(), Some("node-b"));
 }
@@ -99,7 +143,10 @@ fn preference_score_outranks_the_hash_as_in_metallb() {
     let e = elect(
         ip("192.0.2.10"),
         ["node-a", "node-b", "node-c"],
-        ElectionInputs { scores: Some(&scores), ..Default::default() },
+        ElectionInputs {
+            scores: Some(&scores),
+            ..Default::default()
+        },
     );
     assert_eq!(e.candidates(), ["node-a", "node-c", "node-b"]);
 }
@@ -114,14 +161,40 @@ fn each_empty_filter_gives_its_own_reason() {
         Election::NoCandidate(NoCandidate::NoMatchingNode)
     );
     assert_eq!(
-        elect(a, ["node-b", "node-c"], ElectionInputs { live: Some(&only_a), ..Default::default() }),
+        elect(
+            a,
+            ["node-b", "node-c"],
+            ElectionInputs {
+                live: Some(&only_a),
+                ..Default::default()
+            }
+        ),
         Election::NoCandidate(NoCandidate::NoLiveNode { matching: 2 })
     );
-    let e = elect(a, ["node-a"], ElectionInputs { ready_endpoints: Some(&none), ..Default::default() });
-    assert_eq!(e, Election::NoCandidate(NoCandidate::NoReadyEndpoint { live: 1 }));
-    assert!(matches!(&e, Election::NoCandidate(r) if r.to_string().contains("externalTrafficPolicy")));
+    let e = elect(
+        a,
+        ["node-a"],
+        ElectionInputs {
+            ready_endpoints: Some(&none),
+            ..Default::default()
+        },
+    );
     assert_eq!(
-        elect(a, ["node-a"], ElectionInputs { link_down: Some(&only_a), ..Default::default() }),
+        e,
+        Election::NoCandidate(NoCandidate::NoReadyEndpoint { live: 1 })
+    );
+    assert!(
+        matches!(&e, Election::NoCandidate(r) if r.to_string().contains("externalTrafficPolicy"))
+    );
+    assert_eq!(
+        elect(
+            a,
+            ["node-a"],
+            ElectionInputs {
+                link_down: Some(&only_a),
+                ..Default::default()
+            }
+        ),
         Election::NoCandidate(NoCandidate::AllLinksDown { eligible: 1 })
     );
 }

@@ -101,36 +101,61 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "membership config: field `{}` {}", self.field, self.problem)
+        write!(
+            f,
+            "membership config: field `{}` {}",
+            self.field, self.problem
+        )
     }
 }
 
 impl std::error::Error for ConfigError {}
 
 fn err(field: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-    ConfigError { field: field.into(), problem: problem.into() }
+    ConfigError {
+        field: field.into(),
+        problem: problem.into(),
+    }
 }
 
 impl MembershipConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.members.len() > 255 {
-            return Err(err("members", format!("lists {} members, at most 255 are supported", self.members.len())));
+            return Err(err(
+                "members",
+                format!(
+                    "lists {} members, at most 255 are supported",
+                    self.members.len()
+                ),
+            ));
         }
         let mut names = BTreeSet::new();
         let mut addrs = BTreeSet::new();
         for (i, m) in self.members.iter().enumerate() {
             if m.name.is_empty() || m.name.len() > 253 {
-                return Err(err(format!("members[{i}].name"), format!("{:?} must be 1 to 253 octets", m.name)));
+                return Err(err(
+                    format!("members[{i}].name"),
+                    format!("{:?} must be 1 to 253 octets", m.name),
+                ));
             }
             if !names.insert(m.name.as_str()) {
-                return Err(err(format!("members[{i}].name"), format!("{:?} is listed twice", m.name)));
+                return Err(err(
+                    format!("members[{i}].name"),
+                    format!("{:?} is listed twice", m.name),
+                ));
             }
             if !addrs.insert(m.addr) {
-                return Err(err(format!("members[{i}].addr"), format!("{} is listed twice", m.addr)));
+                return Err(err(
+                    format!("members[{i}].addr"),
+                    format!("{} is listed twice", m.addr),
+                ));
             }
         }
         if !names.contains(self.me.as_str()) {
-            return Err(err("me", format!("{:?} is not one of the members", self.me)));
+            return Err(err(
+                "me",
+                format!("{:?} is not one of the members", self.me),
+            ));
         }
         if self.secret.is_empty() {
             return Err(err("secret", "is empty; membership needs a shared key"));
@@ -149,12 +174,18 @@ impl MembershipConfig {
             ));
         }
         if t.fence_after < t.interval * 2 {
-            return Err(err("timing.fence_after", format!("{:?} must be at least two intervals", t.fence_after)));
+            return Err(err(
+                "timing.fence_after",
+                format!("{:?} must be at least two intervals", t.fence_after),
+            ));
         }
         if t.fence_hold <= t.interval {
             return Err(err(
                 "timing.fence_hold",
-                format!("{:?} must exceed one interval {:?} (a rejoining node waits until it is seen)", t.fence_hold, t.interval),
+                format!(
+                    "{:?} must exceed one interval {:?} (a rejoining node waits until it is seen)",
+                    t.fence_hold, t.interval
+                ),
             ));
         }
         Ok(())

@@ -30,15 +30,25 @@ pub enum Event<'a> {
 /// What the core asks for, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    Send { to: SocketAddr, bytes: Vec<u8> },
+    Send {
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
     /// Call `handle(_, Event::Timer)` at this time (replaces earlier ones).
     WakeAt(Instant),
     /// `node` is alive (election input changed).
-    Up { node: String },
+    Up {
+        node: String,
+    },
     /// `node` is no longer alive.
-    Down { node: String, reason: DownReason },
+    Down {
+        node: String,
+        reason: DownReason,
+    },
     /// `node` reported a different set of interfaces without carrier.
-    LinksChanged { node: String },
+    LinksChanged {
+        node: String,
+    },
     /// This node's fencing state changed.
     Fence(FenceState),
     /// A datagram was dropped; for counters and logs.
@@ -56,14 +66,21 @@ pub enum DownReason {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FenceState {
     /// May answer: `seen` of `configured` members counted (or fencing off).
-    Clear { seen: usize, configured: usize },
+    Clear {
+        seen: usize,
+        configured: usize,
+    },
     Fenced(FenceReason),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FenceReason {
     /// Fewer than `needed` of `configured` members counted.
-    NoMajority { seen: usize, configured: usize, needed: usize },
+    NoMajority {
+        seen: usize,
+        configured: usize,
+        needed: usize,
+    },
     /// This node is shutting down.
     Leaving,
 }
@@ -86,12 +103,33 @@ impl fmt::Display for FenceState {
 /// Why a datagram was dropped; each names the field at fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rejection {
-    Wire { from: IpAddr, error: WireError },
-    NotForMe { from: IpAddr, to: String },
-    UnknownMember { from: IpAddr, name: String },
-    WrongSource { member: String, expected: IpAddr, got: IpAddr },
-    Replay { member: String, epoch: u64, seq: u64, last_epoch: u64, last_seq: u64 },
-    StaleLeave { member: String },
+    Wire {
+        from: IpAddr,
+        error: WireError,
+    },
+    NotForMe {
+        from: IpAddr,
+        to: String,
+    },
+    UnknownMember {
+        from: IpAddr,
+        name: String,
+    },
+    WrongSource {
+        member: String,
+        expected: IpAddr,
+        got: IpAddr,
+    },
+    Replay {
+        member: String,
+        epoch: u64,
+        seq: u64,
+        last_epoch: u64,
+        last_seq: u64,
+    },
+    StaleLeave {
+        member: String,
+    },
 }
 
 impl fmt::Display for Rejection {
@@ -184,8 +222,12 @@ impl Membership {
 
     /// Live members, this node included (the election's `live` input).
     pub fn alive(&self) -> BTreeSet<String> {
-        let mut out: BTreeSet<String> =
-            self.peers.iter().filter(|p| p.alive).map(|p| p.name.clone()).collect();
+        let mut out: BTreeSet<String> = self
+            .peers
+            .iter()
+            .filter(|p| p.alive)
+            .map(|p| p.name.clone())
+            .collect();
         if !self.leaving {
             out.insert(self.cfg.me.clone());
         }
@@ -197,7 +239,10 @@ impl Membership {
         if node == self.cfg.me {
             return &self.my_links;
         }
-        self.peers.iter().find(|p| p.name == node).map_or(&[], |p| p.links.as_slice())
+        self.peers
+            .iter()
+            .find(|p| p.name == node)
+            .map_or(&[], |p| p.links.as_slice())
     }
 
     /// The current fencing state (`None` before `Start`).
@@ -212,7 +257,9 @@ impl Membership {
 
     pub fn handle(&mut self, now: Instant, event: Event<'_>) -> Vec<Action> {
         let mut out = Vec::new();
-        if self.leaving {
+        let started = self.next_tick.is_some();
+        if self.leaving || (!started && matches!(event, Event::Timer | Event::Datagram { .. })) {
+            // Before `Start` nothing is bound, after a leave nothing counts.
             return out;
         }
         match event {
@@ -228,7 +275,7 @@ impl Membership {
                 links.dedup();
                 if links != self.my_links {
                     self.my_links = links;
-                    if self.next_tick.is_some() {
+                    if started {
                         self.ping_all(now, &mut out);
                     }
                 }
@@ -249,7 +296,14 @@ impl Membership {
 
     /// Builds, signs and sends one datagram to peer `i`; remembers pings
     /// and acks so that an echo of them can be checked.
-    fn emit(&mut self, now: Instant, kind: Kind, i: usize, echo: Option<(u64, u64)>, out: &mut Vec<Action>) {
+    fn emit(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        i: usize,
+        echo: Option<(u64, u64)>,
+        out: &mut Vec<Action>,
+    ) {
         let seq = self.next_seq();
         let (echo_epoch, echo_seq) = echo.unwrap_or((0, 0));
         let d = Datagram {
@@ -269,7 +323,10 @@ impl Membership {
             }
         }
         let to = SocketAddr::new(self.peers[i].addr, self.cfg.port);
-        out.push(Action::Send { to, bytes: d.encode(&self.key) });
+        out.push(Action::Send {
+            to,
+            bytes: d.encode(&self.key),
+        });
     }
 
     fn ping_all(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -291,7 +348,11 @@ impl Membership {
         }
         self.next_tick = Some(next);
         let horizon = self.cfg.timing.dead_after;
-        while self.sent.front().is_some_and(|s| now.saturating_duration_since(s.2) >= horizon) {
+        while self
+            .sent
+            .front()
+            .is_some_and(|s| now.saturating_duration_since(s.2) >= horizon)
+        {
             self.sent.pop_front();
         }
     }
@@ -316,11 +377,18 @@ impl Membership {
             return out.push(Action::Rejected(Rejection::NotForMe { from, to: d.to }));
         }
         let Some(i) = self.peers.iter().position(|p| p.name == d.from) else {
-            return out.push(Action::Rejected(Rejection::UnknownMember { from, name: d.from }));
+            return out.push(Action::Rejected(Rejection::UnknownMember {
+                from,
+                name: d.from,
+            }));
         };
         if self.peers[i].addr != from {
             let expected = self.peers[i].addr;
-            return out.push(Action::Rejected(Rejection::WrongSource { member: d.from, expected, got: from }));
+            return out.push(Action::Rejected(Rejection::WrongSource {
+                member: d.from,
+                expected,
+                got: from,
+            }));
         }
         let echo = self.fresh_echo(now, i, d.echo_epoch, d.echo_seq);
         if let Some(last) = self.peers[i].last_rx {
@@ -350,7 +418,10 @@ impl Membership {
             p.links.clear();
             if p.alive {
                 p.alive = false;
-                out.push(Action::Down { node: p.name.clone(), reason: DownReason::Left });
+                out.push(Action::Down {
+                    node: p.name.clone(),
+                    reason: DownReason::Left,
+                });
             }
             return;
         }
@@ -358,11 +429,15 @@ impl Membership {
         p.last_rx = Some((d.epoch, d.seq));
         if p.links != d.links {
             p.links = d.links;
-            out.push(Action::LinksChanged { node: p.name.clone() });
+            out.push(Action::LinksChanged {
+                node: p.name.clone(),
+            });
         }
         if let Some(at) = echo {
             let fence_after = self.cfg.timing.fence_after;
-            let was_fresh = p.proof.is_some_and(|old| now.saturating_duration_since(old) < fence_after);
+            let was_fresh = p
+                .proof
+                .is_some_and(|old| now.saturating_duration_since(old) < fence_after);
             if !was_fresh {
                 p.fresh_since = Some(now);
             }
@@ -384,9 +459,14 @@ impl Membership {
             if alive != p.alive {
                 p.alive = alive;
                 out.push(if alive {
-                    Action::Up { node: p.name.clone() }
+                    Action::Up {
+                        node: p.name.clone(),
+                    }
                 } else {
-                    Action::Down { node: p.name.clone(), reason: DownReason::Silent }
+                    Action::Down {
+                        node: p.name.clone(),
+                        reason: DownReason::Silent,
+                    }
                 });
             }
             let fresh = age.is_some_and(|a| a < t.fence_after);
@@ -411,12 +491,17 @@ impl Membership {
         let state = match self.cfg.fencing {
             // Issue 10 fencing: a strict majority of the configured
             // members, this node included.
-            Fencing::Majority if counted * 2 <= configured => FenceState::Fenced(FenceReason::NoMajority {
+            Fencing::Majority if counted * 2 <= configured => {
+                FenceState::Fenced(FenceReason::NoMajority {
+                    seen: counted,
+                    configured,
+                    needed: configured / 2 + 1,
+                })
+            }
+            _ => FenceState::Clear {
                 seen: counted,
                 configured,
-                needed: configured / 2 + 1,
-            }),
-            _ => FenceState::Clear { seen: counted, configured },
+            },
         };
         let changed = match (&self.fence, &state) {
             (Some(FenceState::Clear { .. }), FenceState::Clear { .. }) => false,

@@ -63,6 +63,4 @@ mod core;
 pub mod wire;
 
 pub use self::config::{ConfigError, Fencing, Member, MembershipConfig, Timing, DEFAULT_PORT};
-pub use self::core::{
-    Action, DownReason, Event, FenceReason, FenceState, Membership, Rejection,
-};
+pub use self::core::{Action, DownReason, Event, FenceReason, FenceState, Membership, Rejection};

@@ -10,7 +10,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use l2::election::{elect, ElectionInputs};
-use l2::membership::{Action, Event, Fencing, Member, Membership, MembershipConfig, Timing, DEFAULT_PORT};
+use l2::membership::{
+    Action, Event, Fencing, Member, Membership, MembershipConfig, Timing, DEFAULT_PORT,
+};
 
 pub const SECRET: &[u8] = b"metallb memberlist secretkey";
 
@@ -23,10 +25,21 @@ pub fn addr(i: usize) -> IpAddr {
 }
 
 pub fn members(n: usize) -> Vec<Member> {
-    (0..n).map(|i| Member { name: name(i), addr: addr(i) }).collect()
+    (0..n)
+        .map(|i| Member {
+            name: name(i),
+            addr: addr(i),
+        })
+        .collect()
 }
 
-pub fn config(i: usize, n: usize, epoch: u64, timing: Timing, fencing: Fencing) -> MembershipConfig {
+pub fn config(
+    i: usize,
+    n: usize,
+    epoch: u64,
+    timing: Timing,
+    fencing: Fencing,
+) -> MembershipConfig {
     MembershipConfig {
         me: name(i),
         members: members(n),
@@ -42,6 +55,7 @@ pub struct Node {
     pub m: Membership,
     pub running: bool,
     wake: Option<Instant>,
+    start_at: Option<Instant>,
 }
 
 pub struct Sim {
@@ -71,7 +85,12 @@ impl Sim {
     pub fn new(n: usize, timing: Timing, fencing: Fencing, seed: u64) -> Sim {
         let t0 = Instant::now();
         let nodes = (0..n)
-            .map(|i| Node { m: Membership::new(config(i, n, 1000, timing, fencing)).unwrap(), running: true, wake: None })
+            .map(|i| Node {
+                m: Membership::new(config(i, n, 1000, timing, fencing)).unwrap(),
+                running: true,
+                wake: None,
+                start_at: None,
+            })
             .collect();
         let mut sim = Sim {
             t0,
@@ -86,18 +105,33 @@ impl Sim {
             tap: None,
             timing,
             fencing,
-            vips: (1..=20).map(|k| IpAddr::V4(Ipv4Addr::new(192, 0, 2, k))).collect(),
+            vips: (1..=20)
+                .map(|k| IpAddr::V4(Ipv4Addr::new(192, 0, 2, k)))
+                .collect(),
             order: Vec::new(),
         };
         let all: Vec<String> = (0..n).map(name).collect();
         sim.order = sim
             .vips
             .iter()
-            .map(|v| elect(*v, all.iter().map(String::as_str), ElectionInputs::default()).candidates().to_vec())
+            .map(|v| {
+                elect(
+                    *v,
+                    all.iter().map(String::as_str),
+                    ElectionInputs::default(),
+                )
+                .candidates()
+                .to_vec()
+            })
             .collect();
-        for i in 0..n {
-            let out = sim.nodes[i].m.handle(t0, Event::Start);
-            sim.carry_out(i, out);
+        // Node 0 starts at once, the others at seeded offsets within one
+        // interval, so that their pings are not in lockstep.
+        let out = sim.nodes[0].m.handle(t0, Event::Start);
+        sim.carry_out(0, out);
+        let interval = timing.interval.as_millis() as u64;
+        for i in 1..n {
+            let offset = sim.random() % interval;
+            sim.nodes[i].start_at = Some(t0 + Duration::from_millis(offset));
         }
         sim
     }
@@ -117,12 +151,15 @@ impl Sim {
         for a in actions {
             match a {
                 Action::Send { to, bytes } => {
-                    let Some(j) = (0..self.nodes.len()).find(|j| addr(*j) == to.ip()) else { continue };
+                    let Some(j) = (0..self.nodes.len()).find(|j| addr(*j) == to.ip()) else {
+                        continue;
+                    };
                     assert_eq!(to.port(), DEFAULT_PORT);
                     if self.blocked.contains(&(i, j)) || self.random() % 1000 < self.loss_permille {
                         continue;
                     }
-                    self.inflight.push((self.now + self.latency, j, addr(i), bytes));
+                    self.inflight
+                        .push((self.now + self.latency, j, addr(i), bytes));
                 }
                 Action::WakeAt(at) => self.nodes[i].wake = Some(at),
                 other => self.log.push((self.elapsed(), i, other)),
@@ -135,14 +172,18 @@ impl Sim {
         if !self.nodes[to].running {
             return;
         }
-        let out = self.nodes[to].m.handle(self.now, Event::Datagram { from, bytes });
+        let out = self.nodes[to]
+            .m
+            .handle(self.now, Event::Datagram { from, bytes });
         self.carry_out(to, out);
     }
 
     pub fn step(&mut self) {
         self.now += Duration::from_millis(1);
         let now = self.now;
-        let (due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.inflight).into_iter().partition(|d| d.0 <= now);
+        let (due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.inflight)
+            .into_iter()
+            .partition(|d| d.0 <= now);
         self.inflight = rest;
         for (_, to, from, bytes) in due {
             if let Some(tap) = &mut self.tap {
@@ -151,6 +192,11 @@ impl Sim {
             self.inject(to, from, &bytes);
         }
         for i in 0..self.nodes.len() {
+            if self.nodes[i].start_at.is_some_and(|s| s <= now) {
+                self.nodes[i].start_at = None;
+                let out = self.nodes[i].m.handle(now, Event::Start);
+                self.carry_out(i, out);
+            }
             if self.nodes[i].running && self.nodes[i].wake.is_some_and(|w| w <= now) {
                 self.nodes[i].wake = None;
                 let out = self.nodes[i].m.handle(now, Event::Timer);
@@ -174,7 +220,11 @@ impl Sim {
             self.step();
             for v in self.vips.clone() {
                 let who = self.answering(v);
-                assert!(who.len() <= 1, "at {:?} VIP {v} is answered by {who:?}", self.elapsed());
+                assert!(
+                    who.len() <= 1,
+                    "at {:?} VIP {v} is answered by {who:?}",
+                    self.elapsed()
+                );
             }
         }
     }
@@ -190,6 +240,7 @@ impl Sim {
             m: Membership::new(config(i, n, epoch, self.timing, self.fencing)).unwrap(),
             running: true,
             wake: None,
+            start_at: None,
         };
         let out = self.nodes[i].m.handle(self.now, Event::Start);
         self.carry_out(i, out);
@@ -217,7 +268,11 @@ impl Sim {
 
     /// The nodes answering for `vip` now.
     pub fn answering(&self, vip: IpAddr) -> Vec<usize> {
-        let k = self.vips.iter().position(|v| *v == vip).expect("a VIP of the simulation");
+        let k = self
+            .vips
+            .iter()
+            .position(|v| *v == vip)
+            .expect("a VIP of the simulation");
         (0..self.nodes.len())
             .filter(|&i| {
                 let n = &self.nodes[i];
@@ -225,7 +280,11 @@ impl Sim {
                     return false;
                 }
                 let live = n.m.alive();
-                self.order[k].iter().find(|c| live.contains(*c)).map(String::as_str) == Some(n.m.me())
+                self.order[k]
+                    .iter()
+                    .find(|c| live.contains(*c))
+                    .map(String::as_str)
+                    == Some(n.m.me())
             })
             .collect()
     }
@@ -233,13 +292,24 @@ impl Sim {
     /// The winner of `vip` as everyone would elect it with all alive.
     pub fn winner_of(&self, vip: IpAddr) -> usize {
         let all: Vec<String> = (0..self.nodes.len()).map(name).collect();
-        let e = elect(vip, all.iter().map(String::as_str), ElectionInputs::default());
+        let e = elect(
+            vip,
+            all.iter().map(String::as_str),
+            ElectionInputs::default(),
+        );
         let w = e.winner().unwrap();
         all.iter().position(|n| n == w).unwrap()
     }
 
     /// Time of the first log entry after `since` matching `f`.
-    pub fn first_after(&self, since: Duration, f: impl Fn(usize, &Action) -> bool) -> Option<Duration> {
-        self.log.iter().find(|(t, i, a)| *t >= since && f(*i, a)).map(|(t, _, _)| *t)
+    pub fn first_after(
+        &self,
+        since: Duration,
+        f: impl Fn(usize, &Action) -> bool,
+    ) -> Option<Duration> {
+        self.log
+            .iter()
+            .find(|(t, i, a)| *t >= since && f(*i, a))
+            .map(|(t, _, _)| *t)
     }
 }
