@@ -152,6 +152,11 @@ impl Announcer {
             if now < next {
                 continue;
             }
+            if now > b.until {
+                // A timer that fires after the window sends nothing.
+                b.next = None;
+                continue;
+            }
             out.push(Action::SendGratuitous { ifindex, ip });
             // One repeat per period even after a late timer; none past the
             // window.

@@ -64,6 +64,7 @@ fn worst_failover(timing: Timing) -> Duration {
             }
         }
         let took = took.expect("someone takes over");
+        eprintln!("failover {timing:?} phase {phase} ms: {took:?}");
         // No detection earlier than the tolerance for lost pings allows.
         assert!(
             took >= timing.dead_after - timing.interval - ms(2),
@@ -404,5 +405,46 @@ fn links_down_reaches_every_peer_within_one_latency() {
                 && *a == Action::LinksChanged { node: name(0) }),
             Some(at + ms(1))
         );
+    }
+}
+
+/// The winner of `vip` in node `i`'s own view, with link health for `iface`.
+fn winner_in_view_of(sim: &Sim, i: usize, vip: std::net::IpAddr, iface: &str) -> Option<String> {
+    use l2::election::{elect, ElectionInputs};
+    let m = &sim.nodes[i].m;
+    let live = m.alive();
+    let down = m.without_carrier_on(iface);
+    let all: Vec<String> = (0..sim.nodes.len()).map(name).collect();
+    let inputs = ElectionInputs {
+        live: Some(&live),
+        link_down: Some(&down),
+        ..Default::default()
+    };
+    elect(vip, all.iter().map(String::as_str), inputs)
+        .winner()
+        .map(str::to_owned)
+}
+
+#[test]
+fn announcer_whose_link_loses_carrier_leaves_the_candidates_at_once_and_peers_follow_within_one_latency(
+) {
+    let mut sim = Sim::new(3, Timing::DEFAULT, Fencing::Majority, 14);
+    sim.run_for(ms(1000));
+    let vip = sim.vips[0];
+    let old = sim.winner_of(vip);
+    assert_eq!(winner_in_view_of(&sim, old, vip, "eth3"), Some(name(old)));
+    let links = vec!["eth3".to_string()];
+    let out = sim.nodes[old]
+        .m
+        .handle(sim.now, l2::membership::Event::LinksDown(&links));
+    // Its own view changes within the same handle() call.
+    let own = winner_in_view_of(&sim, old, vip, "eth3");
+    assert!(own.is_some() && own != Some(name(old)), "{own:?}");
+    // Another interface is not affected.
+    assert_eq!(winner_in_view_of(&sim, old, vip, "eth4"), Some(name(old)));
+    sim.carry_out(old, out);
+    sim.run_for(ms(1));
+    for i in 0..3 {
+        assert_eq!(winner_in_view_of(&sim, i, vip, "eth3"), own, "node {i}");
     }
 }

@@ -245,6 +245,22 @@ impl Membership {
             .map_or(&[], |p| p.links.as_slice())
     }
 
+    /// The live members (this node included) that report `interface`
+    /// without carrier: the election's `link_down` input for a Service
+    /// announced on that interface.
+    pub fn without_carrier_on(&self, interface: &str) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = self
+            .peers
+            .iter()
+            .filter(|p| p.alive && p.links.iter().any(|l| l == interface))
+            .map(|p| p.name.clone())
+            .collect();
+        if self.my_links.iter().any(|l| l == interface) {
+            out.insert(self.cfg.me.clone());
+        }
+        out
+    }
+
     /// The current fencing state (`None` before `Start`).
     pub fn fence(&self) -> Option<&FenceState> {
         self.fence.as_ref()

@@ -14,7 +14,10 @@
 //! interval: detection time is deterministic (`dead_after`), and the
 //! traffic bounded and known: 2·(N−1) datagrams of ~100 octets per node per
 //! interval (N = 10 at 100 ms: 180 datagrams/s per node; N = 50: 980/s).
-//! No new dependency and no MSRV bump (foca 2 needs Rust 1.88).
+//! No new dependency and no MSRV bump (foca 2 needs Rust 1.88). UDP only:
+//! there is no state to push-pull (the config lists the members), so the
+//! TCP half of 7946 that memberlist uses is not needed; the seeds' firewall
+//! rule for TCP+UDP 7946 covers it.
 //!
 //! # Proof of life and replays
 //!
