@@ -43,8 +43,10 @@ pub struct Timing {
     /// node stops answering before the others take over.
     pub fence_after: Duration,
     /// A peer counts toward the majority only once its proofs have been
-    /// fresh for this long; longer than one interval so that a rejoining
-    /// node resumes answering only after the others have seen it back.
+    /// fresh for this long; at least `fence_after` plus one interval, so
+    /// that a node rejoining the majority resumes answering only after a
+    /// node just cut off from it has fenced itself, and after the others
+    /// have seen it back.
     pub fence_hold: Duration,
 }
 
@@ -55,7 +57,7 @@ impl Timing {
         interval: Duration::from_millis(100),
         dead_after: Duration::from_millis(500),
         fence_after: Duration::from_millis(300),
-        fence_hold: Duration::from_millis(250),
+        fence_hold: Duration::from_millis(400),
     };
 
     /// The fast profile: detection within 0.15 s (for a p99 failover of at
@@ -64,7 +66,7 @@ impl Timing {
         interval: Duration::from_millis(25),
         dead_after: Duration::from_millis(150),
         fence_after: Duration::from_millis(100),
-        fence_hold: Duration::from_millis(75),
+        fence_hold: Duration::from_millis(125),
     };
 }
 
@@ -179,12 +181,12 @@ impl MembershipConfig {
                 format!("{:?} must be at least two intervals", t.fence_after),
             ));
         }
-        if t.fence_hold <= t.interval {
+        if t.fence_hold < t.fence_after + t.interval {
             return Err(err(
                 "timing.fence_hold",
                 format!(
-                    "{:?} must exceed one interval {:?} (a rejoining node waits until it is seen)",
-                    t.fence_hold, t.interval
+                    "{:?} must be at least fence_after {:?} plus one interval {:?} (a rejoining node waits until a cut-off one has stopped)",
+                    t.fence_hold, t.fence_after, t.interval
                 ),
             ));
         }

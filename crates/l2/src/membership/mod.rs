@@ -49,11 +49,14 @@
 //! T − interval − rtt, so they elect anew no earlier than
 //! T − interval − rtt + dead_after, later than the stop as long as the
 //! round trip is below `dead_after − fence_after − interval` (100 ms in the
-//! default profile, 25 ms in the fast one). When the partition heals, the
-//! returning side counts the others only `fence_hold` (more than one
-//! interval plus the round trip) after its first fresh proof, by which time
-//! the others have seen it alive and stopped answering what it wins. So a
-//! partition never yields two answering nodes. A view that is asymmetric
+//! default profile, 25 ms in the fast one). When a node regains a
+//! majority (a heal, or a partition that moves), it counts the others only
+//! `fence_hold` after its first fresh proof, and `fence_hold` is at least
+//! `fence_after` plus one interval: by then any node that lost the majority
+//! at the same moment has fenced itself (two sides never hold a majority
+//! at once), and the nodes it rejoined have seen it alive and stopped
+//! answering what it wins. So clean partitions, in any sequence, never
+//! yield two answering nodes (`membership` property test). A view that is asymmetric
 //! (A hears B, B does not hear A) is not a partition and can still give
 //! two for up to `dead_after`, as in MetalLB.
 //!
