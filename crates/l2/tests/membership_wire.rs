@@ -16,6 +16,7 @@ fn sample() -> Datagram {
         echo_epoch: 1_700_000_000_001,
         echo_seq: 41,
         links: vec!["eth3".into(), "eth4".into()],
+        seen: vec![("node-c".into(), 42)],
     }
 }
 
@@ -176,7 +177,7 @@ fn signed_but_malformed_bodies_name_the_field_at_fault() {
     b.truncate(b.len() - 1);
     assert_eq!(
         Datagram::decode(&k.seal(&b), &k),
-        Err(WireError::Truncated { field: "link name" })
+        Err(WireError::Truncated { field: "seen age" })
     );
 }
 

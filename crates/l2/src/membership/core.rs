@@ -168,6 +168,11 @@ struct Peer {
     proof: Option<Instant>,
     /// Since when its proofs have been fresh (fence_after) without a gap.
     fresh_since: Option<Instant>,
+    /// Newest proof of it reported by another member (our clock: receive
+    /// time minus the reported age). Keeps it alive for the election only.
+    indirect: Option<Instant>,
+    /// It left; reports of others are ignored until it proves itself.
+    left: bool,
     alive: bool,
     links: Vec<String>,
 }
@@ -199,6 +204,8 @@ impl Membership {
                 last_rx: None,
                 proof: None,
                 fresh_since: None,
+                indirect: None,
+                left: false,
                 alive: false,
                 links: Vec::new(),
             })
@@ -322,6 +329,17 @@ impl Membership {
     ) {
         let seq = self.next_seq();
         let (echo_epoch, echo_seq) = echo.unwrap_or((0, 0));
+        let dead_after = self.cfg.timing.dead_after;
+        let seen = self
+            .peers
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .filter_map(|(_, p)| {
+                let age = now.saturating_duration_since(p.proof?);
+                (age < dead_after).then(|| (p.name.clone(), age.as_millis().min(65_534) as u16))
+            })
+            .collect();
         let d = Datagram {
             kind,
             from: self.cfg.me.clone(),
@@ -331,6 +349,7 @@ impl Membership {
             echo_epoch,
             echo_seq,
             links: self.my_links.clone(),
+            seen,
         };
         if kind != Kind::Leave {
             self.sent.push_back((seq, i, now));
@@ -431,6 +450,8 @@ impl Membership {
             p.last_rx = Some((d.epoch, d.seq));
             p.proof = None;
             p.fresh_since = None;
+            p.indirect = None;
+            p.left = true;
             p.links.clear();
             if p.alive {
                 p.alive = false;
@@ -458,6 +479,24 @@ impl Membership {
                 p.fresh_since = Some(now);
             }
             p.proof = Some(p.proof.map_or(at, |old| old.max(at)));
+            p.left = false;
+        }
+        if echo.is_some() {
+            // Indirect evidence, only from a datagram that proved itself
+            // fresh: the sender's own proofs of the others.
+            for (name, age) in &d.seen {
+                let Some(j) = self.peers.iter().position(|p| p.name == *name) else {
+                    continue;
+                };
+                let Some(at) = now.checked_sub(std::time::Duration::from_millis(u64::from(*age)))
+                else {
+                    continue;
+                };
+                let q = &mut self.peers[j];
+                if j != i && !q.left {
+                    q.indirect = Some(q.indirect.map_or(at, |old| old.max(at)));
+                }
+            }
         }
         if d.kind == Kind::Ping {
             self.emit(now, Kind::Ack, i, Some((d.epoch, d.seq)), out);
@@ -471,7 +510,11 @@ impl Membership {
         let mut soonest = |at: Instant| wake = Some(wake.map_or(at, |w| w.min(at)));
         for p in &mut self.peers {
             let age = p.proof.map(|at| now.saturating_duration_since(at));
-            let alive = age.is_some_and(|a| a < t.dead_after);
+            let newest = match (p.proof, p.indirect) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            let alive = newest.is_some_and(|at| now.saturating_duration_since(at) < t.dead_after);
             if alive != p.alive {
                 p.alive = alive;
                 out.push(if alive {
@@ -489,8 +532,10 @@ impl Membership {
             if !fresh {
                 p.fresh_since = None;
             }
-            if let Some(proof) = p.proof.filter(|_| alive) {
-                soonest(proof + t.dead_after);
+            if let Some(newest) = newest.filter(|_| alive) {
+                soonest(newest + t.dead_after);
+            }
+            if let Some(proof) = p.proof {
                 if fresh {
                     soonest(proof + t.fence_after);
                 }

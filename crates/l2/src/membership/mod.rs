@@ -9,10 +9,12 @@
 //! indirect probes, but its detection is then probabilistic (a failed node
 //! is probed by someone within a few periods) and its gossip lets a node
 //! believe in members it cannot reach itself, which is the wrong input for
-//! fencing ("can I reach a majority?"). oxlb's L2 clusters are one segment
+//! fencing ("can I reach a majority?"; here reports of others count for
+//! the election only, never for fencing). oxlb's L2 clusters are one segment
 //! of a few to a few dozen nodes, so every node pings every other node each
 //! interval: detection time is deterministic (`dead_after`), and the
-//! traffic bounded and known: 2·(N−1) datagrams of ~100 octets per node per
+//! traffic bounded and known: 2·(N−1) datagrams of ~100 octets (plus ~12
+//! per live member listed as seen) per node per
 //! interval (N = 10 at 100 ms: 180 datagrams/s per node; N = 50: 980/s).
 //! No new dependency and no MSRV bump (foca 2 needs Rust 1.88). UDP only:
 //! there is no state to push-pull (the config lists the members), so the
@@ -37,6 +39,17 @@
 //! fresh echo. A member whose epoch went backwards (clock step) is accepted
 //! again by its first datagram that echoes a fresh ping.
 //!
+//! # Indirect evidence
+//!
+//! Each datagram also lists the members its sender has itself proven alive
+//! and the age of each proof. A member stays alive for the election while
+//! its newest proof, direct or reported (only from a datagram that proved
+//! itself fresh, and never passed on), is younger than `dead_after`. This
+//! is what keeps a partition that *moves* safe: if A's majority and B's
+//! majority share a member C, B hears from C that A is still alive for as
+//! long as A may still count C, so B does not take over before A fenced.
+//! Reports add ~3 octets plus a name per live member to each datagram.
+//!
 //! # Fencing (beyond MetalLB)
 //!
 //! With `Fencing::Majority` a node answers only while it counts a strict
@@ -45,7 +58,7 @@
 //! for `fence_hold`; it is alive (for the election) while its newest proof
 //! is younger than `dead_after`. In a clean partition at time T the
 //! minority side's newest proofs are older than T, so it stops by
-//! T + fence_after; the majority's newest proof of it is at least
+//! T + fence_after; the majority's newest proof of it (direct or reported) is at least
 //! T − interval − rtt, so they elect anew no earlier than
 //! T − interval − rtt + dead_after, later than the stop as long as the
 //! round trip is below `dead_after − fence_after − interval` (100 ms in the

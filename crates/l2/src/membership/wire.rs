@@ -17,12 +17,16 @@
 //! +---------------+-----------------------------------------------+
 //! | link count    | { name length (1) | interface name }*         |
 //! +---------------+-----------------------------------------------+
+//! | seen count    | { name length (1) | member | age ms (2) }*    |
+//! +---------------+-----------------------------------------------+
 //! |         HMAC-SHA256 (32) over every octet above               |
 //! +---------------------------------------------------------------+
 //! ```
 //!
 //! Kind 1 is a ping, 2 the ack that answers it, 3 a leave. `links` are the
-//! names of the sender's interfaces without carrier (link health).
+//! names of the sender's interfaces without carrier (link health); `seen`
+//! the members the sender has itself proven alive, with the age of that
+//! proof (indirect evidence, see the `membership` module doc).
 
 use std::fmt;
 
@@ -37,8 +41,11 @@ pub const TAG_LEN: usize = 32;
 const FIXED_LEN: usize = 4 + 4 + 8 * 4;
 /// At most this many interface names per datagram.
 pub const MAX_LINKS: usize = 32;
-/// The largest datagram: fixed part, two 255-octet names, the links, tag.
-pub const MAX_LEN: usize = FIXED_LEN + 2 * 255 + 1 + MAX_LINKS * 256 + TAG_LEN;
+/// At most this many seen members per datagram (members are at most 255).
+pub const MAX_SEEN: usize = 255;
+/// The largest datagram: fixed part, two 255-octet names, the links, the
+/// seen members, tag.
+pub const MAX_LEN: usize = FIXED_LEN + 2 * 255 + 1 + MAX_LINKS * 256 + 1 + MAX_SEEN * 258 + TAG_LEN;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -58,6 +65,8 @@ pub struct Datagram {
     pub echo_epoch: u64,
     pub echo_seq: u64,
     pub links: Vec<String>,
+    /// (member, milliseconds since the sender's newest proof of it).
+    pub seen: Vec<(String, u16)>,
 }
 
 /// Why a datagram was not decoded. Each names the field.
@@ -99,7 +108,7 @@ impl fmt::Display for WireError {
                 write!(f, "membership datagram: field `link count` {count} is above {MAX_LINKS}")
             }
             WireError::TrailingBytes { count } => {
-                write!(f, "membership datagram: {count} octets after the last link name")
+                write!(f, "membership datagram: {count} octets after the last seen member")
             }
             WireError::BadMac => write!(
                 f,
@@ -186,6 +195,18 @@ impl Datagram {
             out.push(l.len() as u8);
             out.extend_from_slice(l.as_bytes());
         }
+        let seen: Vec<&(String, u16)> = self
+            .seen
+            .iter()
+            .filter(|(n, _)| n.len() <= 255)
+            .take(MAX_SEEN)
+            .collect();
+        out.push(seen.len() as u8);
+        for (n, age) in seen {
+            out.push(n.len() as u8);
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(&age.to_be_bytes());
+        }
         key.seal(&out)
     }
 
@@ -233,6 +254,14 @@ impl Datagram {
             let len = r.u8("link name length")? as usize;
             links.push(r.string(len, "link name")?);
         }
+        let count = r.u8("seen count")?;
+        let mut seen = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let len = r.u8("seen name length")? as usize;
+            let name = r.string(len, "seen name")?;
+            let b = r.take(2, "seen age")?;
+            seen.push((name, u16::from_be_bytes([b[0], b[1]])));
+        }
         if r.pos != body.len() {
             return Err(WireError::TrailingBytes {
                 count: body.len() - r.pos,
@@ -247,6 +276,7 @@ impl Datagram {
             echo_epoch,
             echo_seq,
             links,
+            seen,
         })
     }
 }
