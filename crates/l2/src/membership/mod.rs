@@ -79,7 +79,9 @@
 
 pub mod config;
 mod core;
+mod events;
 pub mod wire;
 
 pub use self::config::{ConfigError, Fencing, Member, MembershipConfig, Timing, DEFAULT_PORT};
-pub use self::core::{Action, DownReason, Event, FenceReason, FenceState, Membership, Rejection};
+pub use self::core::Membership;
+pub use self::events::{Action, DownReason, Event, FenceReason, FenceState, Rejection};
