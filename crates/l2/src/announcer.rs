@@ -12,7 +12,9 @@
 //! also tells membership (`membership::Event::LinksDown`), so that the
 //! other nodes drop this node from that interface's candidates.
 //!
-//! Fencing is the caller's: a fenced node passes an empty desired set.
+//! Fencing: `Event::Fenced(true)` (membership lost the majority) stops
+//! every answer at once and keeps them stopped whatever the desired set;
+//! `Fenced(false)` resumes with a new burst.
 //! The unit is the pair (VIP, interface): the frames (ARP for IPv4, NDP
 //! for IPv6) are the responder's business, not the announcer's.
 
@@ -40,6 +42,8 @@ pub enum Event<'a> {
     LinkDown { ifindex: u32 },
     /// The interface has carrier again.
     LinkUp { ifindex: u32 },
+    /// Membership's fencing state: while fenced, nothing is answered.
+    Fenced(bool),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +73,7 @@ pub struct Announcer {
     desired: Desired,
     answering: BTreeMap<(IpAddr, u32), Burst>,
     links_down: BTreeSet<u32>,
+    fenced: bool,
 }
 
 impl Announcer {
@@ -99,6 +104,12 @@ impl Announcer {
                     self.apply(now, &mut out);
                 }
             }
+            Event::Fenced(fenced) => {
+                if self.fenced != fenced {
+                    self.fenced = fenced;
+                    self.apply(now, &mut out);
+                }
+            }
         }
         if let Some(at) = self.answering.values().filter_map(|b| b.next).min() {
             out.push(Action::WakeAt(at));
@@ -112,7 +123,7 @@ impl Announcer {
             .desired
             .iter()
             .flat_map(|(ip, ifs)| ifs.iter().map(move |i| (*ip, *i)))
-            .filter(|(_, i)| !self.links_down.contains(i))
+            .filter(|(_, i)| !self.links_down.contains(i) && !self.fenced)
             .collect();
         let gone: Vec<(IpAddr, u32)> = self
             .answering

@@ -224,6 +224,7 @@ mod properties {
         Timer(u16),
         LinkDown(u8),
         LinkUp(u8),
+        Fenced(bool),
     }
 
     fn step() -> impl Strategy<Value = Step> {
@@ -232,12 +233,13 @@ mod properties {
             (0u16..3000).prop_map(Step::Timer),
             (1u8..4).prop_map(Step::LinkDown),
             (1u8..4).prop_map(Step::LinkUp),
+            any::<bool>().prop_map(Step::Fenced),
         ]
     }
 
     proptest! {
         #[test]
-        fn answers_exactly_what_is_desired_on_links_with_carrier_and_never_bursts_past_5_s(
+        fn answers_exactly_what_is_desired_on_links_with_carrier_while_unfenced_and_never_bursts_past_5_s(
             steps in proptest::collection::vec(step(), 1..60)
         ) {
             let t0 = Instant::now();
@@ -245,6 +247,7 @@ mod properties {
             let mut a = Announcer::new();
             let mut desired = Desired::new();
             let mut down: BTreeSet<u32> = BTreeSet::new();
+            let mut fenced = false;
             // Per answered pair: when it started and how many gratuitous.
             let mut started: BTreeMap<(IpAddr, u32), (Instant, u32)> = BTreeMap::new();
             for s in steps {
@@ -263,6 +266,10 @@ mod properties {
                     Step::LinkDown(i) => {
                         down.insert(u32::from(i));
                         a.handle(now, Event::LinkDown { ifindex: u32::from(i) })
+                    }
+                    Step::Fenced(f) => {
+                        fenced = f;
+                        a.handle(now, Event::Fenced(f))
                     }
                     Step::LinkUp(i) => {
                         down.remove(&u32::from(i));
@@ -295,7 +302,7 @@ mod properties {
                 let want: BTreeSet<(IpAddr, u32)> = desired
                     .iter()
                     .flat_map(|(v, ifs)| ifs.iter().map(move |i| (*v, *i)))
-                    .filter(|(_, i)| !down.contains(i))
+                    .filter(|(_, i)| !down.contains(i) && !fenced)
                     .collect();
                 let have: BTreeSet<(IpAddr, u32)> = a.answering().collect();
                 prop_assert_eq!(&have, &want);
@@ -314,4 +321,40 @@ fn timer_that_fires_after_the_5_s_window_sends_nothing() {
     a.handle(t0, Event::Desired(&desired(&[("192.0.2.10", &[3])])));
     a.handle(t0 + ms(3300), Event::Timer);
     assert_eq!(a.handle(t0 + ms(5200), Event::Timer), vec![]);
+}
+
+#[test]
+fn fenced_node_stops_every_vip_at_once_and_resumes_with_a_new_burst() {
+    let t0 = Instant::now();
+    let mut a = Announcer::new();
+    let d = desired(&[("192.0.2.10", &[3]), ("2001:db8::10", &[3])]);
+    a.handle(t0, Event::Desired(&d));
+    let fenced = a.handle(t0 + ms(100), Event::Fenced(true));
+    assert_eq!(
+        fenced,
+        vec![
+            Action::StopAnswering {
+                ip: ip("192.0.2.10")
+            },
+            Action::StopAnswering {
+                ip: ip("2001:db8::10")
+            },
+        ]
+    );
+    // A reload while fenced answers nothing.
+    assert_eq!(a.handle(t0 + ms(200), Event::Desired(&d)), vec![]);
+    assert_eq!(a.handle(t0 + ms(1100), Event::Timer), vec![]);
+    let back = without_wake(a.handle(t0 + ms(300), Event::Fenced(false)));
+    assert_eq!(
+        back.iter()
+            .filter(|x| matches!(x, Action::StartAnswering { .. }))
+            .count(),
+        2
+    );
+    assert_eq!(
+        back.iter()
+            .filter(|x| matches!(x, Action::SendGratuitous { .. }))
+            .count(),
+        2
+    );
 }
