@@ -147,6 +147,11 @@ fn leaving_member_stops_answering_first_and_peers_drop_it_within_one_latency() {
         1,
         "handed over without detection delay"
     );
+    // Reports from a peer that had not yet heard the leave do not bring it
+    // back.
+    sim.run_for(ms(600));
+    let up = sim.first_after(at, |_, a| *a == Action::Up { node: name(old) });
+    assert_eq!(up, None);
 }
 
 #[test]
