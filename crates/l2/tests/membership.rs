@@ -486,3 +486,37 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn traffic_per_node_is_two_datagrams_per_peer_per_interval_of_at_most_128_octets() {
+    for (n, timing) in [
+        (3usize, Timing::DEFAULT),
+        (5, Timing::DEFAULT),
+        (5, Timing::FAST),
+    ] {
+        let mut sim = Sim::new(n, timing, Fencing::Majority, 21);
+        sim.run_for(ms(1000));
+        let before = sim.sent.clone();
+        sim.run_for(Duration::from_secs(10));
+        let intervals = (Duration::from_secs(10).as_millis() / timing.interval.as_millis()) as u64;
+        for i in 0..n {
+            let count = sim.sent[i].0 - before[i].0;
+            let octets = sim.sent[i].1 - before[i].1;
+            let want = 2 * (n as u64 - 1) * intervals;
+            assert!(
+                count.abs_diff(want) <= 2 * n as u64,
+                "node {i}: {count} datagrams, expected {want}"
+            );
+            assert!(
+                octets <= count * 128,
+                "node {i}: {octets} octets in {count} datagrams"
+            );
+            eprintln!(
+                "n={n} {:?}: node {i} sent {} datagrams/s, {} octets/s",
+                timing.interval,
+                count / 10,
+                octets / 10
+            );
+        }
+    }
+}

@@ -79,6 +79,8 @@ pub struct Sim {
     /// Per VIP, every node in election order with all alive: the winner for
     /// a live set is the first of them in it (filtering keeps the order).
     order: Vec<Vec<String>>,
+    /// Per node: datagrams and octets it sent.
+    pub sent: Vec<(u64, u64)>,
 }
 
 impl Sim {
@@ -109,6 +111,7 @@ impl Sim {
                 .map(|k| IpAddr::V4(Ipv4Addr::new(192, 0, 2, k)))
                 .collect(),
             order: Vec::new(),
+            sent: vec![(0, 0); n],
         };
         let all: Vec<String> = (0..n).map(name).collect();
         sim.order = sim
@@ -151,6 +154,8 @@ impl Sim {
         for a in actions {
             match a {
                 Action::Send { to, bytes } => {
+                    self.sent[i].0 += 1;
+                    self.sent[i].1 += bytes.len() as u64;
                     let Some(j) = (0..self.nodes.len()).find(|j| addr(*j) == to.ip()) else {
                         continue;
                     };
