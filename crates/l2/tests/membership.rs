@@ -499,9 +499,9 @@ fn traffic_per_node_is_two_datagrams_per_peer_per_interval_of_at_most_128_octets
         let before = sim.sent.clone();
         sim.run_for(Duration::from_secs(10));
         let intervals = (Duration::from_secs(10).as_millis() / timing.interval.as_millis()) as u64;
-        for i in 0..n {
-            let count = sim.sent[i].0 - before[i].0;
-            let octets = sim.sent[i].1 - before[i].1;
+        for (i, (now, then)) in sim.sent.iter().zip(&before).enumerate() {
+            let count = now.0 - then.0;
+            let octets = now.1 - then.1;
             let want = 2 * (n as u64 - 1) * intervals;
             assert!(
                 count.abs_diff(want) <= 2 * n as u64,
