@@ -5,6 +5,9 @@
 //! take bytes and a `now` and return actions; sockets and timers live in
 //! the thin Linux driver.
 
+pub mod announcer;
+pub mod election;
 pub mod fuzzing;
+pub mod membership;
 pub mod responder;
 pub mod wire;
