@@ -4,3 +4,6 @@
 //! responder decision, the per-Service election and the membership state
 //! take bytes and a `now` and return actions; sockets and timers live in
 //! the thin Linux driver.
+
+#[cfg(target_os = "linux")]
+pub mod linux;
