@@ -22,7 +22,7 @@
 //! hop limit is not 255 (RFC 4861 §7.1.1: proof it was not forwarded).
 
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::AsFd;
 
@@ -157,6 +157,11 @@ impl NdpPort {
         socket
             .set_multicast_if_v6(ifindex)
             .map_err(|e| named("IPV6_MULTICAST_IF", e))?;
+        // Lets `send_from` use a VIP, which is not assigned to the
+        // interface, as the source.
+        socket
+            .set_freebind_v6(true)
+            .map_err(|e| named("IPV6_FREEBIND", e))?;
         socket
             .set_multicast_loop_v6(false)
             .map_err(|e| named("IPV6_MULTICAST_LOOP", e))?;
@@ -248,16 +253,48 @@ impl NdpPort {
     }
 
     /// Send one ICMPv6 message to `dst` out of this interface; the kernel
-    /// picks the source address and fills the checksum (leave bytes 2-3
+    /// picks the source address (the link-local one for a link-local or
+    /// multicast destination) and fills the checksum (leave bytes 2-3
     /// zero).
     pub async fn send(&self, dst: Ipv6Addr, icmpv6: &[u8]) -> io::Result<()> {
+        self.send_from(None, dst, icmpv6).await
+    }
+
+    /// As [`send`](Self::send), from source address `src` when given
+    /// (`IPV6_PKTINFO`; `IPV6_FREEBIND` allows an address not assigned to
+    /// the interface, such as the VIP). Linux answers an NS for its own
+    /// address from that address, and some tools accept only such an NA:
+    /// ndisc6 1.0.5 ignores a solicited NA for a global target that comes
+    /// from a link-local source (seen in e2e/tests/32-l2-sockets.sh).
+    pub async fn send_from(
+        &self,
+        src: Option<Ipv6Addr>,
+        dst: Ipv6Addr,
+        icmpv6: &[u8],
+    ) -> io::Result<()> {
         // A link-local or multicast destination needs the interface as
         // scope; for a global one the device binding decides.
-        let to = SocketAddrV6::new(dst, 0, 0, self.ifindex);
-        let to = socket2::SockAddr::from(to);
+        let to = socket2::SockAddr::from(SocketAddrV6::new(dst, 0, 0, self.ifindex));
+        let control = src
+            .map(|s| sys::ipv6_pktinfo_cmsg(s, self.ifindex))
+            .unwrap_or_default();
+        let bufs = [IoSlice::new(icmpv6)];
+        let failed = |e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!("NDP socket on {}: send to {dst}: {e}", self.name),
+            )
+        };
         loop {
-            let mut guard = self.fd.writable().await?;
-            match guard.try_io(|inner| inner.get_ref().send_to(icmpv6, &to)) {
+            let mut guard = self.fd.writable().await.map_err(failed)?;
+            let sent = guard.try_io(|inner| {
+                let mut msg = socket2::MsgHdr::new().with_addr(&to).with_buffers(&bufs);
+                if !control.is_empty() {
+                    msg = msg.with_control(&control);
+                }
+                inner.get_ref().sendmsg(&msg, 0)
+            });
+            match sent {
                 Ok(Ok(n)) if n == icmpv6.len() => return Ok(()),
                 Ok(Ok(n)) => {
                     return Err(io::Error::other(format!(
@@ -266,12 +303,7 @@ impl NdpPort {
                         icmpv6.len()
                     )))
                 }
-                Ok(Err(e)) => {
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!("NDP socket on {}: send to {dst}: {e}", self.name),
-                    ))
-                }
+                Ok(Err(e)) => return Err(failed(e)),
                 Err(_would_block) => continue,
             }
         }

@@ -209,9 +209,34 @@ pub fn parse_ipv6_ancillary(control: &[u8]) -> Ipv6Ancillary {
     out
 }
 
+/// An `IPV6_PKTINFO` control message choosing the source address and the
+/// outgoing interface of one `sendmsg` (RFC 3542 §6.1), laid out as
+/// `parse_ipv6_ancillary` reads it.
+pub fn ipv6_pktinfo_cmsg(src: Ipv6Addr, ifindex: u32) -> Vec<u8> {
+    const ALIGN: usize = size_of::<usize>();
+    let header = (size_of::<usize>() + 2 * size_of::<libc::c_int>()).div_ceil(ALIGN) * ALIGN;
+    let len = header + 20;
+    let mut out = Vec::with_capacity(len.div_ceil(ALIGN) * ALIGN);
+    out.extend_from_slice(&len.to_ne_bytes());
+    out.extend_from_slice(&libc::IPPROTO_IPV6.to_ne_bytes());
+    out.extend_from_slice(&libc::IPV6_PKTINFO.to_ne_bytes());
+    out.resize(header, 0);
+    out.extend_from_slice(&src.octets());
+    out.extend_from_slice(&ifindex.to_ne_bytes());
+    out.resize(len.div_ceil(ALIGN) * ALIGN, 0);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pktinfo_message_we_build_reads_back_as_the_same_address() {
+        let src: Ipv6Addr = "2001:db8:10::100".parse().unwrap();
+        let got = parse_ipv6_ancillary(&ipv6_pktinfo_cmsg(src, 9));
+        assert_eq!((got.dst, got.ifindex), (Some(src), Some(9)));
+    }
 
     fn cmsg(level: i32, kind: i32, data: &[u8]) -> Vec<u8> {
         let header = 16; // 64-bit Linux

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The Linux sockets of crates/l2 (l2::linux) against real tools, through a
+# Linux bridge with MLD snooping ON and a querier (so the bridge forwards a
+# multicast group only to ports that reported it):
+#   * ArpPort receives an arping request (printed in hex) and its reply
+#     reaches arping (RTT reported);
+#   * NdpPort's join of a VIP's solicited-node group sends an MLD report the
+#     bridge learns (bridge mdb), ndisc6's NS for that VIP arrives with hop
+#     limit 255 and the destination group, and the NA we send is accepted by
+#     ndisc6 (the kernel filled the checksum);
+#   * an NS for a group nobody joined is not forwarded to our port (the
+#     snooping really filters, so the join is what let the first one in);
+#   * a gratuitous ARP and an unsolicited NA sent on SIGUSR1 are captured by
+#     tcpdump in the client, the NA's checksum verified by tcpdump;
+#   * LinkWatcher reports carrier loss within 100 ms of `ip link set down` on
+#     the veth peer (5 trials, latencies printed).
+# Topology: node(eth0) -- p1 [sw: br0] p2 -- (eth0)cli, 192.0.2.0/24 and
+# 2001:db8:10::/64. The probe is crates/l2/examples/l2-sockets-probe.rs.
+set -euo pipefail
+E2E_TEST_NAME=32-l2-sockets
+source "$(dirname "$0")/../lib/netns.sh"
+require arping ndisc6 tcpdump bridge cargo
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+(cd "$ROOT" && cargo build -q --release -p l2 --example l2-sockets-probe) \
+  || die "build of l2-sockets-probe failed"
+PROBE=$ROOT/target/release/examples/l2-sockets-probe
+
+VIP4=192.0.2.100
+VIP6=2001:db8:10::100
+GROUP6=ff02::1:ff00:100
+OTHER6=2001:db8:10::200 # its group ff02::1:ff00:200 is joined by nobody
+
+ns_create node; ns_create cli; bridge_create sw
+nsx sw sysctl -qw net.ipv6.conf.br0.disable_ipv6=0   # the querier needs an address
+bridge_attach sw node eth0 192.0.2.1/24,2001:db8:10::1/64   # switch port p1
+bridge_attach sw cli eth0 192.0.2.2/24,2001:db8:10::2/64    # switch port p2
+# Snooping on, and the bridge as MLD querier: without a querier the bridge
+# floods every group and the join would prove nothing. The response interval
+# is set first: enabling the querier arms a delay of that length (10 s by
+# default) before the bridge stops flooding unknown groups.
+nsx sw ip link set br0 type bridge mcast_snooping 1 mcast_query_response_interval 50 \
+  mcast_startup_query_interval 50
+nsx sw ip link set br0 type bridge mcast_querier 1
+NODE_MAC=$(nsx node cat /sys/class/net/eth0/address)
+
+mkdir -p "$E2E_TMP/probe" "$E2E_TMP/cap"
+PLOG=$E2E_TMP/probe/log
+spawn node "$PLOG" "$PROBE" eth0 "$VIP4" "$VIP6"
+PROBE_PID=$E2E_LAST_PID
+probe_has() { grep -Eq -- "$1" "$PLOG"; }
+wait_until 10 probe_has '^ready ' || die "probe not ready"
+probe_has "^link name=eth0 .* arp=ok ndp=ok " || die "eth0 not reported eligible"
+
+# --- the join is seen by the snooping bridge -----------------------------
+mdb_has() { local out; out=$(nsx sw bridge mdb show dev br0) && grep -Eq "port p1 grp $1( |$)" <<<"$out"; }
+wait_until 10 mdb_has "$GROUP6" || { nsx sw bridge mdb show >&2; die "no mdb entry for $GROUP6 on p1"; }
+# --- ARP: request in (hex), reply out, arping sees our MAC ---------------
+out=$(nsx cli arping -c 3 -i eth0 "$VIP4") || { printf '%s\n' "$out" >&2; die "arping got no reply"; }
+printf '%s\n' "$out" >&2
+grep -qi "from $NODE_MAC ($VIP4)" <<<"$out" || die "arping reply not from $NODE_MAC"
+probe_has '^arp-rx len=[0-9]+ hex=ffffffffffff[0-9a-f]{12}08060001080006040001' \
+  || die "probe printed no ARP request"
+probe_has "^arp-tx reply to=192\.0\.2\.2 " || die "probe sent no ARP reply"
+arping_us=$(grep -Eo 'time=[0-9.]+ [um]sec' <<<"$out" | tr '\n' ' ')
+
+# --- NDP: NS for the joined VIP through the snooping bridge, NA back ------
+# NS frames that reach the node's port (before its IP stack filters groups)
+NS_TXT=$E2E_TMP/cap/ns.txt
+spawn node "$NS_TXT" tcpdump -i eth0 -n -l 'icmp6 and ip6[40] == 135'
+NS_CAP=$E2E_LAST_PID
+wait_until 5 grep -q 'listening on' "$NS_TXT" || die "tcpdump (node) did not start"
+other_seen() { grep -c "> ff02::1:ff00:200:" "$NS_TXT" || true; }
+# poll until the bridge filters: an NS for the unjoined group no longer
+# reaches p1 (the capture is checked again below, behind a positive frame)
+filtering() {
+  local before; before=$(other_seen)
+  nsx cli ndisc6 -1 -r 1 -w 100 "$OTHER6" eth0 >/dev/null 2>&1 && return 1
+  [[ $(other_seen) == "$before" ]]
+}
+wait_until 10 filtering || die "the bridge keeps flooding an unjoined group"
+mark=$(wc -l <"$NS_TXT")
+nsx cli ndisc6 -1 -r 2 -w 300 "$OTHER6" eth0 >/dev/null 2>&1 \
+  && die "ndisc6 got an answer for $OTHER6, which nobody serves"
+out=$(nsx cli ndisc6 -1 -r 3 -w 1000 "$VIP6" eth0) || { printf '%s\n' "$out" >&2; die "ndisc6 got no NA"; }
+printf '%s\n' "$out" >&2
+grep -qi "Target link-layer address: $NODE_MAC" <<<"$out" || die "ndisc6: NA without our MAC"
+grep -q " from $VIP6\$" <<<"$out" || die "ndisc6: NA not sent from the VIP"
+probe_has "^ns-rx src=[0-9a-f:]+ dst=$GROUP6 hop_limit=255 truncated=false hex=8700" \
+  || die "probe printed no NS to $GROUP6 with hop limit 255"
+probe_has "^na-tx to=" || die "probe sent no NA"
+joined_seen() { tail -n +"$((mark + 1))" "$NS_TXT" | grep -q "> $GROUP6:"; }
+wait_until 5 joined_seen || die "tcpdump on node saw no NS to $GROUP6"
+kill_pid "$NS_CAP"
+if tail -n +"$((mark + 1))" "$NS_TXT" | grep -q "> ff02::1:ff00:200:"; then
+  cat "$NS_TXT" >&2
+  die "the bridge forwarded an NS for an unjoined group: snooping is not filtering"
+fi
+probe_has "dst=ff02::1:ff00:200" && die "probe received an NS for an unjoined group"
+
+# --- frames we originate are seen by the peer ----------------------------
+spawn cli "$E2E_TMP/cap/cli.txt" tcpdump -i eth0 -n -l -vv 'arp or (icmp6 and ip6[40] == 136)'
+wait_until 5 grep -q 'listening on' "$E2E_TMP/cap/cli.txt" || die "tcpdump (cli) did not start"
+kill -USR1 "$PROBE_PID"
+wait_until 5 probe_has '^una-tx' || die "probe did not send GARP/NA"
+cap_has() { grep -Eq -- "$1" "$E2E_TMP/cap/cli.txt"; }
+wait_until 5 cap_has "Request who-has $VIP4 tell $VIP4" || die "client saw no gratuitous ARP request"
+wait_until 5 cap_has "Reply $VIP4 is-at $NODE_MAC" || die "client saw no gratuitous ARP reply"
+wait_until 5 cap_has "neighbor advertisement.*tgt is $VIP6" || die "client saw no unsolicited NA"
+cap_has 'icmp6 sum ok' || { cat "$E2E_TMP/cap/cli.txt" >&2; die "NA checksum not verified by tcpdump"; }
+cap_has 'bad .*sum' && die "tcpdump reports a bad checksum"
+cap_has 'Flags \[override\]' || die "unsolicited NA without Override"
+
+# --- carrier loss arrives as an event within 100 ms ----------------------
+lats=()
+for i in 1 2 3 4 5; do
+  before=$(grep -c '^link-event name=eth0 .* lower_up=false' "$PLOG" || true)
+  t0=$(date +%s%N)
+  nsx sw ip link set p1 down
+  lost() { [[ $(grep -c '^link-event name=eth0 .* lower_up=false' "$PLOG" || true) -gt $before ]]; }
+  wait_until 2 lost || die "no carrier-loss event for eth0 (trial $i)"
+  t1=$(grep '^link-event name=eth0 .* lower_up=false' "$PLOG" | tail -n 1 | grep -Eo 'at_ns=[0-9]+' | cut -d= -f2)
+  grep '^link-event name=eth0 .* lower_up=false' "$PLOG" | tail -n 1 | grep -q 'health_lost=true' \
+    || die "carrier-loss event does not say health_lost=true"
+  lat_us=$(( (t1 - t0) / 1000 ))
+  lats+=("$lat_us")
+  ((lat_us < 100000)) || die "carrier-loss event after ${lat_us} us (trial $i), limit 100 ms"
+  up_before=$(grep -c '^link-event name=eth0 .* up=true lower_up=true' "$PLOG" || true)
+  nsx sw ip link set p1 up
+  back() { [[ $(grep -c '^link-event name=eth0 .* up=true lower_up=true' "$PLOG" || true) -gt $up_before ]]; }
+  wait_until 2 back || die "no carrier-up event for eth0 (trial $i)"
+done
+
+kill -0 "$PROBE_PID" || die "probe died"
+loops=$(grep -Eo '^(arp|na)-tx .*loop_us=[0-9.]+' "$PLOG" | grep -Eo '^[a-z]+-tx|loop_us=[0-9.]+' | paste -sd' ')
+log "carrier-loss event latency (us, ip link set down -> event): ${lats[*]}"
+log "recv->send in the probe: $loops"
+log "arping round trips: $arping_us"
+log "PASS"
