@@ -13,7 +13,9 @@
 #   * a gratuitous ARP and an unsolicited NA sent on SIGUSR1 are captured by
 #     tcpdump in the client, the NA's checksum verified by tcpdump;
 #   * LinkWatcher reports carrier loss within 100 ms of `ip link set down` on
-#     the veth peer (5 trials, latencies printed).
+#     the veth peer (5 trials, latencies printed; they include starting `ip`);
+#   * leaving the group (on SIGUSR2, socket still open) sends the MLD Done
+#     the bridge acts on.
 # Topology: node(eth0) -- p1 [sw: br0] p2 -- (eth0)cli, 192.0.2.0/24 and
 # 2001:db8:10::/64. The probe is crates/l2/examples/l2-sockets-probe.rs.
 set -euo pipefail
@@ -132,6 +134,16 @@ for i in 1 2 3 4 5; do
 done
 
 kill -0 "$PROBE_PID" || die "probe died"
+
+# --- leave: SIGUSR2 makes the probe leave the group while its socket stays
+# open; with fast leave on p1 the bridge drops the entry on the MLD Done ---
+nsx sw bridge link set dev p1 fastleave on
+wait_until 10 mdb_has "$GROUP6" || die "no mdb entry for $GROUP6 on p1 after the carrier trials"
+kill -USR2 "$PROBE_PID"
+wait_until 5 probe_has '^left groups=\[\]' || die "probe did not leave the group on SIGUSR2"
+gone() { local out; out=$(nsx sw bridge mdb show dev br0) && ! grep -Eq "port p1 grp $GROUP6( |$)" <<<"$out"; }
+wait_until 5 gone || { nsx sw bridge mdb show >&2; die "mdb entry for $GROUP6 stayed after the leave"; }
+kill -0 "$PROBE_PID" || die "probe died after the leave"
 loops=$(grep -Eo '^(arp|na)-tx .*loop_us=[0-9.]+' "$PLOG" | grep -Eo '^[a-z]+-tx|loop_us=[0-9.]+' | paste -sd' ')
 log "carrier-loss event latency (us, ip link set down -> event): ${lats[*]}"
 log "recv->send in the probe: $loops"

@@ -6,7 +6,8 @@
 //! frame received (hex), `arp-tx` / `na-tx` with the recv-to-sent time for
 //! each reply to a request for a VIP, `link-event ...` with the wall-clock
 //! time (ns) of each link change, and on SIGUSR1 a gratuitous ARP and an
-//! unsolicited NA (`garp-tx`, `una-tx`). SIGTERM ends it. A solicited NA
+//! unsolicited NA (`garp-tx`, `una-tx`); on SIGUSR2 it leaves the VIP6's
+//! group and keeps running (`left`). SIGTERM ends it. A solicited NA
 //! goes out from the VIP (`send_from`), the unsolicited one from the
 //! kernel-chosen link-local address (`send`), so both paths are exercised.
 //!
@@ -152,6 +153,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut ndp = NdpPort::open(ifindex, iface)?;
     ndp.join(vip6)?;
     let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
     let mut term = signal(SignalKind::terminate())?;
     println!(
         "ready ifindex={ifindex} groups={:?}",
@@ -223,8 +225,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 ndp.send("ff02::1".parse()?, &una).await?;
                 println!("una-tx");
             }
-            _ = term.recv() => {
+            _ = usr2.recv() => {
                 ndp.leave(vip6)?;
+                println!("left groups={:?}", ndp.groups().collect::<Vec<_>>());
+            }
+            _ = term.recv() => {
                 println!("bye");
                 return Ok(());
             }

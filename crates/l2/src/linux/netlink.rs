@@ -172,3 +172,21 @@ impl LinkWatcher {
         Ok(table)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Real netlink, no privilege: every network namespace has `lo`.
+    #[tokio::test]
+    async fn the_start_dump_lists_the_loopback_interface_with_its_flags() {
+        let watcher = LinkWatcher::start().await.expect("netlink dump");
+        let lo = watcher.table().by_name("lo").expect("lo in the dump");
+        assert!(lo.loopback && lo.up, "{lo:?}");
+        assert_eq!(
+            lo.arp_eligible(),
+            Err(crate::linux::Ineligible::NoBroadcast),
+            "lo gets no ARP responder"
+        );
+    }
+}
