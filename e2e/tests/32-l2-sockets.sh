@@ -12,6 +12,8 @@
 #     snooping really filters, so the join is what let the first one in);
 #   * a gratuitous ARP and an unsolicited NA sent on SIGUSR1 are captured by
 #     tcpdump in the client, the NA's checksum verified by tcpdump;
+#   * the ARP socket does not receive outgoing frames (the node kernel's own
+#     ARP reply);
 #   * LinkWatcher reports carrier loss within 100 ms of `ip link set down` on
 #     the veth peer (5 trials, latencies printed; they include starting `ip`);
 #   * leaving the group (on SIGUSR2, socket still open) sends the MLD Done
@@ -112,6 +114,18 @@ wait_until 5 cap_has "neighbor advertisement.*tgt is $VIP6" || die "client saw n
 cap_has 'icmp6 sum ok' || { cat "$E2E_TMP/cap/cli.txt" >&2; die "NA checksum not verified by tcpdump"; }
 cap_has 'bad .*sum' && die "tcpdump reports a bad checksum"
 cap_has 'Flags \[override\]' || die "unsolicited NA without Override"
+# Outgoing frames (here the node kernel's ARP reply for its own 192.0.2.1)
+# must not reach the ARP socket (see crates/l2/src/linux/arp.rs).
+# A request for the VIP follows; once the probe has printed that one,
+# anything queued before it (the kernel's reply included) has been printed.
+rx_count() { grep -c '^arp-rx ' "$PLOG" || true; }
+rx_before=$(rx_count)
+nsx cli arping -c 1 -i eth0 192.0.2.1 >/dev/null || die "the node kernel did not answer ARP"
+nsx cli arping -c 1 -i eth0 "$VIP4" >/dev/null || die "arping after the GARP got no reply"
+more_rx() { [[ $(rx_count) -gt $rx_before ]]; }
+wait_until 5 more_rx || die "probe printed no ARP request after the GARP"
+NODE_HEX=${NODE_MAC//:/}
+probe_has "^arp-rx len=[0-9]+ hex=[0-9a-f]{12}$NODE_HEX" && die "the ARP socket received an outgoing frame"
 
 # --- carrier loss arrives as an event within 100 ms ----------------------
 lats=()

@@ -2,11 +2,16 @@
 //!
 //! `socket(AF_PACKET, SOCK_RAW, 0)` receives nothing until it is bound, so
 //! binding to (ifindex, ETH_P_ARP) afterwards leaves no window in which
-//! frames of other interfaces or ethertypes queue up. `PACKET_IGNORE_OUTGOING`
-//! (Linux 4.20) keeps our own transmitted frames (and those of every other
-//! process on the host) out of the receive queue, so the responder never
-//! sees its own replies. Frames are whole Ethernet frames, header included,
-//! in both directions.
+//! frames of other interfaces or ethertypes queue up.
+//!
+//! Outgoing frames: the kernel copies transmitted frames only to ETH_P_ALL
+//! sockets (`dev_queue_xmit_nit` walks `ptype_all`), so a socket bound to
+//! ETH_P_ARP never sees outgoing frames, neither its own nor the kernel's
+//! own ARP (e2e/tests/32-l2-sockets.sh checks the latter; measured: it holds
+//! with and without the option). `PACKET_IGNORE_OUTGOING` (Linux 4.20) is
+//! set as well so the property survives a move to an ETH_P_ALL socket.
+//!
+//! Frames are whole Ethernet frames, header included, in both directions.
 
 use std::io::{self, Read};
 use std::os::fd::AsFd;
