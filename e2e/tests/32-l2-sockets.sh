@@ -10,6 +10,8 @@
 #     ndisc6 (the kernel filled the checksum);
 #   * an NS for a group nobody joined is not forwarded to our port (the
 #     snooping really filters, so the join is what let the first one in);
+#   * the client kernel's unicast NUD probe for the VIP is received (packet
+#     socket with a BPF filter) and answered: the entry becomes REACHABLE;
 #   * a gratuitous ARP and an unsolicited NA sent on SIGUSR1 are captured by
 #     tcpdump in the client, the NA's checksum verified by tcpdump;
 #   * the ARP socket does not receive outgoing frames (the node kernel's own
@@ -101,6 +103,19 @@ if tail -n +"$((mark + 1))" "$NS_TXT" | grep -q "> ff02::1:ff00:200:"; then
   die "the bridge forwarded an NS for an unjoined group: snooping is not filtering"
 fi
 probe_has "dst=ff02::1:ff00:200" && die "probe received an NS for an unjoined group"
+
+# --- NUD: the client kernel's own unicast NS for the VIP is answered ------
+# A STALE entry plus one packet makes the kernel probe the VIP with a
+# unicast NS (RFC 4861 §7.3.3); it reaches the packet socket (the raw one
+# never sees it, the VIP is not local) and our NA makes the entry REACHABLE.
+nsx cli sysctl -qw net.ipv6.neigh.eth0.delay_first_probe_time=0
+nsx cli ip -6 neigh replace "$VIP6" lladdr "$NODE_MAC" dev eth0 nud stale
+nsx cli bash -c "echo nud >/dev/udp/$VIP6/9" || die "could not send to $VIP6"
+reachable() { local out; out=$(nsx cli ip -6 neigh show "$VIP6" dev eth0) && grep -q REACHABLE <<<"$out"; }
+wait_until 5 reachable || { nsx cli ip -6 neigh show dev eth0 >&2; die "client NUD for $VIP6 did not succeed"; }
+probe_has "^ns-rx src=[0-9a-f:]+ dst=$VIP6 hop_limit=255 truncated=false hex=8700" \
+  || die "probe printed no unicast NS to $VIP6"
+[[ $(grep -c '^na-tx ' "$PLOG") -ge 2 ]] || die "probe sent no NA to the NUD probe"
 
 # --- frames we originate are seen by the peer ----------------------------
 spawn cli "$E2E_TMP/cap/cli.txt" tcpdump -i eth0 -n -l -vv 'arp or (icmp6 and ip6[40] == 136)'

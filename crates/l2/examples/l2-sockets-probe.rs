@@ -150,7 +150,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or_else(|| format!("IFACE {iface:?}: no Ethernet address"))?;
 
     let arp = ArpPort::open(ifindex)?;
-    let mut ndp = NdpPort::open(ifindex, iface)?;
+    let mut ndp = NdpPort::open(ifindex, iface, mac)?;
     ndp.join(vip6)?;
     let mut usr1 = signal(SignalKind::user_defined1())?;
     let mut usr2 = signal(SignalKind::user_defined2())?;
