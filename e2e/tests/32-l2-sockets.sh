@@ -18,6 +18,7 @@
 #     ARP reply);
 #   * LinkWatcher reports carrier loss within 100 ms of `ip link set down` on
 #     the veth peer (5 trials, latencies printed; they include starting `ip`);
+#   * the ports survive their own interface going admin down and up;
 #   * leaving the group (on SIGUSR2, socket still open) sends the MLD Done
 #     the bridge acts on.
 # Topology: node(eth0) -- p1 [sw: br0] p2 -- (eth0)cli, 192.0.2.0/24 and
@@ -163,6 +164,19 @@ for i in 1 2 3 4 5; do
 done
 
 kill -0 "$PROBE_PID" || die "probe died"
+
+# --- our own interface admin down and up: the ports keep working ----------
+# (the kernel reports ENETDOWN once on a bound packet socket; the ports
+# wait for the interface instead of failing)
+nsx node ip link set eth0 down
+admin_down() { grep -q '^link-event name=eth0 .* up=false ' "$PLOG"; }
+wait_until 2 admin_down || die "no admin-down event for eth0"
+nsx node ip link set eth0 up
+wait_until 5 probe_has '^link-event name=eth0 .* up=true lower_up=true .* ndp=ok ' \
+  || die "eth0 not back up with a usable link-local"
+out=$(nsx cli arping -c 1 -w 3 -i eth0 "$VIP4") || { printf '%s\n' "$out" >&2; die "no ARP reply after eth0 down/up"; }
+out=$(nsx cli ndisc6 -1 -r 3 -w 500 "$VIP6" eth0) || { printf '%s\n' "$out" >&2; die "no NA after eth0 down/up"; }
+kill -0 "$PROBE_PID" || die "probe died after eth0 down/up"
 
 # --- leave: SIGUSR2 makes the probe leave the group while its socket stays
 # open; with fast leave on p1 the bridge drops the entry on the MLD Done ---

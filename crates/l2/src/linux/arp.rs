@@ -67,7 +67,10 @@ impl ArpPort {
     }
 
     /// The next ARP frame that arrived on the interface (whole Ethernet
-    /// frame); returns its length in `buf`.
+    /// frame); returns its length in `buf`. While the interface is down
+    /// this waits: the kernel's one ENETDOWN on a bound packet socket is
+    /// absorbed here, and the socket receives again once the interface is
+    /// back up (the [`LinkWatcher`](super::LinkWatcher) reports both).
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let mut guard = self.fd.readable().await?;
@@ -75,6 +78,7 @@ impl ArpPort {
                 let mut socket: &Socket = inner.get_ref();
                 socket.read(buf)
             }) {
+                Ok(Err(e)) if is_netdown(&e) => continue,
                 Ok(result) => return result,
                 Err(_would_block) => continue,
             }
@@ -100,4 +104,10 @@ impl ArpPort {
             }
         }
     }
+}
+
+/// ENETDOWN, which a bound packet socket reports once when its interface
+/// goes down.
+pub(super) fn is_netdown(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENETDOWN)
 }

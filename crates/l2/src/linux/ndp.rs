@@ -246,7 +246,10 @@ impl NdpPort {
                         sys::recvmsg_v6(inner.get_ref().as_fd(), buf, &mut control)
                     });
                     let Ok(got) = got else { continue };
-                    let r = got?;
+                    let r = match got {
+                        Err(e) if super::arp::is_netdown(&e) => continue,
+                        other => other?,
+                    };
                     let Ipv6Ancillary { dst, hop_limit, .. } =
                         sys::parse_ipv6_ancillary(&control[..r.control_len]);
                     // A unicast NS reaches the raw socket only when its

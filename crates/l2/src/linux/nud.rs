@@ -152,7 +152,11 @@ impl UnicastNsSocket {
     ) -> io::Result<Option<(UnicastNs, usize)>> {
         let mut frame = [0u8; 1514];
         let mut reader: &Socket = socket;
-        let n = reader.read(&mut frame)?;
+        let n = match reader.read(&mut frame) {
+            // The interface went down; the socket receives again once it is up.
+            Err(e) if super::arp::is_netdown(&e) => return Ok(None),
+            other => other?,
+        };
         let Some(ns) = parse_unicast_ns(&frame[..n], self.mac) else {
             return Ok(None);
         };
