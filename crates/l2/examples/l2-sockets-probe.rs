@@ -136,7 +136,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let vip4: Ipv4Addr = vip4.parse().map_err(|e| format!("VIP4 {vip4:?}: {e}"))?;
     let vip6: Ipv6Addr = vip6.parse().map_err(|e| format!("VIP6 {vip6:?}: {e}"))?;
 
-    let mut links = LinkWatcher::start().await?;
+    // L2_PROBE_NETLINK_RCVBUF: a small buffer forces lost notifications,
+    // so the test can watch the resync.
+    let mut links = match std::env::var("L2_PROBE_NETLINK_RCVBUF") {
+        Ok(v) => {
+            let bytes = v
+                .parse()
+                .map_err(|e| format!("L2_PROBE_NETLINK_RCVBUF {v:?}: {e}"))?;
+            LinkWatcher::start_with_rcvbuf(bytes).await?
+        }
+        Err(_) => LinkWatcher::start().await?,
+    };
+    let mut overruns = 0;
     for l in links.table().links() {
         println!("link {}", describe(l));
     }
@@ -210,7 +221,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             event = links.next_event() => {
                 let event = event?;
                 let at_ns = wall_ns();
-                println!("link-event {} health_lost={} at_ns={at_ns}",
+                if links.overruns() != overruns {
+                    overruns = links.overruns();
+                    println!("netlink-overrun total={overruns}");
+                }
+                let kind = if matches!(event, l2::linux::LinkEvent::Removed(_)) { "removed" } else { "updated" };
+                println!("link-event {} health_lost={} kind={kind} at_ns={at_ns}",
                     describe(event.state()), event.health_lost());
             }
             _ = usr1.recv() => {

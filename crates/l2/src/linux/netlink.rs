@@ -78,6 +78,7 @@ pub struct LinkWatcher {
     notifications: Notifications,
     pending: VecDeque<LinkEvent>,
     connection: JoinHandle<()>,
+    overruns: u64,
 }
 
 impl Drop for LinkWatcher {
@@ -90,6 +91,13 @@ impl LinkWatcher {
     /// Subscribe, then dump. Needs a tokio runtime; no privilege (any
     /// process may read its namespace's links).
     pub async fn start() -> Result<Self, LinkError> {
+        Self::start_with_rcvbuf(NETLINK_RCVBUF).await
+    }
+
+    /// As [`start`](Self::start) with a chosen socket receive buffer (the
+    /// kernel doubles it and applies its minimum); a small one lets a test
+    /// force lost messages and the resync.
+    pub async fn start_with_rcvbuf(rcvbuf: usize) -> Result<Self, LinkError> {
         let (mut conn, handle, notifications) =
             rtnetlink::new_connection().map_err(|source| LinkError::Open {
                 step: "socket(AF_NETLINK, NETLINK_ROUTE)",
@@ -97,7 +105,7 @@ impl LinkWatcher {
             })?;
         let socket = conn.socket_mut().socket_mut();
         socket
-            .set_rx_buf_sz(NETLINK_RCVBUF)
+            .set_rx_buf_sz(rcvbuf)
             .map_err(|source| LinkError::Open {
                 step: "SO_RCVBUF",
                 source,
@@ -116,9 +124,16 @@ impl LinkWatcher {
             notifications,
             pending: VecDeque::new(),
             connection,
+            overruns: 0,
         };
         watcher.table = watcher.dump().await?;
         Ok(watcher)
+    }
+
+    /// How many times notifications were lost (ENOBUFS) and the watcher
+    /// dumped again.
+    pub fn overruns(&self) -> u64 {
+        self.overruns
     }
 
     /// The links as last reported.
@@ -141,6 +156,7 @@ impl LinkWatcher {
                     }
                 }
                 NetlinkPayload::Overrun(_) => {
+                    self.overruns += 1;
                     let fresh = self.dump().await?;
                     let events = self.table.diff(&fresh);
                     self.table = fresh;
