@@ -64,6 +64,7 @@ probe_has "^link name=eth0 .* arp=ok ndp=ok " || die "eth0 not reported eligible
 # --- the join is seen by the snooping bridge -----------------------------
 mdb_has() { local out; out=$(nsx sw bridge mdb show dev br0) && grep -Eq "port p1 grp $1( |$)" <<<"$out"; }
 wait_until 10 mdb_has "$GROUP6" || { nsx sw bridge mdb show >&2; die "no mdb entry for $GROUP6 on p1"; }
+
 # --- ARP: request in (hex), reply out, arping sees our MAC ---------------
 out=$(nsx cli arping -c 3 -i eth0 "$VIP4") || { printf '%s\n' "$out" >&2; die "arping got no reply"; }
 printf '%s\n' "$out" >&2
