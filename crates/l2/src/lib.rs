@@ -8,6 +8,8 @@
 pub mod announcer;
 pub mod election;
 pub mod fuzzing;
+#[cfg(target_os = "linux")]
+pub mod linux;
 pub mod membership;
 pub mod responder;
 pub mod wire;
