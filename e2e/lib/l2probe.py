@@ -20,9 +20,11 @@ Runs inside the client namespace of e2e/lib/l2topo.sh. Subcommands:
              (time.time(), the clock of `date +%s.%N`).
   failover   --log F --trigger T --old-mac M [--ip VIP] [--family 4|6]
              Gap from T to the first reply for VIP from a MAC other than M,
-             in ms; also the first GARP/unsolicited NA from a new MAC and
-             how many replies M still sent after T. One JSON line; exit 1 if
-             no new MAC answered.
+             in ms; also the first GARP/unsolicited NA from a new MAC, how
+             many replies M still sent after T (old_replies_after; a request
+             in flight at T may still be answered) and after the new MAC had
+             answered (old_replies_after_new: two responders). One JSON line;
+             exit 1 if no new MAC answered.
   splitbrain --log F [--ip VIP] [--from T] [--to T]
              Exit 1 (and print the rounds) if, within one probe round, two
              different MACs answered for the same VIP.
@@ -289,7 +291,8 @@ def failover(recs, trigger, old_mac, ip=None, family=None):
     """The first reply after `trigger` from a MAC other than old_mac."""
     old_mac = old_mac.lower()
     res = {"trigger": trigger, "old_mac": old_mac, "new_mac": None, "gap_ms": None,
-           "first_announce_ms": None, "old_replies_after": 0, "last_old_reply_ms": None,
+           "first_announce_ms": None, "old_replies_after": 0, "old_replies_after_new": 0,
+           "last_old_reply_ms": None,
            "last_reply_before_ms": None}
     for r in recs:
         if r["kind"] == "reply" and (ip is None or r["ip"] == ip) \
@@ -300,6 +303,8 @@ def failover(recs, trigger, old_mac, ip=None, family=None):
                 res["last_before_mac"] = r["mac"]
             elif r["mac"] == old_mac:
                 res["old_replies_after"] += 1
+                if res["new_mac"] is not None:
+                    res["old_replies_after_new"] += 1
                 res["last_old_reply_ms"] = dt
             elif res["new_mac"] is None:
                 res["new_mac"], res["gap_ms"] = r["mac"], dt
@@ -439,8 +444,10 @@ class AnalysisTests(unittest.TestCase):
     def test_old_owner_still_answering_is_counted(self):
         recs = [_rec("reply", 10.0, "a", 1), _rec("reply", 10.02, "a", 3),
                 _rec("garp", 10.04, "b"), _rec("reply", 10.05, "b", 6)]
+        recs.append(_rec("reply", 10.06, "a", 6))
         r = failover(recs, 10.01, "a")
-        self.assertEqual((r["old_replies_after"], r["new_mac"]), (1, "b"))
+        self.assertEqual((r["old_replies_after"], r["new_mac"]), (2, "b"))
+        self.assertEqual(r["old_replies_after_new"], 1)
         self.assertAlmostEqual(r["first_announce_ms"], 30.0, places=3)
 
     def test_no_new_mac_means_no_gap(self):

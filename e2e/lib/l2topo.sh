@@ -99,9 +99,9 @@ l2_membership_drop() {
   nsx "$1" nft -f - <<'NFT' || die "l2topo: nft membership drop in $1"
 table inet oxlb_l2_fence {
   chain input { type filter hook input priority -10; policy accept;
-    udp dport 7946 drop; udp sport 7946 drop; tcp dport 7946 drop; tcp sport 7946 drop; }
+    udp dport 7946 counter drop; udp sport 7946 counter drop; tcp dport 7946 counter drop; tcp sport 7946 counter drop; }
   chain output { type filter hook output priority -10; policy accept;
-    udp dport 7946 drop; udp sport 7946 drop; tcp dport 7946 drop; tcp sport 7946 drop; }
+    udp dport 7946 counter drop; udp sport 7946 counter drop; tcp dport 7946 counter drop; tcp sport 7946 counter drop; }
 }
 NFT
 }
