@@ -118,17 +118,37 @@ for item in json.load(sys.stdin)["nftables"]:
 print(total)'
 }
 
+# _l2_unregister_pid PID...: drop PIDs we have reaped ourselves from the
+# cleanup list, so a later process that reuses the number is never killed.
+_l2_unregister_pid() {
+  local p i
+  for p in "$@"; do
+    for i in "${!_E2E_PIDS[@]}"; do [[ ${_E2E_PIDS[i]} == "$p" ]] && unset "_E2E_PIDS[i]"; done
+  done
+  _E2E_PIDS=("${_E2E_PIDS[@]}")
+}
+
 # l2_sigkill PID...: SIGSTOP every PID first (so a parent cannot respawn a
 # child, nor a child see its parent die and leave gracefully), then SIGKILL
-# them all, then reap our own children. A crash, not a shutdown.
+# them all, then reap our own children. A crash, not a shutdown. Call it from
+# the main shell (not inside $(...)), which is the parent that can reap.
 l2_sigkill() {
   local p
   for p in "$@"; do kill -STOP "$p" 2>/dev/null || true; done
   for p in "$@"; do kill -KILL "$p" 2>/dev/null || true; done
+  local st i
   for p in "$@"; do
-    while kill -0 "$p" 2>/dev/null && [[ $(ps -o stat= -p "$p" 2>/dev/null) != Z* ]]; do sleep 0.01; done
+    # gone, or a zombie (ours is reaped below; an orphan's is init's business)
+    for ((i = 0; i < 500; i++)); do
+      kill -0 "$p" 2>/dev/null || break
+      st=$(ps -o stat= -p "$p" 2>/dev/null | tr -d ' ') || break
+      [[ $st == Z* ]] && break
+      sleep 0.01
+    done
+    ((i < 500)) || die "l2topo: pid $p still alive 5 s after SIGKILL"
     wait "$p" 2>/dev/null || true
   done
+  _l2_unregister_pid "$@"
 }
 
 # l2_owners IP: the nodes (n1 ...) that have IP on eth0, space separated.
@@ -156,6 +176,7 @@ l2_probe_start() {
 l2_probe_stop() {
   kill -TERM "$1" 2>/dev/null || die "l2topo: probe $1 is not running"
   local rc=0; wait "$1" || rc=$?
+  _l2_unregister_pid "$1"
   ((rc == 0)) || die "l2topo: probe $1 exited $rc"
 }
 
