@@ -135,11 +135,19 @@ _link_up() { if [[ $LINK_MODE == carrier ]]; then l2_carrier_up "$1"; else l2_li
 has_reply() { grep -qE "^\{\"kind\": \"reply\", .*\"mac\": \"$2\"" "$1"; }
 failover_seen() { python3 "$L2_PROBE" failover --log "$1" --trigger "$2" --old-mac "$3" --ip "$L2_VIP4" >/dev/null; }
 
+# settled IMPL: one node owns the VIP and every other node is a ready standby
+# (after a failover two standbys may both have taken over for a moment).
+settled() {
+  local o n; o=$("$1_owner" 2>/dev/null) || return 1
+  for n in "${L2_NODES[@]}"; do [[ $n == "$o" ]] || "$1_ready" "$n" || return 1; done
+}
+
 # trial IMPL SCENARIO N: one failure, one measurement (a JSON line appended to
 # $RES). Runs in the main shell: it starts and reaps processes.
 trial() {
   local impl=$1 scen=$2 n=$3 owner old_mac plog trigger res splits probe
-  owner=$("${impl}_owner") || die "$impl: no single owner of $L2_VIP4 before trial $n"
+  wait_until 20 settled "$impl" || die "$impl: not settled (one owner, the others ready) before trial $n"
+  owner=$("${impl}_owner")
   old_mac=$(l2_node_mac "$owner" a)
   plog="$E2E_TMP/probe-$impl-$scen-$n.jsonl"
   l2_probe_start "$plog" --vip4 "$L2_VIP4"
@@ -177,9 +185,7 @@ for impl in $IMPLS; do
   declare -F "${impl}_start" >/dev/null || die "unknown implementation '$impl' (no ${impl}_start)"
   DESC[$impl]=$("${impl}_describe")
   for n in "${L2_NODES[@]}"; do "${impl}_start" "$n"; done
-  wait_until 20 "${impl}_owner" || die "$impl: no single owner of $L2_VIP4 after start"
-  for n in "${L2_NODES[@]}"; do wait_until 20 "${impl}_ready" "$n" || [[ $(${impl}_owner) == "$n" ]] \
-    || die "$impl: $n neither owner nor ready standby"; done
+  wait_until 20 settled "$impl" || die "$impl: not settled (one owner, the others ready) after start"
   for scen in $SCENARIOS; do
     for ((i = 1; i <= TRIALS; i++)); do
       trial "$impl" "$scen" "$i"
