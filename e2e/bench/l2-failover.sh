@@ -147,7 +147,7 @@ settled() {
 trial() {
   local impl=$1 scen=$2 n=$3 owner old_mac plog trigger res splits probe
   wait_until 20 settled "$impl" || die "$impl: not settled (one owner, the others ready) before trial $n"
-  owner=$("${impl}_owner")
+  owner=$("${impl}_owner") || die "$impl: the owner changed right after settling (trial $n)"
   old_mac=$(l2_node_mac "$owner" a)
   plog="$E2E_TMP/probe-$impl-$scen-$n.jsonl"
   l2_probe_start "$plog" --vip4 "$L2_VIP4"

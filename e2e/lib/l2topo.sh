@@ -153,9 +153,11 @@ l2_sigkill() {
 
 # l2_owners IP: the nodes (n1 ...) that have IP on eth0, space separated.
 l2_owners() {
-  local n out=()
+  local n a out=()
   for n in "${L2_NODES[@]}"; do
-    ip -n "$(ns_name "$n")" -o addr show dev eth0 | grep -Fq " $1/" && out+=("$n")
+    # (no `ip | grep -q` under pipefail: an early grep exit fails the pipe)
+    a=$(ip -n "$(ns_name "$n")" -o addr show dev eth0) || die "l2topo: ip addr show in $n"
+    [[ $a == *" $1/"* ]] && out+=("$n")
   done
   printf '%s\n' "${out[*]}"
 }
