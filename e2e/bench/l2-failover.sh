@@ -21,8 +21,9 @@
 # waits until it is a ready backup again before the next trial.
 #
 # Implementations: a set of functions per name IMPL, so another (oxlb) is
-# added by defining the same five:
+# added by defining the same six:
 #   IMPL_start NODE     start on NODE (background, registered for cleanup)
+#   IMPL_stop NODE      stop it gracefully on NODE (end of its run)
 #   IMPL_kill NODE      crash it on NODE (SIGKILL)
 #   IMPL_recover NODE   after IMPL_kill: clean up what the crash left, start again
 #   IMPL_owner          print the one node that announces the VIP (fail if not one)
@@ -99,6 +100,13 @@ _ka_recover() { # NODE VERSION ADVERT: a killed keepalived leaves the VIP behind
   _ka_start "$@"
 }
 
+_ka_stop() { # NODE: graceful stop (keepalived removes its VIP)
+  [[ -n ${KA_PID[$1]:-} ]] || return 0
+  kill_pid "${KA_PID[$1]}" 5
+  _l2_unregister_pid "${KA_PID[$1]}"
+  unset "KA_PID[$1]"
+}
+
 _ka_owner() {
   local o; o=$(l2_owners "$L2_VIP4")
   [[ -n $o && $o != *" "* ]] || { log "owners of $L2_VIP4: '$o'"; return 1; }
@@ -115,6 +123,7 @@ _ka_ready() {
 keepalived2_describe() { echo "keepalived $(keepalived --version 2>&1 | head -n 1 | awk '{print $2}'), VRRPv2, advert_int 1 s (default), priority 100 on all three, nopreempt"; }
 keepalived2_start() { _ka_start "$1" 2 1; }
 keepalived2_kill() { _ka_kill "$1"; }
+keepalived2_stop() { _ka_stop "$1"; }
 keepalived2_recover() { _ka_recover "$1" 2 1; }
 keepalived2_owner() { _ka_owner; }
 keepalived2_ready() { _ka_ready "$1"; }
@@ -122,6 +131,7 @@ keepalived2_ready() { _ka_ready "$1"; }
 keepalived3_describe() { echo "keepalived $(keepalived --version 2>&1 | head -n 1 | awk '{print $2}'), VRRPv3, advert_int 0.1 s, priority 100 on all three, nopreempt"; }
 keepalived3_start() { _ka_start "$1" 3 0.1; }
 keepalived3_kill() { _ka_kill "$1"; }
+keepalived3_stop() { _ka_stop "$1"; }
 keepalived3_recover() { _ka_recover "$1" 3 0.1; }
 keepalived3_owner() { _ka_owner; }
 keepalived3_ready() { _ka_ready "$1"; }
@@ -192,12 +202,8 @@ for impl in $IMPLS; do
     done
   done
   # stop this implementation everywhere before the next one starts
-  for n in "${L2_NODES[@]}"; do
-    [[ -n ${KA_PID[$n]:-} ]] && { kill_pid "${KA_PID[$n]}" 5; _l2_unregister_pid "${KA_PID[$n]}"; unset "KA_PID[$n]"; }
-  done
-  for n in "${L2_NODES[@]}"; do
-    ip -n "$(ns_name "$n")" addr del "$L2_VIP4/32" dev eth0 2>/dev/null || true
-  done
+  for n in "${L2_NODES[@]}"; do "${impl}_stop" "$n"; done
+  [[ -z $(l2_owners "$L2_VIP4") ]] || die "$impl: $L2_VIP4 still owned after stop"
 done
 
 # ---------------------------------------------------------------- the report
