@@ -3,7 +3,7 @@
 # everything is already present. Daemons are never auto-started by the
 # package scripts: each test starts its own, inside its own namespace.
 set -euo pipefail
-pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump tshark nftables iproute2 procps python3 jq)
+pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump tshark nftables iproute2 procps python3 jq keepalived)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,7 +13,7 @@ if ((${#missing[@]})); then
     echo "install-deps: need root to install: ${missing[*]}" >&2
     exit 1
   fi
-  # Keep package maintainer scripts from starting bird/frr/gobgpd in the root namespace.
+  # Keep package maintainer scripts from starting bird/frr/gobgpd/keepalived in the root namespace.
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
