@@ -12,7 +12,9 @@ use bgp_proto::adj_rib_out::RouteSpec;
 use bgp_proto::fsm::{RemoteAs, SessionConfig};
 use bgp_proto::{Community, LargeCommunity};
 use bgp_session::{Endpoint, PeerSettings};
-use metallb_api::{plan, Assigned, BgpPeerConfig, Config, L2Announcement, PeerAsn};
+use metallb_api::{
+    plan_compact, BgpAttrs, BgpPeerConfig, Config, L2Announcement, PeerAsn, PlanInput,
+};
 use serde::Serialize;
 
 pub use crate::live::LiveAllocator;
@@ -173,6 +175,83 @@ pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> 
     compute_inner(&mut LiveAllocator::default(), config, node, previous, false)
 }
 
+/// What the plan reads of one assigned Service: its report and labels.
+struct PlanRow<'a>(&'a ServiceReport, &'a Labels);
+
+impl PlanInput for PlanRow<'_> {
+    fn pool(&self) -> &str {
+        self.0.pool.as_deref().unwrap_or("")
+    }
+    fn ips(&self) -> &[IpAddr] {
+        &self.0.ips
+    }
+    fn labels(&self) -> &Labels {
+        self.1
+    }
+    fn key(&self) -> String {
+        format!("{}/{}", self.0.namespace, self.0.name)
+    }
+}
+
+/// A pending Service's report.
+fn pending_report(key: ServiceKey, why: String) -> ServiceReport {
+    ServiceReport {
+        namespace: key.namespace,
+        name: key.name,
+        ips: Vec::new(),
+        pool: None,
+        pending: Some(why),
+        announcements: Vec::new(),
+    }
+}
+
+/// One plan attribute set as the routes and report lines use it.
+struct AttrsOut {
+    communities: Vec<Community>,
+    large_communities: Vec<LargeCommunity>,
+    /// (peer, its address, carries IPv4, carries IPv6).
+    peers: Vec<(String, String, bool, bool)>,
+}
+
+impl AttrsOut {
+    fn of(a: &BgpAttrs, config: &Config) -> Self {
+        AttrsOut {
+            communities: a
+                .communities
+                .iter()
+                .map(|(x, y)| Community::new(*x, *y))
+                .collect(),
+            large_communities: a
+                .large_communities
+                .iter()
+                .map(|(g, l1, l2)| LargeCommunity {
+                    global_admin: *g,
+                    local1: *l1,
+                    local2: *l2,
+                })
+                .collect(),
+            peers: a
+                .peers
+                .iter()
+                .map(|name| {
+                    let p = config.peers.get(name);
+                    // MetalLB: a session carries its own address family;
+                    // with dualStackAddressFamily it carries both.
+                    let dual = p.is_some_and(|p| p.dual_stack_address_family);
+                    let v4 = p.is_some_and(|p| p.address.is_ipv4());
+                    let addr = p.map(|p| p.address.to_string()).unwrap_or_default();
+                    (
+                        name.clone(),
+                        addr,
+                        p.is_some() && (dual || v4),
+                        p.is_some() && (dual || !v4),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// No allocator could run: nothing to announce, the old state kept.
 fn nothing(previous: &AllocationState, notes: Vec<String>) -> Desired {
     Desired {
@@ -294,60 +373,51 @@ fn compute_inner(
             (k, why)
         })
         .collect();
-    // Built in the order that keeps the fewest per-Service structures alive
-    // at once (at 100k Services each costs tens of MB): the assignments the
-    // plan reads (keys moved in, not copied), the plan, then the reports
-    // made from the assignments (their strings moved again), the routes and
-    // lines that consume the plan, and last the state file's content.
-    let mut assigned = Vec::with_capacity(keys.len());
+    // Every report, in key order (the requests and the malformed ones
+    // merged), each with its IPs and pool moved in once; the plan reads
+    // the assigned ones through `inputs` (report index, borrowed labels),
+    // so no per-Service copy is made for it.
     services.reserve(keys.len() + bad.len());
+    let mut inputs: Vec<(usize, &Labels)> = Vec::with_capacity(keys.len());
+    let mut bad = bad.into_iter().peekable();
     for (key, labels) in keys {
+        while let Some((k, reason)) = bad.next_if(|(k, _)| *k < key) {
+            services.push(pending_report(k, reason));
+        }
         match alloc.assignment(&key) {
-            Some(a) => assigned.push(Assigned {
-                pool: a.pool().to_string(),
-                ips: a.addresses(),
-                labels: labels.clone(),
-                service: key,
-            }),
-            None => services.push(ServiceReport {
-                pending: Some(
-                    pending
-                        .get(&key)
-                        .cloned()
-                        .unwrap_or_else(|| "no address assigned".to_string()),
-                ),
-                namespace: key.namespace,
-                name: key.name,
-                ips: Vec::new(),
-                pool: None,
-                announcements: Vec::new(),
-            }),
+            Some(a) => {
+                inputs.push((services.len(), labels));
+                services.push(ServiceReport {
+                    pool: Some(a.pool().to_string()),
+                    ips: a.addresses(),
+                    namespace: key.namespace,
+                    name: key.name,
+                    pending: None,
+                    announcements: Vec::new(),
+                });
+            }
+            None => {
+                let why = pending
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| "no address assigned".to_string());
+                services.push(pending_report(key, why));
+            }
         }
     }
+    for (k, reason) in bad {
+        services.push(pending_report(k, reason));
+    }
     drop(pending);
-    for (key, reason) in bad {
-        services.push(ServiceReport {
-            namespace: key.namespace,
-            name: key.name,
-            ips: Vec::new(),
-            pool: None,
-            pending: Some(reason),
-            announcements: Vec::new(),
-        });
-    }
-
-    let plan = plan(config, &node.name, &node.labels, &assigned);
-    for a in assigned {
-        services.push(ServiceReport {
-            namespace: a.service.namespace,
-            name: a.service.name,
-            ips: a.ips,
-            pool: Some(a.pool),
-            pending: None,
-            announcements: Vec::new(),
-        });
-    }
-    services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    let plan = {
+        let rows: Vec<PlanRow<'_>> = inputs
+            .iter()
+            .filter_map(|&(i, labels)| Some(PlanRow(services.get(i)?, labels)))
+            .collect();
+        plan_compact(config, &node.name, &node.labels, &rows)
+    };
+    // Plan index -> report index.
+    let report_index: Vec<usize> = inputs.into_iter().map(|(i, _)| i).collect();
     let node_peers: Vec<&BgpPeerConfig> = config.peers_for_node(&node.labels);
     let peers: Vec<PeerSettings> = node_peers
         .iter()
@@ -371,7 +441,7 @@ fn compute_inner(
     // Routes per session, and the human-readable announcements per Service.
     let mut routes: BTreeMap<String, Vec<RouteSpec>> =
         peers.iter().map(|p| (p.name.clone(), Vec::new())).collect();
-    // The reports are sorted by (namespace, name): a Service's lines go
+    // The reports are sorted by (namespace, name): a Service's L2 lines go
     // straight into its report, found by binary search on the plan's
     // `namespace/name`, with no map of lines per Service in between.
     fn report_of<'r>(services: &'r mut [ServiceReport], s: &str) -> Option<&'r mut ServiceReport> {
@@ -381,52 +451,40 @@ fn compute_inner(
             .ok()?;
         services.get_mut(i)
     }
-    let metallb_api::Plan { bgp, l2 } = plan;
-    // Each announcement is dropped once turned into routes and lines.
-    for a in bgp {
-        let spec = RouteSpec {
-            prefix: a.prefix,
-            communities: a
-                .communities
-                .iter()
-                .map(|(x, y)| Community::new(*x, *y))
-                .collect(),
-            large_communities: a
-                .large_communities
-                .iter()
-                .map(|(g, l1, l2)| LargeCommunity {
-                    global_admin: *g,
-                    local1: *l1,
-                    local2: *l2,
-                })
-                .collect(),
-            local_pref: a.local_pref,
+    // Per attribute set: its route attributes, and per peer whether the
+    // peer's session carries each family (see session_settings) and the
+    // peer's address for the report lines.
+    let attrs: Vec<AttrsOut> = plan.attrs.iter().map(|a| AttrsOut::of(a, config)).collect();
+    for g in &plan.bgp {
+        let Some(at) = attrs.get(g.attrs as usize) else {
+            continue;
         };
-        for peer in &a.peers {
-            // Only sessions that carry the prefix's family (see
-            // session_settings) get it.
-            let carries = config.peers.get(peer).is_some_and(|p| {
-                p.dual_stack_address_family || p.address.is_ipv4() == a.prefix.addr().is_ipv4()
-            });
-            if !carries {
+        let spec = RouteSpec {
+            prefix: g.prefix,
+            communities: at.communities.clone(),
+            large_communities: at.large_communities.clone(),
+            local_pref: g.local_pref,
+        };
+        let v4 = g.prefix.addr().is_ipv4();
+        for (peer, addr, fam4, fam6) in &at.peers {
+            if !(if v4 { *fam4 } else { *fam6 }) {
                 continue;
             }
-            if let Some(r) = routes.get_mut(peer) {
+            if let Some(r) = routes.get_mut(peer.as_str()) {
                 r.push(spec.clone());
             }
-            let addr = config
-                .peers
-                .get(peer)
-                .map(|p| p.address.to_string())
-                .unwrap_or_default();
-            for s in &a.services {
-                if let Some(r) = report_of(&mut services, s) {
+            for &i in plan.services_of(g) {
+                if let Some(r) = report_index
+                    .get(i as usize)
+                    .and_then(|&j| services.get_mut(j))
+                {
                     r.announcements
-                        .push(format!("bgp {} to {} ({})", a.prefix, peer, addr));
+                        .push(format!("bgp {} to {} ({})", g.prefix, peer, addr));
                 }
             }
         }
     }
+    let l2 = plan.l2;
     for l in &l2 {
         for s in &l.services {
             let ads: Vec<&str> = l.advertisements.iter().map(String::as_str).collect();
