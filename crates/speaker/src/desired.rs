@@ -169,10 +169,41 @@ fn session_settings(p: &BgpPeerConfig, node: &NodeInfo) -> PeerSettings {
 /// the last run (state file): they are restored first and never moved while
 /// still valid. A one-shot computation (`check`); a running speaker keeps a
 /// [`LiveAllocator`] and calls [`compute_with`].
+#[cfg(test)]
 pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> Desired {
     // One shot: the allocator is dropped afterwards, so no hash of what it
     // holds is kept for a next call.
-    compute_inner(&mut LiveAllocator::default(), config, node, previous, false)
+    compute_inner(
+        &mut LiveAllocator::default(),
+        config,
+        node,
+        previous,
+        Mode::Once,
+    )
+}
+
+/// [`compute`] for a caller that only reports (`check`): the state file's
+/// content (`Desired::state`) is left empty, as nothing writes it.
+pub fn compute_report(config: &Config, node: &NodeInfo, previous: &AllocationState) -> Desired {
+    compute_inner(
+        &mut LiveAllocator::default(),
+        config,
+        node,
+        previous,
+        Mode::Report,
+    )
+}
+
+/// How a computation's result is used.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A running speaker: the allocator's hashes are kept for the next call.
+    Live,
+    /// One shot, state included.
+    #[cfg(test)]
+    Once,
+    /// One shot, no state file content.
+    Report,
 }
 
 /// What the plan reads of one assigned Service: its report and labels.
@@ -273,18 +304,19 @@ pub fn compute_with(
     node: &NodeInfo,
     previous: &AllocationState,
 ) -> Desired {
-    compute_inner(live, config, node, previous, true)
+    compute_inner(live, config, node, previous, Mode::Live)
 }
 
-/// [`compute_with`]; `remember` keeps the hash of every converged request in
-/// `live.seen` for the next call (a one-shot [`compute`] has none).
+/// [`compute_with`]; in [`Mode::Live`] the hash of every converged request
+/// is kept in `live.seen` for the next call (a one-shot [`compute`] has none).
 fn compute_inner(
     live: &mut LiveAllocator,
     config: &Config,
     node: &NodeInfo,
     previous: &AllocationState,
-    remember: bool,
+    mode: Mode,
 ) -> Desired {
+    let remember = mode == Mode::Live;
     let mut notes = Vec::new();
     let mut services = Vec::new();
     let fresh = live.alloc.is_none();
@@ -455,6 +487,22 @@ fn compute_inner(
     // peer's session carries each family (see session_settings) and the
     // peer's address for the report lines.
     let attrs: Vec<AttrsOut> = plan.attrs.iter().map(|a| AttrsOut::of(a, config)).collect();
+    // Each list sized once, exactly (the routes are kept as long as they
+    // are announced: no doubling slack).
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for g in &plan.bgp {
+        let v4 = g.prefix.addr().is_ipv4();
+        for (peer, _, fam4, fam6) in attrs.get(g.attrs as usize).map_or(&[][..], |a| &a.peers) {
+            if *(if v4 { fam4 } else { fam6 }) {
+                *counts.entry(peer.as_str()).or_default() += 1;
+            }
+        }
+    }
+    for (peer, n) in counts {
+        if let Some(r) = routes.get_mut(peer) {
+            r.reserve_exact(n);
+        }
+    }
     for g in &plan.bgp {
         let Some(at) = attrs.get(g.attrs as usize) else {
             continue;
@@ -496,7 +544,7 @@ fn compute_inner(
     }
 
     let mut state = AllocationState::default();
-    for r in &services {
+    for r in services.iter().filter(|_| mode != Mode::Report) {
         if let Some(pool) = &r.pool {
             state.services.insert(
                 format!("{}/{}", r.namespace, r.name),

@@ -162,7 +162,7 @@ fn check(args: CheckArgs) -> i32 {
         }
         Ok(v) => {
             let node = desired::NodeInfo::from_config(&v.config, &args.node_name);
-            let d = desired::compute(&v.config, &node, &previous);
+            let d = desired::compute_report(&v.config, &node, &previous);
             let warnings: Vec<String> = v
                 .warnings
                 .iter()
