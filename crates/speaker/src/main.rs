@@ -170,10 +170,7 @@ fn check(args: CheckArgs) -> i32 {
                 .chain(d.notes.iter().cloned())
                 .collect();
             if json {
-                out!(
-                    "{}",
-                    serde_json::json!({ "services": d.services, "errors": [], "warnings": warnings })
-                );
+                print_json(&d.services, &warnings);
             } else {
                 print_table(&d, &warnings);
             }
@@ -184,6 +181,54 @@ fn check(args: CheckArgs) -> i32 {
             0
         }
     }
+}
+
+/// `check --output json`, serialized straight from the reports (no JSON
+/// tree of 100k Services in between), keys in sorted order as before.
+fn print_json(services: &[desired::ServiceReport], warnings: &[String]) {
+    use serde::Serialize;
+    use std::io::Write;
+    #[derive(Serialize)]
+    struct Report<'a> {
+        announcements: &'a [String],
+        ips: &'a [std::net::IpAddr],
+        name: &'a str,
+        namespace: &'a str,
+        pending: Option<&'a str>,
+        pool: Option<&'a str>,
+    }
+    struct Reports<'a>(&'a [desired::ServiceReport]);
+    impl Serialize for Reports<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(|r| Report {
+                announcements: &r.announcements,
+                ips: &r.ips,
+                name: &r.name,
+                namespace: &r.namespace,
+                pending: r.pending.as_deref(),
+                pool: r.pool.as_deref(),
+            }))
+        }
+    }
+    #[derive(Serialize)]
+    struct Out<'a> {
+        errors: [(); 0],
+        services: Reports<'a>,
+        warnings: &'a [String],
+    }
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    // A closed pipe (`| head`) just ends the output.
+    let _ = serde_json::to_writer(
+        &mut w,
+        &Out {
+            errors: [],
+            services: Reports(services),
+            warnings,
+        },
+    )
+    .map_err(std::io::Error::from)
+    .and_then(|()| writeln!(w))
+    .and_then(|()| w.flush());
 }
 
 fn print_table(d: &desired::Desired, warnings: &[String]) {
