@@ -369,6 +369,8 @@ fn compute_inner(
             }
         }
     }
+    // Config order is key order already; sorting again costs one pass.
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
     let Some(alloc) = live.alloc.as_mut() else {
         return nothing(previous, notes);
     };
@@ -377,10 +379,11 @@ fn compute_inner(
         alloc.sync_quiet(changed);
     } else {
         // Services gone (or now malformed) free their addresses first.
-        let wanted: HashSet<&ServiceKey> = keys.iter().map(|(k, _)| k).collect();
+        // Found by binary search in the sorted keys: no set of 100k
+        // hashed keys built per reload.
         let gone: Vec<ServiceKey> = alloc
             .services()
-            .filter(|k| !wanted.contains(k))
+            .filter(|k| keys.binary_search_by(|(x, _)| x.cmp(k)).is_err())
             .cloned()
             .collect();
         touched += gone.len();
@@ -396,8 +399,6 @@ fn compute_inner(
     }
     live.seen = seen;
     live.last_touched = touched;
-    // Config order is key order already; sorting again costs one pass.
-    keys.sort_by(|a, b| a.0.cmp(&b.0));
     let pending: HashMap<&ServiceKey, String> = alloc
         .pending()
         .map(|(k, e)| {
