@@ -1,6 +1,7 @@
 //! The L2 node runtime: the sans-IO cores (responder, election,
 //! membership, announcer) and the Linux driver joined into one tokio task.
 
+pub mod reconcile;
 mod types;
 
 pub use types::{Desired, NodeConfig, NodeError, NodeStatus, Profile, VipDesire, VipStatus};
