@@ -158,11 +158,18 @@ pub fn reconcile(me: &str, desired: &Desired, view: &dyn View, links: &[LocalLin
 }
 
 /// The VIPs whose winner became `me` between `old` and `new`: the start of
-/// a takeover, for the failover histogram.
+/// a takeover, for the failover histogram. A VIP that `old` did not list
+/// (new in the desired set, or the first plan) is no takeover.
 pub fn taken_over(me: &str, old: &Plan, new: &Plan) -> Vec<IpAddr> {
     new.vips
         .iter()
-        .filter(|v| v.election.winner() == Some(me) && old.winner_of(v.ip) != Some(me))
+        .filter(|v| v.election.winner() == Some(me))
+        .filter(|v| {
+            old.vips
+                .iter()
+                .find(|o| o.ip == v.ip)
+                .is_some_and(|o| o.election.winner() != Some(me))
+        })
         .map(|v| v.ip)
         .collect()
 }

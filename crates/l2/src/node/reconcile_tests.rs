@@ -179,6 +179,16 @@ fn an_unchanged_view_reports_no_takeover() {
 }
 
 #[test]
+fn a_vip_new_in_the_desired_set_is_no_takeover() {
+    let desired = Desired {
+        vips: vec![vip("192.0.2.10", "192.0.2.10", &["a"])],
+    };
+    let plan = reconcile("a", &desired, &view(&NODES), &links());
+    assert_eq!(winner(&plan, "192.0.2.10"), "a");
+    assert!(taken_over("a", &Plan::default(), &plan).is_empty());
+}
+
+#[test]
 fn a_vip_without_a_live_matching_node_has_no_winner_and_says_why() {
     let desired = Desired {
         vips: vec![vip("192.0.2.10", "192.0.2.10", &["d"])],
