@@ -5,6 +5,7 @@
 //! a full queue drops the frame and is counted.
 
 use std::net::Ipv6Addr;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -29,11 +30,27 @@ pub enum Inbound {
     },
     /// A socket operation failed; the text names the socket and interface.
     Failed { ifindex: u32, error: String },
+    /// The first announcement of a takeover left the socket, `seconds`
+    /// after the winner change was seen (a failover sample).
+    Announced { seconds: f64 },
+}
+
+/// The takeover a send completes: when the winner change was seen.
+pub type Takeover = Option<Instant>;
+
+fn announced(inbound: &mpsc::Sender<Inbound>, takeover: Takeover) {
+    if let Some(since) = takeover {
+        let seconds = Instant::now()
+            .saturating_duration_since(since)
+            .as_secs_f64();
+        // Full queue: one sample less.
+        let _ = inbound.try_send(Inbound::Announced { seconds });
+    }
 }
 
 #[derive(Debug)]
 pub enum ArpCommand {
-    Send(Vec<u8>),
+    Send(Vec<u8>, Takeover),
 }
 
 #[derive(Debug)]
@@ -42,6 +59,7 @@ pub enum NdpCommand {
         src: Option<Ipv6Addr>,
         dst: Ipv6Addr,
         icmp: Vec<u8>,
+        takeover: Takeover,
     },
     Join(Ipv6Addr),
     Leave(Ipv6Addr),
@@ -70,19 +88,30 @@ pub type ArpHandle = PortHandle<ArpCommand>;
 pub type NdpHandle = PortHandle<NdpCommand>;
 
 impl ArpHandle {
-    pub fn send(&self, frame: Vec<u8>) -> bool {
-        self.queue(ArpCommand::Send(frame))
+    pub fn send(&self, frame: Vec<u8>, takeover: Takeover) -> bool {
+        self.queue(ArpCommand::Send(frame, takeover))
     }
 }
 
 impl NdpHandle {
     /// Queue an ICMPv6 message; the kernel fills the checksum (bytes 2-3
     /// are zeroed here, as `NdpPort::send_from` expects).
-    pub fn send(&self, src: Option<Ipv6Addr>, dst: Ipv6Addr, mut icmp: Vec<u8>) -> bool {
+    pub fn send(
+        &self,
+        src: Option<Ipv6Addr>,
+        dst: Ipv6Addr,
+        mut icmp: Vec<u8>,
+        takeover: Takeover,
+    ) -> bool {
         if let Some(sum) = icmp.get_mut(2..4) {
             sum.fill(0);
         }
-        self.queue(NdpCommand::Send { src, dst, icmp })
+        self.queue(NdpCommand::Send {
+            src,
+            dst,
+            icmp,
+            takeover,
+        })
     }
 
     pub fn join(&self, vip: Ipv6Addr) -> bool {
@@ -123,11 +152,10 @@ pub fn run_arp(port: ArpPort, inbound: mpsc::Sender<Inbound>) -> ArpHandle {
                     }
                 },
                 cmd = rx.recv() => match cmd {
-                    Some(ArpCommand::Send(frame)) => {
-                        if let Err(e) = port.send(&frame).await {
-                            failed(&inbound, ifindex, e);
-                        }
-                    }
+                    Some(ArpCommand::Send(frame, takeover)) => match port.send(&frame).await {
+                        Ok(()) => announced(&inbound, takeover),
+                        Err(e) => failed(&inbound, ifindex, e),
+                    },
                     None => return,
                 },
             }
@@ -173,7 +201,18 @@ pub fn run_ndp(mut port: NdpPort, inbound: mpsc::Sender<Inbound>) -> NdpHandle {
                 cmd = rx.recv() => cmd,
             };
             let result = match cmd {
-                Some(NdpCommand::Send { src, dst, icmp }) => port.send_from(src, dst, &icmp).await,
+                Some(NdpCommand::Send {
+                    src,
+                    dst,
+                    icmp,
+                    takeover,
+                }) => {
+                    let sent = port.send_from(src, dst, &icmp).await;
+                    if sent.is_ok() {
+                        announced(&inbound, takeover);
+                    }
+                    sent
+                }
                 Some(NdpCommand::Join(vip)) => port.join(vip),
                 Some(NdpCommand::Leave(vip)) => port.leave(vip),
                 None => return,

@@ -163,7 +163,7 @@ pub async fn spawn(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     let acts = node
         .announcer
         .handle(now, crate::announcer::Event::Fenced(true));
-    node.announce(now, acts);
+    node.announce(acts);
     node.sync_links(now, watcher.table());
     let failed: Vec<String> = watcher
         .table()
@@ -279,7 +279,7 @@ async fn run(mut node: Node, mut io: Io) {
                 }
                 if node.announcer_wake.is_some_and(|t| t <= now) {
                     let acts = node.announcer.handle(now, crate::announcer::Event::Timer);
-                    node.announce(now, acts);
+                    node.announce(acts);
                 }
             }
             _ = tokio::time::sleep_until(publish_at.unwrap_or_else(Instant::now)), if publish_at.is_some() => {}

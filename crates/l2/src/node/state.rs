@@ -105,7 +105,7 @@ impl Node {
             .announcer
             .handle(now, announcer::Event::Desired(&plan.announce));
         self.plan = plan;
-        self.announce(now, actions);
+        self.announce(actions);
         self.dirty = true;
     }
 
@@ -135,7 +135,7 @@ impl Node {
                     let fenced = !matches!(state, FenceState::Clear { .. });
                     info!(%state, "fencing state");
                     let acts = self.announcer.handle(now, announcer::Event::Fenced(fenced));
-                    self.announce(now, acts);
+                    self.announce(acts);
                     changed = true;
                 }
                 membership::Action::Rejected(r) => {
@@ -156,7 +156,7 @@ impl Node {
 
     /// Carries out the announcer's actions in order, then brings the
     /// responder's announced sets to what is answered now.
-    pub fn announce(&mut self, now: Instant, actions: Vec<announcer::Action>) {
+    pub fn announce(&mut self, actions: Vec<announcer::Action>) {
         let mut wake = None;
         let mut touched = false;
         for a in actions {
@@ -186,7 +186,7 @@ impl Node {
                     touched = true;
                 }
                 announcer::Action::SendGratuitous { ifindex, ip } => {
-                    self.gratuitous_on(now, ifindex, ip)
+                    self.gratuitous_on(ifindex, ip)
                 }
                 announcer::Action::WakeAt(at) => wake = Some(at),
             }
@@ -223,30 +223,27 @@ impl Node {
 
     /// MetalLB's takeover announcement: gratuitous ARP request and reply
     /// (RFC 5227 §3), or the unsolicited NA with Override (RFC 4861 §7.2.6).
-    fn gratuitous_on(&mut self, now: Instant, ifindex: u32, ip: IpAddr) {
+    fn gratuitous_on(&mut self, ifindex: u32, ip: IpAddr) {
         let Some(mac) = self.links.get(&ifindex).map(|l| l.mac) else {
             return;
         };
+        // The first frame of a takeover carries its start; the port task
+        // reports the sample once the frame has left.
+        let takeover = self.takeover_since.get(&ip).copied();
         let sent = match ip {
             IpAddr::V4(v4) => self.arp(ifindex).map(|p| {
-                p.send(ArpPacket::gratuitous(ArpOp::Request, mac, v4))
-                    & p.send(ArpPacket::gratuitous(ArpOp::Reply, mac, v4))
+                p.send(ArpPacket::gratuitous(ArpOp::Request, mac, v4), takeover)
+                    & p.send(ArpPacket::gratuitous(ArpOp::Reply, mac, v4), None)
             }),
             IpAddr::V6(v6) => self.ndp(ifindex).map(|p| {
                 let icmp = NdpPacket::unsolicited_advert(mac, v6).icmp();
-                p.send(Some(v6), ALL_NODES, icmp)
+                p.send(Some(v6), ALL_NODES, icmp, takeover)
             }),
         };
         self.queued(sent);
         if sent == Some(true) {
             *self.gratuitous.entry(ip).or_default() += 1;
-            if let Some(since) = self.takeover_since.remove(&ip) {
-                if self.failover.len() == MAX_SAMPLES {
-                    self.failover.pop_front();
-                }
-                self.failover
-                    .push_back(now.saturating_duration_since(since).as_secs_f64());
-            }
+            self.takeover_since.remove(&ip);
         }
         self.dirty = true;
     }
@@ -276,7 +273,7 @@ impl Node {
             Inbound::Arp { ifindex, frame } => {
                 if let Decision::Answer { frame, .. } = self.responder.handle(now, ifindex, &frame)
                 {
-                    let queued = self.arp(ifindex).map(|p| p.send(frame));
+                    let queued = self.arp(ifindex).map(|p| p.send(frame, None));
                     self.queued(queued);
                 }
             }
@@ -297,9 +294,15 @@ impl Node {
                         IpAddr::V6(v6) => Some(v6),
                         IpAddr::V4(_) => None,
                     };
-                    let queued = self.ndp(ifindex).map(|p| p.send(src, dst, icmp));
+                    let queued = self.ndp(ifindex).map(|p| p.send(src, dst, icmp, None));
                     self.queued(queued);
                 }
+            }
+            Inbound::Announced { seconds } => {
+                if self.failover.len() == MAX_SAMPLES {
+                    self.failover.pop_front();
+                }
+                self.failover.push_back(seconds);
             }
             Inbound::Failed { ifindex, error } => {
                 self.counters.socket_errors += 1;
@@ -342,13 +345,13 @@ impl Node {
             let acts = self
                 .announcer
                 .handle(now, announcer::Event::LinkDown { ifindex });
-            self.announce(now, acts);
+            self.announce(acts);
         }
         for ifindex in back {
             let acts = self
                 .announcer
                 .handle(now, announcer::Event::LinkUp { ifindex });
-            self.announce(now, acts);
+            self.announce(acts);
         }
         if carrier_changed {
             let names: Vec<String> = self
@@ -435,7 +438,7 @@ impl Node {
     /// SIGTERM: stop every answer, then send the signed leave (outbox).
     pub fn shutdown(&mut self, now: Instant) {
         let acts = self.announcer.handle(now, announcer::Event::Fenced(true));
-        self.announce(now, acts);
+        self.announce(acts);
         self.membership_event(now, membership::Event::Shutdown);
     }
 }
