@@ -215,8 +215,10 @@ impl NodeThread {
                     }
                 }
             });
-            // Kill: the runtime goes first, so the node task is dropped
-            // without running; then the handle.
+            // Kill: the handle is dropped outside `block_on`, and the
+            // runtime right after drops the node task without polling it
+            // again, so no leave goes out (the measured takeover time is
+            // then membership's detection, not the leave's).
             drop(handle);
         });
         NodeThread {

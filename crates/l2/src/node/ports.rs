@@ -5,12 +5,17 @@
 //! a full queue drops the frame and is counted.
 
 use std::net::Ipv6Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::linux::{ArpPort, NdpPort, ARP_FRAME_MAX};
+
+/// Frames dropped because the node task's queue was full (shared).
+pub type Dropped = Arc<AtomicU64>;
 
 /// Commands queued per port.
 const COMMAND_QUEUE: usize = 256;
@@ -132,7 +137,7 @@ fn failed(inbound: &mpsc::Sender<Inbound>, ifindex: u32, error: std::io::Error) 
 }
 
 /// Starts the task of an open ARP port.
-pub fn run_arp(port: ArpPort, inbound: mpsc::Sender<Inbound>) -> ArpHandle {
+pub fn run_arp(port: ArpPort, inbound: mpsc::Sender<Inbound>, dropped: Dropped) -> ArpHandle {
     let (commands, mut rx) = mpsc::channel(COMMAND_QUEUE);
     let ifindex = port.ifindex();
     let task = tokio::spawn(async move {
@@ -142,9 +147,11 @@ pub fn run_arp(port: ArpPort, inbound: mpsc::Sender<Inbound>) -> ArpHandle {
                 got = port.recv(&mut buf) => match got {
                     Ok(n) => {
                         let frame = buf[..n.min(buf.len())].to_vec();
-                        // Full: dropped here; the responder would rate-limit
-                        // a flood anyway.
-                        let _ = inbound.try_send(Inbound::Arp { ifindex, frame });
+                        // Full: dropped and counted; the responder would
+                        // rate-limit a flood anyway.
+                        if inbound.try_send(Inbound::Arp { ifindex, frame }).is_err() {
+                            dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     Err(e) => {
                         failed(&inbound, ifindex, e);
@@ -165,7 +172,7 @@ pub fn run_arp(port: ArpPort, inbound: mpsc::Sender<Inbound>) -> ArpHandle {
 }
 
 /// Starts the task of an open NDP port.
-pub fn run_ndp(mut port: NdpPort, inbound: mpsc::Sender<Inbound>) -> NdpHandle {
+pub fn run_ndp(mut port: NdpPort, inbound: mpsc::Sender<Inbound>, dropped: Dropped) -> NdpHandle {
     let (commands, mut rx) = mpsc::channel(COMMAND_QUEUE);
     let ifindex = port.ifindex();
     let task = tokio::spawn(async move {
@@ -182,13 +189,16 @@ pub fn run_ndp(mut port: NdpPort, inbound: mpsc::Sender<Inbound>) -> NdpHandle {
                                 (r.truncated, r.dst, r.hop_limit)
                             {
                                 let icmp = buf[..r.len.min(buf.len())].to_vec();
-                                let _ = inbound.try_send(Inbound::Ndp {
+                                let msg = Inbound::Ndp {
                                     ifindex,
                                     src: *r.src.ip(),
                                     dst,
                                     hop_limit,
                                     icmp,
-                                });
+                                };
+                                if inbound.try_send(msg).is_err() {
+                                    dropped.fetch_add(1, Ordering::Relaxed);
+                                }
                             }
                         }
                         Err(e) => {

@@ -5,7 +5,8 @@
 //! answering before its leave goes out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -72,6 +73,10 @@ pub struct Node {
     pub inbound: tokio::sync::mpsc::Sender<Inbound>,
     /// Something the status shows changed since the last publication.
     pub dirty: bool,
+    /// Bumped when a reconcile changes the plan (the status goes out at once).
+    pub plan_changes: u64,
+    /// Frames the port tasks dropped because the inbound queue was full.
+    pub inbound_dropped: Arc<AtomicU64>,
 }
 
 impl Node {
@@ -104,6 +109,9 @@ impl Node {
         let actions = self
             .announcer
             .handle(now, announcer::Event::Desired(&plan.announce));
+        if plan != self.plan {
+            self.plan_changes += 1;
+        }
         self.plan = plan;
         self.announce(actions);
         self.dirty = true;
@@ -199,10 +207,12 @@ impl Node {
         }
     }
 
+    /// Leaves the solicited-node group of an IPv6 VIP; nothing to do when
+    /// the port is gone (its groups went with its socket).
     fn leave(&mut self, ip: IpAddr, ifindex: u32) {
-        if let IpAddr::V6(v6) = ip {
-            let queued = self.ndp(ifindex).map(|p| p.leave(v6));
-            self.queued(queued);
+        if let (IpAddr::V6(v6), Some(port)) = (ip, self.ndp(ifindex)) {
+            let queued = port.leave(v6);
+            self.queued(Some(queued));
         }
     }
 
@@ -385,6 +395,8 @@ impl Node {
             return;
         }
         let inbound = self.inbound.clone();
+        let dropped = self.inbound_dropped.clone();
+        let mut ndp_opened = false;
         let link = self.links.entry(ifindex).or_insert_with(|| Link {
             state: state.clone(),
             mac,
@@ -401,7 +413,7 @@ impl Node {
         if want_arp != link.arp.is_some() {
             link.arp = if want_arp {
                 match ArpPort::open(ifindex) {
-                    Ok(p) => Some(ports::run_arp(p, inbound.clone())),
+                    Ok(p) => Some(ports::run_arp(p, inbound.clone(), dropped.clone())),
                     Err(e) => {
                         warn!(interface = %state.name, %e, "cannot open the ARP port");
                         failed += 1;
@@ -415,7 +427,10 @@ impl Node {
         if want_ndp != link.ndp.is_some() {
             link.ndp = if want_ndp {
                 match NdpPort::open(ifindex, &state.name, mac.0) {
-                    Ok(p) => Some(ports::run_ndp(p, inbound)),
+                    Ok(p) => {
+                        ndp_opened = true;
+                        Some(ports::run_ndp(p, inbound, dropped))
+                    }
                     Err(e) => {
                         warn!(interface = %state.name, %e, "cannot open the NDP port");
                         failed += 1;
@@ -432,6 +447,22 @@ impl Node {
             self.responder.set_interface(ifindex, mac);
         } else {
             self.links.remove(&ifindex);
+        }
+        if ndp_opened {
+            // A reopened port (new MAC) joins again what is answered there.
+            let vips: Vec<Ipv6Addr> = self
+                .answering
+                .iter()
+                .filter(|(_, ifs)| ifs.contains(&ifindex))
+                .filter_map(|(ip, _)| match ip {
+                    IpAddr::V6(v6) => Some(*v6),
+                    IpAddr::V4(_) => None,
+                })
+                .collect();
+            for v6 in vips {
+                let queued = self.ndp(ifindex).map(|p| p.join(v6));
+                self.queued(queued);
+            }
         }
     }
 
