@@ -181,6 +181,7 @@ fn in_netns<T: Send + 'static>(
 
 enum Cmd {
     Status(std_mpsc::Sender<NodeStatus>),
+    Desire(Desired),
     /// SIGTERM: stop answering, send the leave.
     Shutdown,
     /// SIGKILL: the runtime is dropped, nothing more is sent.
@@ -207,6 +208,7 @@ impl NodeThread {
                         Some(Cmd::Status(reply)) => {
                             let _ = reply.send(h.status());
                         }
+                        Some(Cmd::Desire(d)) => h.set_desired(d),
                         Some(Cmd::Shutdown) | None => {
                             h.shutdown().await;
                             return None;
@@ -531,6 +533,63 @@ fn failover(profile: Profile, tag: &str, how: Stop) -> Duration {
         t.stop(Cmd::Shutdown);
     }
     took
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and CAP_NET_RAW"]
+fn a_reload_that_keeps_the_winner_sends_nothing_and_a_new_vip_gets_its_own_burst() {
+    let topo = Topo::new("h", false);
+    let nodes = start_all(&topo, Profile::Fast, false);
+    let all: BTreeSet<String> = NODES.iter().map(|s| s.to_string()).collect();
+    let (winner, _) = converged(&nodes, &all);
+    // MetalLB's burst: at once, then every 1.1 s for 5 s. Wait until it
+    // is over (no announcement for longer than one period).
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let mut before = vip_status(&nodes[&winner].status(), VIP4).gratuitous_sent;
+    loop {
+        thread::sleep(Duration::from_millis(1300));
+        let now = vip_status(&nodes[&winner].status(), VIP4).gratuitous_sent;
+        if now == before {
+            break;
+        }
+        before = now;
+        assert!(Instant::now() < deadline, "the burst never ends: {now}");
+    }
+    assert!(before >= 5, "a whole burst: {before}");
+    let mut more = desired(false);
+    let mut extra = more.vips[0].clone();
+    extra.ip = "192.0.2.51".parse().unwrap();
+    extra.election_ip = extra.ip;
+    more.vips.push(extra);
+    for t in nodes.values() {
+        t.cmds.send(Cmd::Desire(desired(false))).expect("node runs");
+        t.cmds.send(Cmd::Desire(more.clone())).expect("node runs");
+    }
+    thread::sleep(Duration::from_millis(500));
+    let status = nodes[&winner].status();
+    assert_eq!(
+        vip_status(&status, VIP4).gratuitous_sent,
+        before,
+        "an unchanged winner announces nothing"
+    );
+    let owners: Vec<(String, u64)> = nodes
+        .iter()
+        .map(|(n, t)| {
+            (
+                n.clone(),
+                vip_status(&t.status(), "192.0.2.51").gratuitous_sent,
+            )
+        })
+        .filter(|(_, g)| *g > 0)
+        .collect();
+    assert_eq!(
+        owners.len(),
+        1,
+        "the new VIP is announced by one node: {owners:?}"
+    );
+    for (_, t) in nodes {
+        t.stop(Cmd::Shutdown);
+    }
 }
 
 #[test]
