@@ -244,3 +244,37 @@ fn a_winner_whose_interface_loses_carrier_hands_over_without_waiting_for_detecti
     let took = failover(Profile::Default, "c", Stop::CarrierLoss);
     assert!(took < Duration::from_millis(400), "{took:?}");
 }
+
+#[test]
+#[ignore = "needs root: network namespaces and CAP_NET_RAW"]
+fn a_takeover_moves_the_client_kernels_neighbour_entries_by_itself() {
+    // No probe after the kill: only the new winner's gratuitous ARP and
+    // unsolicited NA (Override) can move the client's cached entries.
+    let topo = Topo::new("n", false);
+    let mut nodes = start_all(&topo, Profile::Fast, false);
+    let all: BTreeSet<String> = NODES.iter().map(|s| s.to_string()).collect();
+    let (winner, candidates) = converged(&nodes, &all);
+    assert_eq!(resolve(&topo, VIP4), topo.mac(&winner));
+    assert_eq!(resolve(&topo, VIP6), topo.mac(&winner));
+    let next = topo.mac(&candidates[1]);
+    let stopped = Instant::now();
+    nodes.remove(&winner).expect("winner runs").stop(Cmd::Kill);
+    let deadline = stopped + Duration::from_secs(3);
+    let moved = |ip: &str| neighbour(&topo, ip).is_some_and(|(mac, _)| mac == next);
+    while !(moved(VIP4) && moved(VIP6)) {
+        assert!(
+            Instant::now() < deadline,
+            "client entries not moved to {next}: {:?} {:?}",
+            neighbour(&topo, VIP4),
+            neighbour(&topo, VIP6)
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "Fast: kill -> both client entries on the new MAC {:?}",
+        stopped.elapsed()
+    );
+    for (_, t) in nodes {
+        t.stop(Cmd::Shutdown);
+    }
+}

@@ -90,6 +90,19 @@ impl Topo {
             ]);
             run(&["ip", "-n", &br, "link", "set", &port, "master", "br0", "up"]);
             run(&["ip", "-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
+            if short == "cl" {
+                // On-link prefix for the IPv6 VIP (no DAD: see `add`).
+                run(&[
+                    "ip",
+                    "-n",
+                    &ns,
+                    "addr",
+                    "add",
+                    "2001:db8::100/64",
+                    "dev",
+                    "eth0",
+                ]);
+            }
             run(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
             if let (true, Some(i)) = (split, NODES.iter().position(|n| *n == short)) {
                 let port = format!("m-{short}");
@@ -434,4 +447,38 @@ pub fn start_all(topo: &Topo, profile: Profile, split: bool) -> BTreeMap<String,
             )
         })
         .collect()
+}
+
+/// The client kernel's neighbour entry for `ip`: (lladdr, state).
+pub fn neighbour(topo: &Topo, ip: &str) -> Option<(String, String)> {
+    let out = run(&["ip", "-n", &topo.ns("cl"), "neigh", "show", ip]);
+    // "192.0.2.50 dev eth0 lladdr aa:bb:cc:dd:ee:ff REACHABLE"
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "lladdr")?;
+    Some((words.get(at + 1)?.to_lowercase(), words.last()?.to_string()))
+}
+
+/// Makes the client kernel resolve `ip` (one UDP datagram to the discard
+/// port from the client namespace); returns the MAC once the entry has one.
+pub fn resolve(topo: &Topo, ip: &str) -> String {
+    let to = SocketAddr::new(ip.parse().expect("an IP"), 9);
+    in_netns(&topo.ns("cl"), move |_| {
+        let any: SocketAddr = if to.is_ipv4() {
+            "0.0.0.0:0".parse().unwrap()
+        } else {
+            "[::]:0".parse().unwrap()
+        };
+        let s = std::net::UdpSocket::bind(any).expect("client UDP socket");
+        s.send_to(b"resolve", to).expect("client UDP send");
+    })
+    .join()
+    .expect("client thread");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if let Some((mac, _)) = neighbour(topo, ip) {
+            return mac;
+        }
+        assert!(Instant::now() < deadline, "client never resolved {ip}");
+        thread::sleep(Duration::from_millis(10));
+    }
 }
