@@ -24,8 +24,8 @@
 //!
 //! Measured (`cargo test -p l2 --test node_netns -- --ignored --nocapture`,
 //! three nodes on one bridge, a client probing every 5 ms): winner killed →
-//! first ARP reply from the next candidate 0.43-0.48 s (default profile),
-//! 0.14-0.15 s (fast); winner shut down (signed leave) 1-1.5 ms; winner's
+//! first ARP reply from the next candidate 0.43-0.50 s (default profile),
+//! 0.13-0.15 s (fast); winner shut down (signed leave) 1-1.5 ms; winner's
 //! interface losing carrier (membership on a second segment) 3-13 ms.
 
 pub mod reconcile;
