@@ -1,0 +1,8 @@
+//! oxlb-controller: MetalLB's controller half. Prints the `metallb.io`
+//! CRDs generated from the Rust types and (in `run`) allocates
+//! LoadBalancer IPs with the `allocator` crate and writes them into the
+//! Services' status.
+#![forbid(unsafe_code)]
+
+pub mod crds;
+pub mod status_kinds;
