@@ -5,4 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod crds;
+pub mod engine;
+pub mod objects;
+pub mod run;
 pub mod status_kinds;
