@@ -198,3 +198,7 @@ fn status_action(alloc: &Allocator, svc: &LoadBalancerService) -> Option<Action>
     }
     Some(Action::SetStatus { key, ips, pool })
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
