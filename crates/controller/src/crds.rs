@@ -84,6 +84,36 @@ fn tidy(v: &mut serde_json::Value) {
     }
 }
 
+/// The defaults MetalLB's CRDs declare (the API server writes them into
+/// stored objects, and printer columns show them): (CRD, spec field, value).
+/// The derive's own defaults are all removed by [`tidy`] first.
+const METALLB_DEFAULTS: &[(&str, &str, &str)] = &[
+    ("bgpadvertisements.metallb.io", "aggregationLength", "32"),
+    ("bgpadvertisements.metallb.io", "aggregationLengthV6", "128"),
+    ("bgppeers.metallb.io", "disableMP", "false"),
+    ("bgppeers.metallb.io", "dualStackAddressFamily", "false"),
+    ("bgppeers.metallb.io", "peerPort", "179"),
+    ("ipaddresspools.metallb.io", "autoAssign", "true"),
+    ("ipaddresspools.metallb.io", "avoidBuggyIPs", "false"),
+];
+
+fn add_defaults(name: &str, versions: &mut serde_json::Value) {
+    let Some(versions) = versions.as_array_mut() else {
+        return;
+    };
+    for v in versions {
+        // A field a version lacks (disableMP in v1beta1) is skipped.
+        for (_, field, value) in METALLB_DEFAULTS.iter().filter(|d| d.0 == name) {
+            let path = format!("/schema/openAPIV3Schema/properties/spec/properties/{field}");
+            if let (Some(serde_json::Value::Object(prop)), Ok(val)) =
+                (v.pointer_mut(&path), serde_json::from_str(value))
+            {
+                prop.insert("default".into(), val);
+            }
+        }
+    }
+}
+
 /// All CRDs as one multi-document YAML stream (what `oxlb-controller crds`
 /// prints and `deploy/crds.yaml` holds).
 pub fn render_yaml() -> Result<String, CrdError> {
@@ -96,6 +126,7 @@ pub fn render_yaml() -> Result<String, CrdError> {
         })?;
         if let Some(versions) = v.pointer_mut("/spec/versions") {
             tidy(versions);
+            add_defaults(&name, versions);
         }
         let text =
             serde_yaml_ng::to_string(&v).map_err(|source| CrdError::Yaml { name, source })?;
@@ -154,9 +185,12 @@ mod tests {
     }
 
     #[test]
-    fn rendered_schemas_carry_no_defaults() {
+    fn rendered_schemas_carry_exactly_metallbs_defaults() {
         let text = render_yaml().unwrap();
-        assert!(!text.contains("default:"), "{text}");
+        // BGPAdvertisement 2, IPAddressPool 2, BGPPeer v1beta2 3 (disableMP,
+        // dualStackAddressFamily, peerPort) + v1beta1 1 (peerPort).
+        let want = 2 + 2 + 3 + 1;
+        assert_eq!(text.matches("default:").count(), want, "{text}");
         assert!(text.contains("isCIDR"), "pool address rule present");
     }
 }
