@@ -7,7 +7,8 @@
 # ServiceAccount's token only. Checks with kubectl: the EXTERNAL-IP each seed
 # promises, the metallb.io/ip-allocated-from-pool annotation, IPAllocated /
 # AllocationFailed Events, autoAssign false honoured, a Service of another
-# loadBalancerClass left alone, a forbidden write is forbidden; then kill -9 while a Service that sorts first waits, restart:
+# loadBalancerClass left alone, a forbidden write is forbidden; then kill -9
+# while a Service that sorts first waits, restart:
 # no IP moves and the new Service gets the next address.
 set -euo pipefail
 E2E_TEST_NAME=41-controller

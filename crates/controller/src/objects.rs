@@ -45,22 +45,24 @@ pub fn objects(
     namespaces: &[Arc<Namespace>],
     services: &[Arc<Service>],
 ) -> Objects {
-    let mut o = Objects::default();
-    o.ip_address_pools = pools
-        .iter()
-        .map(|p| loaded("IPAddressPool", &p.metadata, p.spec.clone()))
-        .collect();
-    o.namespaces = namespaces
-        .iter()
-        .map(|n| loaded("Namespace", &n.metadata, (**n).clone()))
-        .collect();
-    o.services = services
-        .iter()
-        .map(|s| {
-            let rec = ServiceRecord::from_service((**s).clone());
-            Arc::new(loaded("Service", &s.metadata, rec))
-        })
-        .collect();
+    let mut o = Objects {
+        ip_address_pools: pools
+            .iter()
+            .map(|p| loaded("IPAddressPool", &p.metadata, p.spec.clone()))
+            .collect(),
+        namespaces: namespaces
+            .iter()
+            .map(|n| loaded("Namespace", &n.metadata, (**n).clone()))
+            .collect(),
+        services: services
+            .iter()
+            .map(|s| {
+                let rec = ServiceRecord::from_service((**s).clone());
+                Arc::new(loaded("Service", &s.metadata, rec))
+            })
+            .collect(),
+        ..Objects::default()
+    };
     // Stable order (the stores are hash maps): by namespace/name.
     o.ip_address_pools.sort_by(|a, b| a.name.cmp(&b.name));
     o.services

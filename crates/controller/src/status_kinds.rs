@@ -42,17 +42,9 @@ pub struct ServiceL2StatusFields {
     root = "ServiceL2StatusCr",
     namespaced,
     status = "ServiceL2StatusFields",
-    printcolumn(name = "Allocated Node", type_ = "string", json_path = ".status.node"),
-    printcolumn(
-        name = "Service Name",
-        type_ = "string",
-        json_path = ".status.serviceName"
-    ),
-    printcolumn(
-        name = "Service Namespace",
-        type_ = "string",
-        json_path = ".status.serviceNamespace"
-    )
+    printcolumn = r#"{"name": "Allocated Node", "type": "string", "jsonPath": ".status.node"}"#,
+    printcolumn = r#"{"name": "Service Name", "type": "string", "jsonPath": ".status.serviceName"}"#,
+    printcolumn = r#"{"name": "Service Namespace", "type": "string", "jsonPath": ".status.serviceNamespace"}"#
 )]
 pub struct ServiceL2StatusSpec {}
 
@@ -83,17 +75,9 @@ pub struct ServiceBgpStatusFields {
     root = "ServiceBgpStatusCr",
     namespaced,
     status = "ServiceBgpStatusFields",
-    printcolumn(name = "Node", type_ = "string", json_path = ".status.node"),
-    printcolumn(
-        name = "Service Name",
-        type_ = "string",
-        json_path = ".status.serviceName"
-    ),
-    printcolumn(
-        name = "Service Namespace",
-        type_ = "string",
-        json_path = ".status.serviceNamespace"
-    )
+    printcolumn = r#"{"name": "Node", "type": "string", "jsonPath": ".status.node"}"#,
+    printcolumn = r#"{"name": "Service Name", "type": "string", "jsonPath": ".status.serviceName"}"#,
+    printcolumn = r#"{"name": "Service Namespace", "type": "string", "jsonPath": ".status.serviceNamespace"}"#
 )]
 pub struct ServiceBgpStatusSpec {}
 
@@ -122,16 +106,8 @@ pub struct ConfigurationStateFields {
     root = "ConfigurationStateCr",
     namespaced,
     status = "ConfigurationStateFields",
-    printcolumn(name = "Result", type_ = "string", json_path = ".status.result"),
-    printcolumn(
-        name = "ErrorSummary",
-        type_ = "string",
-        json_path = ".status.errorSummary"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name": "Result", "type": "string", "jsonPath": ".status.result"}"#,
+    printcolumn = r#"{"name": "ErrorSummary", "type": "string", "jsonPath": ".status.errorSummary"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 pub struct ConfigurationStateSpec {}

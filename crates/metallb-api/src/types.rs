@@ -118,17 +118,9 @@ pub(crate) mod strict {
         root = "IpAddressPoolCr",
         namespaced,
         status = "IpAddressPoolStatus",
-        printcolumn(
-            name = "Auto Assign",
-            type_ = "boolean",
-            json_path = ".spec.autoAssign"
-        ),
-        printcolumn(
-            name = "Avoid Buggy IPs",
-            type_ = "boolean",
-            json_path = ".spec.avoidBuggyIPs"
-        ),
-        printcolumn(name = "Addresses", type_ = "string", json_path = ".spec.addresses"),
+        printcolumn = r#"{"name": "Auto Assign", "type": "boolean", "jsonPath": ".spec.autoAssign"}"#,
+        printcolumn = r#"{"name": "Avoid Buggy IPs", "type": "boolean", "jsonPath": ".spec.avoidBuggyIPs"}"#,
+        printcolumn = r#"{"name": "Addresses", "type": "string", "jsonPath": ".spec.addresses"}"#,
     )
 )]
 pub struct IpAddressPoolSpec {
@@ -238,23 +230,10 @@ pub struct PreferredNodeSelector {
         root = "L2AdvertisementCr",
         namespaced,
         status = "EmptyStatus",
-        printcolumn(
-            name = "IPAddressPools",
-            type_ = "string",
-            json_path = ".spec.ipAddressPools"
-        ),
-        printcolumn(
-            name = "IPAddressPool Selectors",
-            type_ = "string",
-            json_path = ".spec.ipAddressPoolSelectors"
-        ),
-        printcolumn(name = "Interfaces", type_ = "string", json_path = ".spec.interfaces"),
-        printcolumn(
-            name = "Node Selectors",
-            type_ = "string",
-            json_path = ".spec.nodeSelectors",
-            priority = "10"
-        ),
+        printcolumn = r#"{"name": "IPAddressPools", "type": "string", "jsonPath": ".spec.ipAddressPools"}"#,
+        printcolumn = r#"{"name": "IPAddressPool Selectors", "type": "string", "jsonPath": ".spec.ipAddressPoolSelectors"}"#,
+        printcolumn = r#"{"name": "Interfaces", "type": "string", "jsonPath": ".spec.interfaces"}"#,
+        printcolumn = r#"{"name": "Node Selectors", "type": "string", "jsonPath": ".spec.nodeSelectors", "priority": 10}"#,
     )
 )]
 pub struct L2AdvertisementSpec {
@@ -303,23 +282,10 @@ pub struct L2AdvertisementSpec {
         root = "BgpAdvertisementCr",
         namespaced,
         status = "EmptyStatus",
-        printcolumn(
-            name = "IPAddressPools",
-            type_ = "string",
-            json_path = ".spec.ipAddressPools"
-        ),
-        printcolumn(
-            name = "IPAddressPool Selectors",
-            type_ = "string",
-            json_path = ".spec.ipAddressPoolSelectors"
-        ),
-        printcolumn(name = "Peers", type_ = "string", json_path = ".spec.peers"),
-        printcolumn(
-            name = "Node Selectors",
-            type_ = "string",
-            json_path = ".spec.nodeSelectors",
-            priority = "10"
-        ),
+        printcolumn = r#"{"name": "IPAddressPools", "type": "string", "jsonPath": ".spec.ipAddressPools"}"#,
+        printcolumn = r#"{"name": "IPAddressPool Selectors", "type": "string", "jsonPath": ".spec.ipAddressPoolSelectors"}"#,
+        printcolumn = r#"{"name": "Peers", "type": "string", "jsonPath": ".spec.peers"}"#,
+        printcolumn = r#"{"name": "Node Selectors", "type": "string", "jsonPath": ".spec.nodeSelectors", "priority": 10}"#,
     )
 )]
 pub struct BgpAdvertisementSpec {
@@ -392,14 +358,10 @@ pub struct SecretReference {
         root = "BgpPeerCr",
         namespaced,
         status = "EmptyStatus",
-        printcolumn(name = "Address", type_ = "string", json_path = ".spec.peerAddress"),
-        printcolumn(name = "ASN", type_ = "string", json_path = ".spec.peerASN"),
-        printcolumn(name = "BFD Profile", type_ = "string", json_path = ".spec.bfdProfile"),
-        printcolumn(
-            name = "Multi Hops",
-            type_ = "string",
-            json_path = ".spec.ebgpMultiHop"
-        ),
+        printcolumn = r#"{"name": "Address", "type": "string", "jsonPath": ".spec.peerAddress"}"#,
+        printcolumn = r#"{"name": "ASN", "type": "string", "jsonPath": ".spec.peerASN"}"#,
+        printcolumn = r#"{"name": "BFD Profile", "type": "string", "jsonPath": ".spec.bfdProfile"}"#,
+        printcolumn = r#"{"name": "Multi Hops", "type": "string", "jsonPath": ".spec.ebgpMultiHop"}"#,
     )
 )]
 // RFC 4271 §4.2: a hold time is zero or at least three seconds, and the
@@ -531,14 +493,10 @@ pub struct BgpPeerSpec {
         status = "EmptyStatus",
         deprecated = "v1beta1 is deprecated, please use v1beta2",
         storage = false,
-        printcolumn(name = "Address", type_ = "string", json_path = ".spec.peerAddress"),
-        printcolumn(name = "ASN", type_ = "string", json_path = ".spec.peerASN"),
-        printcolumn(name = "BFD Profile", type_ = "string", json_path = ".spec.bfdProfile"),
-        printcolumn(
-            name = "Multi Hops",
-            type_ = "string",
-            json_path = ".spec.ebgpMultiHop"
-        ),
+        printcolumn = r#"{"name": "Address", "type": "string", "jsonPath": ".spec.peerAddress"}"#,
+        printcolumn = r#"{"name": "ASN", "type": "string", "jsonPath": ".spec.peerASN"}"#,
+        printcolumn = r#"{"name": "BFD Profile", "type": "string", "jsonPath": ".spec.bfdProfile"}"#,
+        printcolumn = r#"{"name": "Multi Hops", "type": "string", "jsonPath": ".spec.ebgpMultiHop"}"#,
     )
 )]
 pub struct BgpPeerSpecV1beta1 {
@@ -642,26 +600,10 @@ impl From<BgpPeerSpecV1beta1> for BgpPeerSpec {
         root = "BfdProfileCr",
         namespaced,
         status = "EmptyStatus",
-        printcolumn(
-            name = "Passive Mode",
-            type_ = "boolean",
-            json_path = ".spec.passiveMode"
-        ),
-        printcolumn(
-            name = "Transmit Interval",
-            type_ = "integer",
-            json_path = ".spec.transmitInterval"
-        ),
-        printcolumn(
-            name = "Receive Interval",
-            type_ = "integer",
-            json_path = ".spec.receiveInterval"
-        ),
-        printcolumn(
-            name = "Multiplier",
-            type_ = "integer",
-            json_path = ".spec.detectMultiplier"
-        ),
+        printcolumn = r#"{"name": "Passive Mode", "type": "boolean", "jsonPath": ".spec.passiveMode"}"#,
+        printcolumn = r#"{"name": "Transmit Interval", "type": "integer", "jsonPath": ".spec.transmitInterval"}"#,
+        printcolumn = r#"{"name": "Receive Interval", "type": "integer", "jsonPath": ".spec.receiveInterval"}"#,
+        printcolumn = r#"{"name": "Multiplier", "type": "integer", "jsonPath": ".spec.detectMultiplier"}"#,
     )
 )]
 pub struct BfdProfileSpec {
