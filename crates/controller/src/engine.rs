@@ -172,6 +172,9 @@ impl Engine {
             }
         }
         self.known = wanted;
+        // Forget the hashes of Services no longer as they were.
+        let current: HashSet<u64> = config.services.iter().map(|s| s.fields_hash()).collect();
+        self.seen.retain(|h| current.contains(h));
         for (svc, _) in &requests {
             out.extend(status_action(alloc, svc));
         }

@@ -218,7 +218,9 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
                     tracing::warn!("configuration rejected, keeping the last good one: {diags}");
                 }
             }
-            if rx.recv().await.is_none() {
+            // Level-triggered: a pass also runs every 30 s without a
+            // change, so a failed status write is retried.
+            if let Ok(None) = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
                 return "change channel";
             }
         }
