@@ -293,3 +293,19 @@ kill -0 "$CTL_PID" || die "controller (2) exited: $(tail -5 "$LOGF.2")"
 [[ -z $(ext_ip classy) ]] || die "svc classy (loadBalancerClass other.example/lb) got $(ext_ip classy)"
 [[ -z $(event_for classy IPAllocated)$(event_for classy AllocationFailed) ]] || die "svc classy (another class) got Events"
 log "restart: no IP moved ($after); aaa-new got 192.168.10.1"
+
+# ---- numbers: one Service created -> status set (kubectl polling, 20 ms), RSS ----
+t0=$(date +%s%N)
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: timed, annotations: {metallb.io/address-pool: example}}
+spec: {type: LoadBalancer, ports: [{port: 83}]}
+YAML
+for ((i = 0; i < 500; i++)); do
+  [[ -n $(ext_ip timed) ]] && break
+  sleep 0.02
+done
+[[ $(ext_ip timed) == 192.168.10.2 ]] || die "svc timed: EXTERNAL-IP '$(ext_ip timed)', want 192.168.10.2"
+log "Service created -> status.loadBalancer set: $((($(date +%s%N) - t0) / 1000000)) ms (incl. kubectl apply and polling)"
+log "controller RSS: $(awk '/^VmRSS/ {print $2 " kB"}' "/proc/$CTL_PID/status") (debug build, 7 Services)"
