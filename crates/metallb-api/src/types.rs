@@ -3,10 +3,43 @@
 //! error rather than silently ignored. Label selectors are
 //! [`allocator::LabelSelector`]s, read through a strict mirror so that a
 //! typo inside a selector (`matchLabel:`) is also caught.
+//!
+//! With the `crd` feature the spec types also derive kube's
+//! `CustomResource` and schemars' `JsonSchema`: the CRDs `oxlb-controller
+//! crds` prints are generated from these types (kinds, versions, printer
+//! columns and the CEL rules the API server checks at apply time). Label
+//! selectors take the schema of `metav1.LabelSelector`.
 
 use allocator::{LabelSelector, LabelSelectorRequirement, Operator, PoolSpec, ServiceAllocation};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
+
+#[cfg(feature = "crd")]
+use schemars::JsonSchema;
+
+/// `IPAddressPool.status`, written by the controller (MetalLB v0.15+).
+#[cfg(feature = "crd")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IpAddressPoolStatus {
+    /// IPv4 addresses in use.
+    #[serde(rename = "assignedIPv4")]
+    pub assigned_ipv4: i64,
+    /// IPv6 addresses in use.
+    #[serde(rename = "assignedIPv6")]
+    pub assigned_ipv6: i64,
+    /// IPv4 addresses free.
+    #[serde(rename = "availableIPv4")]
+    pub available_ipv4: i64,
+    /// IPv6 addresses free (saturated at i64::MAX).
+    #[serde(rename = "availableIPv6")]
+    pub available_ipv6: i64,
+}
+
+/// The status of the `metallb.io` kinds whose status MetalLB leaves empty.
+#[cfg(feature = "crd")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EmptyStatus {}
 
 /// Strict mirror of `metav1.LabelSelector`.
 #[derive(Deserialize)]
@@ -75,8 +108,39 @@ pub(crate) mod strict {
 /// `IPAddressPool.spec` (strict mirror of [`allocator::PoolSpec`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource, JsonSchema),
+    kube(
+        group = "metallb.io",
+        version = "v1beta1",
+        kind = "IPAddressPool",
+        root = "IpAddressPoolCr",
+        namespaced,
+        status = "IpAddressPoolStatus",
+        printcolumn = r#"{"name": "Auto Assign", "type": "boolean", "jsonPath": ".spec.autoAssign"}"#,
+        printcolumn = r#"{"name": "Avoid Buggy IPs", "type": "boolean", "jsonPath": ".spec.avoidBuggyIPs"}"#,
+        printcolumn = r#"{"name": "Addresses", "type": "string", "jsonPath": ".spec.addresses"}"#,
+    )
+)]
 pub struct IpAddressPoolSpec {
     /// CIDRs or `a-b` ranges.
+    // MetalLB's address syntax: a CIDR (host bits allowed, masked later) or
+    // `first-last`; a bare IP is not an address range. (The family and
+    // order of a range's ends are checked by metallb-api's validation: the
+    // rule must stay within the API server's CEL cost budget at 256 items.)
+    #[cfg_attr(
+        feature = "crd",
+        schemars(
+            length(max = 256),
+            inner(length(max = 100)),
+            extend("x-kubernetes-validations" = [{
+                "rule": "self.all(a, isCIDR(a.trim()) || (a.split('-').size() == 2 && a.split('-').all(p, isIP(p.trim()))))",
+                "message": "each address must be a CIDR (192.0.2.0/24) or a range (192.0.2.10-192.0.2.20)",
+                "reason": "FieldValueInvalid"
+            }])
+        )
+    )]
     #[serde(default, deserialize_with = "strict::nullable")]
     pub addresses: Vec<String>,
     /// Default true.
@@ -97,6 +161,7 @@ pub struct IpAddressPoolSpec {
 /// `IPAddressPool.spec.serviceAllocation`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[cfg_attr(feature = "crd", derive(JsonSchema))]
 pub struct ServiceAllocationSpec {
     /// Lower is preferred; 0 = last.
     #[serde(default, deserialize_with = "strict::nullable")]
@@ -105,9 +170,17 @@ pub struct ServiceAllocationSpec {
     #[serde(default, deserialize_with = "strict::nullable")]
     pub namespaces: Vec<String>,
     /// Allowed namespaces by label.
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selectors")]
     pub namespace_selectors: Vec<LabelSelector>,
     /// Allowed services by label.
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selectors")]
     pub service_selectors: Vec<LabelSelector>,
 }
@@ -131,10 +204,15 @@ impl From<&IpAddressPoolSpec> for PoolSpec {
 /// `L2Advertisement.spec.preferredNodeSelectors[]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "crd", derive(JsonSchema))]
 pub struct PreferredNodeSelector {
     /// 1..=100.
     pub weight: i32,
     /// The nodes preferred.
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selector")]
     pub preference: LabelSelector,
 }
@@ -142,20 +220,48 @@ pub struct PreferredNodeSelector {
 /// `L2Advertisement.spec`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource, JsonSchema),
+    kube(
+        group = "metallb.io",
+        version = "v1beta1",
+        kind = "L2Advertisement",
+        root = "L2AdvertisementCr",
+        namespaced,
+        status = "EmptyStatus",
+        printcolumn = r#"{"name": "IPAddressPools", "type": "string", "jsonPath": ".spec.ipAddressPools"}"#,
+        printcolumn = r#"{"name": "IPAddressPool Selectors", "type": "string", "jsonPath": ".spec.ipAddressPoolSelectors"}"#,
+        printcolumn = r#"{"name": "Interfaces", "type": "string", "jsonPath": ".spec.interfaces"}"#,
+        printcolumn = r#"{"name": "Node Selectors", "type": "string", "jsonPath": ".spec.nodeSelectors", "priority": 10}"#,
+    )
+)]
 pub struct L2AdvertisementSpec {
     /// Pools by name.
     #[serde(default, deserialize_with = "strict::nullable")]
     pub ip_address_pools: Vec<String>,
     /// Pools by label.
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selectors")]
     pub ip_address_pool_selectors: Vec<LabelSelector>,
     /// Nodes allowed to announce (empty = all).
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selectors")]
     pub node_selectors: Vec<LabelSelector>,
     /// Interfaces to announce on (empty = all).
     #[serde(default, deserialize_with = "strict::nullable")]
     pub interfaces: Vec<String>,
     /// Services the ad applies to (empty = all).
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selectors")]
     pub service_selectors: Vec<LabelSelector>,
     /// Soft node preference.
@@ -166,6 +272,22 @@ pub struct L2AdvertisementSpec {
 /// `BGPAdvertisement.spec`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource, JsonSchema),
+    kube(
+        group = "metallb.io",
+        version = "v1beta1",
+        kind = "BGPAdvertisement",
+        root = "BgpAdvertisementCr",
+        namespaced,
+        status = "EmptyStatus",
+        printcolumn = r#"{"name": "IPAddressPools", "type": "string", "jsonPath": ".spec.ipAddressPools"}"#,
+        printcolumn = r#"{"name": "IPAddressPool Selectors", "type": "string", "jsonPath": ".spec.ipAddressPoolSelectors"}"#,
+        printcolumn = r#"{"name": "Peers", "type": "string", "jsonPath": ".spec.peers"}"#,
+        printcolumn = r#"{"name": "Node Selectors", "type": "string", "jsonPath": ".spec.nodeSelectors", "priority": 10}"#,
+    )
+)]
 pub struct BgpAdvertisementSpec {
     /// IPv4 aggregation length (default 32).
     #[serde(default)]
@@ -183,15 +305,27 @@ pub struct BgpAdvertisementSpec {
     #[serde(default, deserialize_with = "strict::nullable")]
     pub ip_address_pools: Vec<String>,
     /// Pools by label.
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selectors")]
     pub ip_address_pool_selectors: Vec<LabelSelector>,
     /// Nodes that announce (empty = all).
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selectors")]
     pub node_selectors: Vec<LabelSelector>,
     /// BGPPeer names (empty = all).
     #[serde(default, deserialize_with = "strict::nullable")]
     pub peers: Vec<String>,
     /// Services the ad applies to (empty = all).
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selectors")]
     pub service_selectors: Vec<LabelSelector>,
 }
@@ -199,6 +333,7 @@ pub struct BgpAdvertisementSpec {
 /// `BGPPeer.spec.passwordSecret` (a `SecretReference`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "crd", derive(JsonSchema))]
 pub struct SecretReference {
     /// Secret name.
     #[serde(default, deserialize_with = "strict::nullable")]
@@ -213,17 +348,68 @@ pub struct SecretReference {
 /// validation error naming the field rather than a type error.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource, JsonSchema),
+    kube(
+        group = "metallb.io",
+        version = "v1beta2",
+        kind = "BGPPeer",
+        root = "BgpPeerCr",
+        namespaced,
+        status = "EmptyStatus",
+        printcolumn = r#"{"name": "Address", "type": "string", "jsonPath": ".spec.peerAddress"}"#,
+        printcolumn = r#"{"name": "ASN", "type": "string", "jsonPath": ".spec.peerASN"}"#,
+        printcolumn = r#"{"name": "BFD Profile", "type": "string", "jsonPath": ".spec.bfdProfile"}"#,
+        printcolumn = r#"{"name": "Multi Hops", "type": "string", "jsonPath": ".spec.ebgpMultiHop"}"#,
+    )
+)]
+// RFC 4271 §4.2: a hold time is zero or at least three seconds, and the
+// keepalive interval is at most the hold time (MetalLB's webhook rule).
+#[cfg_attr(
+    feature = "crd",
+    schemars(extend("x-kubernetes-validations" = [{
+        "rule": "!has(self.holdTime) || !has(self.keepaliveTime) || duration(self.keepaliveTime) <= duration(self.holdTime)",
+        "message": "keepaliveTime must be less than or equal to holdTime",
+        "fieldPath": ".keepaliveTime",
+        "reason": "FieldValueInvalid"
+    }]))
+)]
 pub struct BgpPeerSpec {
     /// Local ASN (required, non-zero).
+    #[cfg_attr(
+        feature = "crd",
+        schemars(extend("x-kubernetes-validations" = [{
+            "rule": "self >= 1 && self <= 4294967295",
+            "message": "myASN must be an AS number in 1..=4294967295",
+            "reason": "FieldValueInvalid"
+        }]))
+    )]
     #[serde(default, rename = "myASN")]
     pub my_asn: u64,
     /// Peer ASN (XOR `dynamicASN`).
+    #[cfg_attr(
+        feature = "crd",
+        schemars(extend("x-kubernetes-validations" = [{
+            "rule": "self >= 0 && self <= 4294967295",
+            "message": "peerASN must be an AS number in 0..=4294967295 (0: use dynamicASN)",
+            "reason": "FieldValueInvalid"
+        }]))
+    )]
     #[serde(default, rename = "peerASN")]
     pub peer_asn: u64,
     /// `internal` or `external` (XOR `peerASN`).
     #[serde(default, rename = "dynamicASN", deserialize_with = "strict::nullable")]
     pub dynamic_asn: String,
     /// `local-as` override (not supported in standalone mode).
+    #[cfg_attr(
+        feature = "crd",
+        schemars(extend("x-kubernetes-validations" = [{
+            "rule": "self >= 0 && self <= 4294967295",
+            "message": "localASN must be an AS number in 0..=4294967295",
+            "reason": "FieldValueInvalid"
+        }]))
+    )]
     #[serde(default, rename = "localASN")]
     pub local_asn: u64,
     /// Peer IP (XOR `interface`).
@@ -239,6 +425,15 @@ pub struct BgpPeerSpec {
     #[serde(default)]
     pub peer_port: Option<i64>,
     /// Go duration.
+    // RFC 4271 §4.2: the hold time is zero or at least three seconds.
+    #[cfg_attr(
+        feature = "crd",
+        schemars(extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) == duration('0s') || duration(self) >= duration('3s')",
+            "message": "holdTime must be 0s or at least 3s",
+            "reason": "FieldValueInvalid"
+        }]))
+    )]
     #[serde(default)]
     pub hold_time: Option<String>,
     /// Go duration.
@@ -251,6 +446,10 @@ pub struct BgpPeerSpec {
     #[serde(default, rename = "routerID", deserialize_with = "strict::nullable")]
     pub router_id: String,
     /// Nodes that peer (empty = all).
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selectors")]
     pub node_selectors: Vec<LabelSelector>,
     /// TCP-MD5 password (XOR `passwordSecret`).
@@ -282,11 +481,45 @@ pub struct BgpPeerSpec {
 /// `BGPPeer.spec` in the deprecated v1beta1 form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource, JsonSchema),
+    kube(
+        group = "metallb.io",
+        version = "v1beta1",
+        kind = "BGPPeer",
+        root = "BgpPeerV1beta1Cr",
+        namespaced,
+        status = "EmptyStatus",
+        deprecated = "v1beta1 is deprecated, please use v1beta2",
+        storage = false,
+        printcolumn = r#"{"name": "Address", "type": "string", "jsonPath": ".spec.peerAddress"}"#,
+        printcolumn = r#"{"name": "ASN", "type": "string", "jsonPath": ".spec.peerASN"}"#,
+        printcolumn = r#"{"name": "BFD Profile", "type": "string", "jsonPath": ".spec.bfdProfile"}"#,
+        printcolumn = r#"{"name": "Multi Hops", "type": "string", "jsonPath": ".spec.ebgpMultiHop"}"#,
+    )
+)]
 pub struct BgpPeerSpecV1beta1 {
     /// Local ASN.
+    #[cfg_attr(
+        feature = "crd",
+        schemars(extend("x-kubernetes-validations" = [{
+            "rule": "self >= 1 && self <= 4294967295",
+            "message": "myASN must be an AS number in 1..=4294967295",
+            "reason": "FieldValueInvalid"
+        }]))
+    )]
     #[serde(default, rename = "myASN")]
     pub my_asn: u64,
     /// Peer ASN.
+    #[cfg_attr(
+        feature = "crd",
+        schemars(extend("x-kubernetes-validations" = [{
+            "rule": "self >= 0 && self <= 4294967295",
+            "message": "peerASN must be an AS number in 0..=4294967295 (0: use dynamicASN)",
+            "reason": "FieldValueInvalid"
+        }]))
+    )]
     #[serde(default, rename = "peerASN")]
     pub peer_asn: u64,
     /// Peer IP.
@@ -299,6 +532,15 @@ pub struct BgpPeerSpecV1beta1 {
     #[serde(default)]
     pub peer_port: Option<i64>,
     /// Go duration.
+    // RFC 4271 §4.2: the hold time is zero or at least three seconds.
+    #[cfg_attr(
+        feature = "crd",
+        schemars(extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) == duration('0s') || duration(self) >= duration('3s')",
+            "message": "holdTime must be 0s or at least 3s",
+            "reason": "FieldValueInvalid"
+        }]))
+    )]
     #[serde(default)]
     pub hold_time: Option<String>,
     /// Go duration.
@@ -308,6 +550,10 @@ pub struct BgpPeerSpecV1beta1 {
     #[serde(default, rename = "routerID", deserialize_with = "strict::nullable")]
     pub router_id: String,
     /// Nodes that peer.
+    #[cfg_attr(
+        feature = "crd",
+        schemars(with = "Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>")
+    )]
     #[serde(default, deserialize_with = "strict::selectors")]
     pub node_selectors: Vec<LabelSelector>,
     /// TCP-MD5 password.
@@ -344,6 +590,22 @@ impl From<BgpPeerSpecV1beta1> for BgpPeerSpec {
 /// `BFDProfile.spec`. Unset fields take MetalLB's defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource, JsonSchema),
+    kube(
+        group = "metallb.io",
+        version = "v1beta1",
+        kind = "BFDProfile",
+        root = "BfdProfileCr",
+        namespaced,
+        status = "EmptyStatus",
+        printcolumn = r#"{"name": "Passive Mode", "type": "boolean", "jsonPath": ".spec.passiveMode"}"#,
+        printcolumn = r#"{"name": "Transmit Interval", "type": "integer", "jsonPath": ".spec.transmitInterval"}"#,
+        printcolumn = r#"{"name": "Receive Interval", "type": "integer", "jsonPath": ".spec.receiveInterval"}"#,
+        printcolumn = r#"{"name": "Multiplier", "type": "integer", "jsonPath": ".spec.detectMultiplier"}"#,
+    )
+)]
 pub struct BfdProfileSpec {
     /// ms, 10..=60000 (300).
     #[serde(default)]
@@ -371,6 +633,7 @@ pub struct BfdProfileSpec {
 /// `Community.spec.communities[]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "crd", derive(JsonSchema))]
 pub struct CommunityAlias {
     /// Alias name.
     #[serde(default, deserialize_with = "strict::nullable")]
@@ -383,6 +646,18 @@ pub struct CommunityAlias {
 /// `Community.spec`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource, JsonSchema),
+    kube(
+        group = "metallb.io",
+        version = "v1beta1",
+        kind = "Community",
+        root = "CommunityCr",
+        namespaced,
+        status = "EmptyStatus",
+    )
+)]
 pub struct CommunitySpec {
     /// Aliases.
     #[serde(default, deserialize_with = "strict::nullable")]

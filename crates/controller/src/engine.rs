@@ -1,0 +1,207 @@
+//! The controller's decisions, sans-IO: given the validated configuration
+//! (pools, namespaces and the LoadBalancer Services, as metallb-api builds
+//! it from the API server's objects), keep one [`Allocator`] up to date and
+//! say which Service statuses to write and which Events to emit.
+//!
+//! The first pass restores: every Service's existing
+//! `status.loadBalancer.ingress` is claimed (`Allocator::sync`) before any
+//! new address is handed out, so a restarted controller moves no IP. Later
+//! passes replace the pools when they changed, release Services that are
+//! gone and converge only Services whose request or status changed.
+
+use allocator::{AllocationEvent, Allocator, EventKind, IpAddressPool, ServiceKey};
+use metallb_api::{Config, LoadBalancerService};
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+
+/// The annotation MetalLB's controller writes with the pool's name.
+pub const POOL_ANNOTATION: &str = "metallb.io/ip-allocated-from-pool";
+
+/// What the driver must do after a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write `status.loadBalancer.ingress` = `ips` (empty: clear) and the
+    /// pool annotation (`None`: remove it).
+    SetStatus {
+        /// The Service.
+        key: ServiceKey,
+        /// The addresses, primary family first.
+        ips: Vec<IpAddr>,
+        /// The pool of the first address.
+        pool: Option<String>,
+    },
+    /// Emit an Event on the Service.
+    Event {
+        /// The Service.
+        key: ServiceKey,
+        /// Warning (true) or Normal.
+        warning: bool,
+        /// MetalLB's reason, e.g. `IPAllocated`.
+        reason: &'static str,
+        /// MetalLB's message.
+        message: String,
+    },
+}
+
+/// The allocator and what it last saw.
+#[derive(Default)]
+pub struct Engine {
+    alloc: Option<Allocator>,
+    pools: Vec<IpAddressPool>,
+    /// Why the configured pools are not in use.
+    pub pools_note: Option<String>,
+    /// `fields_hash` of every Service last converged.
+    seen: HashSet<u64>,
+    /// The Services the allocator knows.
+    known: BTreeMap<ServiceKey, ()>,
+}
+
+fn event(key: &ServiceKey, e: &AllocationEvent) -> Action {
+    Action::Event {
+        key: key.clone(),
+        warning: e.kind == EventKind::Warning,
+        reason: e.reason,
+        message: e.message.to_string(),
+    }
+}
+
+impl Engine {
+    /// Whether the first (restoring) pass has run.
+    pub fn restored(&self) -> bool {
+        self.alloc.is_some()
+    }
+
+    /// The allocator (for statistics).
+    pub fn allocator(&self) -> Option<&Allocator> {
+        self.alloc.as_ref()
+    }
+
+    fn install_pools(&mut self, pools: Vec<IpAddressPool>, out: &mut Vec<Action>) {
+        if self.alloc.is_some() && self.pools == pools {
+            return;
+        }
+        self.pools_note = None;
+        let installed = match self.alloc.as_mut() {
+            Some(a) => a.set_pools(&pools).map(|outs| {
+                for (key, o) in &outs {
+                    out.extend(o.events.iter().map(|e| event(key, e)));
+                }
+            }),
+            None => Allocator::new(&pools).map(|a| self.alloc = Some(a)),
+        };
+        if let Err(e) = installed {
+            // metallb-api validated the pools; should the allocator still
+            // refuse them, run with none (every Service then says why).
+            self.pools_note = Some(format!("IPAddressPools rejected by the allocator: {e}"));
+            if self.alloc.is_none() {
+                self.alloc = Allocator::new(&[]).ok();
+            } else if let Some(a) = self.alloc.as_mut() {
+                let _ = a.set_pools(&[]);
+            }
+        }
+        self.pools = pools;
+    }
+
+    /// One pass over the configuration: allocation decisions, then the
+    /// statuses that differ from what the Services show.
+    pub fn pass(&mut self, config: &Config) -> Vec<Action> {
+        let mut out = Vec::new();
+        let first = self.alloc.is_none();
+        self.install_pools(config.ip_address_pools(), &mut out);
+        let Some(alloc) = self.alloc.as_mut() else {
+            return out;
+        };
+        let mut requests = Vec::with_capacity(config.services.len());
+        for svc in &config.services {
+            match svc.request() {
+                Ok(req) => requests.push((svc, req)),
+                Err(e) => {
+                    // A request that does not parse (MetalLB's
+                    // LoadBalancerFailed cases) is reported, not allocated.
+                    if self.seen.insert(svc.fields_hash()) {
+                        let key = svc.key();
+                        out.push(Action::Event {
+                            message: e.event_message(&format!("{}/{}", key.namespace, key.name)),
+                            key,
+                            warning: true,
+                            reason: e.reason(),
+                        });
+                    }
+                }
+            }
+        }
+        let wanted: BTreeMap<ServiceKey, ()> =
+            requests.iter().map(|(s, _)| (s.key(), ())).collect();
+        if first {
+            // Restore before allocating: existing status first (sync).
+            let outs = alloc.sync(
+                requests
+                    .iter()
+                    .map(|(s, r)| (r.clone(), s.status_ips().to_vec())),
+            );
+            for (key, o) in &outs {
+                out.extend(o.events.iter().map(|e| event(key, e)));
+            }
+            self.seen
+                .extend(requests.iter().map(|(s, _)| s.fields_hash()));
+        } else {
+            let gone: Vec<ServiceKey> = self
+                .known
+                .keys()
+                .filter(|k| !wanted.contains_key(*k))
+                .cloned()
+                .collect();
+            for key in gone {
+                alloc.release(&key);
+            }
+            for (svc, req) in &requests {
+                if !self.seen.insert(svc.fields_hash()) {
+                    continue;
+                }
+                let key = svc.key();
+                let o = alloc.converge(req, svc.status_ips());
+                out.extend(o.events.iter().map(|e| event(&key, e)));
+                for (k, _) in &o.unblocked {
+                    out.push(Action::Event {
+                        key: k.clone(),
+                        warning: false,
+                        reason: "IPAllocated",
+                        message: "Assigned IP after capacity freed up".into(),
+                    });
+                }
+            }
+        }
+        self.known = wanted;
+        // Forget the hashes of Services no longer as they were.
+        let current: HashSet<u64> = config.services.iter().map(|s| s.fields_hash()).collect();
+        self.seen.retain(|h| current.contains(h));
+        for (svc, _) in &requests {
+            out.extend(status_action(alloc, svc));
+        }
+        out
+    }
+}
+
+/// The status write a Service needs, if its status or annotation differ
+/// from the allocator's assignment.
+fn status_action(alloc: &Allocator, svc: &LoadBalancerService) -> Option<Action> {
+    let key = svc.key();
+    let (ips, pool) = match alloc.assignment(&key) {
+        Some(a) => (a.addresses(), Some(a.pool().to_string())),
+        None => (Vec::new(), None),
+    };
+    let shown = svc
+        .record()
+        .spec
+        .extra
+        .as_ref()
+        .and_then(|e| e.annotations.get(POOL_ANNOTATION).cloned());
+    if ips == svc.status_ips() && pool == shown {
+        return None;
+    }
+    Some(Action::SetStatus { key, ips, pool })
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

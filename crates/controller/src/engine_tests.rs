@@ -1,0 +1,107 @@
+use super::*;
+use metallb_api::{load_str, validate, Options};
+
+const POOL: &str = "
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: p, namespace: metallb-system}
+spec: {addresses: [192.0.2.0/30]}
+";
+
+fn svc(name: &str, status_ip: Option<&str>, pool_annotation: bool) -> String {
+    let status = status_ip.map_or(String::new(), |ip| {
+        format!("status: {{loadBalancer: {{ingress: [{{ip: {ip}}}]}}}}\n")
+    });
+    let ann = if pool_annotation {
+        format!("  annotations: {{{POOL_ANNOTATION}: p}}\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: default\n{ann}spec:\n  type: LoadBalancer\n  clusterIP: 10.96.0.{n}\n  clusterIPs: [10.96.0.{n}]\n  ports: [{{port: 80, protocol: TCP}}]\n{status}",
+        n = name.len()
+    )
+}
+
+fn config(docs: &[String]) -> Config {
+    let text = format!("{POOL}{}", docs.concat());
+    let objs = load_str(&text, "test.yaml", &Options::default()).expect("test YAML loads");
+    validate(&objs, &Options::default())
+        .expect("test config is valid")
+        .config
+}
+
+fn statuses(actions: &[Action]) -> Vec<(String, Vec<String>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SetStatus { key, ips, .. } => Some((
+                key.name.clone(),
+                ips.iter().map(|i| i.to_string()).collect(),
+            )),
+            Action::Event { .. } => None,
+        })
+        .collect()
+}
+
+#[test]
+fn restart_restores_existing_ips_before_a_new_service_sorting_first_is_allocated() {
+    // `aaa` sorts before `nginx`; a controller converging in key order
+    // without restoring first would hand `aaa` nginx's 192.0.2.0.
+    let c = config(&[
+        svc("aaa", None, false),
+        svc("nginx", Some("192.0.2.0"), true),
+    ]);
+    let actions = Engine::default().pass(&c);
+    assert_eq!(
+        statuses(&actions),
+        [("aaa".to_string(), vec!["192.0.2.1".to_string()])]
+    );
+}
+
+#[test]
+fn new_service_gets_the_first_address_the_pool_annotation_and_an_ipallocated_event() {
+    let mut e = Engine::default();
+    assert!(e.pass(&config(&[])).is_empty());
+    let actions = e.pass(&config(&[svc("web", None, false)]));
+    assert!(actions.contains(&Action::SetStatus {
+        key: ServiceKey::new("default", "web"),
+        ips: vec!["192.0.2.0".parse().unwrap()],
+        pool: Some("p".into()),
+    }));
+    assert!(actions.iter().any(|a| matches!(a,
+        Action::Event { reason: "IPAllocated", warning: false, message, .. } if message.contains("192.0.2.0"))));
+}
+
+#[test]
+fn a_service_whose_status_matches_its_assignment_needs_no_write() {
+    let mut e = Engine::default();
+    e.pass(&config(&[svc("web", None, false)]));
+    let again = e.pass(&config(&[svc("web", Some("192.0.2.0"), true)]));
+    assert!(again.is_empty(), "{again:?}");
+}
+
+#[test]
+fn a_deleted_service_releases_its_address_for_the_next_one() {
+    let mut e = Engine::default();
+    let four: Vec<String> = (0..4).map(|i| svc(&format!("s{i}"), None, false)).collect();
+    let first = e.pass(&config(&four));
+    assert_eq!(statuses(&first).len(), 4);
+    let mut five = four.clone();
+    five.push(svc("s4x", None, false));
+    let full = e.pass(&config(&five));
+    assert!(full.iter().any(|a| matches!(
+        a,
+        Action::Event {
+            reason: "AllocationFailed",
+            ..
+        }
+    )));
+    // s0 (192.0.2.0) deleted: s4x takes its address.
+    let rest: Vec<String> = five[1..].to_vec();
+    let after = e.pass(&config(&rest));
+    assert!(
+        statuses(&after).contains(&("s4x".to_string(), vec!["192.0.2.0".to_string()])),
+        "{after:?}"
+    );
+}
