@@ -25,6 +25,7 @@ cargo test --workspace --locked -- --ignored
 
 step "release binaries for the interop tests"
 cargo build --release --locked -p bgp-session --bin oxlb-bgp -p speaker --bin oxlb-speaker
+cargo build --locked -p controller --bin oxlb-controller
 
 step "Kubernetes test rig: kube-apiserver, etcd, kubectl (built once into ~/.cache/oxlb-kube)"
 ./scripts/kube-rig.sh install
