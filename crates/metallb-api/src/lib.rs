@@ -36,6 +36,8 @@ pub mod community;
 mod config;
 mod diag;
 pub mod duration;
+mod fast_service;
+mod flow;
 mod list_split;
 mod load;
 mod load_cache;

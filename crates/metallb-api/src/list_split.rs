@@ -44,6 +44,12 @@ impl SplitList<'_> {
         Some(h.finish())
     }
 
+    /// The text of item `i` from just after its `- `, not indented.
+    pub fn item_body(&self, i: usize) -> Option<&str> {
+        let (range, _) = self.items.get(i)?;
+        self.text.get(range.clone())
+    }
+
     /// The text of item `i`, indented so that it parses on its own exactly
     /// as it did inside the sequence.
     pub fn item(&self, i: usize) -> Option<String> {

@@ -1,6 +1,7 @@
 //! Reading YAML files and dispatching documents on `apiVersion` + `kind`.
 
 use crate::diag::{Diagnostic, Diagnostics, LoadErrors, ObjectRef, Source};
+use crate::fast_service;
 use crate::list_split;
 use crate::service::ServiceRecord;
 use crate::types::{
@@ -178,6 +179,66 @@ struct Doc<S> {
     status: Option<IgnoredAny>,
 }
 
+/// Below this many items per thread, a List is parsed on one thread.
+const ITEMS_PER_THREAD: usize = 2048;
+
+/// Parses the List items `todo` with the strict fast path
+/// ([`fast_service::parse`]), on up to as many threads as there are CPUs,
+/// each taking a contiguous run of `todo`. The result has one slot per
+/// item of `split`: the record, or None where the fast path declined or
+/// the item was not in `todo`. Only the parse runs in parallel; the
+/// caller takes the results in file order, so duplicates and errors come
+/// out as from a sequential load.
+fn parse_items(
+    split: &list_split::SplitList<'_>,
+    todo: &[usize],
+    file: &Arc<Path>,
+) -> Vec<Option<Arc<Loaded<ServiceRecord>>>> {
+    let one = |i: usize| {
+        let f = fast_service::parse_item(split.item_body(i)?, || split.item(i))?;
+        Some(Arc::new(Loaded {
+            name: f.name,
+            namespace: f.namespace,
+            labels: f.labels,
+            source: Source {
+                file: file.clone(),
+                doc: 1,
+                item: Some(i),
+            },
+            spec: ServiceRecord::from_fields(f.fields),
+        }))
+    };
+    let mut out: Vec<Option<Arc<Loaded<ServiceRecord>>>> = vec![None; split.len()];
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(todo.len() / ITEMS_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        for &i in todo {
+            out[i] = one(i);
+        }
+        return out;
+    }
+    let chunk = todo.len().div_ceil(threads);
+    let parsed: Vec<Vec<Option<Arc<Loaded<ServiceRecord>>>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = todo
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|&i| one(i)).collect::<Vec<_>>()))
+            .collect();
+        // A worker that panicked leaves its items to the full parse.
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (part, results) in todo.chunks(chunk).zip(parsed) {
+        for (&i, r) in part.iter().zip(results) {
+            out[i] = r;
+        }
+    }
+    out
+}
+
 /// How much a [`Loader`] held before a file, to undo a failed fast path.
 struct Mark {
     lens: [usize; 10],
@@ -352,32 +413,53 @@ impl<'a> Loader<'a> {
         if !is_list {
             return false;
         }
+        let n = split.len();
+        let hashes: Vec<Option<u64>> = if self.items.is_some() {
+            (0..n).map(|i| split.item_hash(i)).collect()
+        } else {
+            Vec::new()
+        };
+        let hash_of = |i: usize| hashes.get(i).copied().flatten();
+        // The items not taken from the previous load, parsed up front (on
+        // several threads for a large List) by the strict fast path.
+        let todo: Vec<usize> = (0..n)
+            .filter(|&i| match (hash_of(i), self.items.as_ref()) {
+                (Some(h), Some(items)) => !items.previous.contains_key(&h),
+                _ => true,
+            })
+            .collect();
+        let mut fast = parse_items(split, &todo, file);
         let source = Source {
             file: file.clone(),
             doc: 1,
             item: None,
         };
-        for i in 0..split.len() {
+        for i in 0..n {
             let src = Source {
                 item: Some(i),
                 ..source.clone()
             };
-            let hash = if self.items.is_some() {
-                split.item_hash(i)
-            } else {
-                None
-            };
+            let hash = hash_of(i);
             if let Some(h) = hash {
                 if self.reuse_item(h, &src) {
                     continue;
                 }
             }
-            let Some(item) = split.value(i) else {
-                return false;
-            };
-            self.item_parses += 1;
             let (services, errors) = (self.objects.services.len(), self.errors.len());
-            self.add_value(item, src);
+            if let Some(rec) = fast.get_mut(i).and_then(Option::take) {
+                self.item_parses += 1;
+                if self.check_identity("Service", &rec.namespace, &rec.name, &src) {
+                    self.objects.services.push(rec);
+                }
+            } else {
+                // Declined by the fast path: the full parse decides, and
+                // words any error.
+                let Some(item) = split.value(i) else {
+                    return false;
+                };
+                self.item_parses += 1;
+                self.add_value(item, src);
+            }
             // One Service and no error from this item: remembered for the
             // next load of this file.
             let one = self.objects.services.len() == services + 1 && self.errors.len() == errors;
