@@ -48,7 +48,8 @@ fn flow_only(body: &str) -> Option<(String, String, Labels, ServiceRecord)> {
     ))
 }
 
-const FLOW: &str = "{apiVersion: v1, kind: Service, metadata: {name: svc-000001, namespace: bench, \
+const FLOW: &str =
+    "{apiVersion: v1, kind: Service, metadata: {name: svc-000001, namespace: bench, \
     labels: {app: web}, annotations: {metallb.io/address-pool: 'v4-a', other: \"x\"}}, \
     spec: {type: LoadBalancer, ports: [{port: 80, protocol: TCP}, {port: 53, protocol: UDP, \
     targetPort: dns, name: d}], selector: {app: web}, ipFamilies: [IPv4, IPv6], \

@@ -95,7 +95,10 @@ impl<'de> Flow<'de> {
         let body = &self.s[start..start + len];
         // YAML 1.2: no escapes in this subset (a `\` in double quotes, a
         // doubled quote in single quotes), printable ASCII only.
-        if body.iter().any(|&b| b == b'\\' || !(0x20..0x7f).contains(&b)) {
+        if body
+            .iter()
+            .any(|&b| b == b'\\' || !(0x20..0x7f).contains(&b))
+        {
             return Err(Declined);
         }
         self.pos = start + len + 1;
@@ -176,7 +179,15 @@ impl<'de> Deserializer<'de> for &mut Flow<'de> {
                 let word = t.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
                 let special = matches!(
                     t,
-                    "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+                    "null"
+                        | "Null"
+                        | "NULL"
+                        | "true"
+                        | "True"
+                        | "TRUE"
+                        | "false"
+                        | "False"
+                        | "FALSE"
                 );
                 if word && !special {
                     visitor.visit_borrowed_str(t)
@@ -246,7 +257,10 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Declined> {
         self.de.skip_spaces();
         // `{a: }` (a null value) and a line break are not in the subset.
-        if matches!(self.de.peek(), None | Some(b',' | b'}' | b']' | b'\n' | b'\r')) {
+        if matches!(
+            self.de.peek(),
+            None | Some(b',' | b'}' | b']' | b'\n' | b'\r')
+        ) {
             return Err(Declined);
         }
         seed.deserialize(&mut *self.de)

@@ -36,6 +36,7 @@ pub mod community;
 mod config;
 mod diag;
 pub mod duration;
+mod fast_hash;
 mod fast_service;
 mod flow;
 mod list_split;

@@ -256,7 +256,8 @@ pub(crate) struct Loader<'a> {
     /// by a scan of that kind's objects, so only a duplicate (an error)
     /// costs more than a lookup; no key strings are kept.
     seen: HashMap<u64, u32, PreHashed>,
-    identity: std::collections::hash_map::RandomState,
+    /// Unkeyed and fast: see [`crate::fast_hash`].
+    identity: crate::fast_hash::FastBuild,
     /// The per-item cache of a List file, when loading through a
     /// [`crate::LoadCache`].
     items: Option<ItemCache>,

@@ -60,7 +60,12 @@ fn a_duplicate_key_in_an_item_names_the_item_and_the_key() {
         OK,
         "{apiVersion: v1, kind: Service, metadata: {name: s, namespace: a}, spec: {type: LoadBalancer, type: ClusterIP}}",
     ]);
-    assert_eq!(errors(&text), [r#"svc.yaml doc 1: invalid YAML: items[1].spec: duplicate entry with key "type" at line 5 column 76"#]);
+    assert_eq!(
+        errors(&text),
+        [
+            r#"svc.yaml doc 1: invalid YAML: items[1].spec: duplicate entry with key "type" at line 5 column 76"#
+        ]
+    );
 }
 
 #[test]
@@ -69,7 +74,12 @@ fn a_wrong_type_in_an_item_names_the_item_object_and_field() {
         OK,
         "{apiVersion: v1, kind: Service, metadata: {name: s, namespace: a}, spec: {type: LoadBalancer, ports: [{port: '80'}]}}",
     ]);
-    assert_eq!(errors(&text), [r#"Service a/s (svc.yaml doc 1 items[1]): spec.ports[0].port: invalid type: string "80", expected i32"#]);
+    assert_eq!(
+        errors(&text),
+        [
+            r#"Service a/s (svc.yaml doc 1 items[1]): spec.ports[0].port: invalid type: string "80", expected i32"#
+        ]
+    );
 }
 
 #[test]
@@ -89,7 +99,9 @@ fn block_items_with_string_numbers_and_duplicate_keys_are_as_strict() {
     );
     assert_eq!(
         errors(&format!("{head}{number}{duplicate}")),
-        [r#"svc.yaml doc 1: invalid YAML: items[1].metadata: duplicate entry with key "name" at line 15 column 5"#]
+        [
+            r#"svc.yaml doc 1: invalid YAML: items[1].metadata: duplicate entry with key "name" at line 15 column 5"#
+        ]
     );
 }
 
@@ -104,5 +116,8 @@ fn plain_services_in_a_list_load_as_when_the_file_is_parsed_whole() {
     let opts = Options::default();
     let cut = load_str(&text, "svc.yaml", &opts).expect("loads");
     assert_eq!(cut.services.len(), 4);
-    assert_eq!(Ok(cut), load_str(&format!("{text}# &\n"), "svc.yaml", &opts));
+    assert_eq!(
+        Ok(cut),
+        load_str(&format!("{text}# &\n"), "svc.yaml", &opts)
+    );
 }
