@@ -13,12 +13,13 @@
 
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// Multiplier of the FxHash family (from Firefox / rustc).
-const K: u64 = 0x517c_c1b7_2722_0a95;
+/// An odd constant with well-spread bits (2^64 / golden ratio).
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// The hasher: FxHash steps over 8-byte words, with a final mix so that
-/// every output bit depends on every input bit (hash maps use both the
-/// low and the high bits).
+/// The hasher: one folded multiply (the 128-bit product's halves XORed,
+/// as aHash's fallback does) per 8-byte word, then a final mix. (FxHash's
+/// rotate-xor-multiply was tried first: texts differing in two digits,
+/// `svc-048200` and `svc-040900`, collided by the thousand.)
 #[derive(Default, Clone, Copy)]
 pub(crate) struct FastHasher(u64);
 
@@ -27,7 +28,8 @@ pub(crate) type FastBuild = BuildHasherDefault<FastHasher>;
 
 impl FastHasher {
     fn step(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        let p = u128::from(self.0 ^ w) * u128::from(K);
+        self.0 = (p as u64) ^ ((p >> 64) as u64);
     }
 }
 
@@ -96,5 +98,18 @@ mod tests {
         assert_ne!(hash_str("ab"), hash_str("ab\0"));
         assert_ne!(hash_str(""), hash_str("\0"));
         assert_eq!(hash_str(base), h);
+    }
+
+    #[test]
+    fn the_items_of_a_generated_list_all_hash_differently() {
+        // Names that differ in a few digits, at every alignment of the
+        // number within the 8-byte words.
+        for prefix in ["", "a", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg"] {
+            let mut seen = std::collections::HashSet::new();
+            for i in 0..200_000 {
+                let item = format!("{{apiVersion: v1, kind: Service, metadata: {{name: {prefix}svc-{i:06}, namespace: bench}}}}\n");
+                assert!(seen.insert(hash_str(&item)), "collision at {prefix} {i}");
+            }
+        }
     }
 }
