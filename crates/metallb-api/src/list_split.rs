@@ -113,7 +113,7 @@ fn is_items_key(line: &str) -> bool {
 pub(crate) fn split(text: &str) -> Option<SplitList<'_>> {
     // Anything that ties lines together other than indentation: declined.
     // Offsets are kept as u32: a larger file is parsed whole.
-    if text.contains(['\t', '&', '*'])
+    if text.bytes().any(|b| matches!(b, b'\t' | b'&' | b'*'))
         || text.starts_with('\u{feff}')
         || u32::try_from(text.len()).is_err()
     {

@@ -265,8 +265,10 @@ pub(crate) struct Loader<'a> {
     item_parses: u64,
 }
 
-/// The Services of a List file's items, by the hash of the item's text.
-pub(crate) type ItemRecords = HashMap<u64, Arc<Loaded<ServiceRecord>>, PreHashed>;
+/// The Services of a List file's items, by the hash of the item's text,
+/// each with the hash of its identity in the loader's duplicate set (so
+/// that reusing an item does not read its name again).
+pub(crate) type ItemRecords = HashMap<u64, (Arc<Loaded<ServiceRecord>>, u64), PreHashed>;
 
 /// For maps whose keys are hashes already: the key is its own hash (a
 /// second SipHash per lookup was a third of a 100k-item List reload).
@@ -415,6 +417,7 @@ impl<'a> Loader<'a> {
             return false;
         }
         let n = split.len();
+        self.seen.reserve(n);
         let hashes: Vec<Option<u64>> = if self.items.is_some() {
             (0..n).map(|i| split.item_hash(i)).collect()
         } else {
@@ -464,9 +467,14 @@ impl<'a> Loader<'a> {
             // One Service and no error from this item: remembered for the
             // next load of this file.
             let one = self.objects.services.len() == services + 1 && self.errors.len() == errors;
-            if let (Some(h), Some(items), true) = (hash, self.items.as_mut(), one) {
+            if let (Some(h), true) = (hash, one) {
                 if let Some(rec) = self.objects.services.last() {
-                    items.kept.insert(h, rec.clone());
+                    let key = self
+                        .identity
+                        .hash_one(("Service", &rec.namespace, &rec.name));
+                    if let Some(items) = self.items.as_mut() {
+                        items.kept.insert(h, (rec.clone(), key));
+                    }
                 }
             }
         }
@@ -480,9 +488,10 @@ impl<'a> Loader<'a> {
         let Some(items) = self.items.as_mut() else {
             return false;
         };
-        let Some(old) = items.previous.get(&hash) else {
+        let Some((old, key)) = items.previous.get(&hash) else {
             return false;
         };
+        let key = *key;
         // Same text at another index: the same record, placed where it is now.
         let rec = if old.source == *src {
             old.clone()
@@ -492,8 +501,8 @@ impl<'a> Loader<'a> {
                 ..(**old).clone()
             })
         };
-        items.kept.insert(hash, rec.clone());
-        if self.check_identity("Service", &rec.namespace, &rec.name, src) {
+        items.kept.insert(hash, (rec.clone(), key));
+        if self.check_identity_key(key, "Service", &rec.namespace, &rec.name, src) {
             self.objects.services.push(rec);
         }
         true
@@ -723,6 +732,20 @@ impl<'a> Loader<'a> {
     /// False (with the error) if the name is missing or the object is
     /// already loaded; the [`ObjectRef`] is built only for an error.
     fn check_identity(&mut self, kind: &str, namespace: &str, name: &str, source: &Source) -> bool {
+        let key = self.identity.hash_one((kind, namespace, name));
+        self.check_identity_key(key, kind, namespace, name, source)
+    }
+
+    /// [`Loader::check_identity`] with the hash of (kind, namespace, name)
+    /// known.
+    fn check_identity_key(
+        &mut self,
+        key: u64,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        source: &Source,
+    ) -> bool {
         let obj = || ObjectRef {
             kind: kind.into(),
             namespace: namespace.into(),
@@ -737,7 +760,6 @@ impl<'a> Loader<'a> {
             ));
             return false;
         }
-        let key = self.identity.hash_one((kind, namespace, name));
         if self.seen.get(&key).is_some_and(|n| *n > 0) {
             if let Some(first) = self.first_place(kind, namespace, name) {
                 let msg = format!("duplicate object: already defined in {first}");
