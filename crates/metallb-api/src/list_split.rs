@@ -78,10 +78,9 @@ impl SplitList<'_> {
 }
 
 impl SplitList<'_> {
-    /// Parses item `i` on its own (None if it does not parse alone: the
-    /// caller then parses the file whole). Parsing on two threads was
-    /// measured slower on a busy 2-CPU machine (cross-thread frees), so it
-    /// is not done.
+    /// Parses item `i` on its own into a YAML value (None if it does not
+    /// parse alone: the caller then parses the file whole). Used for the
+    /// items the strict fast parse declines.
     pub fn value(&self, i: usize) -> Option<Value> {
         self.item(i).and_then(|t| serde_yaml_ng::from_str(&t).ok())
     }

@@ -4,7 +4,10 @@
 //! what Kubernetes accepts is accepted: unknown fields are ignored, known
 //! fields are type-checked), then projected to a [`ServiceRecord`] holding
 //! only what the allocator and the announcement plan read, and the full
-//! object is dropped. At 100k Services the full objects (managedFields,
+//! object is dropped. A plain Service in a List is read by the strict fast
+//! parse instead (`fast_service.rs`), which fills the same
+//! [`ServiceFields`] and declines whatever it cannot read exactly as the
+//! full parse would. At 100k Services the full objects (managedFields,
 //! `last-applied-configuration`, every spec field) were most of the heap.
 
 use k8s_openapi::api::core::v1::Service;

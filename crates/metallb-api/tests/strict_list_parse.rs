@@ -121,3 +121,19 @@ fn plain_services_in_a_list_load_as_when_the_file_is_parsed_whole() {
         load_str(&format!("{text}# &\n"), "svc.yaml", &opts)
     );
 }
+
+#[test]
+fn a_duplicate_across_the_parallel_parse_chunks_names_the_first_item() {
+    // More items than one thread takes, so that a 2-CPU machine parses
+    // them on two threads; the duplicate pair straddles the middle.
+    let n = 6000;
+    let mut items: Vec<String> = (0..n)
+        .map(|i| format!("{{apiVersion: v1, kind: Service, metadata: {{name: s{i}, namespace: a}}, spec: {{type: LoadBalancer}}}}"))
+        .collect();
+    items[n - 10] = items[10].clone();
+    let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+    assert_eq!(
+        errors(&list(&refs)),
+        [format!("Service a/s10 (svc.yaml doc 1 items[{}]): metadata.name: duplicate object: already defined in svc.yaml doc 1 items[10]", n - 10)]
+    );
+}
