@@ -22,9 +22,24 @@ pub(crate) struct SplitList<'t> {
     text: &'t str,
     /// The document with the sequence replaced by `items: []`.
     pub rest: String,
-    /// Per item: the byte range of its text (from just after `- `) and the
-    /// column where that text starts.
-    items: Vec<(Range<usize>, usize)>,
+    /// Per item: where its text is.
+    items: Vec<Item>,
+}
+
+/// Where a List item's text is: the byte range from just after its `- `,
+/// and the column where that text starts (12 bytes: at 100k items the
+/// table is part of the load's peak).
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+struct Item {
+    start: u32,
+    end: u32,
+    col: u32,
+}
+
+impl Item {
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 impl SplitList<'_> {
@@ -37,30 +52,35 @@ impl SplitList<'_> {
     /// did not change, wherever it sits in the list.
     pub fn item_hash(&self, i: usize) -> Option<u64> {
         use std::hash::{Hash, Hasher};
-        let (range, col) = self.items.get(i)?;
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        col.hash(&mut h);
-        self.text.get(range.clone())?.hash(&mut h);
+        let it = self.items.get(i)?;
+        let mut h = crate::fast_hash::FastHasher::default();
+        (it.col as usize).hash(&mut h);
+        self.text.get(it.range())?.hash(&mut h);
         Some(h.finish())
+    }
+
+    /// The text of item `i` from just after its `- `, not indented.
+    pub fn item_body(&self, i: usize) -> Option<&str> {
+        self.text.get(self.items.get(i)?.range())
     }
 
     /// The text of item `i`, indented so that it parses on its own exactly
     /// as it did inside the sequence.
     pub fn item(&self, i: usize) -> Option<String> {
-        let (range, col) = self.items.get(i)?;
-        let body = self.text.get(range.clone())?;
+        let it = self.items.get(i)?;
+        let body = self.text.get(it.range())?;
+        let col = it.col as usize;
         let mut s = String::with_capacity(col + body.len());
-        s.extend(std::iter::repeat_n(' ', *col));
+        s.extend(std::iter::repeat_n(' ', col));
         s.push_str(body);
         Some(s)
     }
 }
 
 impl SplitList<'_> {
-    /// Parses item `i` on its own (None if it does not parse alone: the
-    /// caller then parses the file whole). Parsing on two threads was
-    /// measured slower on a busy 2-CPU machine (cross-thread frees), so it
-    /// is not done.
+    /// Parses item `i` on its own into a YAML value (None if it does not
+    /// parse alone: the caller then parses the file whole). Used for the
+    /// items the strict fast parse declines.
     pub fn value(&self, i: usize) -> Option<Value> {
         self.item(i).and_then(|t| serde_yaml_ng::from_str(&t).ok())
     }
@@ -87,35 +107,44 @@ fn is_items_key(line: &str) -> bool {
 }
 
 /// Cuts `text` into the document and its items, or None if the file is not
-/// a plain one-document block-style List (then parse it whole).
+/// a plain one-document block-style List (then parse it whole). One pass
+/// over the lines, keeping nothing per line.
 pub(crate) fn split(text: &str) -> Option<SplitList<'_>> {
     // Anything that ties lines together other than indentation: declined.
-    if text.contains(['\t', '&', '*']) || text.starts_with('\u{feff}') {
-        return None;
-    }
-    let mut lines = Vec::new();
-    let mut off = 0;
-    for line in text.split_inclusive('\n') {
-        if line.starts_with("---") || line.starts_with("...") || line.starts_with('%') {
-            return None;
-        }
-        lines.push((off, line));
-        off += line.len();
-    }
-    let key = lines.iter().position(|(_, l)| is_items_key(l))?;
-    if lines[key + 1..]
-        .iter()
-        .any(|(_, l)| l.starts_with("items:"))
+    // Offsets are kept as u32: a larger file is parsed whole.
+    if text.bytes().any(|b| matches!(b, b'\t' | b'&' | b'*'))
+        || text.starts_with('\u{feff}')
+        || u32::try_from(text.len()).is_err()
     {
         return None;
     }
+    let mut key: Option<usize> = None;
+    let mut after: Option<usize> = None;
     let mut col: Option<usize> = None;
-    let mut items: Vec<(Range<usize>, usize)> = Vec::new();
-    let mut end = lines.len();
-    for (n, (off, line)) in lines.iter().enumerate().skip(key + 1) {
+    let mut items: Vec<Item> = Vec::new();
+    let mut off = 0;
+    for line in text.split_inclusive('\n') {
+        let here = off;
+        off += line.len();
+        if line.starts_with("---") || line.starts_with("...") || line.starts_with('%') {
+            return None;
+        }
+        if key.is_none() {
+            if is_items_key(line) {
+                key = Some(here);
+            }
+            continue;
+        }
+        if after.is_some() {
+            // A second `items:` key: not a plain List.
+            if line.starts_with("items:") {
+                return None;
+            }
+            continue;
+        }
         if is_blank_or_comment(line) {
             if let Some(last) = items.last_mut() {
-                last.0.end = off + line.len();
+                last.end = off as u32;
             }
             continue;
         }
@@ -128,26 +157,34 @@ pub(crate) fn split(text: &str) -> Option<SplitList<'_>> {
             None => return None,
             Some(c) if ind > c => {
                 if let Some(last) = items.last_mut() {
-                    last.0.end = off + line.len();
+                    last.end = off as u32;
                 }
                 continue;
             }
             Some(c) if ind == c && entry => {}
             Some(c) if ind < c || (ind == c && c == 0) => {
-                end = n;
-                break;
+                if line.starts_with("items:") {
+                    return None;
+                }
+                after = Some(here);
+                continue;
             }
             // Same column as the entries but not an entry: not a list.
             Some(_) => return None,
         }
         // The item's text starts after `- ` (or after a lone `-`).
-        let start = off + ind + if rest.starts_with("- ") { 2 } else { 1 };
-        items.push((start..off + line.len(), start - off));
+        let start = here + ind + if rest.starts_with("- ") { 2 } else { 1 };
+        items.push(Item {
+            start: start as u32,
+            end: off as u32,
+            col: (start - here) as u32,
+        });
     }
+    let key = key?;
     col?;
-    let after = lines.get(end).map_or(text.len(), |(o, _)| *o);
-    let mut rest = String::with_capacity(lines[key].0 + 10 + text.len() - after);
-    rest.push_str(&text[..lines[key].0]);
+    let after = after.unwrap_or(text.len());
+    let mut rest = String::with_capacity(key + 10 + text.len() - after);
+    rest.push_str(&text[..key]);
     rest.push_str("items: []\n");
     rest.push_str(&text[after..]);
     Some(SplitList { text, rest, items })

@@ -184,6 +184,9 @@ struct Mark {
     errors: usize,
 }
 
+#[path = "load_list.rs"]
+mod list;
+
 pub(crate) struct Loader<'a> {
     opts: &'a Options,
     objects: Objects,
@@ -195,7 +198,8 @@ pub(crate) struct Loader<'a> {
     /// by a scan of that kind's objects, so only a duplicate (an error)
     /// costs more than a lookup; no key strings are kept.
     seen: HashMap<u64, u32, PreHashed>,
-    identity: std::collections::hash_map::RandomState,
+    /// Unkeyed and fast: see [`crate::fast_hash`].
+    identity: crate::fast_hash::FastBuild,
     /// The per-item cache of a List file, when loading through a
     /// [`crate::LoadCache`].
     items: Option<ItemCache>,
@@ -203,8 +207,10 @@ pub(crate) struct Loader<'a> {
     item_parses: u64,
 }
 
-/// The Services of a List file's items, by the hash of the item's text.
-pub(crate) type ItemRecords = HashMap<u64, Arc<Loaded<ServiceRecord>>, PreHashed>;
+/// The Services of a List file's items, by the hash of the item's text,
+/// each with the hash of its identity in the loader's duplicate set (so
+/// that reusing an item does not read its name again).
+pub(crate) type ItemRecords = HashMap<u64, (Arc<Loaded<ServiceRecord>>, u64), PreHashed>;
 
 /// For maps whose keys are hashes already: the key is its own hash (a
 /// second SipHash per lookup was a third of a 100k-item List reload).
@@ -337,83 +343,6 @@ impl<'a> Loader<'a> {
                 }
             }
         }
-    }
-
-    /// Loads a List cut by [`list_split::split`], one item at a time.
-    /// False (with objects possibly added) if a part does not parse alone
-    /// or the document is not a `v1` List.
-    fn add_split(&mut self, split: &list_split::SplitList<'_>, file: &Arc<Path>) -> bool {
-        let Ok(v) = serde_yaml_ng::from_str::<Value>(&split.rest) else {
-            return false;
-        };
-        let is_list = str_field(&v, "apiVersion") == Some("v1")
-            && str_field(&v, "kind") == Some("List")
-            && matches!(v.get("items"), Some(Value::Sequence(s)) if s.is_empty());
-        if !is_list {
-            return false;
-        }
-        let source = Source {
-            file: file.clone(),
-            doc: 1,
-            item: None,
-        };
-        for i in 0..split.len() {
-            let src = Source {
-                item: Some(i),
-                ..source.clone()
-            };
-            let hash = if self.items.is_some() {
-                split.item_hash(i)
-            } else {
-                None
-            };
-            if let Some(h) = hash {
-                if self.reuse_item(h, &src) {
-                    continue;
-                }
-            }
-            let Some(item) = split.value(i) else {
-                return false;
-            };
-            self.item_parses += 1;
-            let (services, errors) = (self.objects.services.len(), self.errors.len());
-            self.add_value(item, src);
-            // One Service and no error from this item: remembered for the
-            // next load of this file.
-            let one = self.objects.services.len() == services + 1 && self.errors.len() == errors;
-            if let (Some(h), Some(items), true) = (hash, self.items.as_mut(), one) {
-                if let Some(rec) = self.objects.services.last() {
-                    items.kept.insert(h, rec.clone());
-                }
-            }
-        }
-        true
-    }
-
-    /// Takes the Service of an unchanged List item (same text hash) from
-    /// the previous load of the file instead of parsing it again. The
-    /// duplicate check runs as for a parsed item.
-    fn reuse_item(&mut self, hash: u64, src: &Source) -> bool {
-        let Some(items) = self.items.as_mut() else {
-            return false;
-        };
-        let Some(old) = items.previous.get(&hash) else {
-            return false;
-        };
-        // Same text at another index: the same record, placed where it is now.
-        let rec = if old.source == *src {
-            old.clone()
-        } else {
-            Arc::new(Loaded {
-                source: src.clone(),
-                ..(**old).clone()
-            })
-        };
-        items.kept.insert(hash, rec.clone());
-        if self.check_identity("Service", &rec.namespace, &rec.name, src) {
-            self.objects.services.push(rec);
-        }
-        true
     }
 
     fn mark(&self) -> Mark {
@@ -640,6 +569,20 @@ impl<'a> Loader<'a> {
     /// False (with the error) if the name is missing or the object is
     /// already loaded; the [`ObjectRef`] is built only for an error.
     fn check_identity(&mut self, kind: &str, namespace: &str, name: &str, source: &Source) -> bool {
+        let key = self.identity.hash_one((kind, namespace, name));
+        self.check_identity_key(key, kind, namespace, name, source)
+    }
+
+    /// [`Loader::check_identity`] with the hash of (kind, namespace, name)
+    /// known.
+    fn check_identity_key(
+        &mut self,
+        key: u64,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        source: &Source,
+    ) -> bool {
         let obj = || ObjectRef {
             kind: kind.into(),
             namespace: namespace.into(),
@@ -654,7 +597,6 @@ impl<'a> Loader<'a> {
             ));
             return false;
         }
-        let key = self.identity.hash_one((kind, namespace, name));
         if self.seen.get(&key).is_some_and(|n| *n > 0) {
             if let Some(first) = self.first_place(kind, namespace, name) {
                 let msg = format!("duplicate object: already defined in {first}");

@@ -55,11 +55,9 @@ struct CachedFile {
     items: ItemRecords,
 }
 
+/// See [`crate::fast_hash`] for why an unkeyed fast hash is enough.
 fn content_hash(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
+    crate::fast_hash::hash_str(text)
 }
 
 /// [`load_with`], reusing the parse of every file that did not change since

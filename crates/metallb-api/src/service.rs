@@ -4,7 +4,10 @@
 //! what Kubernetes accepts is accepted: unknown fields are ignored, known
 //! fields are type-checked), then projected to a [`ServiceRecord`] holding
 //! only what the allocator and the announcement plan read, and the full
-//! object is dropped. At 100k Services the full objects (managedFields,
+//! object is dropped. A plain Service in a List is read by the strict fast
+//! parse instead (`fast_service.rs`), which fills the same
+//! [`ServiceFields`] and declines whatever it cannot read exactly as the
+//! full parse would. At 100k Services the full objects (managedFields,
 //! `last-applied-configuration`, every spec field) were most of the heap.
 
 use k8s_openapi::api::core::v1::Service;
@@ -105,13 +108,6 @@ impl ServiceRecord {
 
     /// Projects a parsed Service, consuming it (nothing is cloned).
     pub fn from_service(svc: Service) -> ServiceRecord {
-        let annotations: BTreeMap<String, String> = svc
-            .metadata
-            .annotations
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(k, _)| METALLB_ANNOTATION_PREFIXES.iter().any(|p| k.starts_with(p)))
-            .collect();
         let status_ips = svc
             .status
             .and_then(|s| s.load_balancer)
@@ -122,6 +118,38 @@ impl ServiceRecord {
                     .collect()
             })
             .unwrap_or_default();
+        ServiceRecord::from_fields(ServiceFields {
+            annotations: svc.metadata.annotations.unwrap_or_default(),
+            status_ips,
+            spec: svc.spec.map(|spec| SpecFields {
+                type_: spec.type_,
+                ports: spec
+                    .ports
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| (p.protocol, p.port))
+                    .collect(),
+                load_balancer_ip: spec.load_balancer_ip,
+                load_balancer_class: spec.load_balancer_class,
+                external_traffic_policy: spec.external_traffic_policy,
+                selector: spec.selector,
+                ip_families: spec.ip_families,
+                ip_family_policy: spec.ip_family_policy,
+                cluster_ip: spec.cluster_ip,
+                cluster_ips: spec.cluster_ips,
+            }),
+        })
+    }
+
+    /// Projects the fields of a Service (from the full object or from the
+    /// fast parse: both go through here, so they give the same record).
+    pub(crate) fn from_fields(svc: ServiceFields) -> ServiceRecord {
+        let annotations: BTreeMap<String, String> = svc
+            .annotations
+            .into_iter()
+            .filter(|(k, _)| METALLB_ANNOTATION_PREFIXES.iter().any(|p| k.starts_with(p)))
+            .collect();
+        let status_ips = svc.status_ips;
         let Some(spec) = svc.spec else {
             let extra = ServiceExtra {
                 annotations,
@@ -155,19 +183,45 @@ impl ServiceRecord {
             }),
             ports: spec
                 .ports
-                .unwrap_or_default()
                 .into_iter()
-                .map(|p| {
+                .map(|(proto, port)| {
                     (
-                        p.protocol
-                            .map(|p| known_or_owned(p, &["TCP", "UDP", "SCTP"])),
-                        p.port,
+                        proto.map(|p| known_or_owned(p, &["TCP", "UDP", "SCTP"])),
+                        port,
                     )
                 })
                 .collect(),
             extra: boxed_unless_default(extra),
         }
     }
+}
+
+/// The fields of a Service a [`ServiceRecord`] is built from.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ServiceFields {
+    /// `metadata.annotations` (filtered to MetalLB's when projected).
+    pub annotations: BTreeMap<String, String>,
+    /// `status.loadBalancer.ingress[].ip` that parse as IPs.
+    pub status_ips: Vec<IpAddr>,
+    /// `spec`, if present.
+    pub spec: Option<SpecFields>,
+}
+
+/// The `spec` fields of a Service a [`ServiceRecord`] is built from, as
+/// written (None = unset).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct SpecFields {
+    pub type_: Option<String>,
+    /// `ports[]` as (protocol, port); empty when unset.
+    pub ports: Vec<(Option<String>, i32)>,
+    pub load_balancer_ip: Option<String>,
+    pub load_balancer_class: Option<String>,
+    pub external_traffic_policy: Option<String>,
+    pub selector: Option<BTreeMap<String, String>>,
+    pub ip_families: Option<Vec<String>>,
+    pub ip_family_policy: Option<String>,
+    pub cluster_ip: Option<String>,
+    pub cluster_ips: Option<Vec<String>>,
 }
 
 fn boxed_unless_default(extra: ServiceExtra) -> Option<Box<ServiceExtra>> {
