@@ -443,3 +443,29 @@ fn metrics_carry_metallb_names_per_ip_the_announcer_and_the_failover_histogram()
         "{again}"
     );
 }
+
+#[test]
+fn preflight_fails_without_a_secret_for_three_nodes_and_passes_without_l2() {
+    if std::env::var(SECRET_ENV).is_ok() {
+        return;
+    }
+    let with_ad = config(&format!("{POOLS}{}", ad("a", "{}")));
+    let e = runtime(L2Args::default(), "n1")
+        .preflight(&with_ad)
+        .unwrap_err();
+    assert!(e.contains("there are 3 members"), "{e}");
+    assert!(runtime(L2Args::default(), "n1")
+        .preflight(&config(POOLS))
+        .is_ok());
+    // A Node without an InternalIP names itself.
+    let e = runtime(L2Args::default(), "n1")
+        .preflight(&config(&format!(
+            "{POOLS}{}---\napiVersion: v1\nkind: Node\nmetadata: {{name: n4}}\n",
+            ad("a", "{}")
+        )))
+        .unwrap_err();
+    assert!(
+        e.starts_with("Node n4: status.addresses: no IPv4 InternalIP"),
+        "{e}"
+    );
+}
