@@ -344,6 +344,9 @@ pub fn check(
     let names = member_names(config, ml_members)?;
     let plan = compute(config, state, &names);
     let mut notes = plan.notes.clone();
+    if names.len() == 2 {
+        notes.push("L2: 2 members: with --l2-fencing majority (the default) the survivor of a failure has no majority and stops answering; standalone needs --l2-fencing off to fail over".to_string());
+    }
     if names.is_empty() {
         notes.push(
             "L2: no members (no Node objects and no --ml-members): no L2 VIP has a candidate"

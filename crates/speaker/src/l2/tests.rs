@@ -258,7 +258,13 @@ fn check_names_the_winner_and_candidates_or_why_there_is_none() {
         &NodeInfo::from_config(&open, "n1"),
         &AllocationState::default(),
     );
-    let (vips, _) = check(&open, &d.state, Some("x=192.0.2.9,y=192.0.2.10")).unwrap();
+    let (vips, notes) = check(&open, &d.state, Some("x=192.0.2.9,y=192.0.2.10")).unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("2 members") && n.contains("--l2-fencing off")),
+        "{notes:?}"
+    );
     let mut want = vec!["x".to_string(), "y".to_string()];
     want.sort_by_key(|n| l2::election::order_key(n, "192.0.2.0"));
     assert_eq!(vips[0].candidates, want);
