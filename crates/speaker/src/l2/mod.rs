@@ -363,6 +363,32 @@ pub fn check(
     Ok((check_vips(&plan), notes))
 }
 
+/// [`check`] from `check`'s Service reports (which keep the allocations;
+/// `compute_report` builds no state file content). Nothing is built
+/// without an L2Advertisement.
+pub fn check_reports(
+    config: &Config,
+    reports: &[crate::desired::ServiceReport],
+    ml_members: Option<&str>,
+) -> Result<(Vec<CheckVip>, Vec<String>), String> {
+    if !in_use(config) {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut state = AllocationState::default();
+    for r in reports {
+        if let (false, Some(pool)) = (r.ips.is_empty(), &r.pool) {
+            state.services.insert(
+                format!("{}/{}", r.namespace, r.name),
+                crate::state::Allocation {
+                    ips: r.ips.clone(),
+                    pool: pool.clone(),
+                },
+            );
+        }
+    }
+    check(config, &state, ml_members)
+}
+
 /// The `check` table's L2 lines.
 pub fn check_lines(vips: &[CheckVip]) -> Vec<String> {
     if vips.is_empty() {

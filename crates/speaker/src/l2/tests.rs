@@ -475,3 +475,24 @@ fn preflight_fails_without_a_secret_for_three_nodes_and_passes_without_l2() {
         "{e}"
     );
 }
+
+#[test]
+fn a_vip_of_an_unsaved_allocation_is_held_back_unless_the_node_has_it_already() {
+    let mut r = runtime(L2Args::default(), "n1");
+    r.plan = plan(&format!(
+        "{POOLS}{}{}{}",
+        ad("a", "{}"),
+        svc("a", ""),
+        svc("b", "")
+    ))
+    .desired;
+    let a: IpAddr = "192.0.2.0".parse().unwrap();
+    let b: IpAddr = "192.0.2.1".parse().unwrap();
+    r.feed(&[b].into());
+    assert_eq!(r.fed, [a].into());
+    r.feed(&BTreeSet::new());
+    assert_eq!(r.fed, [a, b].into());
+    // Held again (say a rewrite failed) after the node had it: kept.
+    r.feed(&[b].into());
+    assert_eq!(r.fed, [a, b].into());
+}
