@@ -43,6 +43,7 @@ macro_rules! out {
 
 mod desired;
 mod http;
+mod l2;
 mod live;
 mod metrics;
 mod run;
@@ -95,6 +96,8 @@ pub struct StandaloneArgs {
     pub bgp_listen: Vec<SocketAddr>,
     #[arg(long, default_value = "text")]
     pub log_format: String,
+    #[command(flatten)]
+    pub l2: l2::L2Args,
 }
 
 #[derive(clap::Args, Debug)]
@@ -113,6 +116,10 @@ struct CheckArgs {
     state_file: Option<PathBuf>,
     #[arg(long, default_value = "table")]
     output: String,
+    /// L2 members as NAME=IP,... (default: the config's Nodes); `check`
+    /// elects each L2 VIP among them, all assumed alive.
+    #[arg(long)]
+    ml_members: Option<String>,
 }
 
 fn init_logs(format: &str) {
@@ -163,16 +170,29 @@ fn check(args: CheckArgs) -> i32 {
         Ok(v) => {
             let node = desired::NodeInfo::from_config(&v.config, &args.node_name);
             let d = desired::compute_report(&v.config, &node, &previous);
+            let (l2_vips, l2_notes) =
+                match l2::check_reports(&v.config, &d.services, args.ml_members.as_deref()) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return 1;
+                    }
+                };
             let warnings: Vec<String> = v
                 .warnings
                 .iter()
                 .map(ToString::to_string)
                 .chain(d.notes.iter().cloned())
+                .chain(l2_notes)
                 .collect();
             if json {
-                print_json(&d.services, &warnings);
+                print_json(
+                    &d.services,
+                    &warnings,
+                    l2::in_use(&v.config).then_some(&l2_vips[..]),
+                );
             } else {
-                print_table(&d, &warnings);
+                print_table(&d, &warnings, &l2::check_lines(&l2_vips));
             }
             // The process exits right after (main): freeing the config and
             // the plan of 100k Services one allocation at a time would cost
@@ -185,7 +205,13 @@ fn check(args: CheckArgs) -> i32 {
 
 /// `check --output json`, serialized straight from the reports (no JSON
 /// tree of 100k Services in between), keys in sorted order as before.
-fn print_json(services: &[desired::ServiceReport], warnings: &[String]) {
+/// `l2`: the L2 VIPs, only with an L2Advertisement (BGP-only output stays
+/// as it was).
+fn print_json(
+    services: &[desired::ServiceReport],
+    warnings: &[String],
+    l2: Option<&[l2::CheckVip]>,
+) {
     use serde::Serialize;
     use std::io::Write;
     #[derive(Serialize)]
@@ -213,6 +239,8 @@ fn print_json(services: &[desired::ServiceReport], warnings: &[String]) {
     #[derive(Serialize)]
     struct Out<'a> {
         errors: [(); 0],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        l2: Option<&'a [l2::CheckVip]>,
         services: Reports<'a>,
         warnings: &'a [String],
     }
@@ -222,6 +250,7 @@ fn print_json(services: &[desired::ServiceReport], warnings: &[String]) {
         &mut w,
         &Out {
             errors: [],
+            l2,
             services: Reports(services),
             warnings,
         },
@@ -231,7 +260,7 @@ fn print_json(services: &[desired::ServiceReport], warnings: &[String]) {
     .and_then(|()| w.flush());
 }
 
-fn print_table(d: &desired::Desired, warnings: &[String]) {
+fn print_table(d: &desired::Desired, warnings: &[String], l2_lines: &[String]) {
     out!("{:<40} {:<32} {:<16} STATUS", "SERVICE", "IPS", "POOL");
     for s in &d.services {
         let ips: Vec<String> = s.ips.iter().map(ToString::to_string).collect();
@@ -256,6 +285,9 @@ fn print_table(d: &desired::Desired, warnings: &[String]) {
         for a in &s.announcements {
             out!("    {a}");
         }
+    }
+    for l in l2_lines {
+        out!("{l}");
     }
     for w in warnings {
         out!("warning: {w}");
