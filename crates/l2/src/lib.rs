@@ -11,5 +11,6 @@ pub mod fuzzing;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod membership;
+pub mod node;
 pub mod responder;
 pub mod wire;

@@ -351,6 +351,9 @@ pub struct Config {
     pub services: Vec<LoadBalancerService>,
     /// Node labels by node name.
     pub nodes: BTreeMap<String, Labels>,
+    /// Each Node's `status.addresses[]` of type `InternalIP`, in the order
+    /// written (Nodes without one are absent): L2 mode's member addresses.
+    pub node_addresses: BTreeMap<String, Vec<IpAddr>>,
     /// Namespace labels by namespace name.
     pub namespaces: BTreeMap<String, Labels>,
 }

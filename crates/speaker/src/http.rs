@@ -97,17 +97,35 @@ impl StatusParts {
                 "errors": v.last_error,
                 "warnings": v.warnings,
             })),
-            l2: to_json(&serde_json::json!({
-                "eligible": v.l2,
-                "active": false,
-                "note": "the ARP/NDP responder is not part of this build yet",
-            })),
+            l2: to_json(&crate::l2::status_json(&v.metrics.node, &v.l2, None, None)),
             node: to_json(&v.metrics.node),
         }
     }
 }
 
 impl StatusSnapshot {
+    /// Replaces the `l2` member with the running node's live view.
+    pub fn l2_live(&mut self, s: &Shared) {
+        let (status, error) = (s.l2.status(), s.l2.error());
+        if status.is_none() && error.is_none() {
+            return;
+        }
+        let node = s.view().metrics.node.clone();
+        let eligible = s.view().l2.clone();
+        let mut parts = StatusParts {
+            config: self.parts.config.clone(),
+            l2: Bytes::new(),
+            node: self.parts.node.clone(),
+        };
+        parts.l2 = to_json(&crate::l2::status_json(
+            &node,
+            &eligible,
+            status.as_ref(),
+            error.as_deref(),
+        ));
+        self.parts = Arc::new(parts);
+    }
+
     /// Writes the `/status` document: members in the order `serde_json`
     /// sorts them (the order of the earlier tree-building renderer).
     pub fn write(
@@ -283,7 +301,8 @@ async fn status(State(s): State<Arc<Shared>>) -> Response {
     let Ok(permit) = s.renders.clone().try_acquire_owned() else {
         return busy();
     };
-    let snapshot = s.view().snapshot();
+    let mut snapshot = s.view().snapshot();
+    snapshot.l2_live(&s);
     let sessions = s.speaker.status();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     tokio::task::spawn_blocking(move || {
@@ -367,7 +386,7 @@ mod tests {
             "services": &*v.services,
             "sessions": sessions,
             "routes": v.route_prefixes(),
-            "l2": { "eligible": v.l2, "active": false, "note": "the ARP/NDP responder is not part of this build yet" },
+            "l2": { "eligible": v.l2, "active": false, "error": null },
         });
         let mut body = Vec::new();
         v.snapshot().write(&sessions, &mut body).unwrap();

@@ -40,6 +40,7 @@ macro_rules! out {
 
 mod desired;
 mod http;
+mod l2;
 mod live;
 mod metrics;
 mod run;
@@ -92,6 +93,8 @@ pub struct StandaloneArgs {
     pub bgp_listen: Vec<SocketAddr>,
     #[arg(long, default_value = "text")]
     pub log_format: String,
+    #[command(flatten)]
+    pub l2: l2::L2Args,
 }
 
 #[derive(clap::Args, Debug)]
@@ -110,6 +113,10 @@ struct CheckArgs {
     state_file: Option<PathBuf>,
     #[arg(long, default_value = "table")]
     output: String,
+    /// L2 members as NAME=IP,... (default: the config's Nodes); `check`
+    /// elects each L2 VIP among them, all assumed alive.
+    #[arg(long)]
+    ml_members: Option<String>,
 }
 
 fn init_logs(format: &str) {
@@ -160,26 +167,35 @@ fn check(args: CheckArgs) -> i32 {
         Ok(v) => {
             let node = desired::NodeInfo::from_config(&v.config, &args.node_name);
             let d = desired::compute(&v.config, &node, &previous);
+            let (l2_vips, l2_notes) =
+                match l2::check(&v.config, &d.state, args.ml_members.as_deref()) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return 1;
+                    }
+                };
             let warnings: Vec<String> = v
                 .warnings
                 .iter()
                 .map(ToString::to_string)
                 .chain(d.notes.iter().cloned())
+                .chain(l2_notes)
                 .collect();
             if json {
                 out!(
                     "{}",
-                    serde_json::json!({ "services": d.services, "errors": [], "warnings": warnings })
+                    serde_json::json!({ "services": d.services, "l2": l2_vips, "errors": [], "warnings": warnings })
                 );
             } else {
-                print_table(&d, &warnings);
+                print_table(&d, &warnings, &l2::check_lines(&l2_vips));
             }
             0
         }
     }
 }
 
-fn print_table(d: &desired::Desired, warnings: &[String]) {
+fn print_table(d: &desired::Desired, warnings: &[String], l2_lines: &[String]) {
     out!("{:<40} {:<32} {:<16} STATUS", "SERVICE", "IPS", "POOL");
     for s in &d.services {
         let ips: Vec<String> = s.ips.iter().map(ToString::to_string).collect();
@@ -204,6 +220,9 @@ fn print_table(d: &desired::Desired, warnings: &[String]) {
         for a in &s.announcements {
             out!("    {a}");
         }
+    }
+    for l in l2_lines {
+        out!("{l}");
     }
     for w in warnings {
         out!("warning: {w}");

@@ -32,6 +32,9 @@ pub struct Shared {
     pub(crate) view: RwLock<View>,
     /// Caps concurrent `/status` and `/metrics` renders.
     pub(crate) renders: Arc<tokio::sync::Semaphore>,
+    /// The L2 node (if running) and its metric families.
+    pub(crate) l2: Arc<crate::l2::L2Shared>,
+    pub(crate) l2_metrics: crate::l2::L2Metrics,
 }
 
 impl Shared {
@@ -44,6 +47,8 @@ impl Shared {
             metrics: Metrics::new(),
             view: RwLock::new(view),
             renders: Arc::new(tokio::sync::Semaphore::new(crate::http::MAX_RENDERS)),
+            l2: Arc::default(),
+            l2_metrics: crate::l2::L2Metrics::new(),
         }
     }
 
@@ -60,7 +65,9 @@ impl Shared {
 
     pub fn render_metrics(&self) -> String {
         let view = self.view().metrics.clone();
-        self.metrics.render(&view, &self.speaker.status())
+        let mut text = self.metrics.render(&view, &self.speaker.status());
+        text.push_str(&self.l2_metrics.render(self.l2.status().as_ref()));
+        text
     }
 
     pub fn ready(&self) -> bool {
@@ -115,6 +122,8 @@ pub(crate) struct Runner {
     cache: metallb_api::LoadCache,
     /// The one allocator, synced from the Service diff on each reload.
     pub(crate) live: LiveAllocator,
+    /// The L2 node's lifecycle (started with the first L2Advertisement).
+    l2: crate::l2::L2Runtime,
 }
 
 impl Runner {
@@ -124,7 +133,9 @@ impl Runner {
             load_balancer_class: args.lb_class.clone(),
         };
         let state = Arc::new(state);
+        let l2 = crate::l2::L2Runtime::new(args.l2.clone(), &args.node_name, shared.l2.clone());
         Runner {
+            l2,
             args,
             opts,
             shared,
@@ -300,6 +311,7 @@ impl Runner {
         if self.persist().await {
             tracing::info!("state file written; announcing the held-back allocations");
             self.announce().await;
+            self.l2.refresh(&self.persisted);
         }
     }
 
@@ -399,6 +411,19 @@ impl Runner {
         });
     }
 
+    /// Hands the L2 node the VIPs of the persisted allocations (starting
+    /// it on first use); its notes join the config warnings.
+    async fn apply_l2(&mut self, config: &metallb_api::Config) -> Result<(), String> {
+        let notes = self.l2.apply(config, &self.persisted).await?;
+        for n in &notes {
+            tracing::warn!(warning = %n, "configuration");
+        }
+        if !notes.is_empty() {
+            self.shared.update(|v| v.warnings.extend(notes));
+        }
+        Ok(())
+    }
+
     /// Loads, computes and applies. `fresh` (SIGHUP) re-reads every file
     /// instead of trusting size and modification time.
     pub(crate) async fn reload(&mut self, why: &str, fresh: bool) {
@@ -414,6 +439,9 @@ impl Runner {
                 let computed = started.elapsed();
                 let warnings = warnings_of(&valid, &d);
                 self.apply(d, warnings, started).await;
+                if let Err(e) = self.apply_l2(&valid.config).await {
+                    tracing::error!(error = %e, "L2 mode not running");
+                }
                 let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
                 tracing::info!(
                     trigger = why,
@@ -506,6 +534,11 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     let d = compute_with(&mut runner.live, &valid.config, &node, &runner.state);
     let warnings = warnings_of(&valid, &d);
     runner.apply(d, warnings, started).await;
+    if let Err(e) = runner.apply_l2(&valid.config).await {
+        eprintln!("oxlb-speaker: {e}");
+        shared.speaker.shutdown("oxlb-speaker stopping").await;
+        return 1;
+    }
     tracing::info!(node = %args.node_name, config = %args.config.display(), "oxlb-speaker running");
 
     let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
@@ -536,6 +569,7 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
             _ = int.recv() => break,
         }
     }
+    shared.l2.shutdown().await;
     tracing::info!("shutting down: Cease to every peer");
     shared.speaker.shutdown("oxlb-speaker stopping").await;
     0

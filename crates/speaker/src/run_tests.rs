@@ -33,6 +33,7 @@ async fn runner(config: &Path, state_file: Option<PathBuf>, state: AllocationSta
         lb_class: None,
         bgp_listen: Vec::new(),
         log_format: "text".into(),
+        l2: Default::default(),
     };
     let speaker = Speaker::bind(&[]).await.unwrap();
     let shared = Arc::new(Shared::new(speaker, "node1"));

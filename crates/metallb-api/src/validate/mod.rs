@@ -1,6 +1,7 @@
 //! MetalLB's validation rules: [`crate::Objects`] -> [`Config`].
 
 mod advertisements;
+mod nodes;
 mod peers;
 mod pools;
 mod services;
@@ -101,9 +102,7 @@ pub fn validate(objects: &Objects, opts: &Options) -> Result<Validated, Diagnost
     for n in &objects.namespaces {
         config.namespaces.insert(n.name.clone(), n.labels.clone());
     }
-    for n in &objects.nodes {
-        config.nodes.insert(n.name.clone(), n.labels.clone());
-    }
+    self::nodes::nodes(&mut cx, objects, &mut config);
     config.services = self::services::services(&objects.services, opts, &config.namespaces);
     if cx.errors.is_empty() {
         Ok(Validated {

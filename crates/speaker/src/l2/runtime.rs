@@ -1,0 +1,230 @@
+//! The L2 node's lifecycle in `standalone`: started on the first
+//! configuration with an L2Advertisement, fed the VIPs of the persisted
+//! allocations on every apply, left (signed leave) on SIGTERM.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use l2::membership::{Fencing, Member, DEFAULT_PORT};
+use l2::node::{NodeConfig, NodeHandle, NodeStatus, Profile};
+use metallb_api::Config;
+
+use super::{
+    compute, in_use, members_from_config, parse_members, FencingArg, L2Args, ProfileArg, SECRET_ENV,
+};
+use crate::state::AllocationState;
+
+/// The part the HTTP handlers read: the running node (if any) and why it
+/// is not running.
+#[derive(Default)]
+pub struct L2Shared {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    handle: Option<NodeHandle>,
+    error: Option<String>,
+}
+
+impl L2Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The node's status snapshot, or None when it is not running.
+    pub fn status(&self) -> Option<NodeStatus> {
+        self.lock().handle.as_ref().map(NodeHandle::status)
+    }
+
+    /// Why the node is not running (the last start failure).
+    pub fn error(&self) -> Option<String> {
+        self.lock().error.clone()
+    }
+
+    /// Stops the node: it stops answering and sends its signed leave.
+    pub async fn shutdown(&self) {
+        let handle = self.lock().handle.take();
+        if let Some(h) = handle {
+            tracing::info!("L2: leaving the membership");
+            h.shutdown().await;
+        }
+    }
+}
+
+/// The runner's side: the flags, the members the node runs with, and the
+/// last config (to re-feed the node once a held-back allocation is saved).
+pub struct L2Runtime {
+    args: L2Args,
+    node_name: String,
+    shared: Arc<L2Shared>,
+    members: Option<Vec<Member>>,
+    config: Option<Config>,
+}
+
+impl L2Runtime {
+    pub fn new(args: L2Args, node_name: &str, shared: Arc<L2Shared>) -> Self {
+        L2Runtime {
+            args,
+            node_name: node_name.to_string(),
+            shared,
+            members: None,
+            config: None,
+        }
+    }
+
+    /// The members from `--ml-members` or the config's Nodes.
+    fn members(&self, config: &Config) -> Result<Vec<Member>, String> {
+        match &self.args.ml_members {
+            Some(s) => parse_members(s),
+            None => members_from_config(config, &self.node_name).map_err(|e| e.join("; ")),
+        }
+    }
+
+    /// The node's settings for these members, checking the flags.
+    pub(super) fn node_config(
+        &self,
+        members: Vec<Member>,
+    ) -> Result<(NodeConfig, Vec<String>), String> {
+        let mut notes = Vec::new();
+        let Some(me) = members.iter().find(|m| m.name == self.node_name) else {
+            let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+            return Err(format!(
+                "L2: --node-name {:?} is not one of the members ({})",
+                self.node_name,
+                names.join(",")
+            ));
+        };
+        let bind = match &self.args.ml_bind_addr {
+            None => SocketAddr::new(me.addr, DEFAULT_PORT),
+            Some(s) => s
+                .parse::<SocketAddr>()
+                .or_else(|_| {
+                    s.parse::<IpAddr>()
+                        .map(|ip| SocketAddr::new(ip, DEFAULT_PORT))
+                })
+                .map_err(|_| format!("--ml-bind-addr: {s:?} is neither IP nor IP:PORT"))?,
+        };
+        let secret = match (&self.args.ml_secret_file, std::env::var(SECRET_ENV)) {
+            (Some(p), _) => {
+                let raw = std::fs::read(p)
+                    .map_err(|e| format!("--ml-secret-file {}: {e}", p.display()))?;
+                let s = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                let s = s.strip_suffix(b"\r").unwrap_or(s).to_vec();
+                if s.is_empty() {
+                    return Err(format!("--ml-secret-file {}: the file is empty", p.display()));
+                }
+                s
+            }
+            (None, Ok(v)) if !v.is_empty() => v.into_bytes(),
+            _ if members.len() >= 2 => {
+                return Err(format!(
+                    "L2: an L2Advertisement exists and there are {} members: the membership secret is required (--ml-secret-file PATH or env {SECRET_ENV})",
+                    members.len()
+                ))
+            }
+            // Alone, nobody checks our signatures: a per-process key.
+            _ => format!("oxlb-alone-{}-{}", self.node_name, std::process::id()).into_bytes(),
+        };
+        let fencing = match self.args.l2_fencing {
+            FencingArg::Majority => Fencing::Majority,
+            FencingArg::Off => Fencing::Off,
+        };
+        if members.len() == 2 && fencing == Fencing::Majority {
+            notes.push("L2: 2 members with --l2-fencing majority: when one fails the survivor sees 1 of 2, no majority, and stops answering too; a 2-node cluster fails over only with --l2-fencing off (split brain possible)".to_string());
+        }
+        let profile = match self.args.l2_profile {
+            ProfileArg::Default => Profile::Default,
+            ProfileArg::Fast => Profile::Fast,
+        };
+        Ok((
+            NodeConfig {
+                node_name: self.node_name.clone(),
+                members,
+                bind,
+                secret,
+                fencing,
+                profile,
+            },
+            notes,
+        ))
+    }
+
+    /// Brings the node to `config` with the allocations `persisted` (only
+    /// what the state file holds is announced): starts it on first use,
+    /// then hands it the VIPs. Returns notes (warnings) or why the node
+    /// could not start.
+    pub async fn apply(
+        &mut self,
+        config: &Config,
+        persisted: &AllocationState,
+    ) -> Result<Vec<String>, String> {
+        let running = self.members.is_some();
+        if !in_use(config) && !running {
+            self.config = None;
+            return Ok(Vec::new());
+        }
+        let mut notes = Vec::new();
+        let members = match self.members(config) {
+            Ok(m) => m,
+            Err(e) if running => {
+                // Keep running with the members it has.
+                notes.push(format!("{e} (the L2 node keeps its members)"));
+                self.members.clone().unwrap_or_default()
+            }
+            Err(e) => return self.failed(e),
+        };
+        match &self.members {
+            None => {
+                let (cfg, n) = match self.node_config(members.clone()) {
+                    Ok(x) => x,
+                    Err(e) => return self.failed(e),
+                };
+                notes.extend(n);
+                match l2::node::spawn(cfg).await {
+                    Ok(h) => {
+                        tracing::info!(members = members.len(), "L2: node started");
+                        let mut inner = self.shared.lock();
+                        inner.handle = Some(h);
+                        inner.error = None;
+                    }
+                    Err(e) => return self.failed(format!("L2: {e}")),
+                }
+                self.members = Some(members);
+            }
+            Some(have) if *have != members => notes.push(
+                "L2: the member list changed; the running node keeps the old one until the speaker restarts".to_string(),
+            ),
+            Some(_) => {}
+        }
+        self.config = Some(config.clone());
+        notes.extend(self.feed(persisted));
+        Ok(notes)
+    }
+
+    /// Re-feeds the node with the last config and `persisted` (after a
+    /// held-back allocation was saved).
+    pub fn refresh(&self, persisted: &AllocationState) {
+        if self.config.is_some() {
+            self.feed(persisted);
+        }
+    }
+
+    fn feed(&self, persisted: &AllocationState) -> Vec<String> {
+        let (Some(config), Some(members)) = (&self.config, &self.members) else {
+            return Vec::new();
+        };
+        let names: BTreeSet<String> = members.iter().map(|m| m.name.clone()).collect();
+        let plan = compute(config, persisted, &names);
+        if let Some(h) = &self.shared.lock().handle {
+            h.set_desired(plan.desired);
+        }
+        plan.notes
+    }
+
+    fn failed(&self, e: String) -> Result<Vec<String>, String> {
+        self.shared.lock().error = Some(e.clone());
+        Err(e)
+    }
+}
