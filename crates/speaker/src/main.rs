@@ -183,10 +183,12 @@ fn check(args: CheckArgs) -> i32 {
                 .chain(l2_notes)
                 .collect();
             if json {
-                out!(
-                    "{}",
-                    serde_json::json!({ "services": d.services, "l2": l2_vips, "errors": [], "warnings": warnings })
-                );
+                let mut doc = serde_json::json!({ "services": d.services, "errors": [], "warnings": warnings });
+                // Only with an L2Advertisement: BGP-only output stays as it was.
+                if l2::in_use(&v.config) {
+                    doc["l2"] = serde_json::json!(l2_vips);
+                }
+                out!("{doc}");
             } else {
                 print_table(&d, &warnings, &l2::check_lines(&l2_vips));
             }

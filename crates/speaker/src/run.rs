@@ -530,6 +530,10 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
             return 1;
         }
     }
+    if let Err(e) = runner.l2.preflight(&valid.config) {
+        eprintln!("oxlb-speaker: {e}");
+        return 1;
+    }
     let node = runner.node(&valid.config);
     let d = compute_with(&mut runner.live, &valid.config, &node, &runner.state);
     let warnings = warnings_of(&valid, &d);

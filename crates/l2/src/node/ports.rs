@@ -5,11 +5,17 @@
 //! a full queue drops the frame and is counted.
 
 use std::net::Ipv6Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::linux::{ArpPort, NdpPort, ARP_FRAME_MAX};
+
+/// Frames dropped because the node task's queue was full (shared).
+pub type Dropped = Arc<AtomicU64>;
 
 /// Commands queued per port.
 const COMMAND_QUEUE: usize = 256;
@@ -29,11 +35,27 @@ pub enum Inbound {
     },
     /// A socket operation failed; the text names the socket and interface.
     Failed { ifindex: u32, error: String },
+    /// The first announcement of a takeover left the socket, `seconds`
+    /// after the winner change was seen (a failover sample).
+    Announced { seconds: f64 },
+}
+
+/// The takeover a send completes: when the winner change was seen.
+pub type Takeover = Option<Instant>;
+
+fn announced(inbound: &mpsc::Sender<Inbound>, takeover: Takeover) {
+    if let Some(since) = takeover {
+        let seconds = Instant::now()
+            .saturating_duration_since(since)
+            .as_secs_f64();
+        // Full queue: one sample less.
+        let _ = inbound.try_send(Inbound::Announced { seconds });
+    }
 }
 
 #[derive(Debug)]
 pub enum ArpCommand {
-    Send(Vec<u8>),
+    Send(Vec<u8>, Takeover),
 }
 
 #[derive(Debug)]
@@ -42,6 +64,7 @@ pub enum NdpCommand {
         src: Option<Ipv6Addr>,
         dst: Ipv6Addr,
         icmp: Vec<u8>,
+        takeover: Takeover,
     },
     Join(Ipv6Addr),
     Leave(Ipv6Addr),
@@ -70,19 +93,30 @@ pub type ArpHandle = PortHandle<ArpCommand>;
 pub type NdpHandle = PortHandle<NdpCommand>;
 
 impl ArpHandle {
-    pub fn send(&self, frame: Vec<u8>) -> bool {
-        self.queue(ArpCommand::Send(frame))
+    pub fn send(&self, frame: Vec<u8>, takeover: Takeover) -> bool {
+        self.queue(ArpCommand::Send(frame, takeover))
     }
 }
 
 impl NdpHandle {
     /// Queue an ICMPv6 message; the kernel fills the checksum (bytes 2-3
     /// are zeroed here, as `NdpPort::send_from` expects).
-    pub fn send(&self, src: Option<Ipv6Addr>, dst: Ipv6Addr, mut icmp: Vec<u8>) -> bool {
+    pub fn send(
+        &self,
+        src: Option<Ipv6Addr>,
+        dst: Ipv6Addr,
+        mut icmp: Vec<u8>,
+        takeover: Takeover,
+    ) -> bool {
         if let Some(sum) = icmp.get_mut(2..4) {
             sum.fill(0);
         }
-        self.queue(NdpCommand::Send { src, dst, icmp })
+        self.queue(NdpCommand::Send {
+            src,
+            dst,
+            icmp,
+            takeover,
+        })
     }
 
     pub fn join(&self, vip: Ipv6Addr) -> bool {
@@ -103,7 +137,7 @@ fn failed(inbound: &mpsc::Sender<Inbound>, ifindex: u32, error: std::io::Error) 
 }
 
 /// Starts the task of an open ARP port.
-pub fn run_arp(port: ArpPort, inbound: mpsc::Sender<Inbound>) -> ArpHandle {
+pub fn run_arp(port: ArpPort, inbound: mpsc::Sender<Inbound>, dropped: Dropped) -> ArpHandle {
     let (commands, mut rx) = mpsc::channel(COMMAND_QUEUE);
     let ifindex = port.ifindex();
     let task = tokio::spawn(async move {
@@ -113,9 +147,11 @@ pub fn run_arp(port: ArpPort, inbound: mpsc::Sender<Inbound>) -> ArpHandle {
                 got = port.recv(&mut buf) => match got {
                     Ok(n) => {
                         let frame = buf[..n.min(buf.len())].to_vec();
-                        // Full: dropped here; the responder would rate-limit
-                        // a flood anyway.
-                        let _ = inbound.try_send(Inbound::Arp { ifindex, frame });
+                        // Full: dropped and counted; the responder would
+                        // rate-limit a flood anyway.
+                        if inbound.try_send(Inbound::Arp { ifindex, frame }).is_err() {
+                            dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     Err(e) => {
                         failed(&inbound, ifindex, e);
@@ -123,11 +159,10 @@ pub fn run_arp(port: ArpPort, inbound: mpsc::Sender<Inbound>) -> ArpHandle {
                     }
                 },
                 cmd = rx.recv() => match cmd {
-                    Some(ArpCommand::Send(frame)) => {
-                        if let Err(e) = port.send(&frame).await {
-                            failed(&inbound, ifindex, e);
-                        }
-                    }
+                    Some(ArpCommand::Send(frame, takeover)) => match port.send(&frame).await {
+                        Ok(()) => announced(&inbound, takeover),
+                        Err(e) => failed(&inbound, ifindex, e),
+                    },
                     None => return,
                 },
             }
@@ -137,7 +172,7 @@ pub fn run_arp(port: ArpPort, inbound: mpsc::Sender<Inbound>) -> ArpHandle {
 }
 
 /// Starts the task of an open NDP port.
-pub fn run_ndp(mut port: NdpPort, inbound: mpsc::Sender<Inbound>) -> NdpHandle {
+pub fn run_ndp(mut port: NdpPort, inbound: mpsc::Sender<Inbound>, dropped: Dropped) -> NdpHandle {
     let (commands, mut rx) = mpsc::channel(COMMAND_QUEUE);
     let ifindex = port.ifindex();
     let task = tokio::spawn(async move {
@@ -154,13 +189,16 @@ pub fn run_ndp(mut port: NdpPort, inbound: mpsc::Sender<Inbound>) -> NdpHandle {
                                 (r.truncated, r.dst, r.hop_limit)
                             {
                                 let icmp = buf[..r.len.min(buf.len())].to_vec();
-                                let _ = inbound.try_send(Inbound::Ndp {
+                                let msg = Inbound::Ndp {
                                     ifindex,
                                     src: *r.src.ip(),
                                     dst,
                                     hop_limit,
                                     icmp,
-                                });
+                                };
+                                if inbound.try_send(msg).is_err() {
+                                    dropped.fetch_add(1, Ordering::Relaxed);
+                                }
                             }
                         }
                         Err(e) => {
@@ -173,7 +211,18 @@ pub fn run_ndp(mut port: NdpPort, inbound: mpsc::Sender<Inbound>) -> NdpHandle {
                 cmd = rx.recv() => cmd,
             };
             let result = match cmd {
-                Some(NdpCommand::Send { src, dst, icmp }) => port.send_from(src, dst, &icmp).await,
+                Some(NdpCommand::Send {
+                    src,
+                    dst,
+                    icmp,
+                    takeover,
+                }) => {
+                    let sent = port.send_from(src, dst, &icmp).await;
+                    if sent.is_ok() {
+                        announced(&inbound, takeover);
+                    }
+                    sent
+                }
                 Some(NdpCommand::Join(vip)) => port.join(vip),
                 Some(NdpCommand::Leave(vip)) => port.leave(vip),
                 None => return,

@@ -158,12 +158,14 @@ pub async fn spawn(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         counters: RuntimeCounters::default(),
         inbound: inbound_tx,
         dirty: true,
+        plan_changes: 0,
+        inbound_dropped: Default::default(),
     };
     // Nothing is answered before membership says we may (fencing).
     let acts = node
         .announcer
         .handle(now, crate::announcer::Event::Fenced(true));
-    node.announce(now, acts);
+    node.announce(acts);
     node.sync_links(now, watcher.table());
     let failed: Vec<String> = watcher
         .table()
@@ -238,7 +240,7 @@ async fn run(mut node: Node, mut io: Io) {
     loop {
         let wake = earliest(node.member_wake, node.announcer_wake);
         let publish_at = node.dirty.then_some(last_publish + STATUS_EVERY);
-        let plan_before = node.plan.clone();
+        let plan_before = node.plan_changes;
         tokio::select! {
             _ = &mut io.stop => break,
             changed = io.desired.changed() => {
@@ -279,14 +281,14 @@ async fn run(mut node: Node, mut io: Io) {
                 }
                 if node.announcer_wake.is_some_and(|t| t <= now) {
                     let acts = node.announcer.handle(now, crate::announcer::Event::Timer);
-                    node.announce(now, acts);
+                    node.announce(acts);
                 }
             }
             _ = tokio::time::sleep_until(publish_at.unwrap_or_else(Instant::now)), if publish_at.is_some() => {}
         }
         flush(&mut node, &io.socket).await;
         let now = Instant::now();
-        if node.dirty && (node.plan != plan_before || now >= last_publish + STATUS_EVERY) {
+        if node.dirty && (node.plan_changes != plan_before || now >= last_publish + STATUS_EVERY) {
             io.status.send_replace(Arc::new(node.snapshot()));
             node.dirty = false;
             last_publish = now;
@@ -295,4 +297,69 @@ async fn run(mut node: Node, mut io: Io) {
     node.shutdown(Instant::now().into_std());
     flush(&mut node, &io.socket).await;
     io.status.send_replace(Arc::new(node.snapshot()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::membership::{Fencing, Member};
+    use crate::node::Profile;
+
+    fn cfg() -> NodeConfig {
+        NodeConfig {
+            node_name: "a".into(),
+            members: vec![
+                Member {
+                    name: "a".into(),
+                    addr: "192.0.2.1".parse().unwrap(),
+                },
+                Member {
+                    name: "b".into(),
+                    addr: "192.0.2.2".parse().unwrap(),
+                },
+            ],
+            bind: "192.0.2.1:7946".parse().unwrap(),
+            secret: b"s".to_vec(),
+            fencing: Fencing::Majority,
+            profile: Profile::Default,
+        }
+    }
+
+    async fn field_of(c: NodeConfig) -> String {
+        match spawn(c).await {
+            Err(NodeError::Config { field, .. }) => field,
+            Err(e) => panic!("not a config error: {e}"),
+            Ok(_) => panic!("spawn accepted a bad config"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_node_name_that_is_no_member_is_refused_naming_node_name() {
+        let mut c = cfg();
+        c.node_name = "z".into();
+        assert_eq!(field_of(c).await, "node_name");
+    }
+
+    #[tokio::test]
+    async fn a_bind_address_other_than_our_member_address_is_refused_naming_bind() {
+        let mut c = cfg();
+        c.bind = "192.0.2.9:7946".parse().unwrap();
+        let err = spawn(c).await.err().expect("refused");
+        assert!(err.to_string().contains("field `bind`"), "{err}");
+        assert!(err.to_string().contains("192.0.2.1"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_empty_secret_is_refused_naming_secret() {
+        let mut c = cfg();
+        c.secret.clear();
+        assert_eq!(field_of(c).await, "secret");
+    }
+
+    #[tokio::test]
+    async fn port_zero_is_refused_naming_bind() {
+        let mut c = cfg();
+        c.bind.set_port(0);
+        assert_eq!(field_of(c).await, "bind");
+    }
 }

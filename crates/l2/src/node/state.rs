@@ -5,7 +5,8 @@
 //! answering before its leave goes out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -72,6 +73,10 @@ pub struct Node {
     pub inbound: tokio::sync::mpsc::Sender<Inbound>,
     /// Something the status shows changed since the last publication.
     pub dirty: bool,
+    /// Bumped when a reconcile changes the plan (the status goes out at once).
+    pub plan_changes: u64,
+    /// Frames the port tasks dropped because the inbound queue was full.
+    pub inbound_dropped: Arc<AtomicU64>,
 }
 
 impl Node {
@@ -104,8 +109,11 @@ impl Node {
         let actions = self
             .announcer
             .handle(now, announcer::Event::Desired(&plan.announce));
+        if plan != self.plan {
+            self.plan_changes += 1;
+        }
         self.plan = plan;
-        self.announce(now, actions);
+        self.announce(actions);
         self.dirty = true;
     }
 
@@ -135,7 +143,7 @@ impl Node {
                     let fenced = !matches!(state, FenceState::Clear { .. });
                     info!(%state, "fencing state");
                     let acts = self.announcer.handle(now, announcer::Event::Fenced(fenced));
-                    self.announce(now, acts);
+                    self.announce(acts);
                     changed = true;
                 }
                 membership::Action::Rejected(r) => {
@@ -156,7 +164,7 @@ impl Node {
 
     /// Carries out the announcer's actions in order, then brings the
     /// responder's announced sets to what is answered now.
-    pub fn announce(&mut self, now: Instant, actions: Vec<announcer::Action>) {
+    pub fn announce(&mut self, actions: Vec<announcer::Action>) {
         let mut wake = None;
         let mut touched = false;
         for a in actions {
@@ -186,7 +194,7 @@ impl Node {
                     touched = true;
                 }
                 announcer::Action::SendGratuitous { ifindex, ip } => {
-                    self.gratuitous_on(now, ifindex, ip)
+                    self.gratuitous_on(ifindex, ip)
                 }
                 announcer::Action::WakeAt(at) => wake = Some(at),
             }
@@ -199,10 +207,12 @@ impl Node {
         }
     }
 
+    /// Leaves the solicited-node group of an IPv6 VIP; nothing to do when
+    /// the port is gone (its groups went with its socket).
     fn leave(&mut self, ip: IpAddr, ifindex: u32) {
-        if let IpAddr::V6(v6) = ip {
-            let queued = self.ndp(ifindex).map(|p| p.leave(v6));
-            self.queued(queued);
+        if let (IpAddr::V6(v6), Some(port)) = (ip, self.ndp(ifindex)) {
+            let queued = port.leave(v6);
+            self.queued(Some(queued));
         }
     }
 
@@ -223,30 +233,27 @@ impl Node {
 
     /// MetalLB's takeover announcement: gratuitous ARP request and reply
     /// (RFC 5227 §3), or the unsolicited NA with Override (RFC 4861 §7.2.6).
-    fn gratuitous_on(&mut self, now: Instant, ifindex: u32, ip: IpAddr) {
+    fn gratuitous_on(&mut self, ifindex: u32, ip: IpAddr) {
         let Some(mac) = self.links.get(&ifindex).map(|l| l.mac) else {
             return;
         };
+        // The first frame of a takeover carries its start; the port task
+        // reports the sample once the frame has left.
+        let takeover = self.takeover_since.get(&ip).copied();
         let sent = match ip {
             IpAddr::V4(v4) => self.arp(ifindex).map(|p| {
-                p.send(ArpPacket::gratuitous(ArpOp::Request, mac, v4))
-                    & p.send(ArpPacket::gratuitous(ArpOp::Reply, mac, v4))
+                p.send(ArpPacket::gratuitous(ArpOp::Request, mac, v4), takeover)
+                    & p.send(ArpPacket::gratuitous(ArpOp::Reply, mac, v4), None)
             }),
             IpAddr::V6(v6) => self.ndp(ifindex).map(|p| {
                 let icmp = NdpPacket::unsolicited_advert(mac, v6).icmp();
-                p.send(Some(v6), ALL_NODES, icmp)
+                p.send(Some(v6), ALL_NODES, icmp, takeover)
             }),
         };
         self.queued(sent);
         if sent == Some(true) {
             *self.gratuitous.entry(ip).or_default() += 1;
-            if let Some(since) = self.takeover_since.remove(&ip) {
-                if self.failover.len() == MAX_SAMPLES {
-                    self.failover.pop_front();
-                }
-                self.failover
-                    .push_back(now.saturating_duration_since(since).as_secs_f64());
-            }
+            self.takeover_since.remove(&ip);
         }
         self.dirty = true;
     }
@@ -276,7 +283,7 @@ impl Node {
             Inbound::Arp { ifindex, frame } => {
                 if let Decision::Answer { frame, .. } = self.responder.handle(now, ifindex, &frame)
                 {
-                    let queued = self.arp(ifindex).map(|p| p.send(frame));
+                    let queued = self.arp(ifindex).map(|p| p.send(frame, None));
                     self.queued(queued);
                 }
             }
@@ -297,9 +304,15 @@ impl Node {
                         IpAddr::V6(v6) => Some(v6),
                         IpAddr::V4(_) => None,
                     };
-                    let queued = self.ndp(ifindex).map(|p| p.send(src, dst, icmp));
+                    let queued = self.ndp(ifindex).map(|p| p.send(src, dst, icmp, None));
                     self.queued(queued);
                 }
+            }
+            Inbound::Announced { seconds } => {
+                if self.failover.len() == MAX_SAMPLES {
+                    self.failover.pop_front();
+                }
+                self.failover.push_back(seconds);
             }
             Inbound::Failed { ifindex, error } => {
                 self.counters.socket_errors += 1;
@@ -342,13 +355,13 @@ impl Node {
             let acts = self
                 .announcer
                 .handle(now, announcer::Event::LinkDown { ifindex });
-            self.announce(now, acts);
+            self.announce(acts);
         }
         for ifindex in back {
             let acts = self
                 .announcer
                 .handle(now, announcer::Event::LinkUp { ifindex });
-            self.announce(now, acts);
+            self.announce(acts);
         }
         if carrier_changed {
             let names: Vec<String> = self
@@ -382,6 +395,8 @@ impl Node {
             return;
         }
         let inbound = self.inbound.clone();
+        let dropped = self.inbound_dropped.clone();
+        let mut ndp_opened = false;
         let link = self.links.entry(ifindex).or_insert_with(|| Link {
             state: state.clone(),
             mac,
@@ -398,7 +413,7 @@ impl Node {
         if want_arp != link.arp.is_some() {
             link.arp = if want_arp {
                 match ArpPort::open(ifindex) {
-                    Ok(p) => Some(ports::run_arp(p, inbound.clone())),
+                    Ok(p) => Some(ports::run_arp(p, inbound.clone(), dropped.clone())),
                     Err(e) => {
                         warn!(interface = %state.name, %e, "cannot open the ARP port");
                         failed += 1;
@@ -412,7 +427,10 @@ impl Node {
         if want_ndp != link.ndp.is_some() {
             link.ndp = if want_ndp {
                 match NdpPort::open(ifindex, &state.name, mac.0) {
-                    Ok(p) => Some(ports::run_ndp(p, inbound)),
+                    Ok(p) => {
+                        ndp_opened = true;
+                        Some(ports::run_ndp(p, inbound, dropped))
+                    }
                     Err(e) => {
                         warn!(interface = %state.name, %e, "cannot open the NDP port");
                         failed += 1;
@@ -430,12 +448,28 @@ impl Node {
         } else {
             self.links.remove(&ifindex);
         }
+        if ndp_opened {
+            // A reopened port (new MAC) joins again what is answered there.
+            let vips: Vec<Ipv6Addr> = self
+                .answering
+                .iter()
+                .filter(|(_, ifs)| ifs.contains(&ifindex))
+                .filter_map(|(ip, _)| match ip {
+                    IpAddr::V6(v6) => Some(*v6),
+                    IpAddr::V4(_) => None,
+                })
+                .collect();
+            for v6 in vips {
+                let queued = self.ndp(ifindex).map(|p| p.join(v6));
+                self.queued(queued);
+            }
+        }
     }
 
     /// SIGTERM: stop every answer, then send the signed leave (outbox).
     pub fn shutdown(&mut self, now: Instant) {
         let acts = self.announcer.handle(now, announcer::Event::Fenced(true));
-        self.announce(now, acts);
+        self.announce(acts);
         self.membership_event(now, membership::Event::Shutdown);
     }
 }

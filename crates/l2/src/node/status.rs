@@ -53,6 +53,11 @@ impl Node {
             ("port_open_failed", c.port_open_failed),
             ("membership_rejected", c.membership_rejected),
             ("membership_send_failed", c.membership_send_failed),
+            (
+                "inbound_queue_full",
+                self.inbound_dropped
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
         ]);
         NodeStatus {
             vips,

@@ -151,6 +151,17 @@ impl L2Runtime {
         ))
     }
 
+    /// Checks, before anything is announced, that the node could start on
+    /// `config` (members, our place among them, the secret, the bind
+    /// address), so a speaker missing the secret exits before its BGP
+    /// sessions come up.
+    pub fn preflight(&self, config: &Config) -> Result<(), String> {
+        if !in_use(config) {
+            return Ok(());
+        }
+        self.node_config(self.members(config)?).map(|_| ())
+    }
+
     /// Brings the node to `config` with the allocations `persisted` (only
     /// what the state file holds is announced): starts it on first use,
     /// then hands it the VIPs. Returns notes (warnings) or why the node

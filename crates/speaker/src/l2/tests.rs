@@ -356,3 +356,116 @@ fn a_lone_member_runs_without_a_configured_secret() {
         .unwrap();
     assert!(!cfg.secret.is_empty());
 }
+
+fn sample_status() -> l2::node::NodeStatus {
+    l2::node::NodeStatus {
+        vips: vec![
+            l2::node::VipStatus {
+                ip: "192.0.2.5".parse().unwrap(),
+                winner: Some("n1".into()),
+                candidates: vec!["n1".into(), "n2".into()],
+                reason: None,
+                announcing_on: vec!["eth0".into()],
+                requests_received: 7,
+                responses_sent: 6,
+                gratuitous_sent: 3,
+            },
+            l2::node::VipStatus {
+                ip: "2001:db8::5".parse().unwrap(),
+                winner: None,
+                candidates: Vec::new(),
+                reason: Some("no node matches".into()),
+                announcing_on: Vec::new(),
+                requests_received: 0,
+                responses_sent: 0,
+                gratuitous_sent: 0,
+            },
+        ],
+        members: vec![("n1".into(), true), ("n2".into(), false)],
+        fenced: None,
+        interfaces: vec!["eth0".into()],
+        drops: vec![("not_ours", 4)],
+        failover_seconds: vec![0.12, 0.4],
+    }
+}
+
+#[test]
+fn status_shows_each_vip_with_its_winner_counters_and_the_members() {
+    let s = sample_status();
+    let j = status_json("n1", &["192.0.2.5".to_string()], Some(&s), None);
+    assert_eq!(j["active"], true);
+    assert_eq!(j["vips"][0]["winner"], "n1");
+    assert_eq!(j["vips"][0]["announcing"], true);
+    assert_eq!(j["vips"][0]["announcing_on"], serde_json::json!(["eth0"]));
+    assert_eq!(j["vips"][0]["requests_received"], 7);
+    assert_eq!(j["vips"][1]["winner"], serde_json::Value::Null);
+    assert_eq!(j["vips"][1]["reason"], "no node matches");
+    assert_eq!(
+        j["members"],
+        serde_json::json!([{"name": "n1", "alive": true}, {"name": "n2", "alive": false}])
+    );
+    assert_eq!(j["drops"]["not_ours"], 4);
+    assert_eq!(j["failovers"], 2);
+    let idle = status_json("n1", &[], None, Some("L2: no secret"));
+    assert_eq!(idle["active"], false);
+    assert_eq!(idle["error"], "L2: no secret");
+}
+
+#[test]
+fn metrics_carry_metallb_names_per_ip_the_announcer_and_the_failover_histogram() {
+    let m = L2Metrics::new();
+    assert_eq!(m.render(None), "");
+    let text = m.render(Some(&sample_status()));
+    for want in [
+        "metallb_layer2_requests_received{ip=\"192.0.2.5\"} 7",
+        "metallb_layer2_responses_sent{ip=\"192.0.2.5\"} 6",
+        "metallb_layer2_gratuitous_sent{ip=\"192.0.2.5\"} 3",
+        "metallb_layer2_requests_received{ip=\"2001:db8::5\"} 0",
+        "oxlb_layer2_announcer{ip=\"192.0.2.5\",node=\"n1\"} 1",
+        "oxlb_layer2_failover_seconds_count 2",
+        "oxlb_layer2_failover_seconds_bucket{le=\"0.15\"} 1",
+        "oxlb_layer2_failover_seconds_bucket{le=\"0.5\"} 2",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(
+        !text.contains("oxlb_layer2_announcer{ip=\"2001:db8::5\""),
+        "{text}"
+    );
+    // A second scrape gives the same counts, not doubled.
+    let again = m.render(Some(&sample_status()));
+    assert!(
+        again.contains("metallb_layer2_requests_received{ip=\"192.0.2.5\"} 7"),
+        "{again}"
+    );
+    assert!(
+        again.contains("oxlb_layer2_failover_seconds_count 2"),
+        "{again}"
+    );
+}
+
+#[test]
+fn preflight_fails_without_a_secret_for_three_nodes_and_passes_without_l2() {
+    if std::env::var(SECRET_ENV).is_ok() {
+        return;
+    }
+    let with_ad = config(&format!("{POOLS}{}", ad("a", "{}")));
+    let e = runtime(L2Args::default(), "n1")
+        .preflight(&with_ad)
+        .unwrap_err();
+    assert!(e.contains("there are 3 members"), "{e}");
+    assert!(runtime(L2Args::default(), "n1")
+        .preflight(&config(POOLS))
+        .is_ok());
+    // A Node without an InternalIP names itself.
+    let e = runtime(L2Args::default(), "n1")
+        .preflight(&config(&format!(
+            "{POOLS}{}---\napiVersion: v1\nkind: Node\nmetadata: {{name: n4}}\n",
+            ad("a", "{}")
+        )))
+        .unwrap_err();
+    assert!(
+        e.starts_with("Node n4: status.addresses: no IPv4 InternalIP"),
+        "{e}"
+    );
+}
