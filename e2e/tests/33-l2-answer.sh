@@ -28,7 +28,8 @@ print(min(sys.argv[2:], key=lambda n: hashlib.sha256(f"{n}#{ip}".encode()).diges
 }
 [[ $(first_by_hash 192.0.2.105 n1 n2 n3) == n1 ]] || die "fixture: 192.0.2.105 must sort n1 first (the selector test relies on it)"
 
-b=$(jq -c '[.l2[] | select(.ip == "192.0.2.120" or .ip == "2001:db8:1::120")]' "$E2E_TMP/check.json")
+b=$(jq -c '[.l2[] | select(.ip == "192.0.2.120" or .ip == "2001:db8:1::120")]' "$E2E_TMP/check.json") \
+  || die "check --output json has no l2 plan: $(cat "$E2E_TMP/check.json")"
 [[ $b == '[]' ]] || die "check plans L2 for the BGP-only pool: $b"
 
 l2_topo_create
@@ -46,7 +47,8 @@ for ip in 192.0.2.100 192.0.2.101 2001:db8:1::100 198.51.100.100; do
     || { for n in n1 n2 n3; do speaker_dump "sp-$n"; done; die "$ip: the nodes do not agree on a winner"; }
   got=$(l2sp_agree "$ip" n1 n2 n3) || die "$ip: agreement lost"
   [[ $got == "$want" ]] || die "$ip: the nodes elect $got, MetalLB's order elects $want"
-  c=$(jq -r --arg ip "$ip" '[.l2[] | select(.ip == $ip) | .winner] | join(",")' "$E2E_TMP/check.json")
+  c=$(jq -r --arg ip "$ip" '[.l2[] | select(.ip == $ip) | .winner] | join(",")' "$E2E_TMP/check.json") \
+    || die "check --output json has no l2 plan for $ip"
   [[ $c == "$got" ]] || die "$ip: check's plan names winner '$c', the running nodes $got"
   WIN[$ip]=$got
   log "ok: $ip elected $got on n1, n2, n3"

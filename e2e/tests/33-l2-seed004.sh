@@ -44,7 +44,8 @@ plan=$("$SPEAKER_BIN" check --config "$cfg" --node-name NodeA --output json) || 
 ip=$(jq -r '.services[] | select(.name == "nginx") | .ips | join(",")' <<<"$plan")
 [[ $ip =~ ^192\.168\.(10\.[0-9]+|9\.[1-5])$ ]] || die "check: nginx got '$ip', want one IPv4 of pool example"
 [[ $(jq -r '.services[] | select(.name == "nginx") | .pool' <<<"$plan") == example ]] || die "check: nginx not in pool example"
-c=$(jq -c --arg ip "$ip" '[.l2[] | select(.ip == $ip) | {winner, candidates}]' <<<"$plan")
+c=$(jq -c --arg ip "$ip" '[.l2[] | select(.ip == $ip) | {winner, candidates}]' <<<"$plan") \
+  || die "check --output json has no l2 plan: $plan"
 [[ $c == '[{"winner":"NodeA","candidates":["NodeA"]}]' ]] || die "check: the L2 plan for $ip is $c, want winner NodeA, candidates NodeA"
 log "ok: check gives nginx $ip from pool example, L2 winner NodeA (candidates NodeA)"
 
