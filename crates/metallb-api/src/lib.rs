@@ -54,6 +54,9 @@ pub use crate::diag::{Diagnostic, Diagnostics, LoadErrors, ObjectRef, Source};
 pub use crate::duration::parse_go_duration;
 pub use crate::load::{load, load_str, load_with, Loaded, Objects, Options, DEFAULT_NAMESPACE};
 pub use crate::load_cache::{load_cached, LoadCache};
-pub use crate::plan::{plan, Assigned, BgpAnnouncement, L2Announcement, Plan};
+pub use crate::plan::{
+    plan, plan_compact, Assigned, BgpAnnouncement, BgpAttrs, BgpGroup, CompactPlan, L2Announcement,
+    Plan, PlanInput,
+};
 pub use crate::service::{ServiceExtra, ServiceRecord};
 pub use crate::validate::{load_config, validate, Validated};

@@ -12,7 +12,9 @@ use bgp_proto::adj_rib_out::RouteSpec;
 use bgp_proto::fsm::{RemoteAs, SessionConfig};
 use bgp_proto::{Community, LargeCommunity};
 use bgp_session::{Endpoint, PeerSettings};
-use metallb_api::{plan, Assigned, BgpPeerConfig, Config, L2Announcement, PeerAsn};
+use metallb_api::{
+    plan_compact, BgpAttrs, BgpPeerConfig, Config, L2Announcement, PeerAsn, PlanInput,
+};
 use serde::Serialize;
 
 pub use crate::live::LiveAllocator;
@@ -167,10 +169,118 @@ fn session_settings(p: &BgpPeerConfig, node: &NodeInfo) -> PeerSettings {
 /// the last run (state file): they are restored first and never moved while
 /// still valid. A one-shot computation (`check`); a running speaker keeps a
 /// [`LiveAllocator`] and calls [`compute_with`].
+#[cfg(test)]
 pub fn compute(config: &Config, node: &NodeInfo, previous: &AllocationState) -> Desired {
     // One shot: the allocator is dropped afterwards, so no hash of what it
     // holds is kept for a next call.
-    compute_inner(&mut LiveAllocator::default(), config, node, previous, false)
+    compute_inner(
+        &mut LiveAllocator::default(),
+        config,
+        node,
+        previous,
+        Mode::Once,
+    )
+}
+
+/// [`compute`] for a caller that only reports (`check`): the state file's
+/// content (`Desired::state`) is left empty, as nothing writes it.
+pub fn compute_report(config: &Config, node: &NodeInfo, previous: &AllocationState) -> Desired {
+    compute_inner(
+        &mut LiveAllocator::default(),
+        config,
+        node,
+        previous,
+        Mode::Report,
+    )
+}
+
+/// How a computation's result is used.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A running speaker: the allocator's hashes are kept for the next call.
+    Live,
+    /// One shot, state included.
+    #[cfg(test)]
+    Once,
+    /// One shot, no state file content.
+    Report,
+}
+
+/// What the plan reads of one assigned Service: its report and labels.
+struct PlanRow<'a>(&'a ServiceReport, &'a Labels);
+
+impl PlanInput for PlanRow<'_> {
+    fn pool(&self) -> &str {
+        self.0.pool.as_deref().unwrap_or("")
+    }
+    fn ips(&self) -> &[IpAddr] {
+        &self.0.ips
+    }
+    fn labels(&self) -> &Labels {
+        self.1
+    }
+    fn key(&self) -> String {
+        format!("{}/{}", self.0.namespace, self.0.name)
+    }
+}
+
+/// A pending Service's report.
+fn pending_report(key: ServiceKey, why: String) -> ServiceReport {
+    ServiceReport {
+        namespace: key.namespace,
+        name: key.name,
+        ips: Vec::new(),
+        pool: None,
+        pending: Some(why),
+        announcements: Vec::new(),
+    }
+}
+
+/// One plan attribute set as the routes and report lines use it.
+struct AttrsOut {
+    communities: Vec<Community>,
+    large_communities: Vec<LargeCommunity>,
+    /// (peer, its address, carries IPv4, carries IPv6).
+    peers: Vec<(String, String, bool, bool)>,
+}
+
+impl AttrsOut {
+    fn of(a: &BgpAttrs, config: &Config) -> Self {
+        AttrsOut {
+            communities: a
+                .communities
+                .iter()
+                .map(|(x, y)| Community::new(*x, *y))
+                .collect(),
+            large_communities: a
+                .large_communities
+                .iter()
+                .map(|(g, l1, l2)| LargeCommunity {
+                    global_admin: *g,
+                    local1: *l1,
+                    local2: *l2,
+                })
+                .collect(),
+            peers: a
+                .peers
+                .iter()
+                .map(|name| {
+                    let p = config.peers.get(name);
+                    // MetalLB: a session carries its own address family;
+                    // with dualStackAddressFamily it carries both.
+                    let dual = p.is_some_and(|p| p.dual_stack_address_family);
+                    let v4 = p.is_some_and(|p| p.address.is_ipv4());
+                    let addr = p.map(|p| p.address.to_string()).unwrap_or_default();
+                    (
+                        name.clone(),
+                        addr,
+                        p.is_some() && (dual || v4),
+                        p.is_some() && (dual || !v4),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// No allocator could run: nothing to announce, the old state kept.
@@ -194,18 +304,19 @@ pub fn compute_with(
     node: &NodeInfo,
     previous: &AllocationState,
 ) -> Desired {
-    compute_inner(live, config, node, previous, true)
+    compute_inner(live, config, node, previous, Mode::Live)
 }
 
-/// [`compute_with`]; `remember` keeps the hash of every converged request in
-/// `live.seen` for the next call (a one-shot [`compute`] has none).
+/// [`compute_with`]; in [`Mode::Live`] the hash of every converged request
+/// is kept in `live.seen` for the next call (a one-shot [`compute`] has none).
 fn compute_inner(
     live: &mut LiveAllocator,
     config: &Config,
     node: &NodeInfo,
     previous: &AllocationState,
-    remember: bool,
+    mode: Mode,
 ) -> Desired {
+    let remember = mode == Mode::Live;
     let mut notes = Vec::new();
     let mut services = Vec::new();
     let fresh = live.alloc.is_none();
@@ -258,6 +369,8 @@ fn compute_inner(
             }
         }
     }
+    // Config order is key order already; sorting again costs one pass.
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
     let Some(alloc) = live.alloc.as_mut() else {
         return nothing(previous, notes);
     };
@@ -266,10 +379,11 @@ fn compute_inner(
         alloc.sync_quiet(changed);
     } else {
         // Services gone (or now malformed) free their addresses first.
-        let wanted: HashSet<&ServiceKey> = keys.iter().map(|(k, _)| k).collect();
+        // Found by binary search in the sorted keys: no set of 100k
+        // hashed keys built per reload.
         let gone: Vec<ServiceKey> = alloc
             .services()
-            .filter(|k| !wanted.contains(k))
+            .filter(|k| keys.binary_search_by(|(x, _)| x.cmp(k)).is_err())
             .cloned()
             .collect();
         touched += gone.len();
@@ -285,8 +399,6 @@ fn compute_inner(
     }
     live.seen = seen;
     live.last_touched = touched;
-    // Config order is key order already; sorting again costs one pass.
-    keys.sort_by(|a, b| a.0.cmp(&b.0));
     let pending: HashMap<&ServiceKey, String> = alloc
         .pending()
         .map(|(k, e)| {
@@ -294,60 +406,51 @@ fn compute_inner(
             (k, why)
         })
         .collect();
-    // Built in the order that keeps the fewest per-Service structures alive
-    // at once (at 100k Services each costs tens of MB): the assignments the
-    // plan reads (keys moved in, not copied), the plan, then the reports
-    // made from the assignments (their strings moved again), the routes and
-    // lines that consume the plan, and last the state file's content.
-    let mut assigned = Vec::with_capacity(keys.len());
+    // Every report, in key order (the requests and the malformed ones
+    // merged), each with its IPs and pool moved in once; the plan reads
+    // the assigned ones through `inputs` (report index, borrowed labels),
+    // so no per-Service copy is made for it.
     services.reserve(keys.len() + bad.len());
+    let mut inputs: Vec<(usize, &Labels)> = Vec::with_capacity(keys.len());
+    let mut bad = bad.into_iter().peekable();
     for (key, labels) in keys {
+        while let Some((k, reason)) = bad.next_if(|(k, _)| *k < key) {
+            services.push(pending_report(k, reason));
+        }
         match alloc.assignment(&key) {
-            Some(a) => assigned.push(Assigned {
-                pool: a.pool().to_string(),
-                ips: a.addresses(),
-                labels: labels.clone(),
-                service: key,
-            }),
-            None => services.push(ServiceReport {
-                pending: Some(
-                    pending
-                        .get(&key)
-                        .cloned()
-                        .unwrap_or_else(|| "no address assigned".to_string()),
-                ),
-                namespace: key.namespace,
-                name: key.name,
-                ips: Vec::new(),
-                pool: None,
-                announcements: Vec::new(),
-            }),
+            Some(a) => {
+                inputs.push((services.len(), labels));
+                services.push(ServiceReport {
+                    pool: Some(a.pool().to_string()),
+                    ips: a.addresses(),
+                    namespace: key.namespace,
+                    name: key.name,
+                    pending: None,
+                    announcements: Vec::new(),
+                });
+            }
+            None => {
+                let why = pending
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| "no address assigned".to_string());
+                services.push(pending_report(key, why));
+            }
         }
     }
+    for (k, reason) in bad {
+        services.push(pending_report(k, reason));
+    }
     drop(pending);
-    for (key, reason) in bad {
-        services.push(ServiceReport {
-            namespace: key.namespace,
-            name: key.name,
-            ips: Vec::new(),
-            pool: None,
-            pending: Some(reason),
-            announcements: Vec::new(),
-        });
-    }
-
-    let plan = plan(config, &node.name, &node.labels, &assigned);
-    for a in assigned {
-        services.push(ServiceReport {
-            namespace: a.service.namespace,
-            name: a.service.name,
-            ips: a.ips,
-            pool: Some(a.pool),
-            pending: None,
-            announcements: Vec::new(),
-        });
-    }
-    services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    let plan = {
+        let rows: Vec<PlanRow<'_>> = inputs
+            .iter()
+            .filter_map(|&(i, labels)| Some(PlanRow(services.get(i)?, labels)))
+            .collect();
+        plan_compact(config, &node.name, &node.labels, &rows)
+    };
+    // Plan index -> report index.
+    let report_index: Vec<usize> = inputs.into_iter().map(|(i, _)| i).collect();
     let node_peers: Vec<&BgpPeerConfig> = config.peers_for_node(&node.labels);
     let peers: Vec<PeerSettings> = node_peers
         .iter()
@@ -371,7 +474,7 @@ fn compute_inner(
     // Routes per session, and the human-readable announcements per Service.
     let mut routes: BTreeMap<String, Vec<RouteSpec>> =
         peers.iter().map(|p| (p.name.clone(), Vec::new())).collect();
-    // The reports are sorted by (namespace, name): a Service's lines go
+    // The reports are sorted by (namespace, name): a Service's L2 lines go
     // straight into its report, found by binary search on the plan's
     // `namespace/name`, with no map of lines per Service in between.
     fn report_of<'r>(services: &'r mut [ServiceReport], s: &str) -> Option<&'r mut ServiceReport> {
@@ -381,52 +484,56 @@ fn compute_inner(
             .ok()?;
         services.get_mut(i)
     }
-    let metallb_api::Plan { bgp, l2 } = plan;
-    // Each announcement is dropped once turned into routes and lines.
-    for a in bgp {
-        let spec = RouteSpec {
-            prefix: a.prefix,
-            communities: a
-                .communities
-                .iter()
-                .map(|(x, y)| Community::new(*x, *y))
-                .collect(),
-            large_communities: a
-                .large_communities
-                .iter()
-                .map(|(g, l1, l2)| LargeCommunity {
-                    global_admin: *g,
-                    local1: *l1,
-                    local2: *l2,
-                })
-                .collect(),
-            local_pref: a.local_pref,
+    // Per attribute set: its route attributes, and per peer whether the
+    // peer's session carries each family (see session_settings) and the
+    // peer's address for the report lines.
+    let attrs: Vec<AttrsOut> = plan.attrs.iter().map(|a| AttrsOut::of(a, config)).collect();
+    // Each list sized once, exactly (the routes are kept as long as they
+    // are announced: no doubling slack).
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for g in &plan.bgp {
+        let v4 = g.prefix.addr().is_ipv4();
+        for (peer, _, fam4, fam6) in attrs.get(g.attrs as usize).map_or(&[][..], |a| &a.peers) {
+            if *(if v4 { fam4 } else { fam6 }) {
+                *counts.entry(peer.as_str()).or_default() += 1;
+            }
+        }
+    }
+    for (peer, n) in counts {
+        if let Some(r) = routes.get_mut(peer) {
+            r.reserve_exact(n);
+        }
+    }
+    for g in &plan.bgp {
+        let Some(at) = attrs.get(g.attrs as usize) else {
+            continue;
         };
-        for peer in &a.peers {
-            // Only sessions that carry the prefix's family (see
-            // session_settings) get it.
-            let carries = config.peers.get(peer).is_some_and(|p| {
-                p.dual_stack_address_family || p.address.is_ipv4() == a.prefix.addr().is_ipv4()
-            });
-            if !carries {
+        let spec = RouteSpec {
+            prefix: g.prefix,
+            communities: at.communities.clone(),
+            large_communities: at.large_communities.clone(),
+            local_pref: g.local_pref,
+        };
+        let v4 = g.prefix.addr().is_ipv4();
+        for (peer, addr, fam4, fam6) in &at.peers {
+            if !(if v4 { *fam4 } else { *fam6 }) {
                 continue;
             }
-            if let Some(r) = routes.get_mut(peer) {
+            if let Some(r) = routes.get_mut(peer.as_str()) {
                 r.push(spec.clone());
             }
-            let addr = config
-                .peers
-                .get(peer)
-                .map(|p| p.address.to_string())
-                .unwrap_or_default();
-            for s in &a.services {
-                if let Some(r) = report_of(&mut services, s) {
+            for &i in plan.services_of(g) {
+                if let Some(r) = report_index
+                    .get(i as usize)
+                    .and_then(|&j| services.get_mut(j))
+                {
                     r.announcements
-                        .push(format!("bgp {} to {} ({})", a.prefix, peer, addr));
+                        .push(format!("bgp {} to {} ({})", g.prefix, peer, addr));
                 }
             }
         }
     }
+    let l2 = plan.l2;
     for l in &l2 {
         for s in &l.services {
             let ads: Vec<&str> = l.advertisements.iter().map(String::as_str).collect();
@@ -438,7 +545,7 @@ fn compute_inner(
     }
 
     let mut state = AllocationState::default();
-    for r in &services {
+    for r in services.iter().filter(|_| mode != Mode::Report) {
         if let Some(pool) = &r.pool {
             state.services.insert(
                 format!("{}/{}", r.namespace, r.name),
@@ -474,186 +581,5 @@ fn compute_inner(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::state::Allocation;
-
-    const BASE: &str = "
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: default, namespace: metallb-system}
-spec: {addresses: [192.0.2.0/28, '2001:db8:100::/124']}
----
-apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata: {name: tor4, namespace: metallb-system}
-spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.1}
----
-apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata: {name: tor6, namespace: metallb-system}
-spec: {myASN: 64512, peerASN: 64513, peerAddress: '2001:db8:1::1'}
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {name: all, namespace: metallb-system}
-spec: {communities: ['64512:100']}
-";
-
-    fn svc(name: &str, extra: &str) -> String {
-        format!(
-            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  type: LoadBalancer\n  ports: [{{port: 80, protocol: TCP}}]\n{extra}"
-        )
-    }
-
-    fn desired(yaml: &str, previous: &AllocationState) -> Desired {
-        let opts = metallb_api::Options::default();
-        let objects = metallb_api::load_str(yaml, "test.yaml", &opts).expect("loads");
-        let config = metallb_api::validate(&objects, &opts)
-            .expect("valid")
-            .config;
-        compute(&config, &NodeInfo::from_config(&config, "node1"), previous)
-    }
-
-    #[test]
-    fn services_get_the_lowest_free_addresses_and_their_routes_go_to_the_right_family() {
-        let yaml = format!(
-            "{BASE}{}{}",
-            svc("a", ""),
-            svc(
-                "v6",
-                "  ipFamilies: [IPv6]\n  ipFamilyPolicy: SingleStack\n"
-            )
-        );
-        let d = desired(&yaml, &AllocationState::default());
-        let ips: Vec<String> = d.services.iter().map(|s| s.ips[0].to_string()).collect();
-        assert_eq!(ips, vec!["192.0.2.0", "2001:db8:100::"]);
-        let r4: Vec<String> = d.routes["tor4"]
-            .iter()
-            .map(|r| r.prefix.to_string())
-            .collect();
-        let r6: Vec<String> = d.routes["tor6"]
-            .iter()
-            .map(|r| r.prefix.to_string())
-            .collect();
-        assert_eq!(r4, vec!["192.0.2.0/32"]);
-        assert_eq!(r6, vec!["2001:db8:100::/128"]);
-        assert_eq!(
-            d.routes["tor4"][0].communities,
-            vec![Community::new(64512, 100)]
-        );
-        assert_eq!(d.peers.len(), 2);
-    }
-
-    #[test]
-    fn allocations_from_the_state_file_are_kept_whatever_else_changes() {
-        let mut previous = AllocationState::default();
-        previous.services.insert(
-            "default/b".into(),
-            Allocation {
-                ips: vec!["192.0.2.5".parse().unwrap()],
-                pool: "default".into(),
-            },
-        );
-        // "a" sorts first and would take .0; "b" keeps .5 from the state.
-        let yaml = format!("{BASE}{}{}", svc("a", ""), svc("b", ""));
-        let d = desired(&yaml, &previous);
-        let b = d.services.iter().find(|s| s.name == "b").unwrap();
-        assert_eq!(b.ips, vec!["192.0.2.5".parse::<IpAddr>().unwrap()]);
-        assert_eq!(d.state.services["default/b"].ips, b.ips);
-    }
-
-    #[test]
-    fn a_service_that_cannot_be_served_is_pending_with_metallbs_reason() {
-        let yaml = format!("{BASE}{}", svc("x", "  loadBalancerIP: 203.0.113.9\n"));
-        let d = desired(&yaml, &AllocationState::default());
-        let x = &d.services[0];
-        assert!(x.ips.is_empty());
-        let reason = x.pending.clone().unwrap();
-        assert!(reason.contains("203.0.113.9"), "{reason}");
-        assert!(d.routes["tor4"].is_empty());
-    }
-
-    #[test]
-    fn each_service_lists_its_bgp_lines_then_its_l2_line_and_only_its_own() {
-        let yaml = format!(
-            "{BASE}---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {{name: l2all, namespace: metallb-system}}\n{}{}{}",
-            svc("b", ""),
-            svc("a", ""),
-            svc("c", "  loadBalancerIP: 203.0.113.9\n"),
-        );
-        let d = desired(&yaml, &AllocationState::default());
-        let lines = |n: &str| {
-            d.services
-                .iter()
-                .find(|s| s.name == n)
-                .map(|s| s.announcements.clone())
-                .unwrap()
-        };
-        assert_eq!(
-            lines("a"),
-            vec![
-                "bgp 192.0.2.0/32 to tor4 (198.51.100.1)".to_string(),
-                "l2 192.0.2.0 via l2all".to_string(),
-            ]
-        );
-        assert_eq!(
-            lines("b"),
-            vec![
-                "bgp 192.0.2.1/32 to tor4 (198.51.100.1)".to_string(),
-                "l2 192.0.2.1 via l2all".to_string(),
-            ]
-        );
-        assert!(lines("c").is_empty());
-        let l2: Vec<String> = d.l2.iter().map(|a| a.ip.to_string()).collect();
-        assert_eq!(l2, vec!["192.0.2.0", "192.0.2.1"]);
-        let names: Vec<&str> = d.services.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, vec!["a", "b", "c"]);
-        assert_eq!(d.state.services.len(), 2);
-        assert_eq!(d.state.services["default/b"].pool, "default");
-    }
-
-    #[test]
-    fn a_peer_that_does_not_select_this_node_gets_no_session() {
-        let yaml = BASE.replace(
-            "spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.1}",
-            "spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.1, nodeSelectors: [{matchLabels: {kubernetes.io/hostname: other}}]}",
-        );
-        let d = desired(&yaml, &AllocationState::default());
-        let names: Vec<&str> = d.peers.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, vec!["tor6"]);
-    }
-
-    #[test]
-    fn single_hop_ebgp_uses_ttl_1_and_multihop_255() {
-        let yaml = BASE.replace(
-            "spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.1}",
-            "spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.1, ebgpMultiHop: true}",
-        );
-        let d = desired(&yaml, &AllocationState::default());
-        let ttl = |n: &str| d.peers.iter().find(|p| p.name == n).unwrap().endpoint.ttl;
-        assert_eq!((ttl("tor4"), ttl("tor6")), (255, 1));
-    }
-
-    #[test]
-    fn router_ids_come_from_the_caller_and_a_set_router_id_wins() {
-        let yaml = BASE.replace(
-            "spec: {myASN: 64512, peerASN: 64513, peerAddress: '2001:db8:1::1'}",
-            "spec: {myASN: 64512, peerASN: 64513, peerAddress: '2001:db8:1::1', routerID: 192.0.2.99}",
-        );
-        let opts = metallb_api::Options::default();
-        let objects = metallb_api::load_str(&yaml, "test.yaml", &opts).expect("loads");
-        let config = metallb_api::validate(&objects, &opts)
-            .expect("valid")
-            .config;
-        let mut node = NodeInfo::from_config(&config, "node1");
-        let tor4: IpAddr = "198.51.100.1".parse().unwrap();
-        assert_eq!(router_id_keys(&config, &node), vec![(tor4, None)]);
-        node.router_ids
-            .insert((tor4, None), Ipv4Addr::new(198, 51, 100, 7));
-        let d = compute(&config, &node, &AllocationState::default());
-        let id = |n: &str| d.peers.iter().find(|p| p.name == n).unwrap().fsm.router_id;
-        assert_eq!(id("tor4"), Ipv4Addr::new(198, 51, 100, 7));
-        assert_eq!(id("tor6"), Ipv4Addr::new(192, 0, 2, 99));
-    }
-}
+#[path = "desired_tests.rs"]
+mod tests;

@@ -311,7 +311,8 @@ impl Runner {
         if self.persist().await {
             tracing::info!("state file written; announcing the held-back allocations");
             self.announce().await;
-            self.l2.refresh(&self.persisted);
+            let held = self.unpersisted();
+            self.l2.refresh(&held);
         }
     }
 
@@ -411,10 +412,12 @@ impl Runner {
         });
     }
 
-    /// Hands the L2 node the VIPs of the persisted allocations (starting
-    /// it on first use); its notes join the config warnings.
+    /// Hands the L2 node the VIPs of the allocations in force, those not
+    /// persisted yet held back (starting it on first use); its notes join
+    /// the config warnings.
     async fn apply_l2(&mut self, config: &metallb_api::Config) -> Result<(), String> {
-        let notes = self.l2.apply(config, &self.persisted).await?;
+        let held = self.unpersisted();
+        let notes = self.l2.apply(config, &self.state, &held).await?;
         for n in &notes {
             tracing::warn!(warning = %n, "configuration");
         }
@@ -537,8 +540,19 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     let node = runner.node(&valid.config);
     let d = compute_with(&mut runner.live, &valid.config, &node, &runner.state);
     let warnings = warnings_of(&valid, &d);
+    // The validated config is not needed once computed (a reload loads its
+    // own): kept for the process's life it would be the largest structure
+    // of a 100k-Service speaker.
+    // L2 mode reads the config once more after the apply (a clone shares
+    // the Service records); without an L2Advertisement nothing is kept.
+    let l2_config = crate::l2::in_use(&valid.config).then(|| valid.config.clone());
+    drop(valid);
     runner.apply(d, warnings, started).await;
-    if let Err(e) = runner.apply_l2(&valid.config).await {
+    let l2 = match l2_config {
+        Some(c) => runner.apply_l2(&c).await,
+        None => Ok(()),
+    };
+    if let Err(e) = l2 {
         eprintln!("oxlb-speaker: {e}");
         shared.speaker.shutdown("oxlb-speaker stopping").await;
         return 1;

@@ -330,3 +330,46 @@ fn peers_with_equal_route_lists_share_one_list() {
     assert!(!Arc::ptr_eq(&routes["a"], &routes["c"]));
     assert_eq!(routes["c"].len(), 1);
 }
+
+#[tokio::test]
+async fn a_reload_that_adds_one_service_changes_exactly_one_route_and_one_state_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    let state_file = dir.path().join("state.json");
+    let names: Vec<String> = (0..12).map(|i| format!("s{i:02}")).collect();
+    let config = |names: &[String]| -> String {
+        let svcs: String = names.iter().map(|n| format!("---\n{}", svc(n))).collect();
+        format!("{CONFIG}{svcs}")
+    };
+    std::fs::write(&cfg, config(&names)).unwrap();
+    let mut r = runner(&cfg, Some(state_file.clone()), AllocationState::default()).await;
+    r.reload("start", false).await;
+    assert_eq!(r.live.last_touched, 12);
+    let before: BTreeSet<String> = handed(&r).into_iter().collect();
+    let saved_before = AllocationState::load(&state_file).unwrap();
+    assert_eq!(before.len(), 12);
+    assert_eq!(saved_before.services.len(), 12);
+
+    let mut more = names.clone();
+    more.push("s05a".into());
+    std::fs::write(&cfg, config(&more)).unwrap();
+    r.reload("SIGHUP", true).await;
+    assert_eq!(r.live.last_touched, 1, "only the new Service is converged");
+    let after: BTreeSet<String> = handed(&r).into_iter().collect();
+    let changed: Vec<&String> = before.symmetric_difference(&after).collect();
+    assert_eq!(changed, vec!["192.0.2.12/32"], "exactly one route changes");
+    engine_desires(&r, 13).await;
+    let saved = AllocationState::load(&state_file).unwrap();
+    let differ: Vec<&String> = saved
+        .services
+        .iter()
+        .filter(|(k, a)| saved_before.services.get(*k) != Some(a))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        differ,
+        vec!["default/s05a"],
+        "exactly one state entry changes"
+    );
+    assert_eq!(saved.services.len(), 13);
+}

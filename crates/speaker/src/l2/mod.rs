@@ -344,6 +344,9 @@ pub fn check(
     let names = member_names(config, ml_members)?;
     let plan = compute(config, state, &names);
     let mut notes = plan.notes.clone();
+    if names.len() == 2 {
+        notes.push("L2: 2 members: with --l2-fencing majority (the default) the survivor of a failure has no majority and stops answering; standalone needs --l2-fencing off to fail over".to_string());
+    }
     if names.is_empty() {
         notes.push(
             "L2: no members (no Node objects and no --ml-members): no L2 VIP has a candidate"
@@ -358,6 +361,32 @@ pub fn check(
         }
     }
     Ok((check_vips(&plan), notes))
+}
+
+/// [`check`] from `check`'s Service reports (which keep the allocations;
+/// `compute_report` builds no state file content). Nothing is built
+/// without an L2Advertisement.
+pub fn check_reports(
+    config: &Config,
+    reports: &[crate::desired::ServiceReport],
+    ml_members: Option<&str>,
+) -> Result<(Vec<CheckVip>, Vec<String>), String> {
+    if !in_use(config) {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut state = AllocationState::default();
+    for r in reports {
+        if let (false, Some(pool)) = (r.ips.is_empty(), &r.pool) {
+            state.services.insert(
+                format!("{}/{}", r.namespace, r.name),
+                crate::state::Allocation {
+                    ips: r.ips.clone(),
+                    pool: pool.clone(),
+                },
+            );
+        }
+    }
+    check(config, &state, ml_members)
 }
 
 /// The `check` table's L2 lines.

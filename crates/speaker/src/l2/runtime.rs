@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use l2::membership::{Fencing, Member, DEFAULT_PORT};
-use l2::node::{NodeConfig, NodeHandle, NodeStatus, Profile};
+use l2::node::{Desired as L2Desired, NodeConfig, NodeHandle, NodeStatus, Profile};
 use metallb_api::Config;
 
 use super::{
@@ -54,13 +54,16 @@ impl L2Shared {
 }
 
 /// The runner's side: the flags, the members the node runs with, and the
-/// last config (to re-feed the node once a held-back allocation is saved).
+/// VIPs of the allocations in force, and those handed to the node (a VIP
+/// of an allocation the state file does not hold yet is held back, as for
+/// BGP, unless the node has it already).
 pub struct L2Runtime {
     args: L2Args,
     node_name: String,
     shared: Arc<L2Shared>,
     members: Option<Vec<Member>>,
-    config: Option<Config>,
+    pub(super) plan: L2Desired,
+    pub(super) fed: BTreeSet<IpAddr>,
 }
 
 impl L2Runtime {
@@ -70,7 +73,8 @@ impl L2Runtime {
             node_name: node_name.to_string(),
             shared,
             members: None,
-            config: None,
+            plan: L2Desired::default(),
+            fed: BTreeSet::new(),
         }
     }
 
@@ -162,18 +166,18 @@ impl L2Runtime {
         self.node_config(self.members(config)?).map(|_| ())
     }
 
-    /// Brings the node to `config` with the allocations `persisted` (only
-    /// what the state file holds is announced): starts it on first use,
-    /// then hands it the VIPs. Returns notes (warnings) or why the node
-    /// could not start.
+    /// Brings the node to `config` with the allocations in force `state`,
+    /// minus the VIPs in `held` (not in the state file yet) that the node
+    /// does not have already: starts it on first use, then hands it the
+    /// VIPs. Returns notes (warnings) or why the node could not start.
     pub async fn apply(
         &mut self,
         config: &Config,
-        persisted: &AllocationState,
+        state: &AllocationState,
+        held: &BTreeSet<IpAddr>,
     ) -> Result<Vec<String>, String> {
         let running = self.members.is_some();
         if !in_use(config) && !running {
-            self.config = None;
             return Ok(Vec::new());
         }
         let mut notes = Vec::new();
@@ -209,29 +213,40 @@ impl L2Runtime {
             ),
             Some(_) => {}
         }
-        self.config = Some(config.clone());
-        notes.extend(self.feed(persisted));
+        let names: BTreeSet<String> = self
+            .members
+            .iter()
+            .flatten()
+            .map(|m| m.name.clone())
+            .collect();
+        let plan = compute(config, state, &names);
+        notes.extend(plan.notes);
+        self.plan = plan.desired;
+        self.feed(held);
         Ok(notes)
     }
 
-    /// Re-feeds the node with the last config and `persisted` (after a
-    /// held-back allocation was saved).
-    pub fn refresh(&self, persisted: &AllocationState) {
-        if self.config.is_some() {
-            self.feed(persisted);
+    /// Re-feeds the node once held-back allocations were saved (`held`:
+    /// those still not saved).
+    pub fn refresh(&mut self, held: &BTreeSet<IpAddr>) {
+        if self.members.is_some() {
+            self.feed(held);
         }
     }
 
-    fn feed(&self, persisted: &AllocationState) -> Vec<String> {
-        let (Some(config), Some(members)) = (&self.config, &self.members) else {
-            return Vec::new();
-        };
-        let names: BTreeSet<String> = members.iter().map(|m| m.name.clone()).collect();
-        let plan = compute(config, persisted, &names);
+    pub(super) fn feed(&mut self, held: &BTreeSet<IpAddr>) {
+        let fed = &self.fed;
+        let vips: Vec<_> = self
+            .plan
+            .vips
+            .iter()
+            .filter(|v| !held.contains(&v.ip) || fed.contains(&v.ip))
+            .cloned()
+            .collect();
+        self.fed = vips.iter().map(|v| v.ip).collect();
         if let Some(h) = &self.shared.lock().handle {
-            h.set_desired(plan.desired);
+            h.set_desired(L2Desired { vips });
         }
-        plan.notes
     }
 
     fn failed(&self, e: String) -> Result<Vec<String>, String> {

@@ -258,7 +258,13 @@ fn check_names_the_winner_and_candidates_or_why_there_is_none() {
         &NodeInfo::from_config(&open, "n1"),
         &AllocationState::default(),
     );
-    let (vips, _) = check(&open, &d.state, Some("x=192.0.2.9,y=192.0.2.10")).unwrap();
+    let (vips, notes) = check(&open, &d.state, Some("x=192.0.2.9,y=192.0.2.10")).unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("2 members") && n.contains("--l2-fencing off")),
+        "{notes:?}"
+    );
     let mut want = vec!["x".to_string(), "y".to_string()];
     want.sort_by_key(|n| l2::election::order_key(n, "192.0.2.0"));
     assert_eq!(vips[0].candidates, want);
@@ -468,4 +474,25 @@ fn preflight_fails_without_a_secret_for_three_nodes_and_passes_without_l2() {
         e.starts_with("Node n4: status.addresses: no IPv4 InternalIP"),
         "{e}"
     );
+}
+
+#[test]
+fn a_vip_of_an_unsaved_allocation_is_held_back_unless_the_node_has_it_already() {
+    let mut r = runtime(L2Args::default(), "n1");
+    r.plan = plan(&format!(
+        "{POOLS}{}{}{}",
+        ad("a", "{}"),
+        svc("a", ""),
+        svc("b", "")
+    ))
+    .desired;
+    let a: IpAddr = "192.0.2.0".parse().unwrap();
+    let b: IpAddr = "192.0.2.1".parse().unwrap();
+    r.feed(&[b].into());
+    assert_eq!(r.fed, [a].into());
+    r.feed(&BTreeSet::new());
+    assert_eq!(r.fed, [a, b].into());
+    // Held again (say a rewrite failed) after the node had it: kept.
+    r.feed(&[b].into());
+    assert_eq!(r.fed, [a, b].into());
 }
