@@ -7,7 +7,7 @@
 #
 #   sudo e2e/bench/l2-failover.sh
 #   env: BENCH_TRIALS (default 20) per implementation x scenario
-#        BENCH_IMPLS  (default "keepalived2 keepalived3")
+#        BENCH_IMPLS  (default "keepalived2 keepalived3"; also oxlb, oxlbfast)
 #        BENCH_SCENARIOS (default "kill link")
 #        BENCH_LINK   admin (default: ip link set eth0 down inside the node)
 #                     | carrier (the switch port goes down: NO-CARRIER)
@@ -33,10 +33,16 @@
 # keepalived2: VRRPv2, advert_int 1 (keepalived's default), equal priorities,
 #              nopreempt (a restored node stays backup; no second failover).
 # keepalived3: VRRPv3, advert_int 0.1; otherwise the same.
+# oxlb:        oxlb-speaker standalone (e2e/configs/l2/failover, one VIP, every
+#              node a candidate), membership on eth0:7946, majority fencing,
+#              --l2-profile default; the owner is the winner every running
+#              speaker's /status names (MetalLB's order: it moves back to a
+#              restored node that sorts first).
+# oxlbfast:    the same with --l2-profile fast.
 set -euo pipefail
 E2E_TEST_NAME=bench-l2-failover
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-source "$BENCH_DIR/../lib/l2topo.sh"
+source "$BENCH_DIR/../lib/l2speaker.sh"
 require keepalived python3 jq nft
 TRIALS=${BENCH_TRIALS:-20}
 IMPLS=${BENCH_IMPLS:-keepalived2 keepalived3}
@@ -136,6 +142,50 @@ keepalived3_recover() { _ka_recover "$1" 3 0.1; }
 keepalived3_owner() { _ka_owner; }
 keepalived3_ready() { _ka_ready "$1"; }
 
+# ---------------------------------------------------------------- oxlb
+declare -A OX_UP=()
+
+_ox_start() { # NODE PROFILE
+  l2sp_start "$1" "$1" "$L2SP_CONFIGS/failover" --ml-members "$(l2sp_members)" --l2-profile "$2"
+  OX_UP[$1]=1
+}
+_ox_kill() { l2sp_crash "$1"; unset "OX_UP[$1]"; }
+_ox_stop() { [[ -n ${OX_UP[$1]:-} ]] || return 0; speaker_stop "sp-$1"; unset "OX_UP[$1]"; }
+# owner: the winner of the VIP that every running speaker names.
+_ox_owner() {
+  local up=() n w
+  for n in "${L2_NODES[@]}"; do [[ -n ${OX_UP[$n]:-} ]] && up+=("$n"); done
+  ((${#up[@]} > 0)) || { log "oxlb: no speaker running"; return 1; }
+  w=$(l2sp_agree "$L2_VIP4" "${up[@]}") || { log "oxlb: ${up[*]} do not agree on a winner of $L2_VIP4"; return 1; }
+  printf '%s\n' "$w"
+}
+# ready NODE: its speaker answers, is not fenced, sees every member alive and
+# names a winner.
+_ox_ready() {
+  local st
+  st=$(speaker_status "sp-$1" 2>/dev/null) || return 1
+  jq -e --arg ip "$L2_VIP4" '((.l2.fenced // false) == false)
+    and ([.l2.members[] | if type == "array" then .[1] elif type == "object" then (.alive // .up // false) else false end] | all)
+    and ([.l2.vips[] | select(.ip == $ip) | .winner // empty] | length == 1)' <<<"$st" >/dev/null
+}
+_ox_describe() { echo "oxlb-speaker (commit $(git -C "$SPEAKER_REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)), L2 mode, --l2-profile $1, membership on eth0:7946, majority fencing, all three candidates"; }
+
+oxlb_describe() { _speaker_ensure_bin; _ox_describe default; }
+oxlb_start() { _ox_start "$1" default; }
+oxlb_kill() { _ox_kill "$1"; }
+oxlb_stop() { _ox_stop "$1"; }
+oxlb_recover() { _ox_start "$1" default; }
+oxlb_owner() { _ox_owner; }
+oxlb_ready() { _ox_ready "$1"; }
+
+oxlbfast_describe() { _speaker_ensure_bin; _ox_describe fast; }
+oxlbfast_start() { _ox_start "$1" fast; }
+oxlbfast_kill() { _ox_kill "$1"; }
+oxlbfast_stop() { _ox_stop "$1"; }
+oxlbfast_recover() { _ox_start "$1" fast; }
+oxlbfast_owner() { _ox_owner; }
+oxlbfast_ready() { _ox_ready "$1"; }
+
 # ---------------------------------------------------------------- the trials
 
 _link_down() { if [[ $LINK_MODE == carrier ]]; then l2_carrier_down "$1"; else l2_link_down "$1"; fi; }
@@ -208,7 +258,7 @@ done
 
 # ---------------------------------------------------------------- the report
 {
-  echo "# L2 failover: keepalived reference (e2e/bench/l2-failover.sh)"
+  echo "# L2 failover: $IMPLS (e2e/bench/l2-failover.sh)"
   echo
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(nproc) CPUs shared with other work" \
     "(load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)). Topology: e2e/lib/l2topo.sh" \
