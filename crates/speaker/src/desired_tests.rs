@@ -112,7 +112,12 @@ fn each_service_lists_its_bgp_lines_then_its_l2_line_and_only_its_own() {
         d.services
             .iter()
             .find(|s| s.name == n)
-            .map(|s| s.announcements.clone())
+            .map(|s| {
+                s.announcements
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            })
             .unwrap()
     };
     assert_eq!(
