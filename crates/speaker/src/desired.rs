@@ -80,6 +80,11 @@ pub struct Desired {
     /// not kept: at 100k Services it is the largest structure built.)
     pub l2: Vec<L2Announcement>,
     pub state: AllocationState,
+    /// A running speaker's reload that kept the pools: `state` is left
+    /// empty and this lists only the Services converged or released (each
+    /// `namespace/name` with its allocation now, `None` for none), in key
+    /// order; every other Service's allocation is what it was.
+    pub state_changes: Option<Vec<(String, Option<Allocation>)>>,
     pub pools: Vec<PoolCounts>,
     /// Things worth a warning that do not stop the config (e.g. BFD not
     /// active yet).
@@ -326,6 +331,7 @@ fn nothing(previous: &AllocationState, notes: Vec<String>) -> Desired {
         routes: BTreeMap::new(),
         l2: Vec::new(),
         state: previous.clone(),
+        state_changes: None,
         pools: Vec::new(),
         notes,
     }
@@ -410,6 +416,10 @@ fn compute_inner(
         return nothing(previous, notes);
     };
     let mut touched = changed.len();
+    // The Services whose allocation may change in this call, when only
+    // they need to be reported to the state (see `Desired::state_changes`).
+    let incremental = remember && !fresh && !live.pools_changed;
+    let mut touched_keys: Vec<ServiceKey> = Vec::new();
     if fresh {
         alloc.sync_quiet(changed);
     } else {
@@ -430,6 +440,12 @@ fn compute_inner(
         changed.sort_by(|a, b| (a.1.is_empty(), &a.0.key).cmp(&(b.1.is_empty(), &b.0.key)));
         for (req, restore) in &changed {
             alloc.converge(req, restore);
+        }
+        if incremental {
+            touched_keys = gone;
+            touched_keys.extend(changed.into_iter().map(|(req, _)| req.key));
+            touched_keys.sort();
+            touched_keys.dedup();
         }
     }
     live.seen = seen;
@@ -585,7 +601,22 @@ fn compute_inner(
     }
 
     let mut state = AllocationState::default();
-    for r in services.iter().filter(|_| mode != Mode::Report) {
+    let state_changes = incremental.then(|| {
+        touched_keys
+            .iter()
+            .map(|k| {
+                let a = alloc.assignment(k).map(|a| Allocation {
+                    ips: a.addresses(),
+                    pool: a.pool().to_string(),
+                });
+                (k.to_string(), a)
+            })
+            .collect()
+    });
+    for r in services
+        .iter()
+        .filter(|_| mode != Mode::Report && !incremental)
+    {
         if let Some(pool) = &r.pool {
             state.services.insert(
                 format!("{}/{}", r.namespace, r.name),
@@ -615,6 +646,7 @@ fn compute_inner(
         routes: routes.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         l2,
         state,
+        state_changes,
         pools,
         notes,
     }

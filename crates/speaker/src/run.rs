@@ -22,7 +22,7 @@ use crate::desired::ServiceReport;
 use crate::desired::{compute_with, router_id_keys, Desired, LiveAllocator, NodeInfo, RouterIdKey};
 use crate::http::{StatusParts, View};
 use crate::metrics::{Announced, Metrics};
-use crate::state::{AllocationState, StateLock};
+use crate::state::{Allocation, AllocationState, StateLock};
 use crate::StandaloneArgs;
 
 /// State shared with the HTTP handlers.
@@ -96,11 +96,13 @@ pub(crate) struct Runner {
     args: StandaloneArgs,
     opts: Options,
     shared: Arc<Shared>,
-    /// The allocations in force (what the allocator restores from), and
-    /// those known to be in the state file: the same allocation once the
-    /// file holds it, never a copy.
+    /// The allocations in force (what the allocator restores from), kept
+    /// up to date from each reload's changes.
     state: Arc<AllocationState>,
-    persisted: Arc<AllocationState>,
+    /// Every Service whose allocation changed since the state file last
+    /// held `state`, with its allocation in the file (`None`: not in it):
+    /// what is not durable yet, found without comparing all Services.
+    unsaved: BTreeMap<String, Option<Allocation>>,
     /// Routes per session as computed, and as handed to the BGP engine
     /// (the computed ones minus those of unpersisted allocations).
     desired_routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
@@ -128,7 +130,7 @@ impl Runner {
             args,
             opts,
             shared,
-            persisted: state.clone(),
+            unsaved: BTreeMap::new(),
             state,
             desired_routes: BTreeMap::new(),
             handed: BTreeMap::new(),
@@ -169,15 +171,14 @@ impl Runner {
     /// there; true when the file holds it.
     async fn persist(&mut self) -> bool {
         let Some(path) = self.args.state_file.clone() else {
-            self.persisted = self.state.clone();
+            self.unsaved.clear();
             return true;
         };
-        if Arc::ptr_eq(&self.state, &self.persisted) && path.exists() {
-            self.retry = None;
-            return true;
-        }
-        if self.state.services == self.persisted.services && path.exists() {
-            self.persisted = self.state.clone();
+        // Changes that came back to what the file holds need no write.
+        let state = &self.state;
+        self.unsaved
+            .retain(|k, saved| state.services.get(k) != saved.as_ref());
+        if self.unsaved.is_empty() && path.exists() {
             self.retry = None;
             return true;
         }
@@ -188,7 +189,7 @@ impl Runner {
         };
         match result {
             Ok(()) => {
-                self.persisted = self.state.clone();
+                self.unsaved.clear();
                 self.retry = None;
                 let now = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
@@ -214,13 +215,12 @@ impl Runner {
     /// Every (Service, IP) in force that the state file does not hold yet.
     fn unpersisted(&self) -> BTreeSet<IpAddr> {
         let mut out = BTreeSet::new();
-        if Arc::ptr_eq(&self.state, &self.persisted) {
-            return out;
-        }
-        for (svc, a) in &self.state.services {
-            let saved = self.persisted.services.get(svc);
+        for (svc, saved) in &self.unsaved {
+            let Some(a) = self.state.services.get(svc) else {
+                continue;
+            };
             for ip in &a.ips {
-                if !saved.is_some_and(|s| s.ips.contains(ip)) {
+                if !saved.as_ref().is_some_and(|s| s.ips.contains(ip)) {
                     out.insert(*ip);
                 }
             }
@@ -314,23 +314,11 @@ impl Runner {
                 tracing::warn!(service = %format_args!("{}/{}", sv.namespace, sv.name), %reason, "service pending");
             }
         }
-        let mut old = self.state.services.iter().peekable();
-        for (key, a) in &d.state.services {
-            while let Some((gone, _)) = old.next_if(|(k, _)| *k < key) {
-                tracing::info!(service = %gone, "IP released");
-            }
-            match old.next_if(|(k, _)| *k == key) {
-                Some((_, before)) if before.ips == a.ips => {}
-                _ => {
-                    tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated")
-                }
-            }
-        }
-        for (gone, _) in old {
-            tracing::info!(service = %gone, "IP released");
+        match d.state_changes.take() {
+            Some(changes) => self.apply_state_changes(changes),
+            None => self.replace_state(std::mem::take(&mut d.state)),
         }
         // Persist first: nothing new is announced before it is durable.
-        self.state = Arc::new(std::mem::take(&mut d.state));
         self.persist().await;
         share_equal_lists(&mut d.routes);
 
@@ -399,6 +387,62 @@ impl Runner {
         });
     }
 
+    /// Brings `self.state` to a whole new allocation state (the first
+    /// computation, or one whose pools changed): one line per allocation
+    /// decision that changed, found by a walk of the old and new states side
+    /// by side (both in key order), each change remembered as unsaved.
+    fn replace_state(&mut self, new: AllocationState) {
+        let mut old = self.state.services.iter().peekable();
+        for (key, a) in &new.services {
+            while let Some((gone, before)) = old.next_if(|(k, _)| *k < key) {
+                tracing::info!(service = %gone, "IP released");
+                note_unsaved(&mut self.unsaved, gone, Some(before));
+            }
+            match old.next_if(|(k, _)| *k == key) {
+                Some((_, before)) if before == a => {}
+                before => {
+                    if before.is_none_or(|(_, b)| b.ips != a.ips) {
+                        tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated");
+                    }
+                    note_unsaved(&mut self.unsaved, key, before.map(|(_, b)| b));
+                }
+            }
+        }
+        for (gone, before) in old {
+            tracing::info!(service = %gone, "IP released");
+            note_unsaved(&mut self.unsaved, gone, Some(before));
+        }
+        self.state = Arc::new(new);
+    }
+
+    /// Applies the allocations of the Services a reload touched (the
+    /// others kept theirs): work in the number of changes, not of Services.
+    fn apply_state_changes(&mut self, changes: Vec<(String, Option<Allocation>)>) {
+        let state = Arc::make_mut(&mut self.state);
+        for (key, new) in changes {
+            let before = state.services.get(&key);
+            if before == new.as_ref() {
+                continue;
+            }
+            match &new {
+                None => tracing::info!(service = %key, "IP released"),
+                Some(a) if before.is_none_or(|b| b.ips != a.ips) => {
+                    tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated")
+                }
+                Some(_) => {}
+            }
+            note_unsaved(&mut self.unsaved, &key, before);
+            match new {
+                Some(a) => {
+                    state.services.insert(key, a);
+                }
+                None => {
+                    state.services.remove(&key);
+                }
+            }
+        }
+    }
+
     /// Loads, computes and applies. `fresh` (SIGHUP) re-reads every file
     /// instead of trusting size and modification time.
     pub(crate) async fn reload(&mut self, why: &str, fresh: bool) {
@@ -434,6 +478,18 @@ impl Runner {
                 });
             }
         }
+    }
+}
+
+/// Remembers that `key`'s allocation changed from `before`, unless an
+/// earlier unsaved change did (then the file still holds that one's).
+fn note_unsaved(
+    unsaved: &mut BTreeMap<String, Option<Allocation>>,
+    key: &str,
+    before: Option<&Allocation>,
+) {
+    if !unsaved.contains_key(key) {
+        unsaved.insert(key.to_string(), before.cloned());
     }
 }
 
