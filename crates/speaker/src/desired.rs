@@ -424,26 +424,44 @@ fn compute_inner(
         alloc.sync_quiet(changed);
     } else {
         // Services gone (or now malformed) free their addresses first.
-        // Found by binary search in the sorted keys: no set of 100k
-        // hashed keys built per reload.
-        let gone: Vec<ServiceKey> = alloc
-            .services()
-            .filter(|k| keys.binary_search_by(|(x, _)| x.cmp(k)).is_err())
-            .cloned()
-            .collect();
+        // Every unchanged Service (a `seen` hit) is one the allocator
+        // knows; with the changed ones it knows, they are all it holds
+        // when none is gone, and then no search is made. Otherwise found
+        // by binary search in the sorted keys: no set of 100k hashed keys
+        // built per reload.
+        let unchanged = keys.len() - changed.len();
+        let known_changed = changed
+            .iter()
+            .filter(|(req, _)| alloc.knows(&req.key))
+            .count();
+        let gone: Vec<ServiceKey> = if unchanged + known_changed == alloc.service_count() {
+            Vec::new()
+        } else {
+            alloc
+                .services()
+                .filter(|k| keys.binary_search_by(|(x, _)| x.cmp(k)).is_err())
+                .cloned()
+                .collect()
+        };
         touched += gone.len();
+        // Pending Services an address freed by this call went to: their
+        // allocation changed too (see `Desired::state_changes`).
+        let mut unblocked: Vec<ServiceKey> = Vec::new();
         for k in &gone {
-            alloc.release(k);
+            let r = alloc.release(k);
+            unblocked.extend(r.unblocked.into_iter().map(|(k, _)| k));
         }
         // As in `sync`: Services that bring addresses (state file or
         // status) are placed before any fresh allocation, in key order.
         changed.sort_by(|a, b| (a.1.is_empty(), &a.0.key).cmp(&(b.1.is_empty(), &b.0.key)));
         for (req, restore) in &changed {
-            alloc.converge(req, restore);
+            let out = alloc.converge(req, restore);
+            unblocked.extend(out.unblocked.into_iter().map(|(k, _)| k));
         }
         if incremental {
             touched_keys = gone;
             touched_keys.extend(changed.into_iter().map(|(req, _)| req.key));
+            touched_keys.extend(unblocked);
             touched_keys.sort();
             touched_keys.dedup();
         }

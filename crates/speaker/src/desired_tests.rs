@@ -249,3 +249,28 @@ fn a_reload_that_changes_the_pools_reports_the_whole_state() {
     assert!(d.state_changes.is_none());
     assert_eq!(d.state.services.len(), 1);
 }
+
+#[test]
+fn a_pending_service_that_gets_a_released_address_is_among_the_changes() {
+    let one = BASE.replace("[192.0.2.0/28, '2001:db8:100::/124']", "[192.0.2.7/32]");
+    let mut live = LiveAllocator::default();
+    let first = desired_live(
+        &mut live,
+        &format!("{one}{}{}", svc("a", ""), svc("b", "")),
+        &AllocationState::default(),
+    );
+    assert_eq!(first.state.services.len(), 1, "b is pending: one address");
+    let d = desired_live(&mut live, &format!("{one}{}", svc("b", "")), &first.state);
+    let changes = d.state_changes.expect("incremental");
+    let got: Vec<(&str, Option<Vec<IpAddr>>)> = changes
+        .iter()
+        .map(|(k, a)| (k.as_str(), a.as_ref().map(|a| a.ips.clone())))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("default/a", None),
+            ("default/b", Some(vec!["192.0.2.7".parse().unwrap()])),
+        ]
+    );
+}
