@@ -618,6 +618,11 @@ fn compute_inner(
         }
     }
 
+    // A list grown by push holds room for four lines; most hold one.
+    for r in &mut services {
+        r.announcements.shrink_to_fit();
+    }
+
     let mut state = AllocationState::default();
     let state_changes = incremental.then(|| {
         touched_keys

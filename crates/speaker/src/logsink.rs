@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Most bytes buffered before a logger waits for the writer.
-const MAX_BUFFERED: usize = 4 << 20;
+const MAX_BUFFERED: usize = 1 << 20;
 
 #[derive(Default)]
 struct Inner {

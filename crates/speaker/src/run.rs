@@ -103,6 +103,10 @@ pub(crate) struct Runner {
     /// held `state`, with its allocation in the file (`None`: not in it):
     /// what is not durable yet, found without comparing all Services.
     unsaved: BTreeMap<String, Option<Allocation>>,
+    /// After a whole-state replacement the file held: that state (the
+    /// file's content except for the Services in `unsaved`), kept instead
+    /// of a note per Service until the file holds `state`.
+    saved_base: Option<Arc<AllocationState>>,
     /// Routes per session as computed, and as handed to the BGP engine
     /// (the computed ones minus those of unpersisted allocations).
     desired_routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
@@ -131,6 +135,7 @@ impl Runner {
             opts,
             shared,
             unsaved: BTreeMap::new(),
+            saved_base: None,
             state,
             desired_routes: BTreeMap::new(),
             handed: BTreeMap::new(),
@@ -172,13 +177,22 @@ impl Runner {
     async fn persist(&mut self) -> bool {
         let Some(path) = self.args.state_file.clone() else {
             self.unsaved.clear();
+            self.saved_base = None;
             return true;
         };
         // Changes that came back to what the file holds need no write.
         let state = &self.state;
         self.unsaved
             .retain(|k, saved| state.services.get(k) != saved.as_ref());
-        if self.unsaved.is_empty() && path.exists() {
+        if self.unsaved.is_empty()
+            && self
+                .saved_base
+                .as_ref()
+                .is_some_and(|b| b.services == state.services)
+        {
+            self.saved_base = None;
+        }
+        if self.unsaved.is_empty() && self.saved_base.is_none() && path.exists() {
             self.retry = None;
             return true;
         }
@@ -190,6 +204,7 @@ impl Runner {
         match result {
             Ok(()) => {
                 self.unsaved.clear();
+                self.saved_base = None;
                 self.retry = None;
                 let now = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
@@ -215,13 +230,29 @@ impl Runner {
     /// Every (Service, IP) in force that the state file does not hold yet.
     fn unpersisted(&self) -> BTreeSet<IpAddr> {
         let mut out = BTreeSet::new();
-        for (svc, saved) in &self.unsaved {
-            let Some(a) = self.state.services.get(svc) else {
-                continue;
-            };
+        let mut add = |a: &Allocation, saved: Option<&Allocation>| {
             for ip in &a.ips {
-                if !saved.as_ref().is_some_and(|s| s.ips.contains(ip)) {
+                if !saved.is_some_and(|s| s.ips.contains(ip)) {
                     out.insert(*ip);
+                }
+            }
+        };
+        match &self.saved_base {
+            // After a whole replacement: every Service against the file's.
+            Some(base) => {
+                for (svc, a) in &self.state.services {
+                    let saved = match self.unsaved.get(svc) {
+                        Some(s) => s.as_ref(),
+                        None => base.services.get(svc),
+                    };
+                    add(a, saved);
+                }
+            }
+            None => {
+                for (svc, saved) in &self.unsaved {
+                    if let Some(a) = self.state.services.get(svc) {
+                        add(a, saved.as_ref());
+                    }
                 }
             }
         }
@@ -392,11 +423,22 @@ impl Runner {
     /// decision that changed, found by a walk of the old and new states side
     /// by side (both in key order), each change remembered as unsaved.
     fn replace_state(&mut self, new: AllocationState) {
+        // The file holds the old state: keep it whole rather than a note
+        // per Service (100k of them at a first start).
+        let whole = self.unsaved.is_empty() && self.saved_base.is_none();
+        let base = self.saved_base.clone();
+        let unsaved = &mut self.unsaved;
+        let mut note = |key: &str, before: Option<&Allocation>| {
+            if !whole {
+                let in_file = base.as_ref().map_or(before, |b| b.services.get(key));
+                note_unsaved(unsaved, key, in_file);
+            }
+        };
         let mut old = self.state.services.iter().peekable();
         for (key, a) in &new.services {
             while let Some((gone, before)) = old.next_if(|(k, _)| *k < key) {
                 tracing::info!(service = %gone, "IP released");
-                note_unsaved(&mut self.unsaved, gone, Some(before));
+                note(gone, Some(before));
             }
             match old.next_if(|(k, _)| *k == key) {
                 Some((_, before)) if before == a => {}
@@ -404,15 +446,18 @@ impl Runner {
                     if before.is_none_or(|(_, b)| b.ips != a.ips) {
                         tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated");
                     }
-                    note_unsaved(&mut self.unsaved, key, before.map(|(_, b)| b));
+                    note(key, before.map(|(_, b)| b));
                 }
             }
         }
         for (gone, before) in old {
             tracing::info!(service = %gone, "IP released");
-            note_unsaved(&mut self.unsaved, gone, Some(before));
+            note(gone, Some(before));
         }
-        self.state = Arc::new(new);
+        let old = std::mem::replace(&mut self.state, Arc::new(new));
+        if whole {
+            self.saved_base = Some(old);
+        }
     }
 
     /// Applies the allocations of the Services a reload touched (the
@@ -431,7 +476,11 @@ impl Runner {
                 }
                 Some(_) => {}
             }
-            note_unsaved(&mut self.unsaved, &key, before);
+            let in_file = match &self.saved_base {
+                Some(b) => b.services.get(&key),
+                None => before,
+            };
+            note_unsaved(&mut self.unsaved, &key, in_file);
             match new {
                 Some(a) => {
                     state.services.insert(key, a);
