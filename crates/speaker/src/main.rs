@@ -41,6 +41,7 @@ macro_rules! out {
     }};
 }
 
+mod announcement;
 mod desired;
 mod http;
 mod live;

@@ -418,80 +418,6 @@ impl Runner {
         });
     }
 
-    /// Brings `self.state` to a whole new allocation state (the first
-    /// computation, or one whose pools changed): one line per allocation
-    /// decision that changed, found by a walk of the old and new states side
-    /// by side (both in key order), each change remembered as unsaved.
-    fn replace_state(&mut self, new: AllocationState) {
-        // The file holds the old state: keep it whole rather than a note
-        // per Service (100k of them at a first start).
-        let whole = self.unsaved.is_empty() && self.saved_base.is_none();
-        let base = self.saved_base.clone();
-        let unsaved = &mut self.unsaved;
-        let mut note = |key: &str, before: Option<&Allocation>| {
-            if !whole {
-                let in_file = base.as_ref().map_or(before, |b| b.services.get(key));
-                note_unsaved(unsaved, key, in_file);
-            }
-        };
-        let mut old = self.state.services.iter().peekable();
-        for (key, a) in &new.services {
-            while let Some((gone, before)) = old.next_if(|(k, _)| *k < key) {
-                tracing::info!(service = %gone, "IP released");
-                note(gone, Some(before));
-            }
-            match old.next_if(|(k, _)| *k == key) {
-                Some((_, before)) if before == a => {}
-                before => {
-                    if before.is_none_or(|(_, b)| b.ips != a.ips) {
-                        tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated");
-                    }
-                    note(key, before.map(|(_, b)| b));
-                }
-            }
-        }
-        for (gone, before) in old {
-            tracing::info!(service = %gone, "IP released");
-            note(gone, Some(before));
-        }
-        let old = std::mem::replace(&mut self.state, Arc::new(new));
-        if whole {
-            self.saved_base = Some(old);
-        }
-    }
-
-    /// Applies the allocations of the Services a reload touched (the
-    /// others kept theirs): work in the number of changes, not of Services.
-    fn apply_state_changes(&mut self, changes: Vec<(String, Option<Allocation>)>) {
-        let state = Arc::make_mut(&mut self.state);
-        for (key, new) in changes {
-            let before = state.services.get(&key);
-            if before == new.as_ref() {
-                continue;
-            }
-            match &new {
-                None => tracing::info!(service = %key, "IP released"),
-                Some(a) if before.is_none_or(|b| b.ips != a.ips) => {
-                    tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated")
-                }
-                Some(_) => {}
-            }
-            let in_file = match &self.saved_base {
-                Some(b) => b.services.get(&key),
-                None => before,
-            };
-            note_unsaved(&mut self.unsaved, &key, in_file);
-            match new {
-                Some(a) => {
-                    state.services.insert(key, a);
-                }
-                None => {
-                    state.services.remove(&key);
-                }
-            }
-        }
-    }
-
     /// Loads, computes and applies. `fresh` (SIGHUP) re-reads every file
     /// instead of trusting size and modification time.
     pub(crate) async fn reload(&mut self, why: &str, fresh: bool) {
@@ -527,18 +453,6 @@ impl Runner {
                 });
             }
         }
-    }
-}
-
-/// Remembers that `key`'s allocation changed from `before`, unless an
-/// earlier unsaved change did (then the file still holds that one's).
-fn note_unsaved(
-    unsaved: &mut BTreeMap<String, Option<Allocation>>,
-    key: &str,
-    before: Option<&Allocation>,
-) {
-    if !unsaved.contains_key(key) {
-        unsaved.insert(key.to_string(), before.cloned());
     }
 }
 
@@ -666,6 +580,9 @@ fn share_equal_lists(routes: &mut BTreeMap<String, Arc<Vec<RouteSpec>>>) {
         }
     }
 }
+
+#[path = "run_state.rs"]
+mod run_state;
 
 #[cfg(test)]
 #[path = "run_tests.rs"]
