@@ -513,12 +513,11 @@ fn compute_inner(
     // The reports are sorted by (namespace, name): a Service's L2 lines go
     // straight into its report, found by binary search on the plan's
     // `namespace/name`, with no map of lines per Service in between.
-    fn report_of<'r>(services: &'r mut [ServiceReport], s: &str) -> Option<&'r mut ServiceReport> {
+    fn report_at(services: &[ServiceReport], s: &str) -> Option<usize> {
         let (ns, name) = s.split_once('/').unwrap_or((s, ""));
-        let i = services
+        services
             .binary_search_by(|r| (r.namespace.as_str(), r.name.as_str()).cmp(&(ns, name)))
-            .ok()?;
-        services.get_mut(i)
+            .ok()
     }
     // Per attribute set: its route attributes, and per peer whether the
     // peer's session carries each family (see session_settings) and the
@@ -526,14 +525,33 @@ fn compute_inner(
     let attrs: Vec<AttrsOut> = plan.attrs.iter().map(|a| AttrsOut::of(a, config)).collect();
     // Each list sized once, exactly (the routes are kept as long as they
     // are announced: no doubling slack).
+    // So is each report's list of lines (pushed one by one, a list would
+    // keep room for four).
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut lines = vec![0usize; services.len()];
+    let mut count_line = |j: Option<usize>| {
+        if let Some(n) = j.and_then(|j| lines.get_mut(j)) {
+            *n += 1;
+        }
+    };
     for g in &plan.bgp {
         let v4 = g.prefix.addr().is_ipv4();
         for (peer, _, fam4, fam6) in attrs.get(g.attrs as usize).map_or(&[][..], |a| &a.peers) {
             if *(if v4 { fam4 } else { fam6 }) {
                 *counts.entry(peer.as_str()).or_default() += 1;
+                for &i in plan.services_of(g) {
+                    count_line(report_index.get(i as usize).copied());
+                }
             }
         }
+    }
+    for l in &plan.l2 {
+        for s in &l.services {
+            count_line(report_at(&services, s));
+        }
+    }
+    for (r, n) in services.iter_mut().zip(lines) {
+        r.announcements.reserve_exact(n);
     }
     for (peer, n) in counts {
         if let Some(r) = routes.get_mut(peer) {
@@ -576,18 +594,13 @@ fn compute_inner(
         let ads: Vec<&str> = l.advertisements.iter().map(String::as_str).collect();
         let via: Arc<str> = Arc::from(ads.join(","));
         for s in &l.services {
-            if let Some(r) = report_of(&mut services, s) {
+            if let Some(r) = report_at(&services, s).and_then(|j| services.get_mut(j)) {
                 r.announcements.push(Announcement::L2 {
                     ip: l.ip,
                     via: via.clone(),
                 });
             }
         }
-    }
-
-    // A list grown by push holds room for four lines; most hold one.
-    for r in &mut services {
-        r.announcements.shrink_to_fit();
     }
 
     let mut state = AllocationState::default();
