@@ -837,3 +837,19 @@ fn huge_ipv6_pools_with_several_ranges_count_exactly_without_overflow() {
     assert_eq!(s.ipv6_total, (1u128 << 127) + (1u128 << 126));
     assert_eq!(s.total(), Some((1u128 << 127) + (1u128 << 126) + (1 << 24)));
 }
+
+#[test]
+fn the_service_count_follows_converges_and_releases_pending_ones_included() {
+    let mut a = alloc(&[pool("p", &["10.0.0.5/32"])]);
+    got(&a.converge(&v4("ns", "a"), &[]));
+    err(&a.converge(&v4("ns", "b"), &[])); // the pool is full: b is pending
+    assert_eq!(a.service_count(), 2);
+    assert!(a.knows(&key("ns", "b")));
+    let freed = a.release(&key("ns", "a"));
+    assert_eq!(freed.unblocked.len(), 1, "b takes the freed address");
+    a.release(&key("ns", "a"));
+    assert_eq!(a.service_count(), 1);
+    assert!(!a.knows(&key("ns", "a")));
+    err(&a.converge(&v4("ns", "d"), &[]));
+    assert_eq!(a.service_count(), 2);
+}

@@ -17,6 +17,7 @@ use metallb_api::{
 };
 use serde::Serialize;
 
+pub use crate::announcement::Announcement;
 pub use crate::live::LiveAllocator;
 use crate::metrics::PoolCounts;
 use crate::state::{Allocation, AllocationState};
@@ -32,7 +33,7 @@ pub struct ServiceReport {
     pub pending: Option<String>,
     /// Where each IP is announced: `bgp <prefix> to <peer> (<address>)...`
     /// or `l2 <ip> via <advertisement>`.
-    pub announcements: Vec<String>,
+    pub announcements: Vec<Announcement>,
 }
 
 /// Everything this node should be doing.
@@ -46,6 +47,11 @@ pub struct Desired {
     /// not kept: at 100k Services it is the largest structure built.)
     pub l2: Vec<L2Announcement>,
     pub state: AllocationState,
+    /// A running speaker's reload that kept the pools: `state` is left
+    /// empty and this lists only the Services converged or released (each
+    /// `namespace/name` with its allocation now, `None` for none), in key
+    /// order; every other Service's allocation is what it was.
+    pub state_changes: Option<Vec<(String, Option<Allocation>)>>,
     pub pools: Vec<PoolCounts>,
     /// Things worth a warning that do not stop the config (e.g. BFD not
     /// active yet).
@@ -240,8 +246,9 @@ fn pending_report(key: ServiceKey, why: String) -> ServiceReport {
 struct AttrsOut {
     communities: Vec<Community>,
     large_communities: Vec<LargeCommunity>,
-    /// (peer, its address, carries IPv4, carries IPv6).
-    peers: Vec<(String, String, bool, bool)>,
+    /// (peer, `peer (address)` for the report lines, carries IPv4,
+    /// carries IPv6).
+    peers: Vec<(String, Arc<str>, bool, bool)>,
 }
 
 impl AttrsOut {
@@ -273,7 +280,7 @@ impl AttrsOut {
                     let addr = p.map(|p| p.address.to_string()).unwrap_or_default();
                     (
                         name.clone(),
-                        addr,
+                        Arc::from(format!("{name} ({addr})")),
                         p.is_some() && (dual || v4),
                         p.is_some() && (dual || !v4),
                     )
@@ -291,6 +298,7 @@ fn nothing(previous: &AllocationState, notes: Vec<String>) -> Desired {
         routes: BTreeMap::new(),
         l2: Vec::new(),
         state: previous.clone(),
+        state_changes: None,
         pools: Vec::new(),
         notes,
     }
@@ -375,26 +383,54 @@ fn compute_inner(
         return nothing(previous, notes);
     };
     let mut touched = changed.len();
+    // The Services whose allocation may change in this call, when only
+    // they need to be reported to the state (see `Desired::state_changes`).
+    let incremental = remember && !fresh && !live.pools_changed;
+    let mut touched_keys: Vec<ServiceKey> = Vec::new();
     if fresh {
         alloc.sync_quiet(changed);
     } else {
         // Services gone (or now malformed) free their addresses first.
-        // Found by binary search in the sorted keys: no set of 100k
-        // hashed keys built per reload.
-        let gone: Vec<ServiceKey> = alloc
-            .services()
-            .filter(|k| keys.binary_search_by(|(x, _)| x.cmp(k)).is_err())
-            .cloned()
-            .collect();
+        // Every unchanged Service (a `seen` hit) is one the allocator
+        // knows; with the changed ones it knows, they are all it holds
+        // when none is gone, and then no search is made. Otherwise found
+        // by binary search in the sorted keys: no set of 100k hashed keys
+        // built per reload.
+        let unchanged = keys.len() - changed.len();
+        let known_changed = changed
+            .iter()
+            .filter(|(req, _)| alloc.knows(&req.key))
+            .count();
+        let gone: Vec<ServiceKey> = if unchanged + known_changed == alloc.service_count() {
+            Vec::new()
+        } else {
+            alloc
+                .services()
+                .filter(|k| keys.binary_search_by(|(x, _)| x.cmp(k)).is_err())
+                .cloned()
+                .collect()
+        };
         touched += gone.len();
+        // Pending Services an address freed by this call went to: their
+        // allocation changed too (see `Desired::state_changes`).
+        let mut unblocked: Vec<ServiceKey> = Vec::new();
         for k in &gone {
-            alloc.release(k);
+            let r = alloc.release(k);
+            unblocked.extend(r.unblocked.into_iter().map(|(k, _)| k));
         }
         // As in `sync`: Services that bring addresses (state file or
         // status) are placed before any fresh allocation, in key order.
         changed.sort_by(|a, b| (a.1.is_empty(), &a.0.key).cmp(&(b.1.is_empty(), &b.0.key)));
         for (req, restore) in &changed {
-            alloc.converge(req, restore);
+            let out = alloc.converge(req, restore);
+            unblocked.extend(out.unblocked.into_iter().map(|(k, _)| k));
+        }
+        if incremental {
+            touched_keys = gone;
+            touched_keys.extend(changed.into_iter().map(|(req, _)| req.key));
+            touched_keys.extend(unblocked);
+            touched_keys.sort();
+            touched_keys.dedup();
         }
     }
     live.seen = seen;
@@ -477,12 +513,11 @@ fn compute_inner(
     // The reports are sorted by (namespace, name): a Service's L2 lines go
     // straight into its report, found by binary search on the plan's
     // `namespace/name`, with no map of lines per Service in between.
-    fn report_of<'r>(services: &'r mut [ServiceReport], s: &str) -> Option<&'r mut ServiceReport> {
+    fn report_at(services: &[ServiceReport], s: &str) -> Option<usize> {
         let (ns, name) = s.split_once('/').unwrap_or((s, ""));
-        let i = services
+        services
             .binary_search_by(|r| (r.namespace.as_str(), r.name.as_str()).cmp(&(ns, name)))
-            .ok()?;
-        services.get_mut(i)
+            .ok()
     }
     // Per attribute set: its route attributes, and per peer whether the
     // peer's session carries each family (see session_settings) and the
@@ -490,14 +525,33 @@ fn compute_inner(
     let attrs: Vec<AttrsOut> = plan.attrs.iter().map(|a| AttrsOut::of(a, config)).collect();
     // Each list sized once, exactly (the routes are kept as long as they
     // are announced: no doubling slack).
+    // So is each report's list of lines (pushed one by one, a list would
+    // keep room for four).
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut lines = vec![0usize; services.len()];
+    let mut count_line = |j: Option<usize>| {
+        if let Some(n) = j.and_then(|j| lines.get_mut(j)) {
+            *n += 1;
+        }
+    };
     for g in &plan.bgp {
         let v4 = g.prefix.addr().is_ipv4();
         for (peer, _, fam4, fam6) in attrs.get(g.attrs as usize).map_or(&[][..], |a| &a.peers) {
             if *(if v4 { fam4 } else { fam6 }) {
                 *counts.entry(peer.as_str()).or_default() += 1;
+                for &i in plan.services_of(g) {
+                    count_line(report_index.get(i as usize).copied());
+                }
             }
         }
+    }
+    for l in &plan.l2 {
+        for s in &l.services {
+            count_line(report_at(&services, s));
+        }
+    }
+    for (r, n) in services.iter_mut().zip(lines) {
+        r.announcements.reserve_exact(n);
     }
     for (peer, n) in counts {
         if let Some(r) = routes.get_mut(peer) {
@@ -515,7 +569,7 @@ fn compute_inner(
             local_pref: g.local_pref,
         };
         let v4 = g.prefix.addr().is_ipv4();
-        for (peer, addr, fam4, fam6) in &at.peers {
+        for (peer, to, fam4, fam6) in &at.peers {
             if !(if v4 { *fam4 } else { *fam6 }) {
                 continue;
             }
@@ -527,25 +581,45 @@ fn compute_inner(
                     .get(i as usize)
                     .and_then(|&j| services.get_mut(j))
                 {
-                    r.announcements
-                        .push(format!("bgp {} to {} ({})", g.prefix, peer, addr));
+                    r.announcements.push(Announcement::Bgp {
+                        prefix: g.prefix,
+                        to: to.clone(),
+                    });
                 }
             }
         }
     }
     let l2 = plan.l2;
     for l in &l2 {
+        let ads: Vec<&str> = l.advertisements.iter().map(String::as_str).collect();
+        let via: Arc<str> = Arc::from(ads.join(","));
         for s in &l.services {
-            let ads: Vec<&str> = l.advertisements.iter().map(String::as_str).collect();
-            if let Some(r) = report_of(&mut services, s) {
-                r.announcements
-                    .push(format!("l2 {} via {}", l.ip, ads.join(",")));
+            if let Some(r) = report_at(&services, s).and_then(|j| services.get_mut(j)) {
+                r.announcements.push(Announcement::L2 {
+                    ip: l.ip,
+                    via: via.clone(),
+                });
             }
         }
     }
 
     let mut state = AllocationState::default();
-    for r in services.iter().filter(|_| mode != Mode::Report) {
+    let state_changes = incremental.then(|| {
+        touched_keys
+            .iter()
+            .map(|k| {
+                let a = alloc.assignment(k).map(|a| Allocation {
+                    ips: a.addresses(),
+                    pool: a.pool().to_string(),
+                });
+                (k.to_string(), a)
+            })
+            .collect()
+    });
+    for r in services
+        .iter()
+        .filter(|_| mode != Mode::Report && !incremental)
+    {
         if let Some(pool) = &r.pool {
             state.services.insert(
                 format!("{}/{}", r.namespace, r.name),
@@ -575,6 +649,7 @@ fn compute_inner(
         routes: routes.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         l2,
         state,
+        state_changes,
         pools,
         notes,
     }

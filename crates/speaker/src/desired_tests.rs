@@ -112,7 +112,12 @@ fn each_service_lists_its_bgp_lines_then_its_l2_line_and_only_its_own() {
         d.services
             .iter()
             .find(|s| s.name == n)
-            .map(|s| s.announcements.clone())
+            .map(|s| {
+                s.announcements
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            })
             .unwrap()
     };
     assert_eq!(
@@ -180,4 +185,92 @@ fn router_ids_come_from_the_caller_and_a_set_router_id_wins() {
     let id = |n: &str| d.peers.iter().find(|p| p.name == n).unwrap().fsm.router_id;
     assert_eq!(id("tor4"), Ipv4Addr::new(198, 51, 100, 7));
     assert_eq!(id("tor6"), Ipv4Addr::new(192, 0, 2, 99));
+}
+
+/// Loads and validates `yaml`, then computes with `live`.
+fn desired_live(live: &mut LiveAllocator, yaml: &str, previous: &AllocationState) -> Desired {
+    let opts = metallb_api::Options::default();
+    let objects = metallb_api::load_str(yaml, "test.yaml", &opts).expect("loads");
+    let config = metallb_api::validate(&objects, &opts)
+        .expect("valid")
+        .config;
+    compute_with(
+        live,
+        &config,
+        &NodeInfo::from_config(&config, "node1"),
+        previous,
+    )
+}
+
+#[test]
+fn a_live_reload_reports_only_the_services_whose_allocation_it_touched() {
+    let mut live = LiveAllocator::default();
+    let first = desired_live(
+        &mut live,
+        &format!("{BASE}{}{}{}", svc("a", ""), svc("b", ""), svc("c", "")),
+        &AllocationState::default(),
+    );
+    assert!(
+        first.state_changes.is_none(),
+        "the first sync is a whole state"
+    );
+    assert_eq!(first.state.services.len(), 3);
+
+    // "b" removed, "d" added, "a" and "c" untouched.
+    let d = desired_live(
+        &mut live,
+        &format!("{BASE}{}{}{}", svc("a", ""), svc("c", ""), svc("d", "")),
+        &first.state,
+    );
+    assert!(d.state.services.is_empty());
+    let changes = d
+        .state_changes
+        .expect("a reload keeping the pools is incremental");
+    let keys: Vec<&str> = changes.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, vec!["default/b", "default/d"]);
+    assert_eq!(changes[0].1, None, "b is released");
+    assert_eq!(
+        changes[1].1.as_ref().map(|a| a.ips.clone()),
+        Some(vec!["192.0.2.1".parse().unwrap()]),
+        "d takes the address b freed"
+    );
+}
+
+#[test]
+fn a_reload_that_changes_the_pools_reports_the_whole_state() {
+    let mut live = LiveAllocator::default();
+    let first = desired_live(
+        &mut live,
+        &format!("{BASE}{}", svc("a", "")),
+        &AllocationState::default(),
+    );
+    let more = BASE.replace("192.0.2.0/28", "192.0.2.0/27");
+    let d = desired_live(&mut live, &format!("{more}{}", svc("a", "")), &first.state);
+    assert!(d.state_changes.is_none());
+    assert_eq!(d.state.services.len(), 1);
+}
+
+#[test]
+fn a_pending_service_that_gets_a_released_address_is_among_the_changes() {
+    let one = BASE.replace("[192.0.2.0/28, '2001:db8:100::/124']", "[192.0.2.7/32]");
+    let mut live = LiveAllocator::default();
+    let first = desired_live(
+        &mut live,
+        &format!("{one}{}{}", svc("a", ""), svc("b", "")),
+        &AllocationState::default(),
+    );
+    assert_eq!(first.state.services.len(), 1, "b is pending: one address");
+    let d = desired_live(&mut live, &format!("{one}{}", svc("b", "")), &first.state);
+    let changes = d.state_changes.expect("incremental");
+    let got: Vec<(&str, Option<Vec<IpAddr>>)> = changes
+        .iter()
+        .map(|(k, a)| (k.as_str(), a.as_ref().map(|a| a.ips.clone())))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("default/a", None),
+            ("default/b", Some(vec!["192.0.2.7".parse().unwrap()])),
+        ]
+    );
 }

@@ -184,11 +184,14 @@ fn write_report(out: &mut impl Write, r: &ServiceReport) -> std::io::Result<()> 
     out.write_all(b",\"pending\":")?;
     json_opt(out, r.pending.as_deref())?;
     out.write_all(b",\"announcements\":[")?;
+    let mut line = String::new();
     for (i, a) in r.announcements.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
         }
-        json_str(out, a)?;
+        line.clear();
+        let _ = std::fmt::Write::write_fmt(&mut line, format_args!("{a}"));
+        json_str(out, &line)?;
     }
     out.write_all(b"]}")
 }
@@ -351,7 +354,10 @@ mod tests {
             ips: vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
             pool: Some("default".into()),
             pending: None,
-            announcements: vec!["bgp 192.0.2.1/32 to tor (198.51.100.1)".into()],
+            announcements: vec![crate::desired::Announcement::Bgp {
+                prefix: "192.0.2.1/32".parse().unwrap(),
+                to: "tor (198.51.100.1)".into(),
+            }],
         }]);
         let route = |p: &str| RouteSpec {
             prefix: p.parse().unwrap(),

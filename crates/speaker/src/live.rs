@@ -24,14 +24,19 @@ pub struct LiveAllocator {
     pub(crate) seen: HashSet<u64>,
     /// Services converged or released by the last computation.
     pub last_touched: usize,
+    /// The last [`LiveAllocator::with_pools`] changed the pools (which may
+    /// move or drop any Service's addresses).
+    pub(crate) pools_changed: bool,
 }
 
 impl LiveAllocator {
     /// Brings the pools up to `pools`; `None` when no allocator can run.
     pub(crate) fn with_pools(&mut self, pools: Vec<IpAddressPool>) -> Option<&mut Allocator> {
+        self.pools_changed = false;
         if self.alloc.is_some() && self.pools == pools {
             return self.alloc.as_mut();
         }
+        self.pools_changed = true;
         self.pools_note = None;
         let installed = match self.alloc.as_mut() {
             Some(a) => a.set_pools(&pools).map(|_| ()),

@@ -41,10 +41,12 @@ macro_rules! out {
     }};
 }
 
+mod announcement;
 mod desired;
 mod http;
 mod l2;
 mod live;
+mod logsink;
 mod metrics;
 mod run;
 mod state;
@@ -122,17 +124,20 @@ struct CheckArgs {
     ml_members: Option<String>,
 }
 
-fn init_logs(format: &str) {
+/// Logs to stdout through a [`logsink::LogSink`] (lines written in batches
+/// by one thread); `None` when that thread cannot start, and then directly.
+fn init_logs(format: &str) -> Option<logsink::LogSink> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    if format == "json" {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .json()
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+    let sink = logsink::LogSink::start(std::io::stdout()).ok();
+    let b = tracing_subscriber::fmt().with_env_filter(filter);
+    match (format == "json", sink.clone()) {
+        (true, Some(w)) => b.json().with_writer(w).init(),
+        (true, None) => b.json().init(),
+        (false, Some(w)) => b.with_writer(w).init(),
+        (false, None) => b.init(),
     }
+    sink
 }
 
 fn check(args: CheckArgs) -> i32 {
@@ -216,7 +221,7 @@ fn print_json(
     use std::io::Write;
     #[derive(Serialize)]
     struct Report<'a> {
-        announcements: &'a [String],
+        announcements: &'a [desired::Announcement],
         ips: &'a [std::net::IpAddr],
         name: &'a str,
         namespace: &'a str,
@@ -299,8 +304,8 @@ fn main() {
     let code = match cli.cmd {
         Cmd::Check(a) => check(a),
         Cmd::Standalone(a) => {
-            init_logs(&a.log_format);
-            match tokio::runtime::Builder::new_multi_thread()
+            let logs = init_logs(&a.log_format);
+            let code = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
@@ -310,7 +315,12 @@ fn main() {
                     eprintln!("oxlb-speaker: cannot start the runtime: {e}");
                     1
                 }
+            };
+            // Every line logged goes out before the process ends.
+            if let Some(l) = logs {
+                l.drain();
             }
+            code
         }
     };
     std::process::exit(code);

@@ -52,7 +52,11 @@ impl Announced {
         };
         let mut keyed: Vec<([u8; 40], u32, u32)> = Vec::new();
         for (i, r) in services.iter().enumerate() {
-            if !r.announcements.iter().any(|a| a.starts_with("bgp ")) {
+            if !r
+                .announcements
+                .iter()
+                .any(crate::desired::Announcement::is_bgp)
+            {
                 continue;
             }
             for (j, ip) in r.ips.iter().enumerate() {
@@ -415,7 +419,10 @@ mod tests {
                     ips: vec![ip.parse().unwrap()],
                     pool: Some("default".into()),
                     pending: None,
-                    announcements: vec![format!("bgp {ip}/32 to tor (198.51.100.1)")],
+                    announcements: vec![crate::desired::Announcement::Bgp {
+                        prefix: format!("{ip}/32").parse().unwrap(),
+                        to: "tor (198.51.100.1)".into(),
+                    }],
                 }
             })
             .collect();

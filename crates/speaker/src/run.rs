@@ -22,7 +22,7 @@ use crate::desired::ServiceReport;
 use crate::desired::{compute_with, router_id_keys, Desired, LiveAllocator, NodeInfo, RouterIdKey};
 use crate::http::{StatusParts, View};
 use crate::metrics::{Announced, Metrics};
-use crate::state::{AllocationState, StateLock};
+use crate::state::{Allocation, AllocationState, StateLock};
 use crate::StandaloneArgs;
 
 /// State shared with the HTTP handlers.
@@ -103,11 +103,17 @@ pub(crate) struct Runner {
     args: StandaloneArgs,
     opts: Options,
     shared: Arc<Shared>,
-    /// The allocations in force (what the allocator restores from), and
-    /// those known to be in the state file: the same allocation once the
-    /// file holds it, never a copy.
+    /// The allocations in force (what the allocator restores from), kept
+    /// up to date from each reload's changes.
     state: Arc<AllocationState>,
-    persisted: Arc<AllocationState>,
+    /// Every Service whose allocation changed since the state file last
+    /// held `state`, with its allocation in the file (`None`: not in it):
+    /// what is not durable yet, found without comparing all Services.
+    unsaved: BTreeMap<String, Option<Allocation>>,
+    /// After a whole-state replacement the file held: that state (the
+    /// file's content except for the Services in `unsaved`), kept instead
+    /// of a note per Service until the file holds `state`.
+    saved_base: Option<Arc<AllocationState>>,
     /// Routes per session as computed, and as handed to the BGP engine
     /// (the computed ones minus those of unpersisted allocations).
     desired_routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
@@ -139,7 +145,8 @@ impl Runner {
             args,
             opts,
             shared,
-            persisted: state.clone(),
+            unsaved: BTreeMap::new(),
+            saved_base: None,
             state,
             desired_routes: BTreeMap::new(),
             handed: BTreeMap::new(),
@@ -180,15 +187,23 @@ impl Runner {
     /// there; true when the file holds it.
     async fn persist(&mut self) -> bool {
         let Some(path) = self.args.state_file.clone() else {
-            self.persisted = self.state.clone();
+            self.unsaved.clear();
+            self.saved_base = None;
             return true;
         };
-        if Arc::ptr_eq(&self.state, &self.persisted) && path.exists() {
-            self.retry = None;
-            return true;
+        // Changes that came back to what the file holds need no write.
+        let state = &self.state;
+        self.unsaved
+            .retain(|k, saved| state.services.get(k) != saved.as_ref());
+        if self.unsaved.is_empty()
+            && self
+                .saved_base
+                .as_ref()
+                .is_some_and(|b| b.services == state.services)
+        {
+            self.saved_base = None;
         }
-        if self.state.services == self.persisted.services && path.exists() {
-            self.persisted = self.state.clone();
+        if self.unsaved.is_empty() && self.saved_base.is_none() && path.exists() {
             self.retry = None;
             return true;
         }
@@ -199,7 +214,8 @@ impl Runner {
         };
         match result {
             Ok(()) => {
-                self.persisted = self.state.clone();
+                self.unsaved.clear();
+                self.saved_base = None;
                 self.retry = None;
                 let now = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
@@ -225,14 +241,29 @@ impl Runner {
     /// Every (Service, IP) in force that the state file does not hold yet.
     fn unpersisted(&self) -> BTreeSet<IpAddr> {
         let mut out = BTreeSet::new();
-        if Arc::ptr_eq(&self.state, &self.persisted) {
-            return out;
-        }
-        for (svc, a) in &self.state.services {
-            let saved = self.persisted.services.get(svc);
+        let mut add = |a: &Allocation, saved: Option<&Allocation>| {
             for ip in &a.ips {
                 if !saved.is_some_and(|s| s.ips.contains(ip)) {
                     out.insert(*ip);
+                }
+            }
+        };
+        match &self.saved_base {
+            // After a whole replacement: every Service against the file's.
+            Some(base) => {
+                for (svc, a) in &self.state.services {
+                    let saved = match self.unsaved.get(svc) {
+                        Some(s) => s.as_ref(),
+                        None => base.services.get(svc),
+                    };
+                    add(a, saved);
+                }
+            }
+            None => {
+                for (svc, saved) in &self.unsaved {
+                    if let Some(a) = self.state.services.get(svc) {
+                        add(a, saved.as_ref());
+                    }
                 }
             }
         }
@@ -327,23 +358,11 @@ impl Runner {
                 tracing::warn!(service = %format_args!("{}/{}", sv.namespace, sv.name), %reason, "service pending");
             }
         }
-        let mut old = self.state.services.iter().peekable();
-        for (key, a) in &d.state.services {
-            while let Some((gone, _)) = old.next_if(|(k, _)| *k < key) {
-                tracing::info!(service = %gone, "IP released");
-            }
-            match old.next_if(|(k, _)| *k == key) {
-                Some((_, before)) if before.ips == a.ips => {}
-                _ => {
-                    tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated")
-                }
-            }
-        }
-        for (gone, _) in old {
-            tracing::info!(service = %gone, "IP released");
+        match d.state_changes.take() {
+            Some(changes) => self.apply_state_changes(changes),
+            None => self.replace_state(std::mem::take(&mut d.state)),
         }
         // Persist first: nothing new is announced before it is durable.
-        self.state = Arc::new(std::mem::take(&mut d.state));
         self.persist().await;
         share_equal_lists(&mut d.routes);
 
@@ -609,6 +628,9 @@ fn share_equal_lists(routes: &mut BTreeMap<String, Arc<Vec<RouteSpec>>>) {
         }
     }
 }
+
+#[path = "run_state.rs"]
+mod run_state;
 
 #[cfg(test)]
 #[path = "run_tests.rs"]

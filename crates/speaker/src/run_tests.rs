@@ -373,3 +373,47 @@ async fn a_reload_that_adds_one_service_changes_exactly_one_route_and_one_state_
     );
     assert_eq!(saved.services.len(), 13);
 }
+
+#[tokio::test]
+async fn a_reload_that_removes_every_service_withdraws_every_prefix_and_empties_the_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    let state_file = dir.path().join("state.json");
+    let svcs = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("---\n{}", svc(&format!("s{i}"))))
+            .collect()
+    };
+    std::fs::write(&cfg, format!("{CONFIG}{}", svcs(9))).unwrap();
+    let mut r = runner(&cfg, Some(state_file.clone()), AllocationState::default()).await;
+    r.reload("start", false).await;
+    // A second reload hands the running peer its routes as a change, as
+    // the withdrawal below is.
+    std::fs::write(&cfg, format!("{CONFIG}{}", svcs(10))).unwrap();
+    r.reload("SIGHUP", true).await;
+    assert_eq!(handed(&r).len(), 10);
+    engine_desires(&r, 10).await;
+    assert_eq!(
+        AllocationState::load(&state_file).unwrap().services.len(),
+        10
+    );
+
+    std::fs::write(&cfg, CONFIG).unwrap();
+    r.reload("SIGHUP", true).await;
+    assert_eq!(r.live.last_touched, 10, "every Service is released");
+    assert_eq!(handed(&r), Vec::<String>::new(), "no prefix is left");
+    engine_desires(&r, 0).await;
+    let saved = AllocationState::load(&state_file).unwrap();
+    assert!(
+        saved.services.is_empty(),
+        "state file still holds {:?}",
+        saved.services
+    );
+    assert_eq!(
+        metric(
+            &r,
+            "metallb_allocator_addresses_in_use_total{pool=\"default\"}"
+        ),
+        "0"
+    );
+}

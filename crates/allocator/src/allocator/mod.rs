@@ -325,6 +325,11 @@ impl Slab {
         Some(svc)
     }
 
+    /// Live entries.
+    fn live(&self) -> usize {
+        self.len - self.free.len()
+    }
+
     fn iter(&self) -> impl Iterator<Item = (Id, &Svc)> {
         self.chunks
             .iter()

@@ -29,6 +29,16 @@ impl Allocator {
         self.svcs.iter().map(|(_, s)| &s.key)
     }
 
+    /// How many services the allocator knows (assigned or pending).
+    pub fn service_count(&self) -> usize {
+        self.svcs.live()
+    }
+
+    /// Whether the allocator knows `key` (assigned or pending).
+    pub fn knows(&self, key: &ServiceKey) -> bool {
+        self.lookup(key).is_some()
+    }
+
     /// All assignments, in key order.
     pub fn assignments(&self) -> impl Iterator<Item = (&ServiceKey, &Assignment)> {
         let mut all: Vec<(&ServiceKey, &Assignment)> = self

@@ -1,0 +1,97 @@
+//! The runner's allocation state between reloads: replaced whole (first
+//! sync, pool change) or updated from a reload's changes, and what of it the
+//! state file does not hold yet (`Runner::unsaved`, `Runner::saved_base`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::Runner;
+use crate::state::{Allocation, AllocationState};
+
+impl Runner {
+    /// Brings `self.state` to a whole new allocation state (the first
+    /// computation, or one whose pools changed): one line per allocation
+    /// decision that changed, found by a walk of the old and new states side
+    /// by side (both in key order), each change remembered as unsaved.
+    pub(super) fn replace_state(&mut self, new: AllocationState) {
+        // The file holds the old state: keep it whole rather than a note
+        // per Service (100k of them at a first start).
+        let whole = self.unsaved.is_empty() && self.saved_base.is_none();
+        let base = self.saved_base.clone();
+        let unsaved = &mut self.unsaved;
+        let mut note = |key: &str, before: Option<&Allocation>| {
+            if !whole {
+                let in_file = base.as_ref().map_or(before, |b| b.services.get(key));
+                note_unsaved(unsaved, key, in_file);
+            }
+        };
+        let mut old = self.state.services.iter().peekable();
+        for (key, a) in &new.services {
+            while let Some((gone, before)) = old.next_if(|(k, _)| *k < key) {
+                tracing::info!(service = %gone, "IP released");
+                note(gone, Some(before));
+            }
+            match old.next_if(|(k, _)| *k == key) {
+                Some((_, before)) if before == a => {}
+                before => {
+                    if before.is_none_or(|(_, b)| b.ips != a.ips) {
+                        tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated");
+                    }
+                    note(key, before.map(|(_, b)| b));
+                }
+            }
+        }
+        for (gone, before) in old {
+            tracing::info!(service = %gone, "IP released");
+            note(gone, Some(before));
+        }
+        let old = std::mem::replace(&mut self.state, Arc::new(new));
+        if whole {
+            self.saved_base = Some(old);
+        }
+    }
+
+    /// Applies the allocations of the Services a reload touched (the
+    /// others kept theirs): work in the number of changes, not of Services.
+    pub(super) fn apply_state_changes(&mut self, changes: Vec<(String, Option<Allocation>)>) {
+        let state = Arc::make_mut(&mut self.state);
+        for (key, new) in changes {
+            let before = state.services.get(&key);
+            if before == new.as_ref() {
+                continue;
+            }
+            match &new {
+                None => tracing::info!(service = %key, "IP released"),
+                Some(a) if before.is_none_or(|b| b.ips != a.ips) => {
+                    tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated")
+                }
+                Some(_) => {}
+            }
+            let in_file = match &self.saved_base {
+                Some(b) => b.services.get(&key),
+                None => before,
+            };
+            note_unsaved(&mut self.unsaved, &key, in_file);
+            match new {
+                Some(a) => {
+                    state.services.insert(key, a);
+                }
+                None => {
+                    state.services.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// Remembers that `key`'s allocation changed from `before`, unless an
+/// earlier unsaved change did (then the file still holds that one's).
+fn note_unsaved(
+    unsaved: &mut BTreeMap<String, Option<Allocation>>,
+    key: &str,
+    before: Option<&Allocation>,
+) {
+    if !unsaved.contains_key(key) {
+        unsaved.insert(key.to_string(), before.cloned());
+    }
+}
