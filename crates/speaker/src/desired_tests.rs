@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::state::Allocation;
+use std::net::Ipv4Addr;
 
 const BASE: &str = "
 apiVersion: metallb.io/v1beta1

@@ -1,5 +1,6 @@
 //! Standalone mode: load, allocate, persist, announce; reload on SIGHUP or
-//! when the config changes; Cease to every peer on SIGTERM.
+//! when the config changes; Cease to every peer on SIGTERM. (The state
+//! shared with the HTTP handlers is in `run_shared.rs`.)
 //!
 //! Order of a change: a new allocation is written to the state file (and
 //! fsynced) before any route for it reaches the BGP engine, so a crash never
@@ -10,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bgp_proto::adj_rib_out::RouteSpec;
@@ -20,60 +21,13 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::desired::ServiceReport;
 use crate::desired::{compute_with, router_id_keys, Desired, LiveAllocator, NodeInfo, RouterIdKey};
-use crate::http::{StatusParts, View};
-use crate::metrics::{Announced, Metrics};
+use crate::metrics::Announced;
 use crate::state::{Allocation, AllocationState, StateLock};
 use crate::StandaloneArgs;
 
-/// State shared with the HTTP handlers.
-pub struct Shared {
-    pub(crate) speaker: Speaker,
-    pub(crate) metrics: Metrics,
-    pub(crate) view: RwLock<View>,
-    /// Caps concurrent `/status` and `/metrics` renders.
-    pub(crate) renders: Arc<tokio::sync::Semaphore>,
-    /// The L2 node (if running) and its metric families.
-    pub(crate) l2: Arc<crate::l2::L2Shared>,
-    pub(crate) l2_metrics: crate::l2::L2Metrics,
-}
-
-impl Shared {
-    pub(crate) fn new(speaker: Speaker, node: &str) -> Self {
-        let mut view = View::default();
-        view.metrics.node = node.to_string();
-        view.parts = Arc::new(StatusParts::of(&view));
-        Shared {
-            speaker,
-            metrics: Metrics::new(),
-            view: RwLock::new(view),
-            renders: Arc::new(tokio::sync::Semaphore::new(crate::http::MAX_RENDERS)),
-            l2: Arc::default(),
-            l2_metrics: crate::l2::L2Metrics::new(),
-        }
-    }
-
-    pub(crate) fn view(&self) -> std::sync::RwLockReadGuard<'_, View> {
-        self.view.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Changes the view and re-renders its `/status` parts once.
-    fn update(&self, f: impl FnOnce(&mut View)) {
-        let mut v = self.view.write().unwrap_or_else(|e| e.into_inner());
-        f(&mut v);
-        v.parts = Arc::new(StatusParts::of(&v));
-    }
-
-    pub fn render_metrics(&self) -> String {
-        let view = self.view().metrics.clone();
-        let mut text = self.metrics.render(&view, &self.speaker.status());
-        text.push_str(&self.l2_metrics.render(self.l2.status().as_ref()));
-        text
-    }
-
-    pub fn ready(&self) -> bool {
-        self.view().metrics.config_loaded
-    }
-}
+#[path = "run_shared.rs"]
+mod shared;
+pub use shared::Shared;
 
 /// Size and modification time of every config file, to notice edits.
 fn fingerprint(path: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
