@@ -82,6 +82,12 @@ impl L2Runtime {
     fn members(&self, config: &Config) -> Result<Vec<Member>, String> {
         match &self.args.ml_members {
             Some(s) => parse_members(s),
+            // A config without Node objects (a single-node standalone
+            // setup, as examples/): this node is the only member.
+            None if config.nodes.is_empty() => Ok(vec![Member {
+                name: self.node_name.clone(),
+                addr: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            }]),
             None => members_from_config(config, &self.node_name).map_err(|e| e.join("; ")),
         }
     }
@@ -100,6 +106,9 @@ impl L2Runtime {
                 names.join(",")
             ));
         };
+        if members.len() == 1 {
+            notes.push(format!("L2: {} is the only member (no other Node in the config, no --ml-members): it answers for every L2 VIP alone, with no failover", self.node_name));
+        }
         let bind = match &self.args.ml_bind_addr {
             None => SocketAddr::new(me.addr, DEFAULT_PORT),
             Some(s) => s

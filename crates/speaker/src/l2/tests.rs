@@ -496,3 +496,23 @@ fn a_vip_of_an_unsaved_allocation_is_held_back_unless_the_node_has_it_already() 
     r.feed(&[b].into());
     assert_eq!(r.fed, [a, b].into());
 }
+
+#[test]
+fn a_config_without_nodes_makes_this_node_the_only_member_with_no_secret_needed() {
+    // examples/ (and the demo) run one standalone speaker with an
+    // L2Advertisement and no Node objects: that must start, alone.
+    let alone = POOLS
+        .split("---\napiVersion: v1\nkind: Node")
+        .next()
+        .unwrap();
+    let with_ad = config(&format!("{alone}{}", ad("a", "{}")));
+    assert!(with_ad.nodes.is_empty());
+    let r = runtime(L2Args::default(), "NodeA");
+    r.preflight(&with_ad)
+        .unwrap_or_else(|e| panic!("a lone node must start: {e}"));
+    // With Nodes in the config, a node missing from them is still an error.
+    let e = runtime(L2Args::default(), "NodeA")
+        .preflight(&config(&format!("{POOLS}{}", ad("a", "{}"))))
+        .unwrap_err();
+    assert!(e.starts_with("Node NodeA: not in the config"), "{e}");
+}
