@@ -1,6 +1,7 @@
 //! The validated model the speaker uses.
 
 use crate::community::Community;
+use crate::endpoints::ReadyNodes;
 use crate::load::Loaded;
 use crate::service::ServiceRecord;
 use crate::types::PreferredNodeSelector;
@@ -356,6 +357,10 @@ pub struct Config {
     pub node_addresses: BTreeMap<String, Vec<IpAddr>>,
     /// Namespace labels by namespace name.
     pub namespaces: BTreeMap<String, Labels>,
+    /// From the EndpointSlices: the nodes with a usable (ready, not
+    /// terminating) endpoint, by Service `namespace/name`. None when the
+    /// config holds no EndpointSlice naming a Service.
+    pub ready_endpoint_nodes: Option<ReadyNodes>,
 }
 
 impl Config {

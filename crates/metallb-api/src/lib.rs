@@ -6,7 +6,8 @@
 //!   of `*.yaml`/`*.yml` files into [`Objects`]: the `metallb.io` CRs
 //!   (`IPAddressPool`, `L2Advertisement`, `BGPAdvertisement`, `BFDProfile`,
 //!   `Community`, `BGPPeer` v1beta1 and v1beta2) and the core `v1` kinds
-//!   (`Service`, `Secret`, `Node`, `Namespace`, and `List`), exactly as
+//!   (`Service`, `Secret`, `Node`, `Namespace`, and `List`) and
+//!   `discovery.k8s.io/v1` `EndpointSlice`, exactly as
 //!   `kubectl get -o yaml` prints them. Misspelt fields are errors.
 //! * [`validate`] applies MetalLB's validation rules and returns the
 //!   [`Config`] the speaker uses, plus warnings.
@@ -36,6 +37,7 @@ pub mod community;
 mod config;
 mod diag;
 pub mod duration;
+mod endpoints;
 mod fast_hash;
 mod fast_service;
 mod flow;
@@ -55,6 +57,7 @@ pub use crate::config::{
 };
 pub use crate::diag::{Diagnostic, Diagnostics, LoadErrors, ObjectRef, Source};
 pub use crate::duration::parse_go_duration;
+pub use crate::endpoints::{EndpointRecord, EndpointSliceRecord, ReadyNodes, SERVICE_NAME_LABEL};
 pub use crate::load::{load, load_str, load_with, Loaded, Objects, Options, DEFAULT_NAMESPACE};
 pub use crate::load_cache::{load_cached, LoadCache};
 pub use crate::plan::{

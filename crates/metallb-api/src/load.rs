@@ -3,6 +3,7 @@
 //! List` files in `load_list.rs`).
 
 use crate::diag::{Diagnostic, Diagnostics, LoadErrors, ObjectRef, Source};
+use crate::endpoints::EndpointSliceRecord;
 use crate::list_split;
 use crate::service::ServiceRecord;
 use crate::types::{
@@ -95,6 +96,8 @@ pub struct Objects {
     pub nodes: Vec<Loaded<Node>>,
     /// `v1` Namespaces.
     pub namespaces: Vec<Loaded<Namespace>>,
+    /// `discovery.k8s.io/v1` EndpointSlices, as compact records.
+    pub endpoint_slices: Vec<Loaded<EndpointSliceRecord>>,
 }
 
 /// Loads a file (multi-document YAML) or a directory of `*.yaml`/`*.yml`
@@ -163,7 +166,7 @@ fn list_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// How much a [`Loader`] held before a file, to undo a failed fast path.
 struct Mark {
-    lens: [usize; 10],
+    lens: [usize; 11],
     errors: usize,
 }
 
@@ -335,6 +338,7 @@ impl<'a> Loader<'a> {
                 o.secrets.len(),
                 o.nodes.len(),
                 o.namespaces.len(),
+                o.endpoint_slices.len(),
             ],
             errors: self.errors.len(),
         }
@@ -342,7 +346,7 @@ impl<'a> Loader<'a> {
 
     /// Forgets what was loaded from `file` since `m`.
     fn rollback(&mut self, m: Mark) {
-        let [a, b, c, d, e, f, g, h, i, j] = m.lens;
+        let [a, b, c, d, e, f, g, h, i, j, k] = m.lens;
         macro_rules! forget {
             ($field:ident, $kind:expr, $from:expr) => {
                 for x in &self.objects.$field[$from..] {
@@ -366,6 +370,7 @@ impl<'a> Loader<'a> {
         forget!(secrets, "Secret", h);
         forget!(nodes, "Node", i);
         forget!(namespaces, "Namespace", j);
+        forget!(endpoint_slices, "EndpointSlice", k);
         let o = &mut self.objects;
         o.ip_address_pools.truncate(a);
         o.l2_advertisements.truncate(b);
@@ -377,6 +382,7 @@ impl<'a> Loader<'a> {
         o.secrets.truncate(h);
         o.nodes.truncate(i);
         o.namespaces.truncate(j);
+        o.endpoint_slices.truncate(k);
         self.errors.truncate(m.errors);
     }
 
@@ -456,6 +462,7 @@ impl<'a> Loader<'a> {
             "Secret" => find(&o.secrets, namespace, name),
             "Node" => find(&o.nodes, namespace, name),
             "Namespace" => find(&o.namespaces, namespace, name),
+            "EndpointSlice" => find(&o.endpoint_slices, namespace, name),
             _ => None,
         }
     }

@@ -157,6 +157,7 @@ pub fn load_cached(
         in_one_file!(secrets),
         in_one_file!(nodes),
         in_one_file!(namespaces),
+        in_one_file!(endpoint_slices),
     ];
     macro_rules! merge {
         ($objs:expr, $field:ident, $kind:expr, $single:expr) => {
@@ -197,6 +198,7 @@ pub fn load_cached(
                 merge!(objs, secrets, "Secret", 7);
                 merge!(objs, nodes, "Node", 8);
                 merge!(objs, namespaces, "Namespace", 9);
+                merge!(objs, endpoint_slices, "EndpointSlice", 10);
             }
         }
     }

@@ -3,12 +3,14 @@
 
 use super::{str_field, Loaded, Loader};
 use crate::diag::{Diagnostic, ObjectRef, Source};
+use crate::endpoints::{EndpointSliceRecord, SERVICE_NAME_LABEL};
 use crate::service::ServiceRecord;
 use crate::types::{
     BfdProfileSpec, BgpAdvertisementSpec, BgpPeerSpec, BgpPeerSpecV1beta1, CommunitySpec,
     IpAddressPoolSpec, L2AdvertisementSpec,
 };
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
@@ -122,6 +124,20 @@ impl Loader<'_> {
                     self.core::<Namespace>(v, &kind, source, false, |s| &mut s.metadata)
                 {
                     self.objects.namespaces.push(o);
+                }
+            }
+            ("discovery.k8s.io/v1", "EndpointSlice") => {
+                if let Some(o) =
+                    self.core::<EndpointSlice>(v, &kind, source, true, |s| &mut s.metadata)
+                {
+                    let service = o.labels.get(SERVICE_NAME_LABEL).cloned();
+                    self.objects.endpoint_slices.push(Loaded {
+                        name: o.name,
+                        namespace: o.namespace,
+                        labels: o.labels,
+                        source: o.source,
+                        spec: EndpointSliceRecord::from_slice(o.spec, service),
+                    });
                 }
             }
             ("v1", "List") => {

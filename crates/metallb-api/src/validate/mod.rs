@@ -103,6 +103,7 @@ pub fn validate(objects: &Objects, opts: &Options) -> Result<Validated, Diagnost
         config.namespaces.insert(n.name.clone(), n.labels.clone());
     }
     self::nodes::nodes(&mut cx, objects, &mut config);
+    config.ready_endpoint_nodes = self::nodes::ready_endpoint_nodes(&mut cx, objects);
     config.services = self::services::services(&objects.services, opts, &config.namespaces);
     if cx.errors.is_empty() {
         Ok(Validated {

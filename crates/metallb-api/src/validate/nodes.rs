@@ -3,10 +3,12 @@
 
 use super::Ctx;
 use crate::config::Config;
+use crate::endpoints::{ReadyNodes, SERVICE_NAME_LABEL};
 use crate::load::Objects;
 use std::net::IpAddr;
 
 const NODE: &str = "Node";
+const SLICE: &str = "EndpointSlice";
 
 /// Fills `config.nodes` (labels) and `config.node_addresses`: each Node's
 /// `status.addresses[]` of type `InternalIP`, in the order written. (MetalLB's
@@ -44,4 +46,33 @@ pub(super) fn nodes(cx: &mut Ctx, objects: &Objects, config: &mut Config) {
             config.node_addresses.insert(n.name.clone(), internal);
         }
     }
+}
+
+/// The nodes with a usable endpoint, by Service `namespace/name`, from the
+/// EndpointSlices (None when no slice names a Service). A slice without the
+/// `kubernetes.io/service-name` label belongs to no Service: it is ignored
+/// with a warning naming it. Endpoints without `nodeName` count for no node.
+pub(super) fn ready_endpoint_nodes(cx: &mut Ctx, objects: &Objects) -> Option<ReadyNodes> {
+    let mut out: Option<ReadyNodes> = None;
+    for s in &objects.endpoint_slices {
+        let Some(service) = &s.spec.service else {
+            cx.warn(
+                SLICE,
+                s,
+                format!("metadata.labels[{SERVICE_NAME_LABEL}]"),
+                "missing: the slice names no Service and is ignored",
+            );
+            continue;
+        };
+        let nodes = out
+            .get_or_insert_with(ReadyNodes::new)
+            .entry(format!("{}/{service}", s.namespace))
+            .or_default();
+        for e in &s.spec.endpoints {
+            if let (true, Some(n)) = (e.usable, &e.node_name) {
+                nodes.insert(n.clone());
+            }
+        }
+    }
+    out
 }
