@@ -238,9 +238,18 @@ pub fn compute(config: &Config, state: &AllocationState, members: &BTreeSet<Stri
             .extra
             .as_ref()
             .is_some_and(|e| e.external_traffic_policy == "Local");
-        if local {
-            local_without_slices.push(key.clone());
-        }
+        // MetalLB (layer2_controller.go, externalTrafficPolicy: Local): only
+        // the nodes with a usable endpoint of the Service may announce it.
+        // Without any EndpointSlice in the config that is unknown: every
+        // matching node stays a candidate (noted below).
+        let ready = match (local, &config.ready_endpoint_nodes) {
+            (false, _) => None,
+            (true, None) => {
+                local_without_slices.push(key.clone());
+                None
+            }
+            (true, Some(r)) => Some(r.get(key.as_str()).cloned().unwrap_or_default()),
+        };
         for ip in &alloc.ips {
             let v = vips.entry(*ip).or_insert_with(|| VipDesire {
                 ip: *ip,
@@ -256,6 +265,7 @@ pub fn compute(config: &Config, state: &AllocationState, members: &BTreeSet<Stri
                 v.interfaces = set.interfaces.clone();
                 v.matching_nodes = set.matching.clone();
                 v.scores = set.scores.clone();
+                v.ready_nodes = ready.clone();
             } else {
                 match (&mut v.interfaces, &set.interfaces) {
                     (Some(a), Some(b)) => a.extend(b.iter().cloned()),
@@ -264,6 +274,12 @@ pub fn compute(config: &Config, state: &AllocationState, members: &BTreeSet<Stri
                 v.matching_nodes.extend(set.matching.iter().cloned());
                 for (n, sc) in &set.scores {
                     v.scores.entry(n.clone()).or_insert(*sc);
+                }
+                // A Service of the shared IP without the Local restriction
+                // makes every candidate usable.
+                match (&mut v.ready_nodes, &ready) {
+                    (Some(a), Some(b)) => a.extend(b.iter().cloned()),
+                    (r, _) => *r = None,
                 }
             }
             v.services.push(key.clone());

@@ -516,3 +516,5 @@ fn a_config_without_nodes_makes_this_node_the_only_member_with_no_secret_needed(
         .unwrap_err();
     assert!(e.starts_with("Node NodeA: not in the config"), "{e}");
 }
+
+mod local;
