@@ -46,9 +46,13 @@ spec: {type: LoadBalancer, loadBalancerIP: 198.51.100.3, ports: [{port: 80, prot
 ";
 
 fn check(extra: &[&str]) -> (String, String) {
+    check_config(CONFIG, extra)
+}
+
+fn check_config(config: &str, extra: &[&str]) -> (String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("c.yaml");
-    std::fs::write(&path, CONFIG).expect("write config");
+    std::fs::write(&path, config).expect("write config");
     let out = Command::new(env!("CARGO_BIN_EXE_oxlb-speaker"))
         .arg("check")
         .arg("--config")
@@ -138,5 +142,50 @@ fn a_bad_ml_members_entry_fails_check_naming_it() {
     assert!(
         err.contains("--ml-members: entry 1 \"n2\": expected NAME=IP"),
         "{err}"
+    );
+}
+
+#[test]
+fn check_restricts_a_local_service_to_the_node_with_a_ready_endpoint() {
+    // web becomes externalTrafficPolicy: Local; of the matching n2 and n3,
+    // only n3 has a ready endpoint (n2's is not ready, n1 does not match).
+    let config = CONFIG.replace(
+        "metadata: {name: web, namespace: default}\nspec: {type: LoadBalancer,",
+        "metadata: {name: web, namespace: default}\nspec: {type: LoadBalancer, externalTrafficPolicy: Local,",
+    ) + "
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints:
+- {addresses: [198.18.0.1], nodeName: n1}
+- {addresses: [198.18.0.2], nodeName: n2, conditions: {ready: false}}
+- {addresses: [198.18.0.3], nodeName: n3, conditions: {ready: true}}
+";
+    assert!(config.contains("externalTrafficPolicy: Local"), "{config}");
+    let (out, err) = check_config(&config, &["--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let l2 = v["l2"].as_array().expect("l2 array");
+    assert_eq!(l2.len(), 1, "{out}");
+    assert_eq!(l2[0]["winner"], "n3", "{out}");
+    assert_eq!(l2[0]["candidates"], serde_json::json!(["n3"]), "{out}");
+    assert!(
+        !out.contains("no EndpointSlices") && !err.contains("no EndpointSlices"),
+        "{out}{err}"
+    );
+    // Without a ready endpoint anywhere the table gives the reason.
+    let none = config.replace(
+        "nodeName: n3, conditions: {ready: true}",
+        "nodeName: n3, conditions: {ready: false}",
+    );
+    let (out, _) = check_config(&none, &[]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("192.0.2.0 "))
+        .unwrap_or_else(|| panic!("no L2 line: {out}"));
+    assert!(
+        line.contains("no candidate: externalTrafficPolicy is Local and none of the 2 live matching nodes has a ready endpoint"),
+        "{out}"
     );
 }
