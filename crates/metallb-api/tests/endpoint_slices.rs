@@ -103,3 +103,62 @@ fn a_config_without_slices_has_no_ready_endpoint_nodes() {
     let v = validate(&objects, &opts).expect("validates");
     assert_eq!(v.config.ready_endpoint_nodes, None);
 }
+
+#[test]
+fn unknown_slice_fields_are_ignored_as_for_the_other_core_kinds() {
+    let yaml = slice(
+        "web-abc",
+        WEB,
+        "[{addresses: [198.18.0.1], nodeName: n1, futureField: 1}]",
+    )
+    .replace(
+        "addressType: IPv4",
+        "addressType: IPv4\nnewTopLevel: {x: 1}",
+    );
+    let objects = load_str(&yaml, "eps.yaml", &Options::default()).expect("loads");
+    assert_eq!(objects.endpoint_slices[0].spec.endpoints.len(), 1);
+}
+
+#[test]
+fn slices_in_a_kubectl_list_load_one_by_one() {
+    let item = |name: &str, node: &str| {
+        format!("- apiVersion: discovery.k8s.io/v1\n  kind: EndpointSlice\n  metadata: {{name: {name}, namespace: shop, labels: {{kubernetes.io/service-name: web}}}}\n  addressType: IPv4\n  endpoints: [{{addresses: [198.18.0.1], nodeName: {node}}}]\n")
+    };
+    let yaml = format!(
+        "apiVersion: v1\nkind: List\nitems:\n{}{}",
+        item("web-a", "n1"),
+        item("web-b", "n2")
+    );
+    let opts = Options::default();
+    let objects = load_str(&yaml, "eps.yaml", &opts).expect("loads");
+    let v = validate(&objects, &opts).expect("validates");
+    let ready = v.config.ready_endpoint_nodes.expect("slices present");
+    assert_eq!(
+        ready["shop/web"],
+        BTreeSet::from(["n1".to_string(), "n2".to_string()])
+    );
+}
+
+#[test]
+fn a_cached_reload_keeps_slices_from_every_file_and_finds_a_duplicate_across_files() {
+    use metallb_api::{load_cached, load_with, LoadCache};
+    let dir = tempfile::tempdir().unwrap();
+    let a = slice("web-a", WEB, "[{addresses: [198.18.0.1], nodeName: n1}]");
+    let b = slice("web-b", WEB, "[{addresses: [198.18.0.2], nodeName: n2}]");
+    std::fs::write(dir.path().join("a.yaml"), &a).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), &b).unwrap();
+    let opts = Options::default();
+    let mut cache = LoadCache::default();
+    let cached = load_cached(dir.path(), &opts, &mut cache).unwrap();
+    assert_eq!(cached, load_with(dir.path(), &opts).unwrap());
+    assert_eq!(cached.endpoint_slices.len(), 2);
+    std::fs::write(dir.path().join("c.yaml"), &a).unwrap();
+    let errs = load_cached(dir.path(), &opts, &mut cache).expect_err("duplicate");
+    let errs: Vec<String> = errs.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("EndpointSlice shop/web-a (") && errs[0].contains("duplicate object"),
+        "{}",
+        errs[0]
+    );
+}
