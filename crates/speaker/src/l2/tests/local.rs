@@ -90,3 +90,36 @@ fn check_gives_the_reason_when_no_candidate_has_a_ready_endpoint() {
         "{lines:?}"
     );
 }
+
+/// Two Services sharing 192.0.2.5 (allow-shared-ip), with these extras.
+fn shared(a_extra: &str, b_extra: &str) -> String {
+    let share = "  loadBalancerIP: 192.0.2.5\n";
+    format!(
+        "{}{}",
+        svc("a", &format!("{share}{a_extra}")).replace(
+            "labels: {app: a}}",
+            "labels: {app: a}, annotations: {metallb.io/allow-shared-ip: k}}"
+        ),
+        svc("b", &format!("{share}{b_extra}"))
+            .replace("port: 80", "port: 81")
+            .replace(
+                "labels: {app: b}}",
+                "labels: {app: b}, annotations: {metallb.io/allow-shared-ip: k}}"
+            )
+    )
+}
+
+#[test]
+fn a_shared_ip_takes_the_union_of_ready_nodes_or_none_when_one_service_is_cluster() {
+    let slices = format!(
+        "{}{}",
+        slice("a-1", "a", "[{addresses: [198.18.0.1], nodeName: n1}]"),
+        slice("b-1", "b", "[{addresses: [198.18.0.2], nodeName: n2}]")
+    );
+    let both = format!("{POOLS}{}{}{slices}", ad("a", "{}"), shared(LOCAL, LOCAL));
+    let p = plan(&both);
+    assert_eq!(ips(&p), vec!["192.0.2.5"]);
+    assert_eq!(p.desired.vips[0].ready_nodes, Some(set(&["n1", "n2"])));
+    let mixed = format!("{POOLS}{}{}{slices}", ad("a", "{}"), shared(LOCAL, ""));
+    assert_eq!(plan(&mixed).desired.vips[0].ready_nodes, None);
+}
