@@ -161,11 +161,10 @@ struct AdSet {
     scores: BTreeMap<String, i64>,
 }
 
+/// A member's labels as the BGP side sees its own node's (the Node
+/// object's, plus `kubernetes.io/hostname`).
 fn node_labels(config: &Config, name: &str) -> Labels {
-    let mut l = config.nodes.get(name).cloned().unwrap_or_default();
-    l.entry("kubernetes.io/hostname".into())
-        .or_insert_with(|| name.to_string());
-    l
+    crate::desired::NodeInfo::from_config(config, name).labels
 }
 
 /// Computes the L2 VIPs from the config and the allocations in force: every
