@@ -61,24 +61,33 @@ impl Runner {
             if before == new.as_ref() {
                 continue;
             }
-            let logged = match &new {
-                None => true,
-                Some(a) => before.is_none_or(|b| b.ips != a.ips),
-            };
-            let in_file = match &self.saved_base {
-                Some(b) => b.services.get(&key),
-                None => before,
-            };
-            note_unsaved(&mut self.unsaved, &key, in_file);
             match new {
                 Some(a) => {
+                    let logged = before.is_none_or(|b| b.ips != a.ips);
+                    let in_file = match &self.saved_base {
+                        Some(b) => b.services.get(&key),
+                        None => before,
+                    };
+                    note_unsaved(&mut self.unsaved, &key, in_file);
                     if logged {
                         self.state_log.push((key.clone(), Some(a.clone())));
                     }
                     state.services.insert(key, a);
                 }
                 None => {
-                    state.services.remove(&key);
+                    // Released: the allocation moves from the state to
+                    // `unsaved` when that is the file's copy (no clone of
+                    // key or allocation: a withdraw-all releases 100k).
+                    let Some((k, before)) = state.services.remove_entry(&key) else {
+                        continue;
+                    };
+                    if !self.unsaved.contains_key(&key) {
+                        let in_file = match &self.saved_base {
+                            Some(b) => b.services.get(&key).cloned(),
+                            None => Some(before),
+                        };
+                        self.unsaved.insert(k, in_file);
+                    }
                     self.state_log.push((key, None));
                 }
             }
