@@ -46,8 +46,9 @@ pid=$(pgrep -f "^$BIN standalone --config $cfg " | head -n1) || die "speaker pro
 log "full table; speaker pid $pid: $(grep -E 'VmRSS|VmHWM' "/proc/$pid/status" | tr -s ' \t\n' ' ')"
 kill -KILL "$pid"
 wait "$ht" || true # heaptrack finishes its file after the child died
-heap=$(ls "$E2E_TMP"/heap*.zst 2>/dev/null | head -n1) || true
-[[ -n $heap ]] || die "heaptrack wrote no data file (log: $(tail -n 5 "$E2E_TMP/speaker.log"))"
+heaps=("$E2E_TMP"/heap*.zst)
+heap=${heaps[0]}
+[[ -f $heap ]] || die "heaptrack wrote no data file (log: $(tail -n 5 "$E2E_TMP/speaker.log"))"
 heaptrack_print "$heap" --print-peaks 0 --print-allocators 0 --print-temporary 0 --print-leaks 1 \
   --peak-limit 200 --sub-peak-limit 200 2>/dev/null >"$E2E_TMP/leaks.txt"
 python3 - "$E2E_TMP/leaks.txt" "$TOP" <<'PY'
