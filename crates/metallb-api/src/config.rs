@@ -293,7 +293,9 @@ impl LoadBalancerService {
     /// them.
     pub fn fields_hash(&self) -> u64 {
         use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        // The fast fixed hash (see `fast_hash`): a running speaker hashes
+        // every Service on each reload to find the unchanged ones.
+        let mut h = crate::fast_hash::FastHasher::default();
         let r = &*self.record;
         (&r.namespace, &r.name, &r.labels, &*self.namespace_labels).hash(&mut h);
         r.spec.hash(&mut h);

@@ -133,8 +133,12 @@ pub fn load_cached(
     // Merge in file order, finding duplicates across files.
     let mut out = Objects::default();
     let mut errors = Vec::new();
-    // Borrowed keys: nothing is allocated per object.
-    let mut seen: HashMap<(&str, &str, &str), &Source> = HashMap::new();
+    // Borrowed keys: nothing is allocated per object. Hashed with the
+    // fast fixed hash (see `fast_hash`: local input, a collision costs only
+    // a compare): with Services in two files every one of 100k is inserted,
+    // and SipHash was most of that.
+    let mut seen: HashMap<(&str, &str, &str), &Source, crate::fast_hash::FastBuild> =
+        HashMap::default();
     // A kind found in one file only has no duplicate across files (those
     // within a file were found by its load): copied without the map.
     let loaded: Vec<&Objects> = files

@@ -30,10 +30,15 @@ pub struct PoolCounts {
 /// The IPs for `metallb_speaker_announced`: positions (Service, IP) in
 /// the shared Service reports, in the text encoder's series order. Eight
 /// bytes per IP; the labels are written from the reports at scrape time.
+/// The order is found by the first scrape that needs it (shared by every
+/// clone), not by the apply: a reload of a 100k-Service config does not
+/// sort 100k IPs for a list nobody may read before the next reload.
 #[derive(Clone, Debug, Default)]
 pub struct Announced {
     services: Arc<Vec<ServiceReport>>,
-    order: Arc<Vec<(u32, u32)>>,
+    /// Allocations not yet in the state file: left out.
+    held: Arc<BTreeSet<IpAddr>>,
+    order: Arc<std::sync::OnceLock<Vec<(u32, u32)>>>,
 }
 
 impl Announced {
@@ -42,6 +47,20 @@ impl Announced {
     /// orders series: by label values in label-name order, i.e. the IP as
     /// text, then the service (protocol and node are the same for all).
     pub fn of(services: Arc<Vec<ServiceReport>>, held: &BTreeSet<IpAddr>) -> Self {
+        Announced {
+            services,
+            held: Arc::new(held.clone()),
+            order: Arc::default(),
+        }
+    }
+
+    /// The positions in series order, sorted on first use.
+    fn order(&self) -> &[(u32, u32)] {
+        self.order
+            .get_or_init(|| Self::sorted(&self.services, &self.held))
+    }
+
+    fn sorted(services: &[ServiceReport], held: &BTreeSet<IpAddr>) -> Vec<(u32, u32)> {
         // The IP's text, zero-padded: compares as the string does (a
         // shorter text that is a prefix sorts first), built once per entry.
         let text = |ip: &IpAddr| {
@@ -78,23 +97,20 @@ impl Announced {
         // six-times-larger buffer alive for as long as the list.
         let mut order = Vec::with_capacity(keyed.len());
         order.extend(keyed.iter().map(|&(_, i, j)| (i, j)));
-        Announced {
-            services,
-            order: Arc::new(order),
-        }
+        order
     }
 
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.order().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.order().is_empty()
     }
 
     /// (Service report, IP) in series order.
     pub fn iter(&self) -> impl Iterator<Item = (&ServiceReport, IpAddr)> {
-        self.order.iter().filter_map(|&(i, j)| {
+        self.order().iter().filter_map(|&(i, j)| {
             let r = self.services.get(i as usize)?;
             Some((r, *r.ips.get(j as usize)?))
         })

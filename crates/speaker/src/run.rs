@@ -68,6 +68,9 @@ pub(crate) struct Runner {
     /// file's content except for the Services in `unsaved`), kept instead
     /// of a note per Service until the file holds `state`.
     saved_base: Option<Arc<AllocationState>>,
+    /// The allocation decisions of the last state change not logged yet
+    /// (`None`: released), see `Runner::flush_state_log`.
+    state_log: Vec<(String, Option<Allocation>)>,
     /// Routes per session as computed, and as handed to the BGP engine
     /// (the computed ones minus those of unpersisted allocations).
     desired_routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
@@ -101,6 +104,7 @@ impl Runner {
             shared,
             unsaved: BTreeMap::new(),
             saved_base: None,
+            state_log: Vec::new(),
             state,
             desired_routes: BTreeMap::new(),
             handed: BTreeMap::new(),
@@ -305,8 +309,9 @@ impl Runner {
     /// change keep their sessions, and each session gets only the route
     /// difference, after the state file holds every new allocation.
     async fn apply(&mut self, mut d: Desired, warnings: Vec<String>, started: Instant) {
-        // One line per allocation decision that changed: a walk of the old
-        // and new allocations side by side (both in key order), no lookups.
+        // One line per allocation decision that changed (a walk of the old
+        // and new allocations side by side, both in key order, no lookups),
+        // logged once the routes are handed over.
         for sv in &d.services {
             if let Some(reason) = &sv.pending {
                 tracing::warn!(service = %format_args!("{}/{}", sv.namespace, sv.name), %reason, "service pending");
@@ -368,8 +373,12 @@ impl Runner {
             .into_iter()
             .filter(|(k, _)| started_peers.contains(k))
             .collect();
-        self.services = Arc::new(std::mem::take(&mut d.services));
+        let old_services = std::mem::replace(
+            &mut self.services,
+            Arc::new(std::mem::take(&mut d.services)),
+        );
         self.announce().await;
+        self.flush_state_log();
 
         let services = self.services.clone();
         self.shared.update(|v| {
@@ -383,6 +392,12 @@ impl Runner {
             v.warnings = warnings;
             v.last_error.clear();
         });
+        // The previous generation's reports (100k Services: 300k
+        // allocations) are freed off the reload's path, once no view
+        // shares them.
+        if Arc::strong_count(&old_services) == 1 {
+            tokio::task::spawn_blocking(move || drop(old_services));
+        }
     }
 
     /// Hands the L2 node the VIPs of the allocations in force, those not

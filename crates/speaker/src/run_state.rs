@@ -19,6 +19,7 @@ impl Runner {
         let whole = self.unsaved.is_empty() && self.saved_base.is_none();
         let base = self.saved_base.clone();
         let unsaved = &mut self.unsaved;
+        let log = &mut self.state_log;
         let mut note = |key: &str, before: Option<&Allocation>| {
             if !whole {
                 let in_file = base.as_ref().map_or(before, |b| b.services.get(key));
@@ -28,21 +29,21 @@ impl Runner {
         let mut old = self.state.services.iter().peekable();
         for (key, a) in &new.services {
             while let Some((gone, before)) = old.next_if(|(k, _)| *k < key) {
-                tracing::info!(service = %gone, "IP released");
+                log.push((gone.clone(), None));
                 note(gone, Some(before));
             }
             match old.next_if(|(k, _)| *k == key) {
                 Some((_, before)) if before == a => {}
                 before => {
                     if before.is_none_or(|(_, b)| b.ips != a.ips) {
-                        tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated");
+                        log.push((key.clone(), Some(a.clone())));
                     }
                     note(key, before.map(|(_, b)| b));
                 }
             }
         }
         for (gone, before) in old {
-            tracing::info!(service = %gone, "IP released");
+            log.push((gone.clone(), None));
             note(gone, Some(before));
         }
         let old = std::mem::replace(&mut self.state, Arc::new(new));
@@ -60,27 +61,55 @@ impl Runner {
             if before == new.as_ref() {
                 continue;
             }
-            match &new {
-                None => tracing::info!(service = %key, "IP released"),
-                Some(a) if before.is_none_or(|b| b.ips != a.ips) => {
-                    tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated")
-                }
-                Some(_) => {}
-            }
-            let in_file = match &self.saved_base {
-                Some(b) => b.services.get(&key),
-                None => before,
-            };
-            note_unsaved(&mut self.unsaved, &key, in_file);
             match new {
                 Some(a) => {
+                    let logged = before.is_none_or(|b| b.ips != a.ips);
+                    let in_file = match &self.saved_base {
+                        Some(b) => b.services.get(&key),
+                        None => before,
+                    };
+                    note_unsaved(&mut self.unsaved, &key, in_file);
+                    if logged {
+                        self.state_log.push((key.clone(), Some(a.clone())));
+                    }
                     state.services.insert(key, a);
                 }
                 None => {
-                    state.services.remove(&key);
+                    // Released: the allocation moves from the state to
+                    // `unsaved` when that is the file's copy (no clone of
+                    // key or allocation: a withdraw-all releases 100k).
+                    let Some((k, before)) = state.services.remove_entry(&key) else {
+                        continue;
+                    };
+                    if !self.unsaved.contains_key(&key) {
+                        let in_file = match &self.saved_base {
+                            Some(b) => b.services.get(&key).cloned(),
+                            None => Some(before),
+                        };
+                        self.unsaved.insert(k, in_file);
+                    }
+                    self.state_log.push((key, None));
                 }
             }
         }
+    }
+
+    /// Logs the allocation decisions of the last state change, one line
+    /// per Service as before: `IP allocated` (with its IPs and pool) or
+    /// `IP released`. Called once the routes are handed to the BGP engine,
+    /// so a withdraw-all's 100k lines are formatted while the withdrawals
+    /// go out, not before.
+    pub(super) fn flush_state_log(&mut self) {
+        for (key, a) in self.state_log.drain(..) {
+            match a {
+                Some(a) => {
+                    tracing::info!(service = %key, ips = ?a.ips, pool = a.pool.as_str(), "IP allocated")
+                }
+                None => tracing::info!(service = %key, "IP released"),
+            }
+        }
+        // A withdraw-all's list is not kept for the process's life.
+        self.state_log.shrink_to(64);
     }
 }
 
