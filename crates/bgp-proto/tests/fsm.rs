@@ -11,6 +11,8 @@ use proptest::prelude::*;
 
 #[path = "fsm/details.rs"]
 mod details;
+#[path = "fsm/graceful.rs"]
+mod graceful;
 
 const LOCAL_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const REMOTE_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
