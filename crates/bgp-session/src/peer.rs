@@ -58,6 +58,8 @@ pub(crate) enum PeerCmd {
     Accepted(TcpStream),
     Stop {
         reason: String,
+        /// Leave the routes stale at the helper (graceful restart).
+        for_restart: bool,
         done: oneshot::Sender<()>,
     },
 }
@@ -143,6 +145,12 @@ impl PeerTask {
         }
     }
 
+    /// Marks the FSM as restarting (the R bit of its first OPENs).
+    pub(crate) fn restarting(mut self, restarting: bool) -> Self {
+        self.fsm.set_restarting(restarting);
+        self
+    }
+
     pub(crate) async fn run(mut self, mut cmds: mpsc::Receiver<PeerCmd>) {
         self.feed(FsmEvent::Start);
         loop {
@@ -158,8 +166,12 @@ impl PeerTask {
                             self.status().connections_rejected += 1;
                         }
                     }
-                    Some(PeerCmd::Stop { reason, done }) => {
-                        self.feed(FsmEvent::Stop { reason });
+                    Some(PeerCmd::Stop { reason, for_restart, done }) => {
+                        self.feed(if for_restart {
+                            FsmEvent::StopForRestart { reason }
+                        } else {
+                            FsmEvent::Stop { reason }
+                        });
                         self.flush_and_close().await;
                         let _ = done.send(());
                         return;
