@@ -67,13 +67,21 @@ for v in "${kept[@]}" "$gone"; do
 done
 log "ok: BIRD holds all 4 VIPs as stale while the speaker is down"
 rm "$cfg/svc-gone.yaml"
+gr_config "$cfg" true late=198.51.100.9
 sleep 1
 speaker_start sp node "$cfg" NodeA --state-file "$state"
 up
+# RFC 4724 §4.1: the restarted speaker's OPEN has the Restart State bit.
+for p in oxlb4 oxlb6; do
+  bird_proto_matches router $p 'Restart recovery' \
+    || { bird_cmd router show protocols all $p >&2; die "BIRD $p: the restarted speaker's OPEN lacks the R bit (no 'Restart recovery')"; }
+done
+log "ok: the restarted speaker's OPENs carry the R bit (BIRD: Restart recovery)"
 for v in "${kept[@]}"; do
   wait_until 15 gr_poll_has "$v" fresh || die "$v not refreshed after the restart: $(gr_last_poll)"
 done
 wait_until 15 gr_poll_lacks "$gone" || die "$gone (deleted while down) still in BIRD after End-of-RIB: $(gr_last_poll)"
+log "ok: $gone (deleted while down) flushed at End-of-RIB"
 sleep 0.5
 t_end=$(gr_now)
 python3 "$GR_POLL" always "$GR_LOG" "$t_kill" "$t_end" "${kept[@]}" >"$E2E_TMP/always.out" \
@@ -84,6 +92,14 @@ log "ok: no kept VIP ever missing across kill -9 + restart: $(cat "$E2E_TMP/alwa
 log "measure: GR on, kill -9 + restart: longest absence of ${kept[0]} = $(python3 "$GR_POLL" gap "$GR_LOG" "$t_kill" "${kept[0]}") s"
 grep -q 'graceful restart: re-announcing the persisted allocations first' "$E2E_TMP/sp/log" \
   || speaker_die sp "the restarted speaker did not log its restart hold"
+# default/late, created while the speaker was down, goes out after End-of-RIB.
+late=$(speaker_status sp | jq -r '.services[] | select(.name == "late") | .ips[0] + "/32"')
+[[ $late == 198.51.100.* ]] || speaker_die sp "no IPv4 address for default/late: '$late'"
+wait_until 10 gr_poll_has "$late" fresh || speaker_die sp "$late (created while down) not in BIRD after End-of-RIB: $(gr_last_poll)"
+grep -q 'End-of-RIB sent to every peer; announcing new allocations' "$E2E_TMP/sp/log" \
+  || speaker_die sp "the restarted speaker did not release new allocations after End-of-RIB"
+log "ok: $late (new while down) announced after End-of-RIB"
+kept+=("$late")
 
 # ---- 3. SIGUSR2: exit for a restart, routes kept stale ----
 t_usr2=$(gr_now)

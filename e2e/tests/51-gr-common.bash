@@ -7,7 +7,8 @@
 # gr_config DIR GR(true|false) [SERVICE...]: the MetalLB objects: pools
 #   198.51.100.0/28 and 2001:db8:100::/124, BGPPeers tor-v4/tor-v6 with
 #   enableGracefulRestart GR, one BGPAdvertisement, and per SERVICE a file
-#   svc-SERVICE.yaml (a name ending in -v6 is an IPv6 Service).
+#   svc-SERVICE.yaml (a name ending in -v6 is an IPv6 Service; NAME=IP
+#   asks for that address).
 # gr_topology: the namespaces and the link.
 # gr_poll_start KIND WHERE: start 51-gr-poll.py (every 50 ms) into $GR_LOG.
 # gr_poll_stop: stop it (stop file), wait for it.
@@ -50,9 +51,12 @@ Y
   for s in "$@"; do
     if [[ $s == *-v6 ]]; then
       printf 'apiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: default}\nspec: {type: LoadBalancer, ipFamilies: [IPv6], ipFamilyPolicy: SingleStack, ports: [{port: 80, protocol: TCP}]}\n' "$s"
+    elif [[ $s == *=* ]]; then
+      # NAME=IP: a Service asking for that address.
+      printf 'apiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: default}\nspec: {type: LoadBalancer, loadBalancerIP: %s, ports: [{port: 80, protocol: TCP}]}\n' "${s%%=*}" "${s#*=}"
     else
       printf 'apiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: default}\nspec: {type: LoadBalancer, ports: [{port: 80, protocol: TCP}]}\n' "$s"
-    fi >"$dir/svc-$s.yaml"
+    fi >"$dir/svc-${s%%=*}.yaml"
   done
 }
 

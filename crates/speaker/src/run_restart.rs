@@ -14,7 +14,9 @@ use super::Runner;
 /// The allocations of the state file the process started with, whose
 /// routes alone go out until every session has sent its End-of-RIB.
 pub(super) struct RestartHold {
-    persisted: BTreeSet<IpAddr>,
+    /// (Service, address) pairs: an address the file gave to a Service that
+    /// is gone now and that another Service took is a new allocation too.
+    persisted: BTreeSet<(String, IpAddr)>,
     /// After the restart time the helper has flushed our stale routes
     /// anyway: nothing is gained by holding new ones longer.
     until: Instant,
@@ -24,11 +26,11 @@ impl Runner {
     /// Starts the restart hold: the state as loaded is what was announced
     /// before the restart.
     pub(super) fn begin_restart(&mut self, restart_time: Duration) {
-        let persisted: BTreeSet<IpAddr> = self
+        let persisted: BTreeSet<(String, IpAddr)> = self
             .state
             .services
-            .values()
-            .flat_map(|a| a.ips.iter().copied())
+            .iter()
+            .flat_map(|(svc, a)| a.ips.iter().map(move |ip| (svc.clone(), *ip)))
             .collect();
         tracing::info!(
             addresses = persisted.len(),
@@ -47,8 +49,12 @@ impl Runner {
     pub(super) fn held(&self) -> BTreeSet<IpAddr> {
         let mut held = self.unpersisted();
         if let Some(r) = &self.restart {
-            for a in self.state.services.values() {
-                held.extend(a.ips.iter().filter(|ip| !r.persisted.contains(ip)));
+            for (svc, a) in &self.state.services {
+                held.extend(
+                    a.ips
+                        .iter()
+                        .filter(|ip| !r.persisted.contains(&(svc.clone(), **ip))),
+                );
             }
         }
         held

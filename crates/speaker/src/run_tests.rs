@@ -440,6 +440,15 @@ async fn after_a_restart_new_allocations_wait_until_every_peer_sent_end_of_rib_o
             pool: "default".into(),
         },
     );
+    // default/gone was deleted while the speaker was down; its address is
+    // free for default/new, which is still a new allocation.
+    previous.services.insert(
+        "default/gone".into(),
+        crate::state::Allocation {
+            ips: vec!["192.0.2.0".parse().unwrap()],
+            pool: "default".into(),
+        },
+    );
     let mut r = runner(&cfg, Some(state_file.clone()), previous).await;
     r.begin_restart(Duration::from_secs(120));
     r.reload("test", false).await;
