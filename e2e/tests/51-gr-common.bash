@@ -103,3 +103,26 @@ gr_poll_lacks() {
   jq -e '.ok' <<<"$last" >/dev/null || return 2
   jq -e --arg p "$1" '.routes | has($p) | not' <<<"$last" >/dev/null
 }
+
+# gr_frr_start NAME NS < bgpd.conf: zebra, then bgpd talking to it (the
+# harness's frr_start runs bgpd -Z; with zebra bgpd resolves IPv6
+# link-local next hops on the interface). bgpd's vty socket is in the
+# daemon dir, so frr_cmd NAME works. zebra (registered as NAME-zebra) runs
+# as user frr (it refuses root, which is not in the frrvty group), with its
+# files in its own dir owned by frr.
+gr_frr_start() {
+  local name=$1 ns=$2 d z
+  require /usr/lib/frr/zebra /usr/lib/frr/bgpd vtysh jq
+  d=$(daemon_dir "$name"); cat >"$d/bgpd.conf"
+  z=$(daemon_dir "$name-zebra"); : >"$z/zebra.conf"
+  chmod 711 "$E2E_TMP"; chown -R frr:frr "$z"
+  spawn "$ns" "$z/log" "${_E2E_UTS[@]}" "$name" /usr/lib/frr/zebra -u frr -g frr \
+    -f "$z/zebra.conf" -z "$z/zserv.api" -i "$z/zebra.pid" --vty_socket "$z" -A 127.0.0.1 -P 0 --log stdout
+  _daemon_started "$name-zebra" "$ns" "$E2E_LAST_PID"
+  wait_until 10 test -S "$z/zserv.api" || { daemon_log "$name-zebra" >&2; die "$name: zebra did not open $z/zserv.api"; }
+  spawn "$ns" "$d/log" "${_E2E_UTS[@]}" "$name" /usr/lib/frr/bgpd -S -n -u root -g root -z "$z/zserv.api" \
+    -f "$d/bgpd.conf" -i "$d/bgpd.pid" --vty_socket "$d" -A 127.0.0.1 -P 0 --log stdout
+  _daemon_started "$name" "$ns" "$E2E_LAST_PID"
+  _daemon_wait_ready "$name" 10 vtysh --vty_socket "$d" -d bgpd -c 'show bgp summary'
+  daemon_alive "$name-zebra" || { daemon_log "$name-zebra" >&2; die "$name: zebra died"; }
+}
