@@ -10,6 +10,8 @@
 #     RFC 8538 §4): routes stay, stale; the restart refreshes them.
 #  4. SIGTERM (no restart intent): Hard Reset (RFC 8538 §3), routes
 #     withdrawn at once, never stale.
+#  5. control, graceful restart off: kill -9 + restart, the VIP does leave
+#     FRR's RIB (the poller sees a disappearance); the gap is measured.
 set -euo pipefail
 E2E_TEST_NAME=51-gr-frr
 source "$(dirname "$0")/../lib/daemons.sh"
@@ -127,5 +129,27 @@ log "ok: SIGTERM withdrew every VIP within $(python3 -c "import time; print('%.2
 info=$(frr_cmd router "show bgp neighbors 192.0.2.1")
 grep -Eiq 'Hard Reset' <<<"$info" || { echo "$info" >&2; die "FRR did not record a Hard Reset from the speaker"; }
 log "ok: FRR recorded: $(grep -Ei 'hard reset' <<<"$info" | head -2 | xargs)"
+
+# ---- 5. control, graceful restart off: kill -9 + restart 1 s later ----
+gr_config "$cfg" false
+speaker_start sp node "$cfg" NodeA --state-file "$state"
+up
+for v in "${kept[@]}"; do
+  wait_until 15 gr_poll_has "$v" fresh || die "GR off: FRR did not learn $v: $(gr_last_poll)"
+done
+sleep 0.5
+t_kill=$(gr_now)
+kill -9 "$(daemon_pid sp)"; wait "$(daemon_pid sp)" 2>/dev/null || true
+sleep 1
+speaker_start sp node "$cfg" NodeA --state-file "$state"
+up
+for v in "${kept[@]}"; do
+  wait_until 15 gr_poll_has "$v" fresh || die "GR off: $v not back after the restart: $(gr_last_poll)"
+done
+sleep 0.3
 gr_poll_stop
+gap=$(python3 "$GR_POLL" gap "$GR_LOG" "$t_kill" "${kept[0]}")
+awk -v g="$gap" 'BEGIN { exit !(g > 0) }' || die "control: without graceful restart the VIP should have left FRR (gap $gap s): the poller would be blind"
+log "measure: FRR, GR off, kill -9 + restart 1 s later: ${kept[0]} absent for $gap s"
+speaker_stop sp
 log "PASS"
