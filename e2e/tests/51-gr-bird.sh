@@ -8,6 +8,7 @@
 #     the speaker was down, they are fresh again after End-of-RIB, and the
 #     dropped VIP is gone after End-of-RIB.
 #  3. SIGUSR2 (exit for a restart): routes stay, stale; restart refreshes them.
+#     Same for SIGTERM with --graceful-restart-on-exit.
 #  4. SIGTERM (no restart intent): the routes are withdrawn at once (Hard
 #     Reset, or the Cease BIRD takes as such), not left stale.
 set -euo pipefail
@@ -119,6 +120,31 @@ sleep 0.3
 python3 "$GR_POLL" always "$GR_LOG" "$t_usr2" "$(gr_now)" "${kept[@]}" >"$E2E_TMP/always2.out" \
   || { cat "$E2E_TMP/always2.out" >&2; die "a VIP disappeared across SIGUSR2 + restart"; }
 log "ok: no VIP missing across SIGUSR2 + restart: $(cat "$E2E_TMP/always2.out")"
+
+# ---- 3b. --graceful-restart-on-exit: SIGTERM exits for a restart too ----
+speaker_stop sp >/dev/null 2>&1 || die "SIGTERM of the speaker failed"
+for v in "${kept[@]}"; do
+  wait_until 3 gr_poll_lacks "$v" || die "$v still in BIRD 3 s after SIGTERM: $(gr_last_poll)"
+done
+speaker_start sp node "$cfg" NodeA --state-file "$state" --graceful-restart-on-exit
+up
+for v in "${kept[@]}"; do
+  wait_until 15 gr_poll_has "$v" fresh || die "$v not announced after the start: $(gr_last_poll)"
+done
+t_term=$(gr_now)
+speaker_stop sp
+for v in "${kept[@]}"; do
+  wait_until 10 gr_poll_has "$v" stale || die "$v not kept stale after SIGTERM with --graceful-restart-on-exit: $(gr_last_poll)"
+done
+speaker_start sp node "$cfg" NodeA --state-file "$state"
+up
+for v in "${kept[@]}"; do
+  wait_until 15 gr_poll_has "$v" fresh || die "$v not refreshed after the restart: $(gr_last_poll)"
+done
+sleep 0.3
+python3 "$GR_POLL" always "$GR_LOG" "$t_term" "$(gr_now)" "${kept[@]}" >"$E2E_TMP/always3.out" \
+  || { cat "$E2E_TMP/always3.out" >&2; die "a VIP disappeared across SIGTERM (--graceful-restart-on-exit) + restart"; }
+log "ok: with --graceful-restart-on-exit SIGTERM left the VIPs stale, none missing: $(cat "$E2E_TMP/always3.out")"
 
 # ---- 4. SIGTERM without restart intent: withdrawn at once ----
 speaker_stop sp
