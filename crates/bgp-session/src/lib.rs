@@ -24,7 +24,7 @@ pub mod status;
 pub mod transport;
 
 pub use peer::PeerSettings;
-pub use status::{MessageCounts, PeerStatus};
+pub use status::{GracefulRestartStatus, MessageCounts, PeerStatus};
 pub use transport::Endpoint;
 
 use peer::{PeerCmd, PeerTask};

@@ -458,6 +458,7 @@ impl PeerTask {
                     st.prefixes_announced = 0;
                     st.hold_time = None;
                     st.keepalive = None;
+                    st.graceful_restart = None;
                 }
                 let text = match &reason {
                     DownReason::Sent(n) => format!("sent {n}"),
@@ -545,6 +546,18 @@ impl PeerTask {
             st.established_at = Some(started);
             st.established_count += 1;
             st.hold_time = Some(negotiated.hold_time);
+            st.graceful_restart = match (
+                self.settings.fsm.graceful_restart,
+                &negotiated.peer_graceful_restart,
+            ) {
+                (Some(ours), Some(theirs)) => Some(crate::status::GracefulRestartStatus {
+                    restart_time: ours
+                        .restart_time
+                        .min(bgp_proto::fsm::graceful::MAX_RESTART_TIME),
+                    notification: theirs.notification,
+                }),
+                _ => None,
+            };
             st.keepalive = Some(negotiated.keepalive);
             st.local_address = Some(local.to_string());
             st.prefixes_desired = self.rib.desired_len() as u64;

@@ -203,10 +203,17 @@ async fn received_on_leaving(b: &Speaker) -> String {
 #[tokio::test]
 async fn shutdown_with_graceful_restart_on_both_sides_sends_a_hard_reset() {
     let (a, b) = pair_with(Some(GracefulRestartConfig::default())).await;
-    wait_for(&b, "B established", |s| {
+    let s = wait_for(&b, "B established", |s| {
         s.state == SessionState::Established
     })
     .await;
+    assert_eq!(
+        s.graceful_restart,
+        Some(bgp_session::GracefulRestartStatus {
+            restart_time: 120,
+            notification: true
+        })
+    );
     a.shutdown("node drained").await;
     let text = received_on_leaving(&b).await;
     assert!(
