@@ -56,6 +56,12 @@ for p in oxlb4 oxlb6; do
   log "ok: BIRD $p sees our graceful restart capability: $(xargs <<<"$caps")"
 done
 
+for p in 192.0.2.2 2001:db8:1::2; do
+  got=$(speaker_session sp "$p" '.graceful_restart | "\(.restart_time) \(.notification)"') || speaker_die sp "/status query failed"
+  [[ $got == "120 false" ]] || speaker_die sp "/status session $p graceful_restart: '$got', want restart time 120, no N bit (BIRD sets none)"
+done
+log "ok: /status shows graceful restart negotiated (120 s, no N bit from BIRD) on both sessions"
+
 # ---- 2. kill -9, config edited while down, restart within the restart time ----
 gr_poll_start bird "$E2E_TMP/router/bird.ctl"
 sleep 0.5

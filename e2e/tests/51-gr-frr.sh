@@ -68,6 +68,11 @@ for p in "${peers[@]}"; do
   done
 done
 log "ok: FRR sees our graceful restart capability with the N bit and restart time 120 on both sessions"
+for p in 192.0.2.2 2001:db8:1::2; do
+  got=$(speaker_session sp "$p" '.graceful_restart | "\(.restart_time) \(.notification)"') || speaker_die sp "/status query failed"
+  [[ $got == "120 true" ]] || speaker_die sp "/status session $p graceful_restart: '$got', want restart time 120 and the N bit"
+done
+log "ok: /status shows graceful restart negotiated (120 s, N bit) on both sessions"
 
 gr_poll_start frr "$E2E_TMP/router"
 for v in "${vips[@]}"; do
