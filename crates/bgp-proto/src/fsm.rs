@@ -281,17 +281,6 @@ impl SessionFsm {
         }
     }
 
-    /// Marks this peer's next OPENs as sent by a restarting speaker (RFC
-    /// 4724 §4.1 R bit), until a session is established.
-    pub fn set_restarting(&mut self, restarting: bool) {
-        self.restarting = restarting;
-    }
-
-    /// True while our OPENs carry the R bit.
-    pub fn restarting(&self) -> bool {
-        self.restarting
-    }
-
     /// Connections closed on arrival because the peer already had one in
     /// that direction, or an established session.
     pub fn rejected_connections(&self) -> u64 {
@@ -414,44 +403,6 @@ impl SessionFsm {
                 }
             }
         }
-    }
-
-    /// Ends every connection and goes Idle until the next Start. Each
-    /// connection is told why (an Administrative Shutdown, inside a Hard
-    /// Reset where RFC 8538 asks for one) unless `for_restart` and the
-    /// session negotiated graceful restart ([`graceful::restart_notification`]).
-    fn stop(&mut self, reason: &str, for_restart: bool, out: &mut Vec<Action>) {
-        self.started = false;
-        let was_up = self.established().is_some();
-        let plan: Vec<(ConnId, Option<Notification>)> = self
-            .conns
-            .iter()
-            .map(|c| {
-                let n = match (&c.negotiated, c.state) {
-                    (Some(neg), ConnState::Established) if for_restart => {
-                        graceful::restart_notification(&self.config, neg, reason)
-                    }
-                    (neg, _) => Some(graceful::outgoing(
-                        &self.config,
-                        neg.as_ref(),
-                        Notification::admin_shutdown(reason),
-                    )),
-                };
-                (c.id, n)
-            })
-            .collect();
-        for (id, n) in plan {
-            if let Some(n) = n {
-                out.push(Action::Send(id, Message::Notification(n)));
-            }
-            self.drop_conn(id, out);
-        }
-        if was_up {
-            out.push(Action::Down(DownReason::Stopped));
-        }
-        out.push(Action::CancelTimer(Timer::ConnectRetry));
-        self.dialing = false;
-        self.base = SessionState::Idle;
     }
 
     fn conn(&self, id: ConnId) -> Option<&Conn> {
