@@ -63,7 +63,7 @@ for p in "${peers[@]}"; do
   af="IPv4 Unicast"; [[ $p == *:* ]] && af="IPv6 Unicast"
   info=$(frr_cmd router "show bgp neighbors $p") || die "vtysh failed"
   for want in 'Graceful Restart Capability: advertised and received' 'Remote Restart timer is 120 seconds' \
-      "$af\\(preserved\\)" 'Remote GR Mode: Restart' 'N bit: True'; do
+      "$af\\(preserved\\)" 'Remote GR Mode: Restart' 'N bit: True' 'R bit: False'; do
     grep -Eq -- "$want" <<<"$info" || { echo "$info" >&2; die "FRR $p: '$want' not in show bgp neighbors"; }
   done
 done
@@ -91,6 +91,12 @@ rm "$cfg/svc-gone.yaml"
 sleep 1
 speaker_start sp node "$cfg" NodeA --state-file "$state"
 up
+# RFC 4724 §4.1: the restarted speaker's OPEN has the Restart State bit.
+for p in "${peers[@]}"; do
+  frr_cmd router "show bgp neighbors $p" | grep -q 'R bit: True' \
+    || { frr_cmd router "show bgp neighbors $p" >&2; die "FRR $p: the restarted speaker's OPEN lacks the R bit"; }
+done
+log "ok: FRR saw the R bit in the restarted speaker's OPENs"
 for v in "${kept[@]}"; do
   wait_until 15 gr_poll_has "$v" fresh || die "$v still stale (or missing) after the restart: $(gr_last_poll)"
 done
