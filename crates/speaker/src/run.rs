@@ -473,6 +473,18 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
         }
         None => (None, AllocationState::default()),
     };
+    // Installed before anything starts: a SIGTERM during start-up waits
+    // for the loop below (a clean Cease) instead of killing the process,
+    // which routers with graceful restart would take for a crash.
+    let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr2)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined2()),
+    ) else {
+        eprintln!("oxlb-speaker: cannot install signal handlers");
+        return 1;
+    };
     let speaker = match Speaker::bind(&args.bgp_listen).await {
         Ok(s) => s,
         Err(e) => {
@@ -543,15 +555,6 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     }
     tracing::info!(node = %args.node_name, config = %args.config.display(), "oxlb-speaker running");
 
-    let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr2)) = (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::user_defined2()),
-    ) else {
-        eprintln!("oxlb-speaker: cannot install signal handlers");
-        return 1;
-    };
     let mut seen = fingerprint(&args.config);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let for_restart = loop {
