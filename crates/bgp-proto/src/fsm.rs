@@ -24,10 +24,12 @@ use crate::types::{Family, SessionParams};
 use crate::update::Update;
 
 mod config;
+pub mod graceful;
 mod receive;
 pub mod redial;
 
 pub use config::SessionConfig;
+pub use graceful::GracefulRestartConfig;
 
 /// RFC 4271 §8.2.2: the hold time used while waiting for the peer's OPEN.
 pub const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
@@ -121,6 +123,12 @@ pub enum FsmEvent {
     /// Stop the peer: Cease / Administrative Shutdown with this reason on
     /// every open connection, then Idle until the next [`FsmEvent::Start`].
     Stop {
+        reason: String,
+    },
+    /// Stop the peer meaning to come back within the restart time: the
+    /// helper keeps our routes as stale (see [`graceful`]). Without
+    /// graceful restart negotiated it is the same as [`FsmEvent::Stop`].
+    StopForRestart {
         reason: String,
     },
     TimerExpired(Timer),
@@ -241,6 +249,10 @@ pub struct SessionFsm {
     /// Connections closed on arrival (a second inbound connection, or any
     /// connection while established).
     rejected: u64,
+    /// The R bit of our next OPENs (RFC 4724 §4.1): set by the driver when
+    /// the process restarted with routes it had announced, cleared when a
+    /// session is established.
+    restarting: bool,
 }
 
 fn state_of(c: ConnState) -> SessionState {
@@ -265,6 +277,7 @@ impl SessionFsm {
             flaps: 0,
             hold_down: Duration::ZERO,
             rejected: 0,
+            restarting: false,
         }
     }
 
@@ -323,24 +336,8 @@ impl SessionFsm {
                 self.hold_down = Duration::ZERO;
                 self.begin(out);
             }
-            FsmEvent::Stop { reason } => {
-                self.started = false;
-                let ids: Vec<ConnId> = self.conns.iter().map(|c| c.id).collect();
-                let was_up = self.established().is_some();
-                for id in ids {
-                    out.push(Action::Send(
-                        id,
-                        Message::Notification(Notification::admin_shutdown(&reason)),
-                    ));
-                    self.drop_conn(id, out);
-                }
-                if was_up {
-                    out.push(Action::Down(DownReason::Stopped));
-                }
-                out.push(Action::CancelTimer(Timer::ConnectRetry));
-                self.dialing = false;
-                self.base = SessionState::Idle;
-            }
+            FsmEvent::Stop { reason } => self.stop(&reason, false, out),
+            FsmEvent::StopForRestart { reason } => self.stop(&reason, true, out),
             FsmEvent::TimerExpired(t) => self.timer(now, t, out),
             FsmEvent::Connected(id) => {
                 self.dialing = false;
@@ -457,6 +454,10 @@ impl SessionFsm {
     fn lose(&mut self, now: Instant, id: ConnId, loss: Loss, out: &mut Vec<Action>) {
         let Some(c) = self.conn(id) else { return };
         let (state, up_since) = (c.state, c.up_since);
+        let loss = match loss {
+            Loss::Sent(n) => Loss::Sent(graceful::outgoing(&self.config, c.negotiated.as_ref(), n)),
+            other => other,
+        };
         if let Loss::Sent(n) = &loss {
             out.push(Action::Send(id, Message::Notification(n.clone())));
         }
@@ -506,7 +507,10 @@ impl SessionFsm {
     }
 
     fn open_conn(&mut self, now: Instant, id: ConnId, dir: Direction, out: &mut Vec<Action>) {
-        out.push(Action::Send(id, Message::Open(self.config.open())));
+        out.push(Action::Send(
+            id,
+            Message::Open(self.config.open_with(self.restarting)),
+        ));
         // RFC 4271 §8.2.2: a large hold time until the peer's OPEN arrives.
         out.push(Action::ArmTimer(Timer::Hold(id), OPEN_HOLD_TIME));
         self.conns.push(Conn {

@@ -298,6 +298,33 @@ impl Notification {
         Notification::new(ErrorCode::Cease(sub), data.freeze())
     }
 
+    /// RFC 8538 §3: Cease / Hard Reset carrying `inner`. The data is the
+    /// encapsulated NOTIFICATION's code, subcode and data:
+    //  +--------+--------+--------------------------+
+    //  | ErrCode| Subcode| Data (variable)          |
+    //  +--------+--------+--------------------------+
+    pub fn hard_reset(inner: &Notification) -> Self {
+        let mut data = BytesMut::with_capacity(inner.body_len());
+        inner.encode_body(&mut data);
+        Notification {
+            code: ErrorCode::Cease(CeaseSubcode::HardReset),
+            data: data.freeze(),
+            field: inner.field,
+        }
+    }
+
+    /// RFC 8538 §3: the NOTIFICATION a Hard Reset encapsulates, if this is
+    /// a Hard Reset whose data holds at least a code and a subcode.
+    pub fn hard_reset_inner(&self) -> Option<Notification> {
+        if self.code != ErrorCode::Cease(CeaseSubcode::HardReset) || self.data.len() < 2 {
+            return None;
+        }
+        Some(Notification::new(
+            ErrorCode::from_pair(self.data[0], self.data[1]),
+            self.data.slice(2..),
+        ))
+    }
+
     /// RFC 9003 §2: the shutdown communication of an Administrative Shutdown
     /// or Reset, if the data holds a well-formed one.
     pub fn shutdown_communication(&self) -> Option<&str> {
@@ -349,7 +376,9 @@ impl fmt::Display for Notification {
         if !self.field.is_empty() {
             write!(f, " in {}", self.field)?;
         }
-        if let Some(text) = self.shutdown_communication() {
+        if let Some(inner) = self.hard_reset_inner() {
+            write!(f, " of [{inner}]")?;
+        } else if let Some(text) = self.shutdown_communication() {
             write!(f, ": \"{}\"", text.escape_debug())?;
         } else if !self.data.is_empty() {
             write!(f, ", data [{}]", hex_preview(&self.data))?;

@@ -11,6 +11,8 @@ use proptest::prelude::*;
 
 #[path = "fsm/details.rs"]
 mod details;
+#[path = "fsm/graceful.rs"]
+mod graceful;
 
 const LOCAL_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const REMOTE_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -562,6 +564,20 @@ fn arb_message() -> impl Strategy<Value = Message> {
         (60000u32..=65535, 0u16..200, any::<u32>())
             .prop_map(|(a, h, id)| Message::Open(peer_open(a, h, Ipv4Addr::from(id)))),
         Just(Message::Open(peer_open(64513, 90, REMOTE_ID))),
+        any::<bool>().prop_map(|n| {
+            let mut o = peer_open(64513, 90, REMOTE_ID);
+            o.params
+                .push(bgp_proto::open::OptionalParameter::Capabilities(vec![
+                    Capability::GracefulRestart(bgp_proto::capability::GracefulRestart {
+                        restarting: false,
+                        notification: n,
+                        other_flags: 0,
+                        restart_time: 120,
+                        families: vec![],
+                    }),
+                ]));
+            Message::Open(o)
+        }),
         Just(Message::Notification(Notification::cease(
             bgp_proto::notification::CeaseSubcode::AdministrativeReset
         ))),
@@ -582,6 +598,7 @@ fn arb_event() -> impl Strategy<Value = FsmEvent> {
     prop_oneof![
         Just(FsmEvent::Start),
         Just(FsmEvent::Stop { reason: "x".into() }),
+        Just(FsmEvent::StopForRestart { reason: "x".into() }),
         timer.prop_map(FsmEvent::TimerExpired),
         conn.clone().prop_map(FsmEvent::Connected),
         Just(FsmEvent::ConnectFailed),
@@ -600,10 +617,13 @@ proptest! {
     fn no_event_sequence_panics_or_breaks_the_invariants(
         events in proptest::collection::vec((arb_event(), 0u64..200), 1..60),
         passive in any::<bool>(),
+        gr in any::<bool>(),
     ) {
         let mut cfg = config();
         cfg.passive = passive;
+        cfg.graceful_restart = gr.then(GracefulRestartConfig::default);
         let mut p = SessionFsm::new(cfg);
+        p.set_restarting(gr);
         let mut now = Instant::now();
         let mut established_conns = 0usize;
         for (e, dt) in events {

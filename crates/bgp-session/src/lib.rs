@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,7 @@ pub mod status;
 pub mod transport;
 
 pub use peer::PeerSettings;
-pub use status::{MessageCounts, PeerStatus};
+pub use status::{GracefulRestartStatus, MessageCounts, PeerStatus};
 pub use transport::Endpoint;
 
 use peer::{PeerCmd, PeerTask};
@@ -61,6 +62,8 @@ struct Inner {
     peers: Mutex<HashMap<String, PeerEntry>>,
     events: broadcast::Sender<SessionEvent>,
     listeners: Vec<Arc<TcpListener>>,
+    /// New peers' OPENs carry the graceful restart R bit (RFC 4724 §4.1).
+    restarting: AtomicBool,
 }
 
 /// Why a peer could not be added.
@@ -170,6 +173,7 @@ impl Speaker {
                 peers: Mutex::new(HashMap::new()),
                 events,
                 listeners,
+                restarting: AtomicBool::new(false),
             }),
         };
         for l in &speaker.inner.listeners {
@@ -282,7 +286,8 @@ impl Speaker {
             table.clone(),
             status.clone(),
             self.inner.events.clone(),
-        );
+        )
+        .restarting(self.inner.restarting.load(Ordering::Relaxed));
         tokio::spawn(task.run(rx));
         lock(&self.inner.peers).insert(
             settings.name.clone(),
@@ -300,6 +305,12 @@ impl Speaker {
     /// Stops a peer with Cease / Peer De-configured semantics (an
     /// administrative shutdown carrying `reason`) and forgets it.
     pub async fn remove_peer(&self, name: &str, reason: &str) {
+        self.stop_peer(name, reason, false).await
+    }
+
+    /// Stops and forgets a peer; `for_restart`: the helper keeps its routes
+    /// as stale (`FsmEvent::StopForRestart`).
+    async fn stop_peer(&self, name: &str, reason: &str, for_restart: bool) {
         let entry = lock(&self.inner.peers).remove(name);
         if let Some(e) = entry {
             if e.settings.endpoint.password.is_some() {
@@ -311,6 +322,7 @@ impl Speaker {
             if e.cmds
                 .send(PeerCmd::Stop {
                     reason: reason.to_string(),
+                    for_restart,
                     done,
                 })
                 .await
@@ -388,10 +400,29 @@ impl Speaker {
     }
 
     /// Sends Cease / Administrative Shutdown with `reason` to every peer
-    /// and waits for the NOTIFICATIONs to be written.
+    /// (inside a Hard Reset where both sides set the RFC 8538 N bit, so a
+    /// graceful restart helper flushes our routes at once) and waits for
+    /// the NOTIFICATIONs to be written.
     pub async fn shutdown(&self, reason: &str) {
         for name in self.peer_names() {
             self.remove_peer(&name, reason).await;
         }
+    }
+
+    /// Leaves every peer meaning to come back within the restart time:
+    /// where graceful restart was negotiated the router keeps our routes
+    /// as stale until the next session's End-of-RIB (or the restart time);
+    /// elsewhere this is [`shutdown`](Self::shutdown).
+    pub async fn shutdown_for_restart(&self, reason: &str) {
+        for name in self.peer_names() {
+            self.stop_peer(&name, reason, true).await;
+        }
+    }
+
+    /// Peers added from now on send the graceful restart R bit in their
+    /// OPENs until their first session is up (RFC 4724 §4.1): set it at
+    /// start-up when the process restarted with routes it had announced.
+    pub fn set_restarting(&self, restarting: bool) {
+        self.inner.restarting.store(restarting, Ordering::Relaxed);
     }
 }

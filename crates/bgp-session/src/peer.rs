@@ -58,6 +58,8 @@ pub(crate) enum PeerCmd {
     Accepted(TcpStream),
     Stop {
         reason: String,
+        /// Leave the routes stale at the helper (graceful restart).
+        for_restart: bool,
         done: oneshot::Sender<()>,
     },
 }
@@ -143,6 +145,12 @@ impl PeerTask {
         }
     }
 
+    /// Marks the FSM as restarting (the R bit of its first OPENs).
+    pub(crate) fn restarting(mut self, restarting: bool) -> Self {
+        self.fsm.set_restarting(restarting);
+        self
+    }
+
     pub(crate) async fn run(mut self, mut cmds: mpsc::Receiver<PeerCmd>) {
         self.feed(FsmEvent::Start);
         loop {
@@ -158,8 +166,12 @@ impl PeerTask {
                             self.status().connections_rejected += 1;
                         }
                     }
-                    Some(PeerCmd::Stop { reason, done }) => {
-                        self.feed(FsmEvent::Stop { reason });
+                    Some(PeerCmd::Stop { reason, for_restart, done }) => {
+                        self.feed(if for_restart {
+                            FsmEvent::StopForRestart { reason }
+                        } else {
+                            FsmEvent::Stop { reason }
+                        });
                         self.flush_and_close().await;
                         let _ = done.send(());
                         return;
@@ -446,6 +458,7 @@ impl PeerTask {
                     st.prefixes_announced = 0;
                     st.hold_time = None;
                     st.keepalive = None;
+                    st.graceful_restart = None;
                 }
                 let text = match &reason {
                     DownReason::Sent(n) => format!("sent {n}"),
@@ -533,6 +546,18 @@ impl PeerTask {
             st.established_at = Some(started);
             st.established_count += 1;
             st.hold_time = Some(negotiated.hold_time);
+            st.graceful_restart = match (
+                self.settings.fsm.graceful_restart,
+                &negotiated.peer_graceful_restart,
+            ) {
+                (Some(ours), Some(theirs)) => Some(crate::status::GracefulRestartStatus {
+                    restart_time: ours
+                        .restart_time
+                        .min(bgp_proto::fsm::graceful::MAX_RESTART_TIME),
+                    notification: theirs.notification,
+                }),
+                _ => None,
+            };
             st.keepalive = Some(negotiated.keepalive);
             st.local_address = Some(local.to_string());
             st.prefixes_desired = self.rib.desired_len() as u64;

@@ -80,6 +80,20 @@ pub struct PeerStatus {
     /// Connections closed on arrival: a second inbound connection from the
     /// peer, one while established, or one the peer task had no room for.
     pub connections_rejected: u64,
+    /// Graceful restart on the established session (RFC 4724): both OPENs
+    /// carried the capability. None when down or not negotiated.
+    pub graceful_restart: Option<GracefulRestartStatus>,
+}
+
+/// What the established session negotiated for graceful restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GracefulRestartStatus {
+    /// The restart time we offered (seconds): how long the peer keeps our
+    /// routes if we go away without withdrawing them.
+    pub restart_time: u16,
+    /// Both sides set the RFC 8538 N bit: a NOTIFICATION other than Hard
+    /// Reset keeps the routes too.
+    pub notification: bool,
 }
 
 fn ser_state<S: serde::Serializer>(s: &SessionState, ser: S) -> Result<S::Ok, S::Error> {
@@ -114,6 +128,7 @@ impl PeerStatus {
             last_connect_error: None,
             connect_failures: BTreeMap::new(),
             connections_rejected: 0,
+            graceful_restart: None,
         }
     }
 

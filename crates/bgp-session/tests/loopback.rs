@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bgp_proto::adj_rib_out::RouteSpec;
-use bgp_proto::fsm::{RemoteAs, SessionConfig, SessionState};
+use bgp_proto::fsm::{GracefulRestartConfig, RemoteAs, SessionConfig, SessionState};
 use bgp_session::{Endpoint, PeerSettings, PeerStatus, Speaker};
 use ipnet::IpNet;
 
@@ -63,6 +63,15 @@ async fn wait_for(speaker: &Speaker, what: &str, f: impl Fn(&PeerStatus) -> bool
 /// Speaker A (AS 64512) listens on 127.0.0.1; B (AS 64513) dials it from
 /// 127.0.0.2.
 async fn pair() -> (Speaker, Speaker) {
+    pair_with(None).await
+}
+
+/// [`pair`] with graceful restart offered by both sides.
+async fn pair_with(gr: Option<GracefulRestartConfig>) -> (Speaker, Speaker) {
+    let with_gr = |mut p: PeerSettings| {
+        p.fsm.graceful_restart = gr;
+        p
+    };
     let a = Speaker::bind(&[SocketAddr::from(([127, 0, 0, 1], 0))])
         .await
         .unwrap();
@@ -70,7 +79,7 @@ async fn pair() -> (Speaker, Speaker) {
     let b = Speaker::bind(&[]).await.unwrap();
     let lo2: IpAddr = Ipv4Addr::new(127, 0, 0, 2).into();
     let lo1: IpAddr = Ipv4Addr::new(127, 0, 0, 1).into();
-    a.upsert_peer(settings(
+    a.upsert_peer(with_gr(settings(
         "b",
         64512,
         64513,
@@ -79,10 +88,10 @@ async fn pair() -> (Speaker, Speaker) {
         179,
         None,
         true,
-    ))
+    )))
     .await
     .unwrap();
-    b.upsert_peer(settings(
+    b.upsert_peer(with_gr(settings(
         "a",
         64513,
         64512,
@@ -91,7 +100,7 @@ async fn pair() -> (Speaker, Speaker) {
         port,
         Some(lo2),
         false,
-    ))
+    )))
     .await
     .unwrap();
     (a, b)
@@ -183,6 +192,49 @@ async fn removing_a_peer_sends_an_administrative_shutdown_with_the_reason() {
         "{text}"
     );
     assert_ne!(s.state, SessionState::Established);
+}
+
+/// B's view of the NOTIFICATION A left with.
+async fn received_on_leaving(b: &Speaker) -> String {
+    let s = wait_for(b, "B sees A leave", |s| s.last_error_received.is_some()).await;
+    s.last_error_received.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn shutdown_with_graceful_restart_on_both_sides_sends_a_hard_reset() {
+    let (a, b) = pair_with(Some(GracefulRestartConfig::default())).await;
+    let s = wait_for(&b, "B established", |s| {
+        s.state == SessionState::Established
+    })
+    .await;
+    assert_eq!(
+        s.graceful_restart,
+        Some(bgp_session::GracefulRestartStatus {
+            restart_time: 120,
+            notification: true
+        })
+    );
+    a.shutdown("node drained").await;
+    let text = received_on_leaving(&b).await;
+    assert!(
+        text.contains("hard reset") && text.contains("administrative shutdown"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_for_restart_with_graceful_restart_sends_an_administrative_reset() {
+    let (a, b) = pair_with(Some(GracefulRestartConfig::default())).await;
+    wait_for(&b, "B established", |s| {
+        s.state == SessionState::Established
+    })
+    .await;
+    a.shutdown_for_restart("restarting").await;
+    let text = received_on_leaving(&b).await;
+    assert!(
+        text.contains("administrative reset") && !text.contains("hard reset"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

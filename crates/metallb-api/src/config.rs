@@ -74,7 +74,8 @@ pub struct BgpPeerConfig {
     pub password: Option<String>,
     /// `bfdProfile` (exists; not yet active).
     pub bfd_profile: Option<String>,
-    /// `enableGracefulRestart` (not yet active).
+    /// `enableGracefulRestart`: offer RFC 4724 graceful restart (see
+    /// bgp-proto `fsm::graceful`).
     pub enable_graceful_restart: bool,
     /// `ebgpMultiHop`.
     pub ebgp_multi_hop: bool,

@@ -388,12 +388,6 @@ fn compute_inner(
                 p.name
             ));
         }
-        if p.enable_graceful_restart {
-            notes.push(format!(
-                "BGPPeer {}: spec.enableGracefulRestart is accepted but not yet active",
-                p.name
-            ));
-        }
     }
 
     // Routes per session, and the human-readable announcements per Service.

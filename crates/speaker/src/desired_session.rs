@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use allocator::Labels;
-use bgp_proto::fsm::{RemoteAs, SessionConfig};
+use bgp_proto::fsm::{GracefulRestartConfig, RemoteAs, SessionConfig};
 use bgp_session::{Endpoint, PeerSettings};
 use metallb_api::{BgpPeerConfig, Config, PeerAsn};
 
@@ -23,6 +23,9 @@ pub struct NodeInfo {
     /// address toward the peer, which this module must not do) for the
     /// sessions whose BGPPeer sets no `routerID`; see [`router_id_keys`].
     pub router_ids: BTreeMap<RouterIdKey, Ipv4Addr>,
+    /// Restart time offered to BGPPeers with `enableGracefulRestart`
+    /// (`--graceful-restart-time`).
+    pub graceful_restart_time: u16,
 }
 
 impl NodeInfo {
@@ -37,6 +40,7 @@ impl NodeInfo {
             name: name.to_string(),
             labels,
             router_ids: BTreeMap::new(),
+            graceful_restart_time: bgp_proto::fsm::graceful::DEFAULT_RESTART_TIME,
         }
     }
 }
@@ -108,6 +112,13 @@ pub(super) fn session_settings(p: &BgpPeerConfig, node: &NodeInfo) -> PeerSettin
         vec![bgp_proto::Family::IPV6_UNICAST]
     };
     fsm.extended_next_hop = p.dual_stack_address_family;
+    // MetalLB's enableGracefulRestart (FRR: `bgp graceful-restart` and
+    // `preserve-fw-state`): the node's data plane keeps forwarding the
+    // VIPs while the speaker restarts, so the F bit is set.
+    fsm.graceful_restart = p.enable_graceful_restart.then_some(GracefulRestartConfig {
+        restart_time: node.graceful_restart_time,
+        forwarding_preserved: true,
+    });
     PeerSettings {
         name: p.name.clone(),
         endpoint: Endpoint {

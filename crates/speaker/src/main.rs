@@ -98,6 +98,17 @@ pub struct StandaloneArgs {
     pub bgp_listen: Vec<SocketAddr>,
     #[arg(long, default_value = "text")]
     pub log_format: String,
+    /// Graceful restart time in seconds (RFC 4724, at most 4095) offered
+    /// to BGPPeers with `enableGracefulRestart`: how long the routers keep
+    /// our routes after the speaker dies or exits for a restart.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u16).range(1..=4095))]
+    pub graceful_restart_time: u16,
+    /// Let SIGTERM exit for a restart, as SIGUSR2 always does: sessions
+    /// close without withdrawal, so routers with graceful restart keep the
+    /// routes stale until the restarted speaker's End-of-RIB. By default
+    /// SIGTERM withdraws (RFC 8538 Hard Reset).
+    #[arg(long)]
+    pub graceful_restart_on_exit: bool,
     #[command(flatten)]
     pub l2: l2::L2Args,
 }
@@ -122,6 +133,9 @@ struct CheckArgs {
     /// elects each L2 VIP among them, all assumed alive.
     #[arg(long)]
     ml_members: Option<String>,
+    /// As `standalone --graceful-restart-time`.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u16).range(1..=4095))]
+    graceful_restart_time: u16,
 }
 
 /// Logs to stdout through a [`logsink::LogSink`] (lines written in batches
@@ -173,7 +187,8 @@ fn check(args: CheckArgs) -> i32 {
             1
         }
         Ok(v) => {
-            let node = desired::NodeInfo::from_config(&v.config, &args.node_name);
+            let mut node = desired::NodeInfo::from_config(&v.config, &args.node_name);
+            node.graceful_restart_time = args.graceful_restart_time;
             let d = desired::compute_report(&v.config, &node, &previous);
             let (l2_vips, l2_notes) =
                 match l2::check_reports(&v.config, &d.services, args.ml_members.as_deref()) {
@@ -289,6 +304,15 @@ fn print_table(d: &desired::Desired, warnings: &[String], l2_lines: &[String]) {
         );
         for a in &s.announcements {
             out!("    {a}");
+        }
+    }
+    for p in &d.peers {
+        if let Some(g) = p.fsm.graceful_restart {
+            out!(
+                "BGPPeer {}: graceful restart: on, restart time {} s",
+                p.name,
+                g.restart_time
+            );
         }
     }
     for l in l2_lines {

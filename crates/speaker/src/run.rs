@@ -87,6 +87,8 @@ pub(crate) struct Runner {
     pub(crate) live: LiveAllocator,
     /// The L2 node's lifecycle (started with the first L2Advertisement).
     l2: crate::l2::L2Runtime,
+    /// After a graceful restart: new allocations wait for End-of-RIB.
+    restart: Option<run_restart::RestartHold>,
 }
 
 impl Runner {
@@ -113,6 +115,7 @@ impl Runner {
             router_ids: BTreeMap::new(),
             cache: metallb_api::LoadCache::default(),
             live: LiveAllocator::default(),
+            restart: None,
         }
     }
 
@@ -138,6 +141,7 @@ impl Runner {
                 .or_insert_with(|| bgp_session::transport::derive_router_id(k.0, k.1, name));
         }
         node.router_ids = self.router_ids.clone();
+        node.graceful_restart_time = self.args.graceful_restart_time;
         node
     }
 
@@ -231,7 +235,7 @@ impl Runner {
     /// Hands each session its computed routes, minus any route for an
     /// unpersisted allocation that the session was not carrying already.
     async fn announce(&mut self) {
-        let held = self.unpersisted();
+        let held = self.held();
         let speaker = &self.shared.speaker;
         let peers = speaker.peer_names();
         let mut handed = BTreeMap::new();
@@ -336,7 +340,7 @@ impl Runner {
             }
         }
         let mut started_peers = BTreeSet::new();
-        let held = self.unpersisted();
+        let held = self.held();
         let known = speaker.peer_names();
         for p in &d.peers {
             // A new peer starts with its routes, so its first session sends
@@ -484,6 +488,18 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
         }
         None => (None, AllocationState::default()),
     };
+    // Installed before anything starts: a SIGTERM during start-up waits
+    // for the loop below (a clean Cease) instead of killing the process,
+    // which routers with graceful restart would take for a crash.
+    let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr2)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined2()),
+    ) else {
+        eprintln!("oxlb-speaker: cannot install signal handlers");
+        return 1;
+    };
     let speaker = match Speaker::bind(&args.bgp_listen).await {
         Ok(s) => s,
         Err(e) => {
@@ -528,6 +544,13 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     let node = runner.node(&valid.config);
     let d = compute_with(&mut runner.live, &valid.config, &node, &runner.state);
     let warnings = warnings_of(&valid, &d);
+    // RFC 4724 §4.1: restarted with announced routes and graceful restart
+    // on some session: R bit in the OPENs, persisted routes first.
+    if !runner.state.services.is_empty() && d.peers.iter().any(|p| p.fsm.graceful_restart.is_some())
+    {
+        shared.speaker.set_restarting(true);
+        runner.begin_restart(Duration::from_secs(u64::from(args.graceful_restart_time)));
+    }
     // The validated config is not needed once computed (a reload loads its
     // own): kept for the process's life it would be the largest structure
     // of a 100k-Service speaker.
@@ -547,17 +570,9 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     }
     tracing::info!(node = %args.node_name, config = %args.config.display(), "oxlb-speaker running");
 
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        eprintln!("oxlb-speaker: cannot install signal handlers");
-        return 1;
-    };
     let mut seen = fingerprint(&args.config);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    loop {
+    let for_restart = loop {
         tokio::select! {
             _ = hup.recv() => {
                 seen = fingerprint(&args.config);
@@ -570,14 +585,29 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
                     runner.reload("file change", false).await;
                 }
                 runner.retry_save(Instant::now()).await;
+                runner.check_restart(Instant::now()).await;
             }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = term.recv() => break args.graceful_restart_on_exit,
+            _ = int.recv() => break false,
+            // Exit meaning to be back within the restart time.
+            _ = usr2.recv() => break true,
         }
-    }
+    };
     shared.l2.shutdown().await;
-    tracing::info!("shutting down: Cease to every peer");
-    shared.speaker.shutdown("oxlb-speaker stopping").await;
+    if for_restart {
+        // RFC 4724 §4.2 / RFC 8538 §4: the routers keep our routes as
+        // stale until the restarted speaker's End-of-RIB.
+        tracing::info!("exiting for a restart: routes left to graceful restart");
+        shared
+            .speaker
+            .shutdown_for_restart("oxlb-speaker restarting")
+            .await;
+    } else {
+        // RFC 8538 §3: a Hard Reset where the N bit was exchanged, so the
+        // routers withdraw our routes now.
+        tracing::info!("shutting down: Cease to every peer");
+        shared.speaker.shutdown("oxlb-speaker stopping").await;
+    }
     0
 }
 
@@ -598,6 +628,8 @@ fn share_equal_lists(routes: &mut BTreeMap<String, Arc<Vec<RouteSpec>>>) {
     }
 }
 
+#[path = "run_restart.rs"]
+mod run_restart;
 #[path = "run_state.rs"]
 mod run_state;
 

@@ -33,6 +33,8 @@ async fn runner(config: &Path, state_file: Option<PathBuf>, state: AllocationSta
         lb_class: None,
         bgp_listen: Vec::new(),
         log_format: "text".into(),
+        graceful_restart_time: 120,
+        graceful_restart_on_exit: false,
         l2: Default::default(),
     };
     let speaker = Speaker::bind(&[]).await.unwrap();
@@ -416,4 +418,51 @@ async fn a_reload_that_removes_every_service_withdraws_every_prefix_and_empties_
         ),
         "0"
     );
+}
+
+#[tokio::test]
+async fn after_a_restart_new_allocations_wait_until_every_peer_sent_end_of_rib_or_the_restart_time()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!("{CONFIG}---\n{}---\n{}", svc("new"), svc("old")),
+    )
+    .unwrap();
+    let state_file = dir.path().join("state.json");
+    // default/old was announced by the process before the restart.
+    let mut previous = AllocationState::default();
+    previous.services.insert(
+        "default/old".into(),
+        crate::state::Allocation {
+            ips: vec!["192.0.2.5".parse().unwrap()],
+            pool: "default".into(),
+        },
+    );
+    // default/gone was deleted while the speaker was down; its address is
+    // free for default/new, which is still a new allocation.
+    previous.services.insert(
+        "default/gone".into(),
+        crate::state::Allocation {
+            ips: vec!["192.0.2.0".parse().unwrap()],
+            pool: "default".into(),
+        },
+    );
+    let mut r = runner(&cfg, Some(state_file.clone()), previous).await;
+    r.begin_restart(Duration::from_secs(120));
+    r.reload("test", false).await;
+    // The new allocation is durable, but only the persisted route goes out.
+    let saved = AllocationState::load(&state_file).unwrap();
+    assert!(saved.services.contains_key("default/new"), "{saved:?}");
+    assert_eq!(handed(&r), vec!["192.0.2.5/32"]);
+    engine_desires(&r, 1).await;
+    // The peer (never answering) has sent no End-of-RIB: still held.
+    r.check_restart(Instant::now()).await;
+    assert_eq!(handed(&r), vec!["192.0.2.5/32"]);
+    // The restart time is over: the helper flushed anyway, so release.
+    r.check_restart(Instant::now() + Duration::from_secs(121))
+        .await;
+    assert_eq!(handed(&r), vec!["192.0.2.0/32", "192.0.2.5/32"]);
+    engine_desires(&r, 2).await;
 }

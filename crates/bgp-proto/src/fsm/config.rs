@@ -3,8 +3,9 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use super::graceful::{self, GracefulRestartConfig};
 use super::RemoteAs;
-use crate::capability::{Capability, GracefulRestart};
+use crate::capability::Capability;
 use crate::open::Open;
 use crate::types::Family;
 
@@ -29,8 +30,9 @@ pub struct SessionConfig {
     pub extended_next_hop: bool,
     /// Offer RFC 8654 extended messages.
     pub extended_message: bool,
-    /// Offer RFC 4724 graceful restart (parsed only, for now).
-    pub graceful_restart: Option<u16>,
+    /// Offer RFC 4724 graceful restart with the RFC 8538 N bit (see
+    /// `fsm::graceful`); `None`: no capability, every loss flushes.
+    pub graceful_restart: Option<GracefulRestartConfig>,
     /// RFC 9687 send hold time; `None`: max(8 min, 2 x hold time).
     pub send_hold_time: Option<Duration>,
     /// Host name for the FQDN capability FRR shows in `show bgp neighbor`.
@@ -62,8 +64,14 @@ impl SessionConfig {
         }
     }
 
-    /// The OPEN we send.
+    /// The OPEN we send in a session's normal life.
     pub fn open(&self) -> Open {
+        self.open_with(false)
+    }
+
+    /// The OPEN we send; `restarting` sets the graceful restart
+    /// capability's R bit (only when graceful restart is configured).
+    pub fn open_with(&self, restarting: bool) -> Open {
         let mut caps: Vec<Capability> = self
             .families
             .iter()
@@ -84,15 +92,7 @@ impl SessionConfig {
                 },
             ]));
         }
-        if let Some(t) = self.graceful_restart {
-            caps.push(Capability::GracefulRestart(GracefulRestart {
-                restarting: false,
-                notification: false,
-                other_flags: 0,
-                restart_time: t.min(4095),
-                families: Vec::new(),
-            }));
-        }
+        caps.extend(graceful::capability(self, restarting));
         if let Some(h) = &self.hostname {
             let mut end = h.len().min(64);
             while !h.is_char_boundary(end) {

@@ -45,6 +45,9 @@ impl SessionFsm {
                 c.up_since = Some(now);
                 let negotiated = c.negotiated.clone();
                 self.retries = 0;
+                // RFC 4724 §4.1: the R bit belongs to the OPENs right after
+                // the restart; later sessions are ordinary ones.
+                self.restarting = false;
                 // The other connection, if any, was never going to win.
                 let others: Vec<ConnId> = self
                     .conns

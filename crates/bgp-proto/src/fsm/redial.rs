@@ -33,7 +33,10 @@ pub const RESET_HOLD_DOWN: Duration = Duration::from_secs(30);
 /// The hold-down a NOTIFICATION (sent or received) asks for before we dial
 /// again, before the connect-time cap; zero for everything else.
 pub fn hold_down_after(n: &Notification) -> Duration {
-    match n.code {
+    // RFC 8538 §3: a Hard Reset means what the NOTIFICATION inside it
+    // means (one level: a Hard Reset inside a Hard Reset asks for nothing).
+    let code = n.hard_reset_inner().map_or(n.code, |inner| inner.code);
+    match code {
         // RFC 4486 §4: shutdown, de-configured and maximum prefixes mean
         // the other side (or we) wants the session gone for now.
         ErrorCode::Cease(

@@ -450,14 +450,6 @@ pub(super) fn peer(
             );
         }
     }
-    if s.enable_graceful_restart {
-        cx.warn(
-            PEER,
-            o,
-            "spec.enableGracefulRestart",
-            "graceful restart is not yet active in oxlb: accepted but not used",
-        );
-    }
     if s.disable_mp {
         cx.warn(
             PEER,
