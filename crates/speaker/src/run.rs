@@ -407,7 +407,31 @@ impl Runner {
         if fresh {
             self.cache.invalidate();
         }
-        match self.load() {
+        let loaded = self.load();
+        self.apply_loaded(loaded, why, started).await;
+    }
+
+    /// A reload from objects read elsewhere (`oxlb-speaker kubernetes`:
+    /// the API server's stores): validated with the same rules, then the
+    /// same compute and apply as a file reload.
+    #[cfg(feature = "kube")]
+    pub(crate) async fn reload_objects(&mut self, objects: &metallb_api::Objects, why: &str) {
+        let started = Instant::now();
+        let errors =
+            |d: metallb_api::Diagnostics| d.errors.iter().map(ToString::to_string).collect();
+        let valid = metallb_api::validate(objects, &self.opts).map_err(errors);
+        self.apply_loaded(valid, why, started).await;
+    }
+
+    /// Computes and applies a loaded configuration, or keeps the last good
+    /// one and records why this one was rejected.
+    async fn apply_loaded(
+        &mut self,
+        loaded: Result<metallb_api::Validated, Vec<String>>,
+        why: &str,
+        started: Instant,
+    ) {
+        match loaded {
             Ok(valid) => {
                 let loaded = started.elapsed();
                 let node = self.node(&valid.config);
@@ -439,6 +463,14 @@ impl Runner {
             }
         }
     }
+}
+
+/// Marks the configuration stale (`metallb_k8s_client_config_stale_bool`
+/// 1, `/status` `stale`): the API server cannot be reached, so the last
+/// known state is what runs. The next apply clears it.
+#[cfg(feature = "kube")]
+pub(crate) fn mark_config_stale(shared: &Shared) {
+    shared.update(|v| v.metrics.config_stale = true);
 }
 
 fn warnings_of(valid: &metallb_api::Validated, d: &Desired) -> Vec<String> {
