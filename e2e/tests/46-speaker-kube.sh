@@ -162,4 +162,6 @@ expect_v4 "Service deleted"
 c=$(speaker_session sp 192.0.2.2 .established_count)
 [[ $c == 1 ]] || speaker_die sp "the session was reset (established_count=$c)"
 grep -q 'watch failing' "$d/log" || speaker_die sp "no 'watch failing' line in the speaker log"
+rss=$(awk '/^VmRSS/ {print $2, $3}' "/proc/$(daemon_pid sp)/status") || die "cannot read the speaker's VmRSS"
+log "speaker VmRSS at the end: $rss (binary: $BIN)"
 log "PASS"

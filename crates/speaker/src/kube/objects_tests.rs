@@ -147,3 +147,30 @@ fn an_invalid_object_from_the_api_names_its_kind_namespace_name_and_field() {
     assert!(err.contains("api:BGPPeer metallb-system/r1"), "{err}");
     assert!(err.contains("holdTime"), "{err}");
 }
+
+#[test]
+fn an_endpoint_slice_keeps_its_service_name_label_and_each_endpoints_usability() {
+    let slice: Arc<EndpointSlice> = Arc::new(
+        serde_yaml_ng::from_str(
+            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
+             metadata: {name: web-abc, namespace: default, labels: {kubernetes.io/service-name: web}}\n\
+             addressType: IPv4\n\
+             endpoints: [{addresses: [10.0.0.1], nodeName: n1, conditions: {ready: true}}, \
+             {addresses: [10.0.0.2], nodeName: n2, conditions: {ready: false}}]\n",
+        )
+        .expect("test slice parses"),
+    );
+    let st = Stores {
+        endpoint_slices: vec![slice],
+        ..Stores::default()
+    };
+    let o = objects(&st);
+    let rec = &o.endpoint_slices[0].spec;
+    assert_eq!(rec.service.as_deref(), Some("web"));
+    let usable: Vec<(Option<&str>, bool)> = rec
+        .endpoints
+        .iter()
+        .map(|e| (e.node_name.as_deref(), e.usable))
+        .collect();
+    assert_eq!(usable, vec![(Some("n1"), true), (Some("n2"), false)]);
+}
