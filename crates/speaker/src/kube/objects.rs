@@ -76,6 +76,19 @@ fn loaded<T>(kind: &str, meta: &ObjectMeta, spec: T) -> Loaded<T> {
     }
 }
 
+/// Keeps of a Node's status only what the speaker reads (`addresses`:
+/// L2 members; `conditions`: NetworkUnavailable): the image list a
+/// kubelet reports is most of a Node object.
+pub fn trim_node(n: &mut Node) {
+    if let Some(st) = n.status.take() {
+        n.status = Some(k8s_openapi::api::core::v1::NodeStatus {
+            addresses: st.addresses,
+            conditions: st.conditions,
+            ..Default::default()
+        });
+    }
+}
+
 /// `svc` turned into a request for its status addresses (see the module
 /// comment); `None` when the status holds none.
 pub fn pinned_to_status(svc: &Service) -> Option<Service> {

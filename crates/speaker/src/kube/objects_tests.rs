@@ -174,3 +174,22 @@ fn an_endpoint_slice_keeps_its_service_name_label_and_each_endpoints_usability()
         .collect();
     assert_eq!(usable, vec![(Some("n1"), true), (Some("n2"), false)]);
 }
+
+#[test]
+fn a_trimmed_node_keeps_addresses_and_conditions_and_drops_its_image_list() {
+    let mut n: Node = serde_yaml_ng::from_str(
+        "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n\
+         status:\n  addresses: [{type: InternalIP, address: 192.0.2.11}]\n\
+         \x20 conditions: [{type: NetworkUnavailable, status: 'False'}]\n\
+         \x20 images: [{names: [registry.example/app:1], sizeBytes: 1000}]\n",
+    )
+    .expect("test node parses");
+    trim_node(&mut n);
+    let st = n.status.expect("status kept");
+    assert_eq!(st.images, None);
+    assert_eq!(st.addresses.map(|a| a.len()), Some(1));
+    assert_eq!(
+        st.conditions.map(|c| c[0].type_.clone()),
+        Some("NetworkUnavailable".into())
+    );
+}

@@ -42,6 +42,7 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, String> {
 fn reflect<K>(
     kind: &'static str,
     api: Api<K>,
+    trim: fn(&mut K),
     tx: mpsc::Sender<()>,
     shared: Arc<Shared>,
 ) -> (Store<K>, tokio::task::JoinHandle<()>)
@@ -52,7 +53,10 @@ where
     let (store, writer) = reflector::store();
     let s = watcher(api, watcher::Config::default())
         .default_backoff()
-        .modify(|o: &mut K| metallb_api::meta::compact(o.meta_mut()))
+        .modify(move |o: &mut K| {
+            metallb_api::meta::compact(o.meta_mut());
+            trim(o);
+        })
         .reflect(writer);
     let task = tokio::spawn(async move {
         let mut s = std::pin::pin!(s);
@@ -104,8 +108,11 @@ impl Reflectors {
     pub fn start(client: &Client, ns: &str, tx: mpsc::Sender<()>, shared: Arc<Shared>) -> Self {
         let mut tasks = Vec::new();
         macro_rules! start {
-            ($kind:literal, $api:expr) => {{
-                let (store, task) = reflect($kind, $api, tx.clone(), shared.clone());
+            ($kind:literal, $api:expr) => {
+                start!($kind, $api, |_| {})
+            };
+            ($kind:literal, $api:expr, $trim:expr) => {{
+                let (store, task) = reflect($kind, $api, $trim, tx.clone(), shared.clone());
                 tasks.push(task);
                 store
             }};
@@ -119,7 +126,7 @@ impl Reflectors {
             communities: start!("Community", Api::namespaced(c.clone(), ns)),
             bfd: start!("BFDProfile", Api::namespaced(c.clone(), ns)),
             secrets: start!("Secret", Api::namespaced(c.clone(), ns)),
-            nodes: start!("Node", Api::all(c.clone())),
+            nodes: start!("Node", Api::all(c.clone()), super::objects::trim_node),
             namespaces: start!("Namespace", Api::all(c.clone())),
             services: start!("Service", Api::all(c.clone())),
             slices: start!("EndpointSlice", Api::all(c.clone())),
