@@ -411,18 +411,6 @@ impl Runner {
         self.apply_loaded(loaded, why, started).await;
     }
 
-    /// A reload from objects read elsewhere (`oxlb-speaker kubernetes`:
-    /// the API server's stores): validated with the same rules, then the
-    /// same compute and apply as a file reload.
-    #[cfg(feature = "kube")]
-    pub(crate) async fn reload_objects(&mut self, objects: &metallb_api::Objects, why: &str) {
-        let started = Instant::now();
-        let errors =
-            |d: metallb_api::Diagnostics| d.errors.iter().map(ToString::to_string).collect();
-        let valid = metallb_api::validate(objects, &self.opts).map_err(errors);
-        self.apply_loaded(valid, why, started).await;
-    }
-
     /// Computes and applies a loaded configuration, or keeps the last good
     /// one and records why this one was rejected.
     async fn apply_loaded(
@@ -463,14 +451,6 @@ impl Runner {
             }
         }
     }
-}
-
-/// Marks the configuration stale (`metallb_k8s_client_config_stale_bool`
-/// 1, `/status` `stale`): the API server cannot be reached, so the last
-/// known state is what runs. The next apply clears it.
-#[cfg(feature = "kube")]
-pub(crate) fn mark_config_stale(shared: &Shared) {
-    shared.update(|v| v.metrics.config_stale = true);
 }
 
 fn warnings_of(valid: &metallb_api::Validated, d: &Desired) -> Vec<String> {
@@ -617,6 +597,12 @@ fn share_equal_lists(routes: &mut BTreeMap<String, Arc<Vec<RouteSpec>>>) {
 
 #[path = "run_state.rs"]
 mod run_state;
+
+#[cfg(feature = "kube")]
+#[path = "run_kube.rs"]
+mod run_kube;
+#[cfg(feature = "kube")]
+pub(crate) use run_kube::mark_config_stale;
 
 #[cfg(test)]
 #[path = "run_tests.rs"]
