@@ -3,7 +3,7 @@
 # everything is already present. Daemons are never auto-started by the
 # package scripts: each test starts its own, inside its own namespace.
 set -euo pipefail
-pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump tshark nftables iproute2 procps python3 jq keepalived openssl curl)
+pkgs=(bird2 frr gobgpd exabgp arping ndisc6 tcpdump tshark nftables iproute2 procps python3 jq keepalived openssl curl socat)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,6 +16,16 @@
 #   kube_http TOKEN METHOD PATH [BODY [CONTENT-TYPE]]
 #                            raw request; prints the HTTP status code, the
 #                            response body is in $E2E_TMP/kube-http.body
+#   kube_bridge_up NS        make the rig reachable at the same 127.0.0.1:PORT
+#                            inside test namespace NS (the rig listens on the
+#                            root namespace's loopback only): socat from a
+#                            Unix socket in $E2E_TMP (namespace-independent)
+#                            to the rig, and inside NS from 127.0.0.1:PORT to
+#                            that socket; the same kubeconfig (and the cert,
+#                            issued for 127.0.0.1) works there. PIDs registered
+#   kube_bridge_down         cut it: kill both socats and the per-connection
+#                            children they forked, by PID (an API outage as
+#                            NS sees it); kube_bridge_up NS restores it
 _KUBE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KUBE_RIG=$_KUBE_ROOT/scripts/kube-rig.sh
 
@@ -66,4 +76,33 @@ kube_http() {
     --cacert "$KUBE_RIG_CA" -H "Authorization: Bearer $tok" -X "$method")
   [[ -n $body ]] && args+=(-H "Content-Type: $ctype" --data-binary "$body")
   curl "${args[@]}" "$KUBE_RIG_URL$path"
+}
+
+kube_bridge_up() {
+  local ns=$1 port sock
+  require socat
+  port=${KUBE_RIG_URL##*:}; port=${port%%/*}
+  [[ $port =~ ^[0-9]+$ ]] || die "kube_bridge_up: no port in KUBE_RIG_URL=$KUBE_RIG_URL"
+  sock=$E2E_TMP/kube-api.sock
+  rm -f "$sock"
+  spawn - "$E2E_TMP/kube-bridge-root.log" socat "UNIX-LISTEN:$sock,fork" "TCP:127.0.0.1:$port"
+  KUBE_BRIDGE_PIDS=("$E2E_LAST_PID")
+  wait_until 5 test -S "$sock" || die "kube_bridge_up: $sock did not appear"
+  spawn "$ns" "$E2E_TMP/kube-bridge-$ns.log" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$sock"
+  KUBE_BRIDGE_PIDS+=("$E2E_LAST_PID")
+  wait_until 5 nsx "$ns" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" ||
+    die "kube_bridge_up: 127.0.0.1:$port does not answer inside $ns"
+}
+
+kube_bridge_down() {
+  local p c kids
+  for p in "${KUBE_BRIDGE_PIDS[@]}"; do
+    # Stopped first, so it forks no child after the list is taken.
+    kill -STOP "$p" 2>/dev/null || continue
+    kids=$(pgrep -P "$p" 2>/dev/null) || kids=
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null || true
+    for c in $kids; do kill_pid "$c" 2; done
+  done
+  KUBE_BRIDGE_PIDS=()
 }

@@ -9,15 +9,8 @@ use metallb_api::{Loaded, Objects, ServiceRecord, Source};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Drops what the controller never reads before an object enters a store:
-/// `managedFields` and the last-applied annotation are most of a small
-/// object's size.
-pub fn compact(meta: &mut ObjectMeta) {
-    meta.managed_fields = None;
-    if let Some(a) = meta.annotations.as_mut() {
-        a.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-}
+/// Shared with the speaker's `kubernetes` mode (moved to metallb-api).
+pub use metallb_api::meta::compact;
 
 fn source(kind: &str, meta: &ObjectMeta) -> Source {
     let ns = meta.namespace.as_deref().unwrap_or("");

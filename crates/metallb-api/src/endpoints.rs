@@ -27,8 +27,9 @@ pub struct EndpointSliceRecord {
 }
 
 impl EndpointSliceRecord {
-    /// Projects a parsed slice (its labels already taken out by the loader).
-    pub(crate) fn from_slice(slice: EndpointSlice, service: Option<String>) -> Self {
+    /// Projects a parsed slice (its labels already taken out by the
+    /// loader; `service`: its `kubernetes.io/service-name` label).
+    pub fn from_slice(slice: EndpointSlice, service: Option<String>) -> Self {
         let endpoints = slice
             .endpoints
             .into_iter()

@@ -44,6 +44,7 @@ mod flow;
 mod list_split;
 mod load;
 mod load_cache;
+pub mod meta;
 mod plan;
 pub mod selectors;
 mod service;

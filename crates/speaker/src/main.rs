@@ -44,6 +44,8 @@ macro_rules! out {
 mod announcement;
 mod desired;
 mod http;
+#[cfg(feature = "kube")]
+mod kube;
 mod l2;
 mod live;
 mod logsink;
@@ -68,6 +70,10 @@ enum Cmd {
     Standalone(StandaloneArgs),
     /// Validate the configuration and print the plan.
     Check(CheckArgs),
+    /// Run in a cluster: the MetalLB objects and the Services' addresses
+    /// (their status, set by oxlb-controller) come from the API server.
+    #[cfg(feature = "kube")]
+    Kubernetes(kube::KubernetesArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -323,28 +329,39 @@ fn print_table(d: &desired::Desired, warnings: &[String], l2_lines: &[String]) {
     }
 }
 
+/// Runs a daemon mode on a two-thread runtime, logs in `format`.
+fn with_runtime(format: &str, mode: impl std::future::Future<Output = i32>) -> i32 {
+    let logs = init_logs(format);
+    let code = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(mode),
+        Err(e) => {
+            eprintln!("oxlb-speaker: cannot start the runtime: {e}");
+            1
+        }
+    };
+    // Every line logged goes out before the process ends.
+    if let Some(l) = logs {
+        l.drain();
+    }
+    code
+}
+
 fn main() {
     let cli = Cli::parse();
     let code = match cli.cmd {
         Cmd::Check(a) => check(a),
         Cmd::Standalone(a) => {
-            let logs = init_logs(&a.log_format);
-            let code = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(run::standalone(a)),
-                Err(e) => {
-                    eprintln!("oxlb-speaker: cannot start the runtime: {e}");
-                    1
-                }
-            };
-            // Every line logged goes out before the process ends.
-            if let Some(l) = logs {
-                l.drain();
-            }
-            code
+            let format = a.log_format.clone();
+            with_runtime(&format, run::standalone(a))
+        }
+        #[cfg(feature = "kube")]
+        Cmd::Kubernetes(a) => {
+            let format = a.log_format.clone();
+            with_runtime(&format, kube::run(a))
         }
     };
     std::process::exit(code);

@@ -426,7 +426,19 @@ impl Runner {
         if fresh {
             self.cache.invalidate();
         }
-        match self.load() {
+        let loaded = self.load();
+        self.apply_loaded(loaded, why, started).await;
+    }
+
+    /// Computes and applies a loaded configuration, or keeps the last good
+    /// one and records why this one was rejected.
+    async fn apply_loaded(
+        &mut self,
+        loaded: Result<metallb_api::Validated, Vec<String>>,
+        why: &str,
+        started: Instant,
+    ) {
+        match loaded {
             Ok(valid) => {
                 let loaded = started.elapsed();
                 let node = self.node(&valid.config);
@@ -632,6 +644,12 @@ fn share_equal_lists(routes: &mut BTreeMap<String, Arc<Vec<RouteSpec>>>) {
 mod run_restart;
 #[path = "run_state.rs"]
 mod run_state;
+
+#[cfg(feature = "kube")]
+#[path = "run_kube.rs"]
+mod run_kube;
+#[cfg(feature = "kube")]
+pub(crate) use run_kube::mark_config_stale;
 
 #[cfg(test)]
 #[path = "run_tests.rs"]

@@ -1,0 +1,26 @@
+//! The runner's entry points for `oxlb-speaker kubernetes` (feature
+//! `kube`): a reload from the API server's objects, and the stale mark.
+
+use std::time::Instant;
+
+use super::{Runner, Shared};
+
+impl Runner {
+    /// A reload from objects read elsewhere (`oxlb-speaker kubernetes`:
+    /// the API server's stores): validated with the same rules, then the
+    /// same compute and apply as a file reload.
+    pub(crate) async fn reload_objects(&mut self, objects: &metallb_api::Objects, why: &str) {
+        let started = Instant::now();
+        let errors =
+            |d: metallb_api::Diagnostics| d.errors.iter().map(ToString::to_string).collect();
+        let valid = metallb_api::validate(objects, &self.opts).map_err(errors);
+        self.apply_loaded(valid, why, started).await;
+    }
+}
+
+/// Marks the configuration stale (`metallb_k8s_client_config_stale_bool`
+/// 1, `/status` `stale`): the API server cannot be reached, so the last
+/// known state is what runs. The next apply clears it.
+pub(crate) fn mark_config_stale(shared: &Shared) {
+    shared.update(|v| v.metrics.config_stale = true);
+}
