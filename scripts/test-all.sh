@@ -23,6 +23,11 @@ cargo test --workspace --locked
 step "tests that need root (network namespaces; #[ignore]d for a plain cargo test)"
 cargo test --workspace --locked -- --ignored
 
+step "the speaker's Kubernetes mode (cargo feature kube, off in the lean default build)"
+cargo clippy -p speaker --features kube --all-targets --locked -- -D warnings
+cargo test -p speaker --features kube --locked
+cargo build --locked -p speaker --features kube --bin oxlb-speaker
+
 step "release binaries for the interop tests"
 cargo build --release --locked -p bgp-session --bin oxlb-bgp -p speaker --bin oxlb-speaker
 cargo build --locked -p controller --bin oxlb-controller
