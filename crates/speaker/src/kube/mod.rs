@@ -60,6 +60,13 @@ pub struct KubernetesArgs {
     pub bgp_listen: Vec<SocketAddr>,
     #[arg(long, default_value = "text")]
     pub log_format: String,
+    /// Graceful restart time in seconds (as `standalone`).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u16).range(1..=4095))]
+    pub graceful_restart_time: u16,
+    /// Let SIGTERM exit for a restart, as SIGUSR2 always does (as
+    /// `standalone`).
+    #[arg(long)]
+    pub graceful_restart_on_exit: bool,
     #[command(flatten)]
     pub l2: crate::l2::L2Args,
 }
@@ -77,6 +84,8 @@ impl KubernetesArgs {
             lb_class: self.lb_class.clone(),
             bgp_listen: self.bgp_listen.clone(),
             log_format: self.log_format.clone(),
+            graceful_restart_time: self.graceful_restart_time,
+            graceful_restart_on_exit: self.graceful_restart_on_exit,
             l2: self.l2.clone(),
         }
     }
@@ -125,9 +134,10 @@ pub async fn run(args: KubernetesArgs) -> i32 {
             return 1;
         }
     }
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut usr2)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined2()),
     ) else {
         eprintln!("oxlb-speaker: cannot install signal handlers");
         return 1;
@@ -146,12 +156,13 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         }
         _ = term.recv() => return 0,
         _ = int.recv() => return 0,
+        _ = usr2.recv() => return 0,
     }
     tracing::info!(node = %args.node_name, namespace = %args.namespace, "stores ready; oxlb-speaker running from the API server");
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
-    loop {
+    let for_restart = loop {
         if dirty {
             tokio::time::sleep(BATCH).await;
             while rx.try_recv().is_ok() {}
@@ -164,16 +175,32 @@ pub async fn run(args: KubernetesArgs) -> i32 {
                 Some(()) => dirty = true,
                 None => {
                     tracing::error!("every watch ended");
-                    break;
+                    break false;
                 }
             },
+            // No restart hold in this mode yet (the Services' status, not
+            // a state file, says what was announced): SIGUSR2 leaves the
+            // routes stale, but the R bit and the persisted-first order
+            // of `standalone` are not applied on the way back.
             _ = tick.tick() => runner.retry_save(Instant::now()).await,
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = term.recv() => break args.graceful_restart_on_exit,
+            _ = int.recv() => break false,
+            // Exit meaning to be back within the restart time.
+            _ = usr2.recv() => break true,
         }
-    }
+    };
     shared.l2.shutdown().await;
-    tracing::info!("shutting down: Cease to every peer");
-    shared.speaker.shutdown("oxlb-speaker stopping").await;
+    if for_restart {
+        // As standalone: the routers keep our routes stale until the
+        // restarted speaker's End-of-RIB (RFC 4724 §4.2, RFC 8538 §4).
+        tracing::info!("exiting for a restart: routes left to graceful restart");
+        shared
+            .speaker
+            .shutdown_for_restart("oxlb-speaker restarting")
+            .await;
+    } else {
+        tracing::info!("shutting down: Cease to every peer");
+        shared.speaker.shutdown("oxlb-speaker stopping").await;
+    }
     0
 }
