@@ -500,8 +500,10 @@ impl Session {
             out.push(Action::StopTimer(Timer::Detect));
         }
         self.detection_time = None;
-        let p = self.packet(false, false);
-        self.send(p, out);
+        if self.may_send_periodic() {
+            let p = self.packet(false, false);
+            self.send(p, out);
+        }
         if self.tx_deadline.is_none() {
             let at = now + self.jittered(self.tx_interval());
             self.arm_tx(now, at, out);
