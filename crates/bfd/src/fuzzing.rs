@@ -29,7 +29,11 @@ pub fn session_packets(data: &[u8]) {
             }
             let _ = s.handle(now, Event::Received(p));
         }
-        let t = if i % 2 == 0 { Timer::Detect } else { Timer::Transmit };
+        let t = if i % 2 == 0 {
+            Timer::Detect
+        } else {
+            Timer::Transmit
+        };
         let _ = s.handle(now, Event::TimerExpired(t));
     }
 }

@@ -154,15 +154,24 @@ const VERSION: u8 = 1;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecodeError {
     /// The datagram is shorter than the 24-octet mandatory section.
-    Truncated { len: usize },
-    Version { version: u8 },
+    Truncated {
+        len: usize,
+    },
+    Version {
+        version: u8,
+    },
     /// The Length field is below the minimum or beyond the datagram.
-    Length { length: u8, datagram: usize },
+    Length {
+        length: u8,
+        datagram: usize,
+    },
     DetectMult,
     Multipoint,
     MyDiscriminator,
     /// Your Discriminator is 0 but the sender is past Down.
-    YourDiscriminator { state: State },
+    YourDiscriminator {
+        state: State,
+    },
     /// The A bit: authentication is not configured (nor implemented).
     Authentication,
 }

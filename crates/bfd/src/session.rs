@@ -75,7 +75,11 @@ pub enum Action {
     /// (Re)arm the timer to fire at this instant, replacing any earlier one.
     ArmTimer(Timer, Instant),
     StopTimer(Timer),
-    StateChanged { from: State, to: State, diag: Diag },
+    StateChanged {
+        from: State,
+        to: State,
+        diag: Diag,
+    },
 }
 
 /// Counters kept per session (the `metallb_bfd_*` metrics read them).
@@ -305,7 +309,9 @@ impl Session {
     }
 
     fn detect_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
-        let Some(due) = self.detect_deadline else { return };
+        let Some(due) = self.detect_deadline else {
+            return;
+        };
         if now < due {
             out.push(Action::ArmTimer(Timer::Detect, due));
             return;

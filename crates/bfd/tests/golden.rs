@@ -13,7 +13,11 @@ fn golden(name: &str) -> (Vec<u8>, ControlPacket) {
     let ttl = std::fs::read_to_string(dir.join(format!("{name}.ttl"))).unwrap();
     assert_eq!(ttl.trim(), "255", "{name}: sent with TTL {ttl}");
     let p = ControlPacket::decode(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(p.encode().as_slice(), data.as_slice(), "{name}: re-encoding differs");
+    assert_eq!(
+        p.encode().as_slice(),
+        data.as_slice(),
+        "{name}: re-encoding differs"
+    );
     (data, p)
 }
 
@@ -62,7 +66,13 @@ fn frr_packets_decode_with_its_configured_intervals() {
 #[test]
 fn frr_reports_detection_time_expired_after_bird_stops() {
     let (_, p) = golden("frr_down_diag1");
-    assert_eq!((p.state, p.diag), (State::Down, Diag::ControlDetectionTimeExpired));
+    assert_eq!(
+        (p.state, p.diag),
+        (State::Down, Diag::ControlDetectionTimeExpired)
+    );
     assert_eq!(p.your_discriminator, 0, "FRR forgot BIRD's discriminator");
-    assert_eq!(p.desired_min_tx, 400_000, "the reconfigured transmit-interval");
+    assert_eq!(
+        p.desired_min_tx, 400_000,
+        "the reconfigured transmit-interval"
+    );
 }

@@ -253,7 +253,11 @@ fn slower_tx_on_reconfigure_waits_for_the_final() {
     s.handle(t0 + ms(7), Event::Received(f));
     assert_eq!(s.status().tx_interval, Some(ms(800)));
     s.handle(t0 + ms(8), Event::Received(peer(State::Up, OURS)));
-    assert_eq!(s.status().detection_time, Some(ms(900)), "peer tx 300 ms × 3");
+    assert_eq!(
+        s.status().detection_time,
+        Some(ms(900)),
+        "peer tx 300 ms × 3"
+    );
     assert_eq!(s.state(), State::Up, "no flap");
 }
 
@@ -271,7 +275,10 @@ fn admin_down_announces_diag_7_and_ignores_the_peer() {
     let (mut s, t0) = up(SessionConfig::default());
     let a = s.handle(t0, Event::AdminDown);
     let p = sent(&a)[0];
-    assert_eq!((p.state, p.diag), (State::AdminDown, Diag::AdministrativelyDown));
+    assert_eq!(
+        (p.state, p.diag),
+        (State::AdminDown, Diag::AdministrativelyDown)
+    );
     assert!(a.contains(&Action::StopTimer(Timer::Detect)));
     s.handle(t0, Event::Received(peer(State::Up, OURS)));
     assert_eq!(s.state(), State::AdminDown);

@@ -27,24 +27,27 @@ fn packet() -> impl Strategy<Value = ControlPacket> {
         prop_oneof![Just(0u32), 1u32..2_000_000, any::<u32>()],
         0u8..32,
     )
-        .prop_map(|(state, (poll, fin), mult, your, tx, rx, diag)| ControlPacket {
-            diag: Diag::from_code(diag),
-            state,
-            poll,
-            final_: fin && !poll,
-            cpi: false,
-            demand: false,
-            detect_mult: mult,
-            my_discriminator: 0x2222,
-            your_discriminator: if your == 0 && !matches!(state, State::Down | State::AdminDown) {
-                OURS
-            } else {
-                your
+        .prop_map(
+            |(state, (poll, fin), mult, your, tx, rx, diag)| ControlPacket {
+                diag: Diag::from_code(diag),
+                state,
+                poll,
+                final_: fin && !poll,
+                cpi: false,
+                demand: false,
+                detect_mult: mult,
+                my_discriminator: 0x2222,
+                your_discriminator: if your == 0 && !matches!(state, State::Down | State::AdminDown)
+                {
+                    OURS
+                } else {
+                    your
+                },
+                desired_min_tx: tx,
+                required_min_rx: rx,
+                required_min_echo_rx: 0,
             },
-            desired_min_tx: tx,
-            required_min_rx: rx,
-            required_min_echo_rx: 0,
-        })
+        )
 }
 
 fn config() -> impl Strategy<Value = SessionConfig> {
