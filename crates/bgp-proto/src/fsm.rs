@@ -23,6 +23,7 @@ use crate::open::Open;
 use crate::types::{Family, SessionParams};
 use crate::update::Update;
 
+mod bfd;
 mod config;
 mod receive;
 pub mod redial;
@@ -139,6 +140,10 @@ pub enum FsmEvent {
     SendBlocked(ConnId),
     /// A blocked write made progress.
     SendProgress(ConnId),
+    /// The peer's BFD session went from Up to Down (`fsm/bfd`).
+    BfdDown,
+    /// The peer's BFD session is Up (again).
+    BfdUp,
 }
 
 /// Why a session ended, for logs and metrics.
@@ -241,6 +246,8 @@ pub struct SessionFsm {
     /// Connections closed on arrival (a second inbound connection, or any
     /// connection while established).
     rejected: u64,
+    /// BFD holds the session down (`fsm/bfd`).
+    bfd_down: bool,
 }
 
 fn state_of(c: ConnState) -> SessionState {
@@ -265,6 +272,7 @@ impl SessionFsm {
             flaps: 0,
             hold_down: Duration::ZERO,
             rejected: 0,
+            bfd_down: false,
         }
     }
 
@@ -321,7 +329,9 @@ impl SessionFsm {
                 self.retries = 0;
                 self.flaps = 0;
                 self.hold_down = Duration::ZERO;
-                self.begin(out);
+                if !self.bfd_down {
+                    self.begin(out);
+                }
             }
             FsmEvent::Stop { reason } => {
                 self.started = false;
@@ -345,7 +355,8 @@ impl SessionFsm {
             FsmEvent::Connected(id) => {
                 self.dialing = false;
                 let have_outgoing = self.conns.iter().any(|c| c.dir == Direction::Outgoing);
-                if !self.started || self.established().is_some() || have_outgoing {
+                if !self.started || self.bfd_down || self.established().is_some() || have_outgoing
+                {
                     // RFC 4271 §6.8: a new connection while one is
                     // established is closed, and a peer has at most one
                     // connection we dialled.
@@ -369,7 +380,8 @@ impl SessionFsm {
                 // collision has two, one each way), and none beside an
                 // established session. Anything more is closed at once, so
                 // a connection flood costs one socket for a moment each.
-                if !self.started || self.established().is_some() || have_incoming {
+                if !self.started || self.bfd_down || self.established().is_some() || have_incoming
+                {
                     self.rejected += 1;
                     if self.started {
                         out.push(Action::Send(
@@ -398,6 +410,8 @@ impl SessionFsm {
                     }
                 }
             }
+            FsmEvent::BfdDown => self.on_bfd_down(now, out),
+            FsmEvent::BfdUp => self.on_bfd_up(out),
             FsmEvent::SendProgress(id) => {
                 if let Some(c) = self.conn_mut(id) {
                     if c.blocked_since.take().is_some() {
@@ -551,7 +565,12 @@ impl SessionFsm {
     fn timer(&mut self, now: Instant, t: Timer, out: &mut Vec<Action>) {
         match t {
             Timer::ConnectRetry => {
-                if self.started && self.conns.is_empty() && !self.config.passive && !self.dialing {
+                if self.started
+                    && !self.bfd_down
+                    && self.conns.is_empty()
+                    && !self.config.passive
+                    && !self.dialing
+                {
                     self.base = SessionState::Connect;
                     self.dialing = true;
                     out.push(Action::Connect);
