@@ -355,8 +355,7 @@ impl SessionFsm {
             FsmEvent::Connected(id) => {
                 self.dialing = false;
                 let have_outgoing = self.conns.iter().any(|c| c.dir == Direction::Outgoing);
-                if !self.started || self.bfd_down || self.established().is_some() || have_outgoing
-                {
+                if !self.started || self.bfd_down || self.established().is_some() || have_outgoing {
                     // RFC 4271 §6.8: a new connection while one is
                     // established is closed, and a peer has at most one
                     // connection we dialled.
@@ -380,8 +379,7 @@ impl SessionFsm {
                 // collision has two, one each way), and none beside an
                 // established session. Anything more is closed at once, so
                 // a connection flood costs one socket for a moment each.
-                if !self.started || self.bfd_down || self.established().is_some() || have_incoming
-                {
+                if !self.started || self.bfd_down || self.established().is_some() || have_incoming {
                     self.rejected += 1;
                     if self.started {
                         out.push(Action::Send(

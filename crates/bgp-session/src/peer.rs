@@ -60,6 +60,10 @@ pub(crate) enum PeerCmd {
         reason: String,
         done: oneshot::Sender<()>,
     },
+    /// BFD Up / Down for this peer (`Speaker::set_bfd_up`).
+    Bfd {
+        up: bool,
+    },
 }
 
 enum ConnEvent {
@@ -157,6 +161,10 @@ impl PeerTask {
                         if self.fsm.rejected_connections() > rejected {
                             self.status().connections_rejected += 1;
                         }
+                    }
+                    Some(PeerCmd::Bfd { up }) => {
+                        self.status().bfd_held = !up;
+                        self.feed(if up { FsmEvent::BfdUp } else { FsmEvent::BfdDown });
                     }
                     Some(PeerCmd::Stop { reason, done }) => {
                         self.feed(FsmEvent::Stop { reason });

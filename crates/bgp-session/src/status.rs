@@ -80,6 +80,9 @@ pub struct PeerStatus {
     /// Connections closed on arrival: a second inbound connection from the
     /// peer, one while established, or one the peer task had no room for.
     pub connections_rejected: u64,
+    /// BFD reported the path down: the session is held down (no dial, no
+    /// accept) until BFD is Up again.
+    pub bfd_held: bool,
 }
 
 fn ser_state<S: serde::Serializer>(s: &SessionState, ser: S) -> Result<S::Ok, S::Error> {
@@ -114,6 +117,7 @@ impl PeerStatus {
             last_connect_error: None,
             connect_failures: BTreeMap::new(),
             connections_rejected: 0,
+            bfd_held: false,
         }
     }
 
