@@ -72,7 +72,7 @@ pub struct BgpPeerConfig {
     pub node_selectors: Vec<LabelSelector>,
     /// TCP-MD5 password (inline or from `passwordSecret`).
     pub password: Option<String>,
-    /// `bfdProfile` (exists; not yet active).
+    /// `bfdProfile` (exists; run by the speaker's `bfd` module).
     pub bfd_profile: Option<String>,
     /// `enableGracefulRestart` (not yet active).
     pub enable_graceful_restart: bool,

@@ -301,7 +301,6 @@ fn a_missing_bfd_profile_is_rejected_and_an_existing_one_warns() {
     assert_eq!(
         w,
         [
-            format!("{P}: spec.bfdProfile: BFD is not yet active in oxlb: the profile is accepted but not used"),
             format!("{P}: spec.enableGracefulRestart: graceful restart is not yet active in oxlb: accepted but not used"),
         ]
     );

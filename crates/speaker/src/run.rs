@@ -415,6 +415,8 @@ impl Runner {
                 let computed = started.elapsed();
                 let warnings = warnings_of(&valid, &d);
                 self.apply(d, warnings, started).await;
+                let bfd = crate::bfd::wanted(&valid.config, &node);
+                self.shared.bfd.apply(&self.shared.speaker, bfd).await;
                 if let Err(e) = self.apply_l2(&valid.config).await {
                     tracing::error!(error = %e, "L2 mode not running");
                 }
