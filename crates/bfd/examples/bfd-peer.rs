@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use bfd::driver::{Bfd, PeerKey, SessionSpec};
-use bfd::SessionConfig;
+use bfd::BfdConfig;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -17,7 +17,7 @@ async fn main() {
         .map(|a| a.parse().expect("LOCAL address"));
     let num = |i: usize, d: u64| arg(i).and_then(|a| a.parse().ok()).unwrap_or(d);
     let multihop = args.iter().position(|a| a == "multihop");
-    let config = SessionConfig {
+    let config = BfdConfig {
         desired_min_tx: Duration::from_millis(num(2, 300)),
         required_min_rx: Duration::from_millis(num(3, 300)),
         detect_mult: num(4, 3) as u8,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::packet::ControlPacket;
-use crate::session::{Event, Session, SessionConfig, Timer};
+use crate::session::{BfdConfig, BfdSession, Event, Timer};
 
 /// Decodes one datagram; an accepted packet must encode back to the same
 /// 24 octets (flags the decoder ignores aside).
@@ -19,7 +19,7 @@ pub fn control_decode(data: &[u8]) {
 /// expiry between chunks.
 pub fn session_packets(data: &[u8]) {
     let t0 = Instant::now();
-    let mut s = Session::new(SessionConfig::default(), 0x1234, 7);
+    let mut s = BfdSession::new(BfdConfig::default(), 0x1234, 7);
     let _ = s.handle(t0, Event::Start);
     for (i, chunk) in data.chunks(24).enumerate() {
         let now = t0 + Duration::from_millis(50 * i as u64);

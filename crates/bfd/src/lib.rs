@@ -2,7 +2,7 @@
 //! multihop).
 //!
 //! - [`packet`]: the Control packet codec with the §6.8.6 checks.
-//! - [`session`]: one session's machine, `Session::handle(now, Event) ->
+//! - [`session`]: one session's machine, `BfdSession::handle(now, Event) ->
 //!   Vec<Action>`, sans-IO (timers are actions).
 //! - `driver` (feature `tokio`): UDP sockets, demultiplexing by
 //!   discriminator, one task running every session.
@@ -18,4 +18,4 @@ pub mod session;
 pub mod driver;
 
 pub use packet::{ControlPacket, DecodeError, Diag, State};
-pub use session::{Action, Counters, Event, Session, SessionConfig, SessionStatus, Timer};
+pub use session::{Action, BfdConfig, BfdSession, BfdStatus, Counters, Event, Timer};

@@ -17,7 +17,7 @@ const SLOW_TX_US: u32 = 1_000_000;
 
 /// What one session is configured with (a BFDProfile's timing fields).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SessionConfig {
+pub struct BfdConfig {
     /// bfd.DesiredMinTxInterval once Up.
     pub desired_min_tx: Duration,
     /// bfd.RequiredMinRxInterval.
@@ -28,10 +28,10 @@ pub struct SessionConfig {
     pub passive: bool,
 }
 
-impl Default for SessionConfig {
+impl Default for BfdConfig {
     /// MetalLB's BFDProfile defaults: 300 ms / 300 ms / ×3, active.
     fn default() -> Self {
-        SessionConfig {
+        BfdConfig {
             desired_min_tx: Duration::from_millis(300),
             required_min_rx: Duration::from_millis(300),
             detect_mult: 3,
@@ -66,7 +66,7 @@ pub enum Event {
     AdminUp,
     /// New timing (a profile changed on reload), applied with a poll
     /// sequence when a peer is there (RFC 5880 §6.8.3).
-    Reconfigure(SessionConfig),
+    Reconfigure(BfdConfig),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -95,7 +95,7 @@ pub struct Counters {
 
 /// What `/status` shows for one session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SessionStatus {
+pub struct BfdStatus {
     pub state: State,
     pub remote_state: State,
     pub local_diag: Diag,
@@ -119,8 +119,8 @@ pub struct SessionStatus {
 struct Poll;
 
 #[derive(Clone, Debug)]
-pub struct Session {
-    cfg: SessionConfig,
+pub struct BfdSession {
+    cfg: BfdConfig,
     state: State,
     local_discr: u32,
     local_diag: Diag,
@@ -148,15 +148,15 @@ pub struct Session {
     counters: Counters,
 }
 
-impl Session {
+impl BfdSession {
     /// A session in Down with `local_discriminator` (nonzero, unique in
     /// the process) and a jitter seed (any value; the driver passes a
     /// random one, tests a fixed one).
-    pub fn new(cfg: SessionConfig, local_discriminator: u32, seed: u64) -> Session {
+    pub fn new(cfg: BfdConfig, local_discriminator: u32, seed: u64) -> BfdSession {
         // §6.8.1: initial values; DesiredMinTx at least 1 s until Up.
         let desired_tx = micros(cfg.desired_min_tx).max(SLOW_TX_US);
         let required_rx = micros(cfg.required_min_rx);
-        Session {
+        BfdSession {
             cfg,
             state: State::Down,
             local_discr: local_discriminator.max(1),
@@ -188,12 +188,12 @@ impl Session {
         self.local_discr
     }
 
-    pub fn config(&self) -> SessionConfig {
+    pub fn config(&self) -> BfdConfig {
         self.cfg
     }
 
-    pub fn status(&self) -> SessionStatus {
-        SessionStatus {
+    pub fn status(&self) -> BfdStatus {
+        BfdStatus {
             state: self.state,
             remote_state: self.remote_state,
             local_diag: self.local_diag,
@@ -473,7 +473,7 @@ impl Session {
         let _ = out;
     }
 
-    fn reconfigure(&mut self, now: Instant, cfg: SessionConfig, out: &mut Vec<Action>) {
+    fn reconfigure(&mut self, now: Instant, cfg: BfdConfig, out: &mut Vec<Action>) {
         let old = self.cfg;
         self.cfg = cfg;
         let desired = if self.state == State::Up {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use bfd::{Action, ControlPacket, Diag, Event, Session, SessionConfig, State, Timer};
+use bfd::{Action, BfdConfig, BfdSession, ControlPacket, Diag, Event, State, Timer};
 
 const OURS: u32 = 0x1111;
 const THEIRS: u32 = 0x2222;
@@ -46,9 +46,9 @@ fn armed(actions: &[Action], t: Timer) -> Option<Instant> {
 }
 
 /// A session brought Up by the three-way handshake, at `t0`.
-fn up(cfg: SessionConfig) -> (Session, Instant) {
+fn up(cfg: BfdConfig) -> (BfdSession, Instant) {
     let t0 = Instant::now();
-    let mut s = Session::new(cfg, OURS, 42);
+    let mut s = BfdSession::new(cfg, OURS, 42);
     s.handle(t0, Event::Start);
     s.handle(t0, Event::Received(peer(State::Down, 0)));
     assert_eq!(s.state(), State::Init);
@@ -60,7 +60,7 @@ fn up(cfg: SessionConfig) -> (Session, Instant) {
 #[test]
 fn active_session_sends_at_once_and_then_at_the_slow_rate_while_down() {
     let t0 = Instant::now();
-    let mut s = Session::new(SessionConfig::default(), OURS, 1);
+    let mut s = BfdSession::new(BfdConfig::default(), OURS, 1);
     let a = s.handle(t0, Event::Start);
     assert_eq!(armed(&a, Timer::Transmit), Some(t0));
     let a = s.handle(t0, Event::TimerExpired(Timer::Transmit));
@@ -74,11 +74,11 @@ fn active_session_sends_at_once_and_then_at_the_slow_rate_while_down() {
 #[test]
 fn passive_session_sends_nothing_until_the_peer_speaks() {
     let t0 = Instant::now();
-    let cfg = SessionConfig {
+    let cfg = BfdConfig {
         passive: true,
-        ..SessionConfig::default()
+        ..BfdConfig::default()
     };
-    let mut s = Session::new(cfg, OURS, 1);
+    let mut s = BfdSession::new(cfg, OURS, 1);
     assert_eq!(armed(&s.handle(t0, Event::Start), Timer::Transmit), None);
     assert!(sent(&s.handle(t0, Event::TimerExpired(Timer::Transmit))).is_empty());
     let a = s.handle(t0, Event::Received(peer(State::Down, 0)));
@@ -88,7 +88,7 @@ fn passive_session_sends_nothing_until_the_peer_speaks() {
 
 #[test]
 fn three_way_handshake_reaches_up_and_restores_the_configured_rate_with_a_poll() {
-    let (s, _) = up(SessionConfig::default());
+    let (s, _) = up(BfdConfig::default());
     let st = s.status();
     assert_eq!(st.remote_discriminator, THEIRS);
     assert!(st.polling, "§6.8.3: DesiredMinTx fell from 1 s: poll");
@@ -100,7 +100,7 @@ fn three_way_handshake_reaches_up_and_restores_the_configured_rate_with_a_poll()
 #[test]
 fn down_session_goes_straight_up_on_a_peer_in_init() {
     let t0 = Instant::now();
-    let mut s = Session::new(SessionConfig::default(), OURS, 1);
+    let mut s = BfdSession::new(BfdConfig::default(), OURS, 1);
     let a = s.handle(t0, Event::Received(peer(State::Init, OURS)));
     assert_eq!(s.state(), State::Up);
     assert!(a.contains(&Action::StateChanged {
@@ -113,14 +113,14 @@ fn down_session_goes_straight_up_on_a_peer_in_init() {
 #[test]
 fn down_session_ignores_a_peer_claiming_up() {
     let t0 = Instant::now();
-    let mut s = Session::new(SessionConfig::default(), OURS, 1);
+    let mut s = BfdSession::new(BfdConfig::default(), OURS, 1);
     s.handle(t0, Event::Received(peer(State::Up, OURS)));
     assert_eq!(s.state(), State::Down);
 }
 
 #[test]
 fn up_session_goes_down_with_diag_3_when_the_peer_says_down() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     let a = s.handle(t0 + ms(10), Event::Received(peer(State::Down, OURS)));
     assert_eq!(s.state(), State::Down);
     assert!(a.contains(&Action::StateChanged {
@@ -133,7 +133,7 @@ fn up_session_goes_down_with_diag_3_when_the_peer_says_down() {
 
 #[test]
 fn peer_admin_down_takes_an_up_session_down_with_diag_3() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     s.handle(t0 + ms(10), Event::Received(peer(State::AdminDown, OURS)));
     assert_eq!(s.state(), State::Down);
     assert_eq!(s.status().local_diag, Diag::NeighborSignaledSessionDown);
@@ -141,7 +141,7 @@ fn peer_admin_down_takes_an_up_session_down_with_diag_3() {
 
 #[test]
 fn detection_time_expiry_takes_the_session_down_with_diag_1() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     // Early wake-up: nothing happens, the deadline is kept.
     let a = s.handle(t0 + ms(899), Event::TimerExpired(Timer::Detect));
     assert_eq!(armed(&a, Timer::Detect), Some(t0 + ms(900)));
@@ -160,7 +160,7 @@ fn detection_time_expiry_takes_the_session_down_with_diag_1() {
 
 #[test]
 fn every_valid_packet_pushes_the_detection_deadline_out() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     let a = s.handle(t0 + ms(600), Event::Received(peer(State::Up, OURS)));
     assert_eq!(armed(&a, Timer::Detect), Some(t0 + ms(1500)));
     s.handle(t0 + ms(900), Event::TimerExpired(Timer::Detect));
@@ -169,7 +169,7 @@ fn every_valid_packet_pushes_the_detection_deadline_out() {
 
 #[test]
 fn detection_time_uses_the_slower_of_our_rx_and_the_peer_tx() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     let mut p = peer(State::Up, OURS);
     p.desired_min_tx = 500_000;
     p.detect_mult = 4;
@@ -179,7 +179,7 @@ fn detection_time_uses_the_slower_of_our_rx_and_the_peer_tx() {
 
 #[test]
 fn transmit_interval_is_the_slower_of_our_tx_and_the_peer_rx() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     let mut p = peer(State::Up, OURS);
     p.required_min_rx = 700_000;
     p.final_ = true;
@@ -192,9 +192,9 @@ fn transmit_interval_is_the_slower_of_our_tx_and_the_peer_rx() {
 
 #[test]
 fn jitter_stays_within_75_to_90_percent_with_multiplier_1() {
-    let cfg = SessionConfig {
+    let cfg = BfdConfig {
         detect_mult: 1,
-        ..SessionConfig::default()
+        ..BfdConfig::default()
     };
     let (mut s, t0) = up(cfg);
     let mut now = t0 + ms(2000);
@@ -209,7 +209,7 @@ fn jitter_stays_within_75_to_90_percent_with_multiplier_1() {
 
 #[test]
 fn poll_is_answered_with_a_final_at_once() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     let mut p = peer(State::Up, OURS);
     p.poll = true;
     let a = s.handle(t0, Event::Received(p));
@@ -220,7 +220,7 @@ fn poll_is_answered_with_a_final_at_once() {
 
 #[test]
 fn periodic_packets_carry_the_poll_bit_until_the_final_arrives() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     let a = s.handle(t0 + ms(1), Event::TimerExpired(Timer::Transmit));
     assert!(sent(&a)[0].poll);
     let mut f = peer(State::Up, OURS);
@@ -233,14 +233,14 @@ fn periodic_packets_carry_the_poll_bit_until_the_final_arrives() {
 
 #[test]
 fn slower_tx_on_reconfigure_waits_for_the_final() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     let mut f = peer(State::Up, OURS);
     f.final_ = true;
     s.handle(t0, Event::Received(f));
-    let slower = SessionConfig {
+    let slower = BfdConfig {
         desired_min_tx: ms(800),
         required_min_rx: ms(100),
-        ..SessionConfig::default()
+        ..BfdConfig::default()
     };
     let a = s.handle(t0 + ms(5), Event::Reconfigure(slower));
     let p = sent(&a)[0];
@@ -263,7 +263,7 @@ fn slower_tx_on_reconfigure_waits_for_the_final() {
 
 #[test]
 fn packet_for_another_discriminator_is_discarded() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     let a = s.handle(t0, Event::Received(peer(State::Down, 0x9999)));
     assert!(a.is_empty());
     assert_eq!(s.state(), State::Up);
@@ -272,7 +272,7 @@ fn packet_for_another_discriminator_is_discarded() {
 
 #[test]
 fn admin_down_announces_diag_7_and_ignores_the_peer() {
-    let (mut s, t0) = up(SessionConfig::default());
+    let (mut s, t0) = up(BfdConfig::default());
     let a = s.handle(t0, Event::AdminDown);
     let p = sent(&a)[0];
     assert_eq!(
@@ -291,7 +291,7 @@ fn admin_down_announces_diag_7_and_ignores_the_peer() {
 #[test]
 fn peer_asking_for_zero_rx_gets_no_periodic_packets() {
     let t0 = Instant::now();
-    let mut s = Session::new(SessionConfig::default(), OURS, 1);
+    let mut s = BfdSession::new(BfdConfig::default(), OURS, 1);
     s.handle(t0, Event::Start);
     let mut p = peer(State::Down, 0);
     p.required_min_rx = 0;

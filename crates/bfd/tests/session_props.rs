@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use bfd::{Action, ControlPacket, Diag, Event, Session, SessionConfig, State, Timer};
+use bfd::{Action, BfdConfig, BfdSession, ControlPacket, Diag, Event, State, Timer};
 use proptest::prelude::*;
 
 const OURS: u32 = 0x1111;
@@ -50,9 +50,9 @@ fn packet() -> impl Strategy<Value = ControlPacket> {
         )
 }
 
-fn config() -> impl Strategy<Value = SessionConfig> {
+fn config() -> impl Strategy<Value = BfdConfig> {
     (10u64..2000, 10u64..2000, 1u8..=255, any::<bool>()).prop_map(|(tx, rx, m, passive)| {
-        SessionConfig {
+        BfdConfig {
             desired_min_tx: Duration::from_millis(tx),
             required_min_rx: Duration::from_millis(rx),
             detect_mult: m,
@@ -68,7 +68,7 @@ enum Step {
     Detect,
     AdminDown,
     AdminUp,
-    Reconfigure(SessionConfig),
+    Reconfigure(BfdConfig),
 }
 
 fn step() -> impl Strategy<Value = (u64, Step)> {
@@ -95,7 +95,7 @@ proptest! {
     ) {
         let t0 = Instant::now();
         let mut now = t0;
-        let mut s = Session::new(cfg, OURS, 99);
+        let mut s = BfdSession::new(cfg, OURS, 99);
         for a in s.handle(now, Event::Start) {
             prop_assert!(!(cfg.passive && matches!(a, Action::Send(_))));
         }

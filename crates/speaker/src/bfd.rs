@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bfd::driver::{Bfd, PeerKey, SessionSpec};
-use bfd::{SessionConfig, State};
+use bfd::{BfdConfig, State};
 use bgp_session::Speaker;
 use metallb_api::{BfdProfile, BgpPeerConfig, Config};
 
@@ -57,7 +57,7 @@ fn spec(p: &BgpPeerConfig, profile: &BfdProfile) -> SessionSpec {
             local: p.source_address,
             multihop: p.ebgp_multi_hop,
         },
-        config: SessionConfig {
+        config: BfdConfig {
             desired_min_tx: ms(profile.transmit_interval),
             required_min_rx: ms(profile.receive_interval),
             detect_mult: u8::try_from(profile.detect_multiplier).unwrap_or(u8::MAX),
@@ -163,7 +163,7 @@ impl BfdShared {
         }
     }
 
-    fn snapshot(&self) -> (Vec<Wanted>, Vec<(PeerKey, bfd::SessionStatus)>) {
+    fn snapshot(&self) -> (Vec<Wanted>, Vec<(PeerKey, bfd::BfdStatus)>) {
         let inner = self.lock();
         let status = inner.driver.as_ref().map(Bfd::status).unwrap_or_default();
         (inner.sessions.values().cloned().collect(), status)
@@ -222,7 +222,7 @@ impl BfdShared {
             return String::new();
         }
         let mut out = String::new();
-        let families: [(&str, &str, &str, fn(&bfd::SessionStatus) -> u64); 5] = [
+        let families: [(&str, &str, &str, fn(&bfd::BfdStatus) -> u64); 5] = [
             (
                 "metallb_bfd_session_up",
                 "gauge",

@@ -1,4 +1,4 @@
-//! The tokio driver: one task runs every [`Session`] (its timers, its
+//! The tokio driver: one task runs every [`BfdSession`] (its timers, its
 //! send socket); one reader task per receive socket (IPv4/IPv6 × single
 //! hop 3784 / multihop 4784, opened when the first session needs it)
 //! hands datagrams over. Demultiplexing (RFC 5880 §6.8.6): by Your
@@ -24,7 +24,7 @@ use socket2::Socket;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::packet::{ControlPacket, Diag, State};
-use crate::session::{Action, Event, Session, SessionConfig, SessionStatus, Timer};
+use crate::session::{Action, BfdConfig, BfdSession, BfdStatus, Event, Timer};
 
 pub use socket::{MULTIHOP_PORT, SINGLE_HOP_PORT};
 
@@ -40,7 +40,7 @@ pub struct PeerKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionSpec {
     pub key: PeerKey,
-    pub config: SessionConfig,
+    pub config: BfdConfig,
     /// Multihop only: the lowest TTL accepted (MetalLB's default 254).
     pub minimum_ttl: u8,
 }
@@ -65,7 +65,7 @@ enum Command {
 pub struct Bfd {
     commands: mpsc::UnboundedSender<Command>,
     events: broadcast::Sender<BfdEvent>,
-    status: Arc<Mutex<HashMap<PeerKey, SessionStatus>>>,
+    status: Arc<Mutex<HashMap<PeerKey, BfdStatus>>>,
 }
 
 impl Bfd {
@@ -108,7 +108,7 @@ impl Bfd {
     }
 
     /// Every session's status, sorted by key.
-    pub fn status(&self) -> Vec<(PeerKey, SessionStatus)> {
+    pub fn status(&self) -> Vec<(PeerKey, BfdStatus)> {
         let map = self.status.lock().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<_> = map.iter().map(|(k, s)| (*k, *s)).collect();
         v.sort_by_key(|(k, _)| *k);
@@ -117,7 +117,7 @@ impl Bfd {
 }
 
 struct Entry {
-    session: Session,
+    session: BfdSession,
     spec: SessionSpec,
     socket: Socket,
     timers: HashMap<Timer, Instant>,
@@ -138,7 +138,7 @@ struct Driver {
     readers: HashMap<(bool, u16), tokio::task::JoinHandle<()>>,
     next_discr: u32,
     events: broadcast::Sender<BfdEvent>,
-    status: Arc<Mutex<HashMap<PeerKey, SessionStatus>>>,
+    status: Arc<Mutex<HashMap<PeerKey, BfdStatus>>>,
     datagrams: mpsc::Sender<Datagram>,
 }
 
@@ -243,7 +243,7 @@ impl Driver {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         let seed = u64::from(discr) ^ clock ^ 0x9e37_79b9_7f4a_7c15;
-        let mut session = Session::new(spec.config, discr, seed);
+        let mut session = BfdSession::new(spec.config, discr, seed);
         let actions = session.handle(now, Event::Start);
         self.by_discr.insert(discr, key);
         self.sessions.insert(
