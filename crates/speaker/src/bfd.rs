@@ -222,7 +222,7 @@ impl BfdShared {
             return String::new();
         }
         let mut out = String::new();
-        let families: [(&str, &str, &str, fn(&bfd::BfdStatus) -> u64); 5] = [
+        let families: [Family; 5] = [
             (
                 "metallb_bfd_session_up",
                 "gauge",
@@ -268,6 +268,14 @@ impl BfdShared {
         out
     }
 }
+
+/// One `metallb_bfd_*` family: name, type, help, value of a session.
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&bfd::BfdStatus) -> u64,
+);
 
 /// BFD state changes -> the BGP sessions of the peers on that key.
 async fn forward_events(shared: Arc<BfdShared>, driver: Bfd, speaker: Speaker) {
