@@ -305,3 +305,78 @@ async fn forward_events(shared: Arc<BfdShared>, driver: Bfd, speaker: Speaker) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = "\
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: hop, namespace: metallb-system}
+spec: {myASN: 64512, peerASN: 64513, peerAddress: 198.51.100.2, bfdProfile: slow, ebgpMultiHop: true}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: tor, namespace: metallb-system}
+spec: {myASN: 64512, peerASN: 64513, peerAddress: 192.0.2.2, bfdProfile: fast}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: plain, namespace: metallb-system}
+spec: {myASN: 64512, peerASN: 64513, peerAddress: 192.0.2.6}
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: fast, namespace: metallb-system}
+spec: {transmitInterval: 100, receiveInterval: 200, detectMultiplier: 4, passiveMode: true}
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: slow, namespace: metallb-system}
+spec: {minimumTtl: 60}
+";
+
+    fn wanted_of(yaml: &str) -> Vec<Wanted> {
+        let opts = metallb_api::Options::default();
+        let objects = metallb_api::load_str(yaml, "test.yaml", &opts).expect("loads");
+        let config = metallb_api::validate(&objects, &opts)
+            .expect("valid")
+            .config;
+        let node = NodeInfo::from_config(&config, "node1");
+        wanted(&config, &node)
+    }
+
+    #[test]
+    fn each_peer_with_a_profile_gets_one_session_with_the_profiles_timing() {
+        let w = wanted_of(YAML);
+        let names: Vec<&str> = w.iter().map(|w| w.peer.as_str()).collect();
+        assert_eq!(
+            names,
+            ["hop", "tor"],
+            "the peer without a profile runs no BFD"
+        );
+        let tor = &w[1].spec;
+        assert!(!tor.key.multihop);
+        assert_eq!(
+            tor.config,
+            BfdConfig {
+                desired_min_tx: Duration::from_millis(100),
+                required_min_rx: Duration::from_millis(200),
+                detect_mult: 4,
+                passive: true,
+            }
+        );
+    }
+
+    #[test]
+    fn an_ebgp_multihop_peer_runs_multihop_bfd_with_the_profiles_minimum_ttl() {
+        let w = wanted_of(YAML);
+        let hop = &w[0].spec;
+        assert!(hop.key.multihop);
+        assert_eq!(hop.minimum_ttl, 60);
+        assert_eq!(hop.config, BfdConfig::default(), "MetalLB's 300/300/x3");
+        let no_ttl = YAML.replace("spec: {minimumTtl: 60}", "spec: {}");
+        assert_eq!(wanted_of(&no_ttl)[0].spec.minimum_ttl, 254);
+    }
+}
