@@ -5,6 +5,7 @@
 #   bfd_config DIR PEER TX RX MULT [MULTIHOP]  the speaker config (configs/bfd/) in DIR
 #   bird_bfd NAME ADDR        BIRD's `show bfd sessions` line for ADDR (fails if absent / no answer)
 #   bird_bfd_up NAME ADDR     that line says Up
+#   bird_bfd_has NAME ADDR RE that line matches the regex RE
 #   speaker_bfd NAME JQ       field of the speaker's one /status bfd session
 #   bfd_drop NS / bfd_allow NS  nftables in NS dropping / passing BFD (UDP 3784, 4784) out
 #   frr_bfd_start NAME NS < frr.conf   zebra + bgpd + bfdd (the frr user), vtysh in $E2E_TMP/NAME
@@ -27,7 +28,10 @@ bird_bfd() {
   local out; out=$(bird_cmd "$1" show bfd sessions) || return 2
   awk -v a="$2" '$1 == a' <<<"$out" | grep .
 }
-bird_bfd_up() { bird_bfd "$1" "$2" | grep -Eq ' Up '; }
+bird_bfd_up() { bird_bfd_has "$1" "$2" ' Up '; }
+# bird_bfd_has NAME ADDR REGEX: BIRD's line for ADDR matches REGEX (no grep -q
+# on a pipe: under pipefail an early exit could read as a failed query).
+bird_bfd_has() { local l; l=$(bird_bfd "$1" "$2") && [[ $l =~ $3 ]]; }
 
 speaker_bfd() {
   local st; st=$(speaker_status "$1") || return 2

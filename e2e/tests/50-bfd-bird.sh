@@ -74,7 +74,7 @@ log "ok: BFD up -> BGP re-established"
 ups=$(speaker_bfd sp .session_up_events)
 bfd_config "$cfg" 192.0.2.2 100 500 3
 speaker_hup sp
-wait_until 10 eval 'bird_bfd router 192.0.2.1 | grep -Eq " 0\.500 +0\.600$"' \
+wait_until 10 bird_bfd_has router 192.0.2.1 ' 0\.500 +0\.600$' \
   || { bird_bfd router 192.0.2.1 >&2; speaker_die sp "BIRD did not take the new receive interval"; }
 sleep 1
 [[ $(speaker_bfd sp .session_up_events) == "$ups" && $(speaker_bfd sp .state) == up ]] || speaker_die sp "BFD flapped on reload"

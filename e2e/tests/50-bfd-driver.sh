@@ -29,10 +29,11 @@ spawn o "$E2E_TMP/v6.log" "$peer_bin" 2001:db8:50::2 2001:db8:50::1 100 300 3
 
 # last_line LOG: our latest status line (fails if there is none yet).
 last_line() { local l; l=$(tail -n 1 "$1") && [[ -n $l ]] && printf '%s\n' "$l"; }
-ours_is() { last_line "$1" | grep -Eq "state=$2 "; }
+ours_is() { local l; l=$(last_line "$1") && [[ $l == *"state=$2 "* ]]; }
+ours_has() { local l; l=$(last_line "$1") && [[ $l == *"$2"* ]]; }
 # bird_bfd ADDR: BIRD's line for ADDR in `show bfd sessions` (fails if absent).
 bird_bfd() { local out; out=$(bird_cmd b show bfd sessions) || return 2; awk -v a="$1" '$1 == a' <<<"$out" | grep .; }
-bird_bfd_up() { bird_bfd "$1" | grep -Eq ' Up '; }
+bird_bfd_up() { local l; l=$(bird_bfd "$1") && [[ $l == *" Up "* ]]; }
 
 for a in 192.0.2.1 2001:db8:50::1; do
   wait_until 20 bird_bfd_up "$a" || { bird_cmd b show bfd sessions >&2; die "BIRD: $a not Up"; }
@@ -46,14 +47,14 @@ for a in 192.0.2.1 2001:db8:50::1; do
   grep -Eq ' 0\.300 +0\.600$' <<<"$line" || die "BIRD negotiated other values: $line"
 done
 # Ours: tx = max(100 ms, BIRD's rx 200 ms); detect = 3 x max(300, 200).
-wait_until 5 sh -c "tail -n1 '$E2E_TMP/v4.log' | grep -q 'tx_ms=200 detect_ms=900 '" \
+wait_until 5 ours_has "$E2E_TMP/v4.log" 'tx_ms=200 detect_ms=900 ' \
   || die "our negotiated values: $(last_line "$E2E_TMP/v4.log")"
 
 bird_pid=$(daemon_pid b)
 kill -STOP "$bird_pid"
 wait_until 5 ours_is "$E2E_TMP/v4.log" down || die "v4 not down: $(last_line "$E2E_TMP/v4.log")"
 wait_until 5 ours_is "$E2E_TMP/v6.log" down || die "v6 not down"
-last_line "$E2E_TMP/v4.log" | grep -q 'diag=control-detection-time-expired' \
+ours_has "$E2E_TMP/v4.log" 'diag=control-detection-time-expired' \
   || die "wrong diag: $(last_line "$E2E_TMP/v4.log")"
 kill -CONT "$bird_pid"
 wait_until 10 ours_is "$E2E_TMP/v4.log" up || die "v4 not up again"

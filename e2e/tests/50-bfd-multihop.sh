@@ -32,7 +32,7 @@ CONF
 [[ -n ${BFD_DEBUG_PCAP:-} ]] && spawn router "$E2E_TMP/td.log" tcpdump -i eth0 -U -w "$BFD_DEBUG_PCAP" udp
 speaker_start sp node "$cfg" NodeA
 wait_until 20 bird_established router tor || speaker_die sp "BGP not Established"
-wait_until 10 eval 'bird_bfd router 192.0.2.1 | grep -q " Init "' || { bird_cmd router show bfd sessions >&2; die "BIRD does not hear us"; }
+wait_until 10 bird_bfd_has router 192.0.2.1 ' Init ' || { bird_cmd router show bfd sessions >&2; die "BIRD does not hear us"; }
 [[ $(speaker_bfd sp '[.state, .control_packet_input] | @tsv') == "down	0" ]] || speaker_die sp "TTL 63 packets were accepted with minimumTtl 254"
 log "ok: minimumTtl 254 refuses BIRD's TTL-63 packets"
 printf '  minimumTtl: 60\n' >>"$cfg/10-peer.yaml"
