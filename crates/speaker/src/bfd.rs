@@ -157,9 +157,28 @@ impl BfdShared {
             inner.sessions = new;
             (driver, released)
         };
-        let _ = driver;
         for name in released {
             speaker.set_bfd_up(&name, true).await;
+        }
+        // A BGP peer re-created on this reload (its settings changed) starts
+        // without the hold: give it again while its BFD session is down
+        // after having been Up (held-down peers only; a repeat is a no-op).
+        let status = driver.status();
+        let held: Vec<String> = {
+            let inner = self.lock();
+            inner
+                .sessions
+                .values()
+                .filter(|w| {
+                    status.iter().any(|(k, s)| {
+                        *k == w.spec.key && s.state != State::Up && s.counters.down_events > 0
+                    })
+                })
+                .map(|w| w.peer.clone())
+                .collect()
+        };
+        for name in held {
+            speaker.set_bfd_up(&name, false).await;
         }
     }
 
