@@ -23,6 +23,7 @@ use crate::open::Open;
 use crate::types::{Family, SessionParams};
 use crate::update::Update;
 
+mod bfd;
 mod config;
 pub mod graceful;
 mod receive;
@@ -147,6 +148,10 @@ pub enum FsmEvent {
     SendBlocked(ConnId),
     /// A blocked write made progress.
     SendProgress(ConnId),
+    /// The peer's BFD session went from Up to Down (`fsm/bfd`).
+    BfdDown,
+    /// The peer's BFD session is Up (again).
+    BfdUp,
 }
 
 /// Why a session ended, for logs and metrics.
@@ -253,6 +258,8 @@ pub struct SessionFsm {
     /// the process restarted with routes it had announced, cleared when a
     /// session is established.
     restarting: bool,
+    /// BFD holds the session down (`fsm/bfd`).
+    bfd_down: bool,
 }
 
 fn state_of(c: ConnState) -> SessionState {
@@ -278,6 +285,7 @@ impl SessionFsm {
             hold_down: Duration::ZERO,
             rejected: 0,
             restarting: false,
+            bfd_down: false,
         }
     }
 
@@ -334,7 +342,9 @@ impl SessionFsm {
                 self.retries = 0;
                 self.flaps = 0;
                 self.hold_down = Duration::ZERO;
-                self.begin(out);
+                if !self.bfd_down {
+                    self.begin(out);
+                }
             }
             FsmEvent::Stop { reason } => self.stop(&reason, false, out),
             FsmEvent::StopForRestart { reason } => self.stop(&reason, true, out),
@@ -342,7 +352,7 @@ impl SessionFsm {
             FsmEvent::Connected(id) => {
                 self.dialing = false;
                 let have_outgoing = self.conns.iter().any(|c| c.dir == Direction::Outgoing);
-                if !self.started || self.established().is_some() || have_outgoing {
+                if !self.started || self.bfd_down || self.established().is_some() || have_outgoing {
                     // RFC 4271 §6.8: a new connection while one is
                     // established is closed, and a peer has at most one
                     // connection we dialled.
@@ -366,7 +376,7 @@ impl SessionFsm {
                 // collision has two, one each way), and none beside an
                 // established session. Anything more is closed at once, so
                 // a connection flood costs one socket for a moment each.
-                if !self.started || self.established().is_some() || have_incoming {
+                if !self.started || self.bfd_down || self.established().is_some() || have_incoming {
                     self.rejected += 1;
                     if self.started {
                         out.push(Action::Send(
@@ -395,6 +405,8 @@ impl SessionFsm {
                     }
                 }
             }
+            FsmEvent::BfdDown => self.on_bfd_down(now, out),
+            FsmEvent::BfdUp => self.on_bfd_up(out),
             FsmEvent::SendProgress(id) => {
                 if let Some(c) = self.conn_mut(id) {
                     if c.blocked_since.take().is_some() {
@@ -555,7 +567,12 @@ impl SessionFsm {
     fn timer(&mut self, now: Instant, t: Timer, out: &mut Vec<Action>) {
         match t {
             Timer::ConnectRetry => {
-                if self.started && self.conns.is_empty() && !self.config.passive && !self.dialing {
+                if self.started
+                    && !self.bfd_down
+                    && self.conns.is_empty()
+                    && !self.config.passive
+                    && !self.dialing
+                {
                     self.base = SessionState::Connect;
                     self.dialing = true;
                     out.push(Action::Connect);

@@ -9,6 +9,8 @@ use bgp_proto::fsm::*;
 use bgp_proto::*;
 use proptest::prelude::*;
 
+#[path = "fsm/bfd.rs"]
+mod bfd;
 #[path = "fsm/details.rs"]
 mod details;
 #[path = "fsm/graceful.rs"]
@@ -609,6 +611,8 @@ fn arb_event() -> impl Strategy<Value = FsmEvent> {
             .prop_map(|c| FsmEvent::DecodeError(c, Notification::hold_timer_expired())),
         conn.clone().prop_map(FsmEvent::SendBlocked),
         conn.prop_map(FsmEvent::SendProgress),
+        Just(FsmEvent::BfdDown),
+        Just(FsmEvent::BfdUp),
     ]
 }
 

@@ -355,6 +355,18 @@ impl Speaker {
         let _ = tx.send(PeerCmd::SetRoutes(table)).await;
     }
 
+    /// BFD's verdict on the path to a peer (RFC 9384): `false` (Up to
+    /// Down) sends Cease / BFD Down and holds the session down; `true`
+    /// lets it be dialled again at once.
+    pub async fn set_bfd_up(&self, name: &str, up: bool) {
+        let tx = {
+            let peers = lock(&self.inner.peers);
+            let Some(p) = peers.get(name) else { return };
+            p.cmds.clone()
+        };
+        let _ = tx.send(PeerCmd::Bfd { up }).await;
+    }
+
     /// The table of `routes`: another peer's when it was given the same
     /// routes, else a new one built from `parent` (so a peer moving from
     /// `parent` only looks at what changed).

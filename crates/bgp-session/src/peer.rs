@@ -62,6 +62,10 @@ pub(crate) enum PeerCmd {
         for_restart: bool,
         done: oneshot::Sender<()>,
     },
+    /// BFD Up / Down for this peer (`Speaker::set_bfd_up`).
+    Bfd {
+        up: bool,
+    },
 }
 
 enum ConnEvent {
@@ -165,6 +169,10 @@ impl PeerTask {
                         if self.fsm.rejected_connections() > rejected {
                             self.status().connections_rejected += 1;
                         }
+                    }
+                    Some(PeerCmd::Bfd { up }) => {
+                        self.status().bfd_held = !up;
+                        self.feed(if up { FsmEvent::BfdUp } else { FsmEvent::BfdDown });
                     }
                     Some(PeerCmd::Stop { reason, for_restart, done }) => {
                         self.feed(if for_restart {

@@ -83,6 +83,9 @@ pub struct PeerStatus {
     /// Graceful restart on the established session (RFC 4724): both OPENs
     /// carried the capability. None when down or not negotiated.
     pub graceful_restart: Option<GracefulRestartStatus>,
+    /// BFD reported the path down: the session is held down (no dial, no
+    /// accept) until BFD is Up again.
+    pub bfd_held: bool,
 }
 
 /// What the established session negotiated for graceful restart.
@@ -129,6 +132,7 @@ impl PeerStatus {
             connect_failures: BTreeMap::new(),
             connections_rejected: 0,
             graceful_restart: None,
+            bfd_held: false,
         }
     }
 

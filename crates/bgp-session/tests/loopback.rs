@@ -338,3 +338,24 @@ async fn a_refused_connection_is_counted_by_reason_and_cleared_by_a_good_dial() 
     wait_for(&s, "the error cleared", |s| s.last_connect_error.is_none()).await;
     drop(l);
 }
+
+#[tokio::test]
+async fn bfd_down_tears_the_session_down_with_cease_bfd_down_until_bfd_is_up() {
+    let (a, b) = pair().await;
+    wait_for(&b, "B established", |s| {
+        s.state == SessionState::Established
+    })
+    .await;
+    b.set_bfd_up("a", false).await;
+    let s = wait_for(&a, "A sees the Cease", |s| s.last_error_received.is_some()).await;
+    let text = s.last_error_received.unwrap();
+    assert!(text.contains("BFD down"), "{text}");
+    // Held down: the dialler's retry (at most 2 s here) does not redial.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let s = b.status().remove(0);
+    assert!(s.bfd_held);
+    assert_eq!((s.state, s.established_count), (SessionState::Idle, 1));
+    b.set_bfd_up("a", true).await;
+    let s = wait_for(&b, "B established again", |s| s.established_count == 2).await;
+    assert!(!s.bfd_held);
+}

@@ -72,7 +72,7 @@ pub struct BgpPeerConfig {
     pub node_selectors: Vec<LabelSelector>,
     /// TCP-MD5 password (inline or from `passwordSecret`).
     pub password: Option<String>,
-    /// `bfdProfile` (exists; not yet active).
+    /// `bfdProfile` (exists; run by the speaker's `bfd` module).
     pub bfd_profile: Option<String>,
     /// `enableGracefulRestart`: offer RFC 4724 graceful restart (see
     /// bgp-proto `fsm::graceful`).

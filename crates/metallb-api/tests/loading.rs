@@ -323,10 +323,11 @@ fn a_directory_loads_its_yaml_files_in_name_order() {
     let tor2 = &v.config.peers["tor2"];
     assert_eq!(tor2.hold_time, Duration::from_secs(30));
     assert_eq!(tor2.keepalive_time, Duration::from_secs(10));
-    // The BFD profile is accepted with a "not yet active" warning.
-    assert!(v.warnings.iter().any(|w| w
-        .to_string()
-        .contains("spec.bfdProfile: BFD is not yet active")));
+    // The BFD profile is in force: no "not yet active" warning any more.
+    assert!(!v
+        .warnings
+        .iter()
+        .any(|w| w.to_string().contains("spec.bfdProfile")));
     assert_eq!(v.config.bfd_profiles["fast"].detect_multiplier, 3);
     assert_eq!(v.config.bfd_profiles["fast"].receive_interval, 100);
 }

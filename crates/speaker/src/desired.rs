@@ -382,11 +382,17 @@ fn compute_inner(
         .map(|p| session_settings(p, node))
         .collect();
     for p in &node_peers {
-        if p.bfd_profile.is_some() {
-            notes.push(format!(
-                "BGPPeer {}: spec.bfdProfile is accepted but not yet active",
-                p.name
-            ));
+        if let Some(b) = p
+            .bfd_profile
+            .as_ref()
+            .and_then(|b| config.bfd_profiles.get(b))
+        {
+            if b.echo_mode {
+                notes.push(format!(
+                    "BGPPeer {}: BFDProfile {}: echoMode is not implemented; BFD runs with control packets only",
+                    p.name, b.name
+                ));
+            }
         }
     }
 

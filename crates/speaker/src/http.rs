@@ -62,6 +62,7 @@ impl View {
     /// What a `/status` render needs, detached from the lock.
     pub fn snapshot(&self) -> StatusSnapshot {
         StatusSnapshot {
+            bfd: None,
             parts: self.parts.clone(),
             services: self.services.clone(),
             routes: self.routes.clone(),
@@ -79,6 +80,8 @@ pub struct StatusParts {
 
 /// Everything a `/status` render reads besides the live sessions.
 pub struct StatusSnapshot {
+    /// The `bfd` member (none while no BGPPeer uses BFD).
+    pub(crate) bfd: Option<serde_json::Value>,
     parts: Arc<StatusParts>,
     services: Arc<Vec<ServiceReport>>,
     routes: BTreeMap<String, Arc<Vec<RouteSpec>>>,
@@ -134,7 +137,13 @@ impl StatusSnapshot {
         out: &mut impl Write,
     ) -> std::io::Result<()> {
         let json = |e: serde_json::Error| std::io::Error::other(e);
-        out.write_all(b"{\"config\":")?;
+        out.write_all(b"{")?;
+        if let Some(b) = &self.bfd {
+            out.write_all(b"\"bfd\":")?;
+            serde_json::to_writer(&mut *out, b).map_err(json)?;
+            out.write_all(b",")?;
+        }
+        out.write_all(b"\"config\":")?;
         out.write_all(&self.parts.config)?;
         out.write_all(b",\"l2\":")?;
         out.write_all(&self.parts.l2)?;
@@ -306,6 +315,8 @@ async fn status(State(s): State<Arc<Shared>>) -> Response {
     };
     let mut snapshot = s.view().snapshot();
     snapshot.l2_live(&s);
+    let bfd = s.bfd.status_json();
+    snapshot.bfd = (bfd["sessions"].as_array().is_some_and(|a| !a.is_empty())).then_some(bfd);
     let sessions = s.speaker.status();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     tokio::task::spawn_blocking(move || {

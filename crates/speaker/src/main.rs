@@ -42,6 +42,7 @@ macro_rules! out {
 }
 
 mod announcement;
+mod bfd;
 mod desired;
 mod http;
 #[cfg(feature = "kube")]
@@ -218,7 +219,9 @@ fn check(args: CheckArgs) -> i32 {
                     l2::in_use(&v.config).then_some(&l2_vips[..]),
                 );
             } else {
-                print_table(&d, &warnings, &l2::check_lines(&l2_vips));
+                let mut lines = l2::check_lines(&l2_vips);
+                lines.extend(bfd::check_lines(&v.config, &node));
+                print_table(&d, &warnings, &lines);
             }
             // The process exits right after (main): freeing the config and
             // the plan of 100k Services one allocation at a time would cost

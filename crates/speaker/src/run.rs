@@ -446,6 +446,8 @@ impl Runner {
                 let computed = started.elapsed();
                 let warnings = warnings_of(&valid, &d);
                 self.apply(d, warnings, started).await;
+                let bfd = crate::bfd::wanted(&valid.config, &node);
+                self.shared.bfd.apply(&self.shared.speaker, bfd).await;
                 if let Err(e) = self.apply_l2(&valid.config).await {
                     tracing::error!(error = %e, "L2 mode not running");
                 }
@@ -569,8 +571,10 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     // L2 mode reads the config once more after the apply (a clone shares
     // the Service records); without an L2Advertisement nothing is kept.
     let l2_config = crate::l2::in_use(&valid.config).then(|| valid.config.clone());
+    let bfd = crate::bfd::wanted(&valid.config, &node);
     drop(valid);
     runner.apply(d, warnings, started).await;
+    runner.shared.bfd.apply(&runner.shared.speaker, bfd).await;
     let l2 = match l2_config {
         Some(c) => runner.apply_l2(&c).await,
         None => Ok(()),

@@ -18,6 +18,8 @@ pub struct Shared {
     /// The L2 node (if running) and its metric families.
     pub(crate) l2: Arc<crate::l2::L2Shared>,
     pub(crate) l2_metrics: crate::l2::L2Metrics,
+    /// BFD sessions of the BGPPeers with a bfdProfile.
+    pub(crate) bfd: Arc<crate::bfd::BfdShared>,
 }
 
 impl Shared {
@@ -32,6 +34,7 @@ impl Shared {
             renders: Arc::new(tokio::sync::Semaphore::new(crate::http::MAX_RENDERS)),
             l2: Arc::default(),
             l2_metrics: crate::l2::L2Metrics::new(),
+            bfd: Arc::default(),
         }
     }
 
@@ -50,6 +53,7 @@ impl Shared {
         let view = self.view().metrics.clone();
         let mut text = self.metrics.render(&view, &self.speaker.status());
         text.push_str(&self.l2_metrics.render(self.l2.status().as_ref()));
+        text.push_str(&self.bfd.render_metrics());
         text
     }
 

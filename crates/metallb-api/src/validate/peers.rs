@@ -434,14 +434,7 @@ pub(super) fn peer(
     }
     let bfd_profile = (!s.bfd_profile.is_empty()).then(|| s.bfd_profile.clone());
     if let Some(b) = &bfd_profile {
-        if bfd.contains_key(b) {
-            cx.warn(
-                PEER,
-                o,
-                "spec.bfdProfile",
-                "BFD is not yet active in oxlb: the profile is accepted but not used",
-            );
-        } else {
+        if !bfd.contains_key(b) {
             cx.err(
                 PEER,
                 o,
