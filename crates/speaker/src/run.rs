@@ -84,6 +84,8 @@ pub(crate) struct Runner {
     pub(crate) live: LiveAllocator,
     /// The L2 node's lifecycle (started with the first L2Advertisement).
     l2: crate::l2::L2Runtime,
+    /// `--bind-vips`: local addresses for the announced VIPs.
+    pub(crate) vips: crate::vip_bind::VipBinder,
 }
 
 impl Runner {
@@ -96,6 +98,7 @@ impl Runner {
         let l2 = crate::l2::L2Runtime::new(args.l2.clone(), &args.node_name, shared.l2.clone());
         Runner {
             l2,
+            vips: crate::vip_bind::VipBinder::new(args.bind_vips),
             args,
             opts,
             shared,
@@ -228,6 +231,7 @@ impl Runner {
     /// unpersisted allocation that the session was not carrying already.
     async fn announce(&mut self) {
         let held = self.unpersisted();
+        self.vips.bind_bgp(&self.services, &held).await;
         let speaker = &self.shared.speaker;
         let peers = speaker.peer_names();
         let mut handed = BTreeMap::new();
@@ -248,6 +252,7 @@ impl Runner {
             handed.insert(peer.clone(), allowed);
         }
         self.handed = handed;
+        self.vips.unbind_stale().await;
         let routes = self.handed.clone();
         let announced = Announced::of(self.services.clone(), &held);
         let unsaved = held.len() as u64;
@@ -297,7 +302,9 @@ impl Runner {
             tracing::info!("state file written; announcing the held-back allocations");
             self.announce().await;
             let held = self.unpersisted();
+            self.vips.bind_l2(self.l2.candidate_ips(&held)).await;
             self.l2.refresh(&held);
+            self.vips.unbind_stale().await;
         }
     }
 
@@ -332,6 +339,8 @@ impl Runner {
         }
         let mut started_peers = BTreeSet::new();
         let held = self.unpersisted();
+        self.vips.bind_bgp(&d.services, &held).await;
+        let speaker = &self.shared.speaker;
         let known = speaker.peer_names();
         for p in &d.peers {
             // A new peer starts with its routes, so its first session sends
@@ -390,7 +399,10 @@ impl Runner {
     /// the config warnings.
     async fn apply_l2(&mut self, config: &metallb_api::Config) -> Result<(), String> {
         let held = self.unpersisted();
-        let notes = self.l2.apply(config, &self.state, &held).await?;
+        let notes = self.l2.apply(config, &self.state).await?;
+        self.vips.bind_l2(self.l2.candidate_ips(&held)).await;
+        self.l2.refresh(&held);
+        self.vips.unbind_stale().await;
         for n in &notes {
             tracing::warn!(warning = %n, "configuration");
         }
@@ -478,6 +490,10 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     };
     let shared = Arc::new(Shared::new(speaker, &args.node_name));
     let mut runner = Runner::new(args.clone(), shared.clone(), state);
+    if let Err(e) = runner.vips.start().await {
+        eprintln!("oxlb-speaker: {e}");
+        return 1;
+    }
 
     // The first load must succeed: a speaker that starts on a broken config
     // would announce nothing and look healthy.
@@ -528,6 +544,7 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     if let Err(e) = l2 {
         eprintln!("oxlb-speaker: {e}");
         shared.speaker.shutdown("oxlb-speaker stopping").await;
+        runner.vips.shutdown().await;
         return 1;
     }
     tracing::info!(node = %args.node_name, config = %args.config.display(), "oxlb-speaker running");
@@ -563,6 +580,7 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     shared.l2.shutdown().await;
     tracing::info!("shutting down: Cease to every peer");
     shared.speaker.shutdown("oxlb-speaker stopping").await;
+    runner.vips.shutdown().await;
     0
 }
 

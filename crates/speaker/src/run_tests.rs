@@ -34,6 +34,7 @@ async fn runner(config: &Path, state_file: Option<PathBuf>, state: AllocationSta
         bgp_listen: Vec::new(),
         log_format: "text".into(),
         l2: Default::default(),
+        bind_vips: crate::vip_bind::BindMode::Off,
     };
     let speaker = Speaker::bind(&[]).await.unwrap();
     let shared = Arc::new(Shared::new(speaker, "node1"));
