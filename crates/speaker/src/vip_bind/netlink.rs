@@ -15,6 +15,8 @@ use super::plan::{host_len, KernelAddr, OXLB_PROTO};
 
 /// EEXIST, as the kernel returns it in the netlink error message.
 const EEXIST: i32 = 17;
+/// EOPNOTSUPP: the kernel lacks the link type.
+const EOPNOTSUPP: i32 = 95;
 /// ENODEV / ENOENT / EADDRNOTAVAIL: the link or address is already gone.
 const GONE: [i32; 3] = [19, 2, 99];
 
@@ -83,6 +85,9 @@ impl Netlink {
             {
                 Ok(()) => tracing::info!(interface = name, "created dummy interface for VIPs"),
                 Err(e) if errno(&e) == Some(EEXIST) => {}
+                Err(e) if errno(&e) == Some(EOPNOTSUPP) => {
+                    return Err(format!("--bind-vips dummy: creating interface {name}: this kernel has no dummy driver (CONFIG_DUMMY); create {name} beforehand (an existing {name} of any type is used, e.g. `ip link add {name} type ifb`) or use --bind-vips lo"))
+                }
                 Err(e) => return Err(format!("--bind-vips dummy: creating interface {name}: {e}")),
             }
         }
