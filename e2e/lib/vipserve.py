@@ -14,11 +14,13 @@
                              any failure
   loop URL OUT               a new connection every 20 ms (timeout 0.2 s) until
                              killed; one line "T_NS ok BODY" or "T_NS fail" per try
+                             (T_NS: wall clock at the try's start, epoch ns)
   addrs                      every address of this namespace as JSON, read over
                              rtnetlink (iproute2 before 6.3 cannot show IFA_PROTO):
                              [{ifname, local, prefixlen, proto, noprefixroute, nodad}]
   first URL TIMEOUT          retries every 10 ms until one request succeeds; prints
-                             the seconds it took; exit 1 on timeout
+                             the seconds it took and the wall clock then (epoch s);
+                             exit 1 on timeout
 """
 import http.client
 import http.server
@@ -193,7 +195,7 @@ def hold(url, seconds):
 def loop(url, out):
     f = open(out, "a", buffering=1)
     while True:
-        t = time.monotonic_ns()
+        t = time.time_ns()
         try:
             b = _get(url, 0.2)
             f.write("%d ok %s\n" % (t, b))
@@ -207,7 +209,7 @@ def first(url, timeout):
     while time.monotonic() - t0 < float(timeout):
         try:
             _get(url, 0.2)
-            print("%.4f" % (time.monotonic() - t0))
+            print("%.4f %.6f" % (time.monotonic() - t0, time.time()))
             return
         except OSError:
             time.sleep(0.01)
