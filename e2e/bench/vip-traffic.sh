@@ -206,7 +206,10 @@ CONF
     sleep 1
     t0=$(now_ns)
     nsx n1 nft -f - <<'NFT'
-table inet benchfreeze { chain i { type filter hook input priority -300; policy drop; } chain o { type filter hook output priority -300; policy drop; } }
+table inet benchfreeze {
+  chain i { type filter hook input priority -300; policy drop; }
+  chain o { type filter hook output priority -300; policy drop; }
+}
 NFT
     wait_until 30 eval '[[ $(paths) == 1 ]]' || die "trial $i: the router kept n1's path"
     sleep 1
