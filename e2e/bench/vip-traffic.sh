@@ -221,7 +221,7 @@ NFT
   ;;
 loss-l2)
   # keepalived as in e2e/bench/l2-failover.sh (VRRP, equal priorities, nopreempt).
-  declare -A KA_PID=() OX_UP=()
+  declare -A KA_PID=()
   ka_start() { # NODE VERSION ADVERT
     local d="$E2E_TMP/ka-$1"; mkdir -p "$d"
     cat >"$d/keepalived.conf" <<CONF

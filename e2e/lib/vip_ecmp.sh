@@ -61,7 +61,7 @@ done
 # source port, so the router's hash picks anew.
 hold_out=$E2E_TMP/hold.json
 hold_pid=
-for try in $(seq 1 30); do
+for _ in $(seq 1 30); do
   spawn cl "$hold_out" python3 "$VIPSERVE" hold "http://$VIP4/" 15
   wait_until 3 grep -q first "$hold_out" || die "hold: no first answer: $(cat "$hold_out")"
   if jq -e 'select(.first) | .first == "n2"' "$hold_out" >/dev/null; then hold_pid=$E2E_LAST_PID; break; fi

@@ -30,6 +30,7 @@ V6=$L2_VIP6
 l2_topo_create
 ns_create clb
 _l2_plug swb clb eth0 pclb "198.51.100.200/24,2001:db8:2::200/64" 02:00:00:00:0b:c8
+# shellcheck disable=SC2154 # an associative array (l2speaker.sh)
 L2SP_CLIENT_SRC[clb]=198.51.100.200
 for n in "${L2_NODES[@]}"; do
   nsx "$n" sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.all.arp_announce=0 \
@@ -122,6 +123,7 @@ failover() {
 failover crash "$w"
 survivors=(); for n in "${L2_NODES[@]}"; do [[ $n != "$w" ]] && survivors+=("$n"); done
 nw=$(l2sp_agree "$V4" "${survivors[@]}") || die "survivors do not agree on a new winner"
+log "after the crash the survivors agree: winner $nw"
 # The crashed node comes back (its addresses were left by the crash: kept,
 # not duplicated), and all three agree again before the node loss.
 start_node "$w"
