@@ -187,7 +187,8 @@ loss-bgp)
 router id 203.0.113.1;
 protocol device {}
 protocol kernel { ipv4 { export where source = RTS_BGP; }; merge paths on; }
-template bgp node { local as 64513; passive on; hold time 3; }
+# error wait time: BIRD waits 60 s by default after a hold-timer expiry before it accepts the node again
+template bgp node { local as 64513; passive on; hold time 3; error wait time 1, 2; }
 protocol bgp n1v4 from node { neighbor 192.0.2.1 as 64512; ipv4 { import all; export none; }; }
 protocol bgp n2v4 from node { neighbor 192.0.2.5 as 64512; ipv4 { import all; export none; }; }
 CONF
