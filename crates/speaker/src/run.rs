@@ -302,7 +302,7 @@ impl Runner {
             tracing::info!("state file written; announcing the held-back allocations");
             self.announce().await;
             let held = self.unpersisted();
-            self.vips.bind_l2(self.l2.candidate_ips(&held)).await;
+            self.vips.bind_l2(|| self.l2.candidate_ips(&held)).await;
             self.l2.refresh(&held);
             self.vips.unbind_stale().await;
         }
@@ -400,7 +400,7 @@ impl Runner {
     async fn apply_l2(&mut self, config: &metallb_api::Config) -> Result<(), String> {
         let held = self.unpersisted();
         let notes = self.l2.apply(config, &self.state).await?;
-        self.vips.bind_l2(self.l2.candidate_ips(&held)).await;
+        self.vips.bind_l2(|| self.l2.candidate_ips(&held)).await;
         self.l2.refresh(&held);
         self.vips.unbind_stale().await;
         for n in &notes {

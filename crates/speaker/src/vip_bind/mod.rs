@@ -120,12 +120,13 @@ impl VipBinder {
         self.bind().await;
     }
 
-    /// Hook before the L2 node is fed: binds the L2 VIPs it will have.
-    pub async fn bind_l2(&mut self, ips: BTreeSet<IpAddr>) {
+    /// Hook before the L2 node is fed: binds the L2 VIPs it will have
+    /// (`ips` is not called when binding is off).
+    pub async fn bind_l2(&mut self, ips: impl FnOnce() -> BTreeSet<IpAddr>) {
         if self.nl.is_none() {
             return;
         }
-        self.l2 = ips;
+        self.l2 = ips();
         self.bind().await;
     }
 
