@@ -22,7 +22,8 @@
 #               while n1 freezes (nftables drops all its traffic: no FIN, no
 #               Cease, the router waits for the hold timer); outage = freeze ->
 #               the last failed request (about half the connections hash to
-#               n1 until the route is withdrawn).
+#               n1 until the route is withdrawn). Between trials n1's speaker
+#               is restarted (the node comes back).
 #   loss-l2     e2e/lib/l2topo.sh (three nodes, a client, one bridge); every
 #               node serves 0.0.0.0:80; the VIP's owner loses its switch port
 #               (carrier down: the node is gone); outage = trigger -> the
@@ -218,6 +219,10 @@ NFT
     res=$(awk -v t0="$t0" '$1 > t0 && $2 == "fail" { last = $1; n++ } END { printf "%.1f %d", (last ? (last - t0) / 1e6 : 0), n }' "$E2E_TMP/loop.log")
     record "bird merge paths, holdTime 3s" "${res% *}" "${res#* }"
     nsx n1 nft delete table inet benchfreeze
+    # The node "reboots": a fresh speaker (the frozen one's session backs
+    # off its redial after repeated hold-timer losses, RFC 4271 §8.1.1).
+    speaker_stop sn1
+    speaker_start sn1 n1 "$E2E_TMP/n1" n1 --bind-vips "$(bind_mode n1)"
   done
   ;;
 loss-l2)
