@@ -6,6 +6,7 @@
 #        BENCH_PARTS  (default "reload-bgp reload-l2 loss-bgp loss-l2")
 #        BENCH_L2_IMPLS (default "oxlb oxlbfast keepalived2 keepalived3")
 #        BENCH_OUT    results file (default e2e/bench/results/vip-traffic.md)
+#        BENCH_APPEND a JSON-lines file of earlier samples to add to (kept)
 #
 # Parts (each runs as its own process, with its own namespaces):
 #   reload-bgp  cl -- router (BIRD 2, kernel protocol) -- n1 (e2e/lib/vip.sh
@@ -40,7 +41,7 @@ OUT=${BENCH_OUT:-$BENCH_DIR/results/vip-traffic.md}
 
 if [[ ${1:-} != part ]]; then
   # The driver: each part in its own process, then the report.
-  RES=$(mktemp /tmp/vip-traffic.XXXXXX.jsonl)
+  RES=${BENCH_APPEND:-$(mktemp /tmp/vip-traffic.XXXXXX.jsonl)}
   for p in $PARTS; do
     BENCH_RES=$RES "$0" part "$p" || { echo "part $p failed" >&2; exit 1; }
   done
@@ -78,7 +79,7 @@ for part, impl in seen:
 PY
   } >"$OUT.tmp"
   mv "$OUT.tmp" "$OUT"
-  rm -f "$RES"
+  [[ -n ${BENCH_APPEND:-} ]] || rm -f "$RES"
   cat "$OUT"
   exit 0
 fi
