@@ -59,11 +59,12 @@ done
 
 # A keep-alive connection that landed on n2 (the survivor): each try is a new
 # source port, so the router's hash picks anew.
-hold_out=$E2E_TMP/hold.json
 hold_pid=
-for _ in $(seq 1 30); do
+for try in $(seq 1 30); do
+  # One file per try: a killed try's output must not be read as the next one's.
+  hold_out=$E2E_TMP/hold-$try.json
   spawn cl "$hold_out" python3 "$VIPSERVE" hold "http://$VIP4/" 15
-  wait_until 3 grep -q first "$hold_out" || die "hold: no first answer: $(cat "$hold_out")"
+  wait_until 10 grep -q first "$hold_out" || die "hold: no first answer: $(cat "$hold_out")"
   if jq -e 'select(.first) | .first == "n2"' "$hold_out" >/dev/null; then hold_pid=$E2E_LAST_PID; break; fi
   kill_pid "$E2E_LAST_PID" 2
 done
