@@ -162,7 +162,15 @@ impl VipBinder {
 
     /// After the Cease and the L2 leave: removes every address oxlb added.
     pub async fn shutdown(&mut self) {
+        if self.nl.is_none() {
+            return;
+        }
+        let n = self.bindings.bound.len();
         self.remove(&BTreeSet::new()).await;
+        tracing::info!(
+            removed = n - self.bindings.bound.len(),
+            "VIP addresses removed"
+        );
     }
 
     async fn remove(&mut self, want: &BTreeSet<IpAddr>) {
