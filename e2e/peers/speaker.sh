@@ -112,7 +112,12 @@ speaker_stop() {
     [[ $(ps -o stat= -p "$pid" 2>/dev/null) == Z* ]] && break
     sleep 0.1
   done
-  kill -0 "$pid" 2>/dev/null && [[ $(ps -o stat= -p "$pid" 2>/dev/null) != Z* ]] && {
+  # Still running: kill -0 reaches it AND ps shows a state that is not Z. Bash
+  # reaps its background children on SIGCHLD, so a zombie can vanish between
+  # the two calls: an empty ps answer means gone, not running.
+  local st=
+  kill -0 "$pid" 2>/dev/null && st=$(ps -o stat= -p "$pid" 2>/dev/null || true)
+  [[ -n $st && $st != Z* ]] && {
     daemon_log "$1" >&2; die "$1: did not exit within 5 s of SIGTERM"; }
   wait "$pid" || rc=$?
   ((rc == 0)) || { daemon_log "$1" >&2; die "$1: exit status $rc after SIGTERM (want 0)"; }

@@ -53,6 +53,7 @@ mod logsink;
 mod metrics;
 mod run;
 mod state;
+mod vip_bind;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -118,6 +119,12 @@ pub struct StandaloneArgs {
     pub graceful_restart_on_exit: bool,
     #[command(flatten)]
     pub l2: l2::L2Args,
+    /// Add each VIP this node announces as a local /32 or /128 (before its
+    /// route goes out, removed after the withdrawal), so the node accepts
+    /// its traffic: `dummy` on interface oxlb0 (created), `lo`, or `off`.
+    /// Sets arp_ignore=1/arp_announce=2 on the other interfaces (ARP flux).
+    #[arg(long, env = "OXLB_BIND_VIPS", value_enum, default_value_t = vip_bind::BindMode::Off)]
+    pub bind_vips: vip_bind::BindMode,
 }
 
 #[derive(clap::Args, Debug)]

@@ -89,6 +89,8 @@ pub(crate) struct Runner {
     l2: crate::l2::L2Runtime,
     /// After a graceful restart: new allocations wait for End-of-RIB.
     restart: Option<run_restart::RestartHold>,
+    /// `--bind-vips`: local addresses for the announced VIPs.
+    pub(crate) vips: crate::vip_bind::VipBinder,
 }
 
 impl Runner {
@@ -101,6 +103,7 @@ impl Runner {
         let l2 = crate::l2::L2Runtime::new(args.l2.clone(), &args.node_name, shared.l2.clone());
         Runner {
             l2,
+            vips: crate::vip_bind::VipBinder::new(args.bind_vips),
             args,
             opts,
             shared,
@@ -236,6 +239,7 @@ impl Runner {
     /// unpersisted allocation that the session was not carrying already.
     async fn announce(&mut self) {
         let held = self.held();
+        self.vips.bind_bgp(&self.services, &held).await;
         let speaker = &self.shared.speaker;
         let peers = speaker.peer_names();
         let mut handed = BTreeMap::new();
@@ -256,6 +260,7 @@ impl Runner {
             handed.insert(peer.clone(), allowed);
         }
         self.handed = handed;
+        self.vips.unbind_stale().await;
         let routes = self.handed.clone();
         let announced = Announced::of(self.services.clone(), &held);
         let unsaved = held.len() as u64;
@@ -305,7 +310,9 @@ impl Runner {
             tracing::info!("state file written; announcing the held-back allocations");
             self.announce().await;
             let held = self.unpersisted();
+            self.vips.bind_l2(|| self.l2.candidate_ips(&held)).await;
             self.l2.refresh(&held);
+            self.vips.unbind_stale().await;
         }
     }
 
@@ -341,6 +348,8 @@ impl Runner {
         }
         let mut started_peers = BTreeSet::new();
         let held = self.held();
+        self.vips.bind_bgp(&d.services, &held).await;
+        let speaker = &self.shared.speaker;
         let known = speaker.peer_names();
         for p in &d.peers {
             // A new peer starts with its routes, so its first session sends
@@ -409,7 +418,10 @@ impl Runner {
     /// the config warnings.
     async fn apply_l2(&mut self, config: &metallb_api::Config) -> Result<(), String> {
         let held = self.unpersisted();
-        let notes = self.l2.apply(config, &self.state, &held).await?;
+        let notes = self.l2.apply(config, &self.state).await?;
+        self.vips.bind_l2(|| self.l2.candidate_ips(&held)).await;
+        self.l2.refresh(&held);
+        self.vips.unbind_stale().await;
         for n in &notes {
             tracing::warn!(warning = %n, "configuration");
         }
@@ -523,6 +535,10 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     };
     let shared = Arc::new(Shared::new(speaker, &args.node_name));
     let mut runner = Runner::new(args.clone(), shared.clone(), state);
+    if let Err(e) = runner.vips.start().await {
+        eprintln!("oxlb-speaker: {e}");
+        return 1;
+    }
 
     // The first load must succeed: a speaker that starts on a broken config
     // would announce nothing and look healthy.
@@ -582,6 +598,7 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
     if let Err(e) = l2 {
         eprintln!("oxlb-speaker: {e}");
         shared.speaker.shutdown("oxlb-speaker stopping").await;
+        runner.vips.shutdown().await;
         return 1;
     }
     tracing::info!(node = %args.node_name, config = %args.config.display(), "oxlb-speaker running");
@@ -623,6 +640,10 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
         // routers withdraw our routes now.
         tracing::info!("shutting down: Cease to every peer");
         shared.speaker.shutdown("oxlb-speaker stopping").await;
+        // After the withdrawals: the addresses go once no router sends
+        // traffic for them. A restart exit keeps them, as the routers keep
+        // forwarding to us until End-of-RIB (the restart reconciles them).
+        runner.vips.shutdown().await;
     }
     0
 }

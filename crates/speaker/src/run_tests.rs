@@ -36,6 +36,7 @@ async fn runner(config: &Path, state_file: Option<PathBuf>, state: AllocationSta
         graceful_restart_time: 120,
         graceful_restart_on_exit: false,
         l2: Default::default(),
+        bind_vips: crate::vip_bind::BindMode::Off,
     };
     let speaker = Speaker::bind(&[]).await.unwrap();
     let shared = Arc::new(Shared::new(speaker, "node1"));

@@ -175,15 +175,14 @@ impl L2Runtime {
         self.node_config(self.members(config)?).map(|_| ())
     }
 
-    /// Brings the node to `config` with the allocations in force `state`,
-    /// minus the VIPs in `held` (not in the state file yet) that the node
-    /// does not have already: starts it on first use, then hands it the
-    /// VIPs. Returns notes (warnings) or why the node could not start.
+    /// Brings the node to `config` with the allocations in force `state`:
+    /// starts it on first use and plans its VIPs; `refresh` then hands
+    /// them over (minus those not persisted yet). Returns notes (warnings)
+    /// or why the node could not start.
     pub async fn apply(
         &mut self,
         config: &Config,
         state: &AllocationState,
-        held: &BTreeSet<IpAddr>,
     ) -> Result<Vec<String>, String> {
         let running = self.members.is_some();
         if !in_use(config) && !running {
@@ -231,7 +230,8 @@ impl L2Runtime {
         let plan = compute(config, state, &names);
         notes.extend(plan.notes);
         self.plan = plan.desired;
-        self.feed(held);
+        // Fed by the runner (`refresh`), once the VIP binder has bound
+        // what this node will hold.
         Ok(notes)
     }
 
@@ -243,15 +243,25 @@ impl L2Runtime {
         }
     }
 
-    pub(super) fn feed(&mut self, held: &BTreeSet<IpAddr>) {
-        let fed = &self.fed;
-        let vips: Vec<_> = self
-            .plan
+    /// The VIPs `feed(held)` hands the node.
+    fn to_feed<'a>(
+        &'a self,
+        held: &'a BTreeSet<IpAddr>,
+    ) -> impl Iterator<Item = &'a l2::node::VipDesire> + 'a {
+        self.plan
             .vips
             .iter()
-            .filter(|v| !held.contains(&v.ip) || fed.contains(&v.ip))
-            .cloned()
-            .collect();
+            .filter(|v| !held.contains(&v.ip) || self.fed.contains(&v.ip))
+    }
+
+    /// The VIPs `refresh(held)` hands the node that this node is a
+    /// candidate for (what `--bind-vips` binds).
+    pub fn candidate_ips(&self, held: &BTreeSet<IpAddr>) -> BTreeSet<IpAddr> {
+        crate::vip_bind::l2_ips(self.to_feed(held), &self.node_name)
+    }
+
+    pub(super) fn feed(&mut self, held: &BTreeSet<IpAddr>) {
+        let vips: Vec<_> = self.to_feed(held).cloned().collect();
         self.fed = vips.iter().map(|v| v.ip).collect();
         if let Some(h) = &self.shared.lock().handle {
             h.set_desired(L2Desired { vips });
