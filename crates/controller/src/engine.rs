@@ -9,10 +9,12 @@
 //! passes replace the pools when they changed, release Services that are
 //! gone and converge only Services whose request or status changed.
 
-use allocator::{AllocationEvent, Allocator, EventKind, IpAddressPool, ServiceKey};
-use metallb_api::{Config, LoadBalancerService};
+use allocator::{AllocationEvent, Allocator, EventKind, IpAddressPool, PoolStats, ServiceKey};
+use metallb_api::types::IpAddressPoolStatus;
+use metallb_api::{Config, Diagnostics, LoadBalancerService, Loaded, ServiceRecord};
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// The annotation MetalLB's controller writes with the pool's name.
 pub const POOL_ANNOTATION: &str = "metallb.io/ip-allocated-from-pool";
@@ -41,6 +43,25 @@ pub enum Action {
         /// MetalLB's message.
         message: String,
     },
+    /// Write an IPAddressPool's `status` (the status subresource).
+    PoolStatus {
+        /// The pool's name (in the MetalLB namespace).
+        pool: String,
+        /// The counts.
+        status: IpAddressPoolStatus,
+    },
+    /// Emit an Event on a configuration object that made the whole
+    /// configuration invalid (reason `ConfigurationError`).
+    ConfigEvent {
+        /// Its kind, e.g. `IPAddressPool`.
+        kind: String,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The diagnostic: the field and what is wrong.
+        message: String,
+    },
 }
 
 /// The allocator and what it last saw.
@@ -54,6 +75,8 @@ pub struct Engine {
     seen: HashSet<u64>,
     /// The Services the allocator knows.
     known: BTreeMap<ServiceKey, ()>,
+    /// Configuration errors already reported (until a config is valid).
+    reported: HashSet<String>,
 }
 
 fn event(key: &ServiceKey, e: &AllocationEvent) -> Action {
@@ -102,10 +125,35 @@ impl Engine {
         self.pools = pools;
     }
 
+    /// The configuration was rejected: the last good one keeps running
+    /// (nothing is re-allocated) and each error not reported yet becomes an
+    /// Event on its object, naming the field.
+    pub fn config_rejected(&mut self, diags: &Diagnostics) -> Vec<Action> {
+        let mut out = Vec::new();
+        for d in &diags.errors {
+            let Some(obj) = &d.object else { continue };
+            let message = if d.field.is_empty() {
+                d.message.clone()
+            } else {
+                format!("{}: {}", d.field, d.message)
+            };
+            if self.reported.insert(format!("{obj} {message}")) {
+                out.push(Action::ConfigEvent {
+                    kind: obj.kind.clone(),
+                    namespace: obj.namespace.clone(),
+                    name: obj.name.clone(),
+                    message,
+                });
+            }
+        }
+        out
+    }
+
     /// One pass over the configuration: allocation decisions, then the
     /// statuses that differ from what the Services show.
     pub fn pass(&mut self, config: &Config) -> Vec<Action> {
         let mut out = Vec::new();
+        self.reported.clear();
         let first = self.alloc.is_none();
         self.install_pools(config.ip_address_pools(), &mut out);
         let Some(alloc) = self.alloc.as_mut() else {
@@ -180,6 +228,61 @@ impl Engine {
         }
         out
     }
+}
+
+/// The status writes that clear Services of our class that are no longer
+/// `type: LoadBalancer` but still show an ingress IP or the pool annotation
+/// (MetalLB's convergeBalancer clears a non-LoadBalancer Service first).
+/// A Service whose `loadBalancerClass` is another controller's is left
+/// alone, as MetalLB's class filter does: its status is that controller's.
+pub fn clear_not_load_balancers(
+    services: &[Arc<Loaded<ServiceRecord>>],
+    class: Option<&str>,
+) -> Vec<Action> {
+    services
+        .iter()
+        .filter(|s| !s.spec.is_load_balancer() && s.spec.load_balancer_class() == class)
+        .filter(|s| {
+            s.spec.extra.as_ref().is_some_and(|e| {
+                !e.status_ips.is_empty() || e.annotations.contains_key(POOL_ANNOTATION)
+            })
+        })
+        .map(|s| Action::SetStatus {
+            key: ServiceKey::new(s.namespace.clone(), s.name.clone()),
+            ips: Vec::new(),
+            pool: None,
+        })
+        .collect()
+}
+
+/// `IPAddressPool.status` from the allocator's statistics of one pool
+/// (MetalLB v0.15+: assigned and available per family, int64, saturated).
+pub fn pool_status(p: &PoolStats) -> IpAddressPoolStatus {
+    IpAddressPoolStatus {
+        assigned_ipv4: PoolStats::clamp_i64(p.ipv4_in_use),
+        assigned_ipv6: PoolStats::clamp_i64(p.ipv6_in_use),
+        available_ipv4: PoolStats::clamp_i64(p.ipv4_available()),
+        available_ipv6: PoolStats::clamp_i64(p.ipv6_available()),
+    }
+}
+
+/// The pool status writes needed: `shown` is each pool's current status
+/// as the API server has it.
+pub fn pool_status_actions(
+    stats: &[PoolStats],
+    shown: &BTreeMap<String, Option<IpAddressPoolStatus>>,
+) -> Vec<Action> {
+    stats
+        .iter()
+        .filter_map(|p| {
+            let want = pool_status(p);
+            let current = shown.get(&p.pool)?;
+            (current.as_ref() != Some(&want)).then(|| Action::PoolStatus {
+                pool: p.pool.clone(),
+                status: want,
+            })
+        })
+        .collect()
 }
 
 /// The status write a Service needs, if its status or annotation differ

@@ -39,7 +39,7 @@ fn statuses(actions: &[Action]) -> Vec<(String, Vec<String>)> {
                 key.name.clone(),
                 ips.iter().map(|i| i.to_string()).collect(),
             )),
-            Action::Event { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -104,4 +104,88 @@ fn a_deleted_service_releases_its_address_for_the_next_one() {
         statuses(&after).contains(&("s4x".to_string(), vec!["192.0.2.0".to_string()])),
         "{after:?}"
     );
+}
+
+#[test]
+fn a_service_no_longer_load_balancer_has_its_ip_and_annotation_cleared_and_released() {
+    let mut e = Engine::default();
+    e.pass(&config(&[svc("web", None, false)]));
+    // web turns into a ClusterIP Service, its old status and annotation
+    // still on it.
+    let as_cluster_ip =
+        svc("web", Some("192.0.2.0"), true).replace("type: LoadBalancer", "type: ClusterIP");
+    let text = format!("{POOL}{as_cluster_ip}");
+    let objs = load_str(&text, "t.yaml", &Options::default()).expect("test YAML loads");
+    let clear = clear_not_load_balancers(&objs.services, None);
+    assert_eq!(
+        clear,
+        [Action::SetStatus {
+            key: ServiceKey::new("default", "web"),
+            ips: vec![],
+            pool: None
+        }]
+    );
+    // Another class's Service is left alone.
+    assert!(clear_not_load_balancers(&objs.services, Some("other")).is_empty());
+    // The address is free again for the next Service.
+    let c = validate(&objs, &Options::default()).expect("valid").config;
+    e.pass(&c);
+    let next = e.pass(&config(&[svc("zzz", None, false)]));
+    assert!(
+        statuses(&next).contains(&("zzz".to_string(), vec!["192.0.2.0".to_string()])),
+        "{next:?}"
+    );
+}
+
+#[test]
+fn pool_status_counts_come_from_the_allocator_and_are_written_only_when_they_differ() {
+    let mut e = Engine::default();
+    e.pass(&config(&[svc("web", None, false)]));
+    let stats = e.allocator().expect("restored").stats();
+    let want = IpAddressPoolStatus {
+        assigned_ipv4: 1,
+        assigned_ipv6: 0,
+        available_ipv4: 3,
+        available_ipv6: 0,
+    };
+    let shown = BTreeMap::from([("p".to_string(), None)]);
+    assert_eq!(
+        pool_status_actions(&stats, &shown),
+        [Action::PoolStatus {
+            pool: "p".into(),
+            status: want.clone()
+        }]
+    );
+    let shown = BTreeMap::from([("p".to_string(), Some(want))]);
+    assert!(pool_status_actions(&stats, &shown).is_empty());
+    // A pool unknown to the API server's store gets no write.
+    assert!(pool_status_actions(&stats, &BTreeMap::new()).is_empty());
+}
+
+#[test]
+fn overlapping_pools_are_reported_once_per_error_naming_the_field() {
+    let overlap = "---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: q, namespace: metallb-system}
+spec: {addresses: [192.0.2.2/31]}
+";
+    let text = format!("{POOL}{overlap}");
+    let objs = load_str(&text, "t.yaml", &Options::default()).expect("test YAML loads");
+    let diags = validate(&objs, &Options::default()).expect_err("overlap is an error");
+    let mut e = Engine::default();
+    let first = e.config_rejected(&diags);
+    assert!(
+        first.iter().any(|a| matches!(a,
+            Action::ConfigEvent { kind, name, message, .. }
+                if kind == "IPAddressPool" && name == "q" && message.contains("spec.addresses") && message.contains("overlaps"))),
+        "{first:?}"
+    );
+    assert!(
+        e.config_rejected(&diags).is_empty(),
+        "the same error is reported once"
+    );
+    // A valid config in between: the error is reported again when it recurs.
+    e.pass(&config(&[]));
+    assert!(!e.config_rejected(&diags).is_empty());
 }
