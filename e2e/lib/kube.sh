@@ -67,3 +67,29 @@ kube_http() {
   [[ -n $body ]] && args+=(-H "Content-Type: $ctype" --data-binary "$body")
   curl "${args[@]}" "$KUBE_RIG_URL$path"
 }
+
+# free_port: a TCP port on 127.0.0.1 free right now (bound with port 0,
+# released); for daemons under test (e.g. oxlb-controller --metrics-addr).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' ||
+    die "free_port: python3 could not bind 127.0.0.1:0"
+}
+
+# kube_restart_apiserver: kill the rig's kube-apiserver (SIGKILL, by PID)
+# and start it again with the same command line (same port, PKI and etcd,
+# so the data survives); waits for /readyz. Updates KUBE_RIG_DIR/pids.
+kube_restart_apiserver() {
+  local old cmd=() new
+  old=$(awk '$1 == "kube-apiserver" {print $2}' "$KUBE_RIG_DIR/pids")
+  [[ -n $old ]] || die "kube_restart_apiserver: no kube-apiserver PID in $KUBE_RIG_DIR/pids"
+  mapfile -d '' cmd < "/proc/$old/cmdline" || die "kube_restart_apiserver: /proc/$old/cmdline unreadable"
+  ((${#cmd[@]} > 1)) || die "kube_restart_apiserver: PID $old has no command line (exited?)"
+  kill -KILL "$old" || die "kube_restart_apiserver: kill $old failed"
+  while kill -0 "$old" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$old/stat" 2>/dev/null) != Z ]]; do sleep 0.1; done
+  "${cmd[@]}" </dev/null >>"$KUBE_RIG_DIR/kube-apiserver.log" 2>&1 &
+  new=$!
+  register_pid "$new"
+  sed -i "s/^kube-apiserver $old\$/kube-apiserver $new/" "$KUBE_RIG_DIR/pids"
+  KUBE_RIG_PIDS=("${KUBE_RIG_PIDS[@]/$old/$new}")
+  wait_until 90 kubectl get --raw /readyz || die "kube_restart_apiserver: kube-apiserver (PID $new) not ready in 90 s: $(tail -5 "$KUBE_RIG_DIR/kube-apiserver.log")"
+}
