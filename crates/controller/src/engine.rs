@@ -200,7 +200,12 @@ impl Engine {
                 .cloned()
                 .collect();
             for key in gone {
-                alloc.release(&key);
+                // A freed address goes to pending Services at once (as
+                // MetalLB's reprocess-all after a deletion).
+                let r = alloc.release(&key);
+                for (k, a) in &r.unblocked {
+                    out.push(event(k, &AllocationEvent::ip_allocated(a)));
+                }
             }
             for (svc, req) in &requests {
                 if !self.seen.insert(svc.fields_hash()) {
@@ -209,13 +214,8 @@ impl Engine {
                 let key = svc.key();
                 let o = alloc.converge(req, svc.status_ips());
                 out.extend(o.events.iter().map(|e| event(&key, e)));
-                for (k, _) in &o.unblocked {
-                    out.push(Action::Event {
-                        key: k.clone(),
-                        warning: false,
-                        reason: "IPAllocated",
-                        message: "Assigned IP after capacity freed up".into(),
-                    });
+                for (k, a) in &o.unblocked {
+                    out.push(event(k, &AllocationEvent::ip_allocated(a)));
                 }
             }
         }

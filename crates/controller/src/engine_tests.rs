@@ -189,3 +189,18 @@ spec: {addresses: [192.0.2.2/31]}
     e.pass(&config(&[]));
     assert!(!e.config_rejected(&diags).is_empty());
 }
+
+#[test]
+fn a_pending_service_unblocked_by_a_deletion_gets_an_ipallocated_event_naming_the_ip() {
+    let mut e = Engine::default();
+    let five: Vec<String> = (0..5).map(|i| svc(&format!("s{i}"), None, false)).collect();
+    e.pass(&config(&five[..4]));
+    e.pass(&config(&five));
+    let after = e.pass(&config(&five[1..]));
+    assert!(
+        after.iter().any(|a| matches!(a,
+            Action::Event { key, reason: "IPAllocated", message, .. }
+                if key.name == "s4" && message.contains("192.0.2.0"))),
+        "{after:?}"
+    );
+}
