@@ -93,3 +93,67 @@ kube_restart_apiserver() {
   KUBE_RIG_PIDS=("${KUBE_RIG_PIDS[@]/$old/$new}")
   wait_until 90 kubectl get --raw /readyz || die "kube_restart_apiserver: kube-apiserver (PID $new) not ready in 90 s: $(tail -5 "$KUBE_RIG_DIR/kube-apiserver.log")"
 }
+
+# ---- oxlb-controller under test (tests 41-44) ----
+#   kube_controller_bin       print the oxlb-controller binary ($OXLB_CONTROLLER,
+#                             else target/debug, rebuilt when sources are newer)
+#   kube_controller_setup     apply deploy/crds.yaml + deploy/rbac.yaml, create
+#                             metallb-system; sets CTL_TOK (the ServiceAccount's
+#                             token) and CTL_KC (a kubeconfig with only it)
+#   kube_controller_start TAG [ARGS...]
+#                             start `oxlb-controller run` with CTL_KC, a free
+#                             --metrics-addr port on 127.0.0.1 (CTL_MPORT),
+#                             wait for "stores ready"; sets CTL_PID, CTL_LOG, CTL_MPORT
+kube_controller_bin() {
+  if [[ -n ${OXLB_CONTROLLER:-} ]]; then
+    [[ -x $OXLB_CONTROLLER ]] || die "OXLB_CONTROLLER=$OXLB_CONTROLLER is not an executable"
+    printf '%s' "$OXLB_CONTROLLER"; return 0
+  fi
+  local bin=$_KUBE_ROOT/target/debug/oxlb-controller
+  if [[ ! -x $bin || -n $(find "$_KUBE_ROOT/crates" "$_KUBE_ROOT/Cargo.lock" \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -newer "$bin" -print -quit) ]]; then
+    log "building oxlb-controller (cargo build -p controller --bin oxlb-controller)"
+    (cd "$_KUBE_ROOT" && cargo build -p controller --bin oxlb-controller >&2) || die "cargo build -p controller failed"
+  fi
+  printf '%s' "$bin"
+}
+
+kube_controller_setup() {
+  kubectl apply -f "$_KUBE_ROOT/deploy/crds.yaml" >/dev/null || die "kubectl apply deploy/crds.yaml failed"
+  kubectl wait --for=condition=Established --timeout=30s -f "$_KUBE_ROOT/deploy/crds.yaml" >/dev/null || die "CRDs not Established"
+  kubectl create namespace metallb-system >/dev/null || die "create namespace metallb-system failed"
+  kubectl apply -f "$_KUBE_ROOT/deploy/rbac.yaml" >/dev/null || die "kubectl apply deploy/rbac.yaml failed"
+  CTL_TOK=$(kubectl create token oxlb-controller -n metallb-system --duration=1h) || die "TokenRequest for oxlb-controller failed"
+  CTL_KC=$E2E_TMP/controller.kubeconfig
+  cat > "$CTL_KC" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: rig, cluster: {server: "$KUBE_RIG_URL", certificate-authority: "$KUBE_RIG_CA"}}]
+users: [{name: oxlb-controller, user: {token: "$CTL_TOK"}}]
+contexts: [{name: c, context: {cluster: rig, user: oxlb-controller}}]
+current-context: c
+KC
+}
+
+kube_controller_start() {
+  local tag=$1; shift
+  CTL_BIN=${CTL_BIN:-$(kube_controller_bin)}
+  CTL_MPORT=$(free_port)
+  CTL_LOG=$E2E_TMP/controller.$tag.log
+  spawn - "$CTL_LOG" "$CTL_BIN" run --kubeconfig "$CTL_KC" --namespace metallb-system --metrics-addr "127.0.0.1:$CTL_MPORT" "$@"
+  CTL_PID=$E2E_LAST_PID
+  wait_until 60 grep -q 'stores ready' "$CTL_LOG" || { tail -20 "$CTL_LOG" >&2; die "controller ($tag) did not get its stores ready"; }
+  kill -0 "$CTL_PID" || { tail -20 "$CTL_LOG" >&2; die "controller ($tag) exited"; }
+}
+
+# Service helpers (namespace default unless given):
+#   svc_ip NAME [NS]          the ingress IPs, space-separated (fails if the
+#                             Service cannot be read)
+#   svc_event NAME REASON [NS] the messages of its Events with that reason
+svc_ip() { kubectl get svc "$1" -n "${2:-default}" -o jsonpath='{.status.loadBalancer.ingress[*].ip}'; }
+svc_has_ip() { local got; got=$(svc_ip "$1" "${3:-default}") && [[ $got == "$2" ]]; }
+svc_event() {
+  kubectl get events -n "${3:-default}" --field-selector "involvedObject.name=$1,reason=$2" \
+    -o jsonpath='{range .items[*]}{.message}{"\n"}{end}'
+}
+svc_has_event() { local m; m=$(svc_event "$@") && [[ -n $m ]]; }
+svc_pool() { kubectl get svc "$1" -n "${2:-default}" -o jsonpath='{.metadata.annotations.metallb\.io/ip-allocated-from-pool}'; }
