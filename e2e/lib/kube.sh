@@ -86,12 +86,21 @@ kube_restart_apiserver() {
   ((${#cmd[@]} > 1)) || die "kube_restart_apiserver: PID $old has no command line (exited?)"
   kill -KILL "$old" || die "kube_restart_apiserver: kill $old failed"
   while kill -0 "$old" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$old/stat" 2>/dev/null) != Z ]]; do sleep 0.1; done
-  "${cmd[@]}" </dev/null >>"$KUBE_RIG_DIR/kube-apiserver.log" 2>&1 &
-  new=$!
-  register_pid "$new"
+  # The old listener can take a moment to go; retry while the port is taken.
+  local try
+  for try in $(seq 20); do
+    "${cmd[@]}" </dev/null >"$KUBE_RIG_DIR/kube-apiserver.restart.log" 2>&1 &
+    new=$!
+    register_pid "$new"
+    sleep 1
+    kill -0 "$new" 2>/dev/null && break
+    grep -q 'address already in use' "$KUBE_RIG_DIR/kube-apiserver.restart.log" ||
+      die "kube_restart_apiserver: kube-apiserver exited: $(tail -3 "$KUBE_RIG_DIR/kube-apiserver.restart.log")"
+    log "kube_restart_apiserver: port still taken (try $try), retrying"
+  done
   sed -i "s/^kube-apiserver $old\$/kube-apiserver $new/" "$KUBE_RIG_DIR/pids"
   KUBE_RIG_PIDS=("${KUBE_RIG_PIDS[@]/$old/$new}")
-  wait_until 90 kubectl get --raw /readyz || die "kube_restart_apiserver: kube-apiserver (PID $new) not ready in 90 s: $(tail -5 "$KUBE_RIG_DIR/kube-apiserver.log")"
+  wait_until 90 kubectl get --raw /readyz || die "kube_restart_apiserver: kube-apiserver (PID $new) not ready in 90 s: $(tail -5 "$KUBE_RIG_DIR/kube-apiserver.restart.log")"
 }
 
 # ---- oxlb-controller under test (tests 41-44) ----
