@@ -12,6 +12,9 @@ use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// A per-pool gauge: name, help, value.
+type PerPool = (&'static str, &'static str, fn(&PoolStats) -> u128);
+
 /// What the endpoints report.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -60,7 +63,7 @@ impl Metrics {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
         };
         let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let per_pool: [(&str, &str, fn(&PoolStats) -> u128); 6] = [
+        let per_pool: [PerPool; 6] = [
             (
                 "metallb_allocator_addresses_in_use_total",
                 "Number of IP addresses in use, per pool",
