@@ -149,11 +149,16 @@ impl Engine {
         out
     }
 
+    /// The configuration validated: errors seen before are reported again
+    /// should they come back.
+    pub fn config_accepted(&mut self) {
+        self.reported.clear();
+    }
+
     /// One pass over the configuration: allocation decisions, then the
     /// statuses that differ from what the Services show.
     pub fn pass(&mut self, config: &Config) -> Vec<Action> {
         let mut out = Vec::new();
-        self.reported.clear();
         let first = self.alloc.is_none();
         self.install_pools(config.ip_address_pools(), &mut out);
         let Some(alloc) = self.alloc.as_mut() else {

@@ -120,6 +120,9 @@ where
     })
 }
 
+/// How many writes a pass keeps in flight.
+const WRITES_IN_FLIGHT: usize = 16;
+
 /// Status writes that succeeded, kept until the store shows them (or 5 s),
 /// so a pass that runs before the watch delivers our own write does not
 /// send it twice.
@@ -168,6 +171,7 @@ fn decide(
         Ok(v) => {
             m.config_loaded.store(true, Ordering::Relaxed);
             m.config_stale.store(false, Ordering::Relaxed);
+            engine.config_accepted();
             *last_good_pools = Some(Objects {
                 ip_address_pools: objs.ip_address_pools.clone(),
                 ..Objects::default()
@@ -343,11 +347,19 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
                 written.retain(|_, (_, _, at)| at.elapsed() < Duration::from_secs(5));
                 let mut failed = false;
                 let n = actions.len();
-                for a in actions {
-                    if already_written(&written, &a) {
-                        continue;
-                    }
-                    let r = writer.apply(&a).await;
+                let todo: Vec<Action> = actions
+                    .into_iter()
+                    .filter(|a| !already_written(&written, a))
+                    .collect();
+                // Writes to different objects are independent: up to 16 in
+                // flight (a bulk of new Services is bound by round trips).
+                let mut results = futures::stream::iter(todo)
+                    .map(|a| {
+                        let w = &writer;
+                        async move { (w.apply(&a).await, a) }
+                    })
+                    .buffer_unordered(WRITES_IN_FLIGHT);
+                while let Some((r, a)) = results.next().await {
                     metrics.count_write(r.is_ok());
                     match r {
                         Ok(()) => {
