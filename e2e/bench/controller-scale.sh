@@ -2,7 +2,8 @@
 # Benchmark (not a test: asserts only that the run completed): oxlb-controller
 # against the rig (real kube-apiserver + etcd) with N existing Services.
 # Per N (fresh rig each): N LoadBalancer Services POSTed in bulk
-# (kube_bulk.py, one keep-alive connection) while the controller runs ->
+# (kube_bulk.py, one keep-alive connection; allocateLoadBalancerNodePorts
+# false: the NodePort range holds 2,768) while the controller runs ->
 # all N allocated, total time; the API server's CPU over that phase and
 # its RSS (and etcd's) after; the controller's VmRSS/VmHWM; then 50
 # Services created one at a time -> status.loadBalancer set (2 ms GET

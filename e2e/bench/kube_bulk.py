@@ -50,7 +50,7 @@ def svc(ns, name):
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "namespace": ns},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+        "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": False, "ports": [{"port": 80}]},
     }
 
 

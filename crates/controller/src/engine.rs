@@ -12,7 +12,7 @@
 use allocator::{AllocationEvent, Allocator, EventKind, IpAddressPool, PoolStats, ServiceKey};
 use metallb_api::types::IpAddressPoolStatus;
 use metallb_api::{Config, Diagnostics, LoadBalancerService, Loaded, ServiceRecord};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -71,8 +71,8 @@ pub struct Engine {
     pools: Vec<IpAddressPool>,
     /// Why the configured pools are not in use.
     pub pools_note: Option<String>,
-    /// `fields_hash` of every Service last converged.
-    seen: HashSet<u64>,
+    /// `fields_hash` of every Service as last converged.
+    seen: HashMap<ServiceKey, u64>,
     /// The Services the allocator knows.
     known: BTreeMap<ServiceKey, ()>,
     /// Configuration errors already reported (until a config is valid).
@@ -171,7 +171,7 @@ impl Engine {
                 Err(e) => {
                     // A request that does not parse (MetalLB's
                     // LoadBalancerFailed cases) is reported, not allocated.
-                    if self.seen.insert(svc.fields_hash()) {
+                    if mark(&mut self.seen, svc) {
                         let key = svc.key();
                         out.push(Action::Event {
                             message: e.event_message(&format!("{}/{}", key.namespace, key.name)),
@@ -196,7 +196,7 @@ impl Engine {
                 out.extend(o.events.iter().map(|e| event(key, e)));
             }
             self.seen
-                .extend(requests.iter().map(|(s, _)| s.fields_hash()));
+                .extend(requests.iter().map(|(s, _)| (s.key(), s.fields_hash())));
         } else {
             let gone: Vec<ServiceKey> = self
                 .known
@@ -213,7 +213,7 @@ impl Engine {
                 }
             }
             for (svc, req) in &requests {
-                if !self.seen.insert(svc.fields_hash()) {
+                if !mark(&mut self.seen, svc) {
                     continue;
                 }
                 let key = svc.key();
@@ -226,13 +226,19 @@ impl Engine {
         }
         self.known = wanted;
         // Forget the hashes of Services no longer as they were.
-        let current: HashSet<u64> = config.services.iter().map(|s| s.fields_hash()).collect();
-        self.seen.retain(|h| current.contains(h));
+        let current: HashSet<ServiceKey> = config.services.iter().map(|s| s.key()).collect();
+        self.seen.retain(|k, _| current.contains(k));
         for (svc, _) in &requests {
             out.extend(status_action(alloc, svc));
         }
         out
     }
+}
+
+/// Records `svc`'s fields; true if they differ from the last recorded.
+fn mark(seen: &mut HashMap<ServiceKey, u64>, svc: &LoadBalancerService) -> bool {
+    let h = svc.fields_hash();
+    seen.insert(svc.key(), h) != Some(h)
 }
 
 /// The status writes that clear Services of our class that are no longer
@@ -309,6 +315,9 @@ fn status_action(alloc: &Allocator, svc: &LoadBalancerService) -> Option<Action>
     }
     Some(Action::SetStatus { key, ips, pool })
 }
+
+#[path = "engine_delta.rs"]
+mod delta;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -207,3 +207,56 @@ fn a_pending_service_unblocked_by_a_deletion_gets_an_ipallocated_event_naming_th
         "{after:?}"
     );
 }
+
+fn only(c: &Config, names: &[&str]) -> Config {
+    let mut c = c.clone();
+    c.services
+        .retain(|s| names.contains(&s.key().name.as_str()));
+    c
+}
+
+#[test]
+fn incremental_pass_deleting_a_service_gives_its_address_and_status_to_the_pending_one() {
+    let mut e = Engine::default();
+    let five: Vec<String> = (0..5).map(|i| svc(&format!("s{i}"), None, false)).collect();
+    e.pass(&config(&five[..4]));
+    let c5 = config(&five);
+    let added = e.pass_changed(&only(&c5, &["s4"]), &[ServiceKey::new("default", "s4")]);
+    assert!(statuses(&added).is_empty(), "the pool is full: {added:?}");
+    // s0 deleted: only its key changed, it is in no config.
+    let after = e.pass_changed(&only(&c5, &[]), &[ServiceKey::new("default", "s0")]);
+    assert_eq!(
+        statuses(&after),
+        [("s4".to_string(), vec!["192.0.2.0".to_string()])]
+    );
+    assert!(after.iter().any(
+        |a| matches!(a, Action::Event { key, reason: "IPAllocated", .. } if key.name == "s4")
+    ));
+}
+
+#[test]
+fn incremental_pass_converges_only_what_changed_and_agrees_with_a_full_pass() {
+    let mut inc = Engine::default();
+    let mut full = Engine::default();
+    let base = config(&[svc("a", None, false), svc("b", None, false)]);
+    inc.pass(&base);
+    full.pass(&base);
+    // b moves to a requested address; a's status catches up (status only).
+    let next = config(&[
+        svc("a", Some("192.0.2.0"), true),
+        svc("b", None, false).replace(
+            "  type: LoadBalancer\n",
+            "  type: LoadBalancer\n  loadBalancerIP: 192.0.2.3\n",
+        ),
+    ]);
+    let keys = [
+        ServiceKey::new("default", "a"),
+        ServiceKey::new("default", "b"),
+    ];
+    let mut got = statuses(&inc.pass_changed(&next, &keys));
+    let mut want = statuses(&full.pass(&next));
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(got, [("b".to_string(), vec!["192.0.2.3".to_string()])]);
+}

@@ -144,6 +144,17 @@ impl Stores {
         objects(p.values(), n.values(), s.values())
     }
 
+    /// The pools and namespaces, and only the Services of `keys` that exist.
+    fn objects_of(&self, keys: &[Key]) -> Objects {
+        let (p, n, s) = (lock(&self.pools), lock(&self.nss), lock(&self.svcs));
+        objects(p.values(), n.values(), keys.iter().filter_map(|k| s.get(k)))
+    }
+
+    /// Pool and namespace generations: a change of either needs a full pass.
+    fn config_generation(&self) -> (u64, u64) {
+        (lock(&self.pools).generation, lock(&self.nss).generation)
+    }
+
     fn pool_statuses(&self) -> BTreeMap<String, Option<metallb_api::types::IpAddressPoolStatus>> {
         lock(&self.pools)
             .values()
@@ -157,7 +168,36 @@ impl Stores {
     }
 }
 
-/// The decisions of one pass (sans-IO apart from reading the stores).
+/// The decisions of an incremental pass over `changed` Services, or
+/// `None` when the configuration does not validate (then a full pass
+/// decides what the last good config does).
+fn decide_changed(
+    engine: &mut Engine,
+    stores: &Stores,
+    changed: &[Key],
+    opts: &Options,
+    m: &Metrics,
+) -> Option<Vec<Action>> {
+    let objs = stores.objects_of(changed);
+    let v = metallb_api::validate(&objs, opts).ok()?;
+    let keys: Vec<ServiceKey> = changed
+        .iter()
+        .map(|(ns, n)| ServiceKey::new(ns.clone(), n.clone()))
+        .collect();
+    let mut out = engine.pass_changed(&v.config, &keys);
+    out.extend(engine::clear_not_load_balancers(
+        &objs.services,
+        opts.load_balancer_class.as_deref(),
+    ));
+    if let Some(alloc) = engine.allocator() {
+        let stats = alloc.stats();
+        out.extend(engine::pool_status_actions(&stats, &stores.pool_statuses()));
+        m.set_pools(stats);
+    }
+    Some(out)
+}
+
+/// The decisions of one full pass (sans-IO apart from reading the stores).
 fn decide(
     engine: &mut Engine,
     stores: &Stores,
@@ -325,6 +365,9 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
         let mut last_good: Option<Objects> = None;
         let mut written = Written::new();
         let mut backoff = Duration::ZERO;
+        // When the last full pass ran and on which pool/namespace
+        // generations; None: the next pass must be full.
+        let mut full_at: Option<(Instant, (u64, u64))> = None;
         loop {
             let leading = *lead_rx.borrow_and_update();
             metrics.leading.store(leading, Ordering::Relaxed);
@@ -333,6 +376,7 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
                 // A follower keeps its stores warm and writes nothing; a
                 // new term starts from the Services' status again.
                 engine = None;
+                full_at = None;
             } else {
                 // Batch what arrives within 20 ms into one pass.
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -342,7 +386,25 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
                     Engine::default()
                 });
                 let t = Instant::now();
-                let actions = decide(eng, &stores, &mut last_good, &opts, &metrics);
+                let (changed, relisted) = lock(&stores.svcs).take_changes();
+                let gen = stores.config_generation();
+                // Full: first pass of a term, a relist, a pool or namespace
+                // change, a retry, a stale config, or the 30 s resync.
+                let incremental = !relisted
+                    && backoff.is_zero()
+                    && !metrics.config_stale.load(Ordering::Relaxed)
+                    && full_at
+                        .is_some_and(|(at, g)| g == gen && at.elapsed() < Duration::from_secs(30));
+                let actions = match incremental
+                    .then(|| decide_changed(eng, &stores, &changed, &opts, &metrics))
+                    .flatten()
+                {
+                    Some(a) => a,
+                    None => {
+                        full_at = Some((t, gen));
+                        decide(eng, &stores, &mut last_good, &opts, &metrics)
+                    }
+                };
                 let decided = t.elapsed();
                 written.retain(|_, (_, _, at)| at.elapsed() < Duration::from_secs(5));
                 let mut failed = false;
@@ -374,6 +436,8 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
                     }
                 }
                 tracing::debug!(
+                    incremental,
+                    changed = changed.len(),
                     decide_ms = decided.as_secs_f64() * 1e3,
                     total_ms = t.elapsed().as_secs_f64() * 1e3,
                     actions = n,

@@ -8,7 +8,7 @@
 //! so a pass never sees half a list.
 
 use kube::runtime::watcher::Event;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// `namespace/name` of a stored object (namespace empty when cluster-scoped).
@@ -23,6 +23,10 @@ pub struct Store<V> {
     pub ready: bool,
     /// Bumped on every applied change (for passes that skip unchanged input).
     pub generation: u64,
+    /// Keys changed since [`Store::take_changes`].
+    dirty: HashSet<Key>,
+    /// A relist ended since [`Store::take_changes`] (anything may differ).
+    relisted: bool,
 }
 
 impl<V> Default for Store<V> {
@@ -32,6 +36,8 @@ impl<V> Default for Store<V> {
             relist: None,
             ready: false,
             generation: 0,
+            dirty: HashSet::new(),
+            relisted: false,
         }
     }
 }
@@ -43,11 +49,13 @@ impl<V> Store<V> {
         match ev {
             Event::Apply(o) => {
                 let (k, v) = project(o);
+                self.dirty.insert(k.clone());
                 self.items.insert(k, v);
             }
             Event::Delete(o) => {
                 let (k, _) = project(o);
                 self.items.remove(&k);
+                self.dirty.insert(k);
             }
             Event::Init => {
                 self.relist = Some(HashMap::new());
@@ -63,6 +71,7 @@ impl<V> Store<V> {
                         return false;
                     }
                     None => {
+                        self.dirty.insert(k.clone());
                         self.items.insert(k, v);
                     }
                 }
@@ -72,10 +81,18 @@ impl<V> Store<V> {
                     self.items = buf;
                 }
                 self.ready = true;
+                self.relisted = true;
             }
         }
         self.generation += 1;
         true
+    }
+
+    /// The keys changed since the last call, and whether a relist ended
+    /// meanwhile (then the keys are not the whole story).
+    pub fn take_changes(&mut self) -> (Vec<Key>, bool) {
+        let keys = self.dirty.drain().collect();
+        (keys, std::mem::take(&mut self.relisted))
     }
 
     /// The record of `key`.
@@ -133,6 +150,7 @@ mod tests {
         assert_eq!(st.len(), 2, "old contents stay until the relist ends");
         st.apply(Event::InitDone, kv);
         assert_eq!(st.values().copied().collect::<Vec<_>>(), ["b"]);
+        assert!(st.take_changes().1, "a relist is reported");
     }
 
     #[test]
@@ -143,5 +161,9 @@ mod tests {
         assert!(st.apply(Event::Delete("a"), kv));
         assert!(st.get(&(String::new(), "a".into())).is_none());
         assert!(st.generation > g);
+        let (keys, relisted) = st.take_changes();
+        assert_eq!(keys, [(String::new(), "a".to_string())]);
+        assert!(!relisted);
+        assert_eq!(st.take_changes(), (vec![], false), "changes are taken once");
     }
 }
