@@ -23,7 +23,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
-use metallb_api::types::IpAddressPoolCr;
+use metallb_api::types::{IpAddressPoolCr, IpAddressPoolSpec};
 use metallb_api::{Objects, Options};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -128,6 +128,9 @@ const WRITES_IN_FLIGHT: usize = 16;
 /// send it twice.
 type Written = HashMap<ServiceKey, (Vec<IpAddr>, Option<String>, Instant)>;
 
+/// See [`Stores::config_generation`].
+type ConfigGen = (Vec<(String, IpAddressPoolSpec)>, u64);
+
 struct Stores {
     svcs: Shared<crate::objects::ServiceEntry>,
     pools: Shared<Arc<IpAddressPoolCr>>,
@@ -150,9 +153,16 @@ impl Stores {
         objects(p.values(), n.values(), keys.iter().filter_map(|k| s.get(k)))
     }
 
-    /// Pool and namespace generations: a change of either needs a full pass.
-    fn config_generation(&self) -> (u64, u64) {
-        (lock(&self.pools).generation, lock(&self.nss).generation)
+    /// What a full pass depends on besides the Services: the pools'
+    /// names and specs (not their status, which the controller itself
+    /// writes) and the namespaces' generation.
+    fn config_generation(&self) -> ConfigGen {
+        let mut specs: Vec<(String, IpAddressPoolSpec)> = lock(&self.pools)
+            .values()
+            .map(|p| (p.metadata.name.clone().unwrap_or_default(), p.spec.clone()))
+            .collect();
+        specs.sort_by(|a, b| a.0.cmp(&b.0));
+        (specs, lock(&self.nss).generation)
     }
 
     fn pool_statuses(&self) -> BTreeMap<String, Option<metallb_api::types::IpAddressPoolStatus>> {
@@ -367,7 +377,7 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
         let mut backoff = Duration::ZERO;
         // When the last full pass ran and on which pool/namespace
         // generations; None: the next pass must be full.
-        let mut full_at: Option<(Instant, (u64, u64))> = None;
+        let mut full_at: Option<(Instant, ConfigGen)> = None;
         loop {
             let leading = *lead_rx.borrow_and_update();
             metrics.leading.store(leading, Ordering::Relaxed);
@@ -394,7 +404,8 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
                     && backoff.is_zero()
                     && !metrics.config_stale.load(Ordering::Relaxed)
                     && full_at
-                        .is_some_and(|(at, g)| g == gen && at.elapsed() < Duration::from_secs(30));
+                        .as_ref()
+                        .is_some_and(|(at, g)| *g == gen && at.elapsed() < Duration::from_secs(30));
                 let actions = match incremental
                     .then(|| decide_changed(eng, &stores, &changed, &opts, &metrics))
                     .flatten()
