@@ -98,7 +98,12 @@ fn main() -> ExitCode {
                 )
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
                 .init();
-            let rt = match tokio::runtime::Runtime::new() {
+            // One thread: the work is I/O-bound and a pass is short; one
+            // thread is also one malloc arena (RSS, see docs/benchmarks.md §9.1).
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("oxlb-controller run: tokio runtime: {e}");

@@ -20,7 +20,6 @@ use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
 use metallb_api::types::{IpAddressPoolCr, IpAddressPoolSpec};
@@ -347,13 +346,7 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
         });
     }
     let writer = Writer {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "oxlb-controller".into(),
-                instance: std::env::var("POD_NAME").ok(),
-            },
-        ),
+        instance: crate::lease_io::identity(),
         client,
         namespace: s.namespace.clone(),
         services: stores.svcs.clone(),

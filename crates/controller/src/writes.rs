@@ -1,13 +1,23 @@
 //! The driver's side of an [`Action`]: Service status + annotation in one
 //! `services/status` merge patch, IPAddressPool status through its status
-//! subresource, Events through `kube::runtime::events`.
+//! subresource, Events as `events.k8s.io/v1` objects.
+//!
+//! Events are created directly rather than through kube-runtime's
+//! `Recorder`: its series cache keeps every Event published in the last
+//! minutes and scans all of them on each publish, which at 10k new
+//! Services measured as the controller's largest memory and CPU cost. The
+//! engine emits an Event only when something changed, so there is nothing
+//! to aggregate.
 
 use crate::engine::{Action, POOL_ANNOTATION};
 use crate::objects::ServiceEntry;
 use crate::store::{lock, Shared};
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{ObjectMeta, PostParams};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client};
 use metallb_api::types::IpAddressPoolCr;
 use std::sync::Arc;
@@ -16,8 +26,8 @@ use std::sync::Arc;
 pub struct Writer {
     /// The client.
     pub client: Client,
-    /// Events.
-    pub recorder: Recorder,
+    /// `reportingInstance` of our Events.
+    pub instance: String,
     /// The MetalLB namespace (pools).
     pub namespace: String,
     /// For the Services' uids.
@@ -49,6 +59,46 @@ pub fn retried(a: &Action) -> bool {
 }
 
 impl Writer {
+    /// Creates one Event on `regarding` (in its namespace).
+    async fn publish(
+        &self,
+        warning: bool,
+        reason: &str,
+        note: &str,
+        action: &str,
+        regarding: ObjectReference,
+    ) -> Result<(), kube::Error> {
+        let now = Timestamp::now();
+        let ns = regarding
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let ev = Event {
+            metadata: ObjectMeta {
+                name: Some(format!(
+                    "{}.{:x}",
+                    regarding.name.as_deref().unwrap_or("oxlb-controller"),
+                    now.as_nanosecond()
+                )),
+                namespace: Some(ns.clone()),
+                ..ObjectMeta::default()
+            },
+            event_time: Some(MicroTime(now)),
+            action: Some(action.into()),
+            reason: Some(reason.into()),
+            note: Some(note.into()),
+            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+            reporting_controller: Some("oxlb-controller".into()),
+            reporting_instance: Some(self.instance.clone()),
+            regarding: Some(regarding),
+            ..Event::default()
+        };
+        Api::<Event>::namespaced(self.client.clone(), &ns)
+            .create(&PostParams::default(), &ev)
+            .await?;
+        Ok(())
+    }
+
     /// Performs one action.
     pub async fn apply(&self, action: &Action) -> Result<(), kube::Error> {
         match action {
@@ -83,19 +133,9 @@ impl Writer {
                 let uid = lock(&self.services)
                     .get(&(key.namespace.clone(), key.name.clone()))
                     .and_then(|e| e.uid.clone());
-                let ev = Event {
-                    type_: if *warning {
-                        EventType::Warning
-                    } else {
-                        EventType::Normal
-                    },
-                    reason: (*reason).into(),
-                    note: Some(message.clone()),
-                    action: "Allocate".into(),
-                    secondary: None,
-                };
                 let r = reference("Service", &key.namespace, &key.name, uid);
-                self.recorder.publish(&ev, &r).await?;
+                self.publish(*warning, reason, message, "Allocate", r)
+                    .await?;
             }
             Action::ConfigEvent {
                 kind,
@@ -110,17 +150,11 @@ impl Writer {
                 } else {
                     None
                 };
-                let ev = Event {
-                    type_: EventType::Warning,
-                    // MetalLB's ConfigurationState reason for a config the
-                    // controller refuses.
-                    reason: "ConfigurationError".into(),
-                    note: Some(message.clone()),
-                    action: "Validate".into(),
-                    secondary: None,
-                };
                 let r = reference(kind, namespace, name, uid);
-                self.recorder.publish(&ev, &r).await?;
+                // MetalLB's ConfigurationState reason for a config the
+                // controller refuses.
+                self.publish(true, "ConfigurationError", message, "Validate", r)
+                    .await?;
             }
         }
         Ok(())
