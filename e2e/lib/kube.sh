@@ -106,3 +106,102 @@ kube_bridge_down() {
   done
   KUBE_BRIDGE_PIDS=()
 }
+
+# free_port: a TCP port on 127.0.0.1 free right now (bound with port 0,
+# released); for daemons under test (e.g. oxlb-controller --metrics-addr).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' ||
+    die "free_port: python3 could not bind 127.0.0.1:0"
+}
+
+# kube_restart_apiserver: kill the rig's kube-apiserver (SIGKILL, by PID)
+# and start it again with the same command line (same port, PKI and etcd,
+# so the data survives); waits for /readyz. Updates KUBE_RIG_DIR/pids.
+kube_restart_apiserver() {
+  local old cmd=() new
+  old=$(awk '$1 == "kube-apiserver" {print $2}' "$KUBE_RIG_DIR/pids")
+  [[ -n $old ]] || die "kube_restart_apiserver: no kube-apiserver PID in $KUBE_RIG_DIR/pids"
+  mapfile -d '' cmd < "/proc/$old/cmdline" || die "kube_restart_apiserver: /proc/$old/cmdline unreadable"
+  ((${#cmd[@]} > 1)) || die "kube_restart_apiserver: PID $old has no command line (exited?)"
+  kill -KILL "$old" || die "kube_restart_apiserver: kill $old failed"
+  while kill -0 "$old" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$old/stat" 2>/dev/null) != Z ]]; do sleep 0.1; done
+  # The old listener can take a moment to go; retry while the port is taken.
+  local try
+  for try in $(seq 20); do
+    "${cmd[@]}" </dev/null >"$KUBE_RIG_DIR/kube-apiserver.restart.log" 2>&1 &
+    new=$!
+    register_pid "$new"
+    sleep 1
+    kill -0 "$new" 2>/dev/null && break
+    grep -q 'address already in use' "$KUBE_RIG_DIR/kube-apiserver.restart.log" ||
+      die "kube_restart_apiserver: kube-apiserver exited: $(tail -3 "$KUBE_RIG_DIR/kube-apiserver.restart.log")"
+    log "kube_restart_apiserver: port still taken (try $try), retrying"
+  done
+  sed -i "s/^kube-apiserver $old\$/kube-apiserver $new/" "$KUBE_RIG_DIR/pids"
+  KUBE_RIG_PIDS=("${KUBE_RIG_PIDS[@]/$old/$new}")
+  wait_until 90 kubectl get --raw /readyz || die "kube_restart_apiserver: kube-apiserver (PID $new) not ready in 90 s: $(tail -5 "$KUBE_RIG_DIR/kube-apiserver.restart.log")"
+}
+
+# ---- oxlb-controller under test (tests 41-44) ----
+#   kube_controller_bin       print the oxlb-controller binary ($OXLB_CONTROLLER,
+#                             else target/debug, rebuilt when sources are newer)
+#   kube_controller_setup     apply deploy/crds.yaml + deploy/rbac.yaml, create
+#                             metallb-system; sets CTL_TOK (the ServiceAccount's
+#                             token) and CTL_KC (a kubeconfig with only it)
+#   kube_controller_start TAG [ARGS...]
+#                             start `oxlb-controller run` with CTL_KC, a free
+#                             --metrics-addr port on 127.0.0.1 (CTL_MPORT),
+#                             wait for "stores ready"; sets CTL_PID, CTL_LOG, CTL_MPORT
+kube_controller_bin() {
+  if [[ -n ${OXLB_CONTROLLER:-} ]]; then
+    [[ -x $OXLB_CONTROLLER ]] || die "OXLB_CONTROLLER=$OXLB_CONTROLLER is not an executable"
+    printf '%s' "$OXLB_CONTROLLER"; return 0
+  fi
+  local bin=$_KUBE_ROOT/target/debug/oxlb-controller
+  if [[ ! -x $bin || -n $(find "$_KUBE_ROOT/crates" "$_KUBE_ROOT/Cargo.lock" \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -newer "$bin" -print -quit) ]]; then
+    log "building oxlb-controller (cargo build -p controller --bin oxlb-controller)"
+    (cd "$_KUBE_ROOT" && cargo build -p controller --bin oxlb-controller >&2) || die "cargo build -p controller failed"
+  fi
+  printf '%s' "$bin"
+}
+
+kube_controller_setup() {
+  kubectl apply -f "$_KUBE_ROOT/deploy/crds.yaml" >/dev/null || die "kubectl apply deploy/crds.yaml failed"
+  kubectl wait --for=condition=Established --timeout=30s -f "$_KUBE_ROOT/deploy/crds.yaml" >/dev/null || die "CRDs not Established"
+  kubectl create namespace metallb-system >/dev/null || die "create namespace metallb-system failed"
+  kubectl apply -f "$_KUBE_ROOT/deploy/rbac.yaml" >/dev/null || die "kubectl apply deploy/rbac.yaml failed"
+  CTL_TOK=$(kubectl create token oxlb-controller -n metallb-system --duration=1h) || die "TokenRequest for oxlb-controller failed"
+  CTL_KC=$E2E_TMP/controller.kubeconfig
+  cat > "$CTL_KC" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: rig, cluster: {server: "$KUBE_RIG_URL", certificate-authority: "$KUBE_RIG_CA"}}]
+users: [{name: oxlb-controller, user: {token: "$CTL_TOK"}}]
+contexts: [{name: c, context: {cluster: rig, user: oxlb-controller}}]
+current-context: c
+KC
+}
+
+kube_controller_start() {
+  local tag=$1; shift
+  CTL_BIN=${CTL_BIN:-$(kube_controller_bin)}
+  CTL_MPORT=$(free_port)
+  CTL_LOG=$E2E_TMP/controller.$tag.log
+  spawn - "$CTL_LOG" "$CTL_BIN" run --kubeconfig "$CTL_KC" --namespace metallb-system --metrics-addr "127.0.0.1:$CTL_MPORT" "$@"
+  CTL_PID=$E2E_LAST_PID
+  wait_until 60 grep -q 'stores ready' "$CTL_LOG" || { tail -20 "$CTL_LOG" >&2; die "controller ($tag) did not get its stores ready"; }
+  kill -0 "$CTL_PID" || { tail -20 "$CTL_LOG" >&2; die "controller ($tag) exited"; }
+}
+
+# Service helpers (namespace default unless given):
+#   svc_ip NAME [NS]          the ingress IPs, space-separated (fails if the
+#                             Service cannot be read)
+#   svc_event NAME REASON [NS] the messages of its Events with that reason
+svc_ip() { kubectl get svc "$1" -n "${2:-default}" -o jsonpath='{.status.loadBalancer.ingress[*].ip}'; }
+svc_has_ip() { local got; got=$(svc_ip "$1" "${3:-default}") && [[ $got == "$2" ]]; }
+svc_event() {
+  kubectl get events -n "${3:-default}" --field-selector "involvedObject.name=$1,reason=$2" \
+    -o jsonpath='{range .items[*]}{.message}{"\n"}{end}'
+}
+svc_has_event() { local m; m=$(svc_event "$@") && [[ -n $m ]]; }
+svc_pool() { kubectl get svc "$1" -n "${2:-default}" -o jsonpath='{.metadata.annotations.metallb\.io/ip-allocated-from-pool}'; }

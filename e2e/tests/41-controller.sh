@@ -131,8 +131,9 @@ contexts: [{name: c, context: {cluster: rig, user: oxlb-controller}}]
 current-context: c
 EOF
 LOGF=$E2E_TMP/controller.log
+MPORT=$(free_port)
 start_controller() {
-  spawn - "$LOGF.$1" "$BIN" run --kubeconfig "$SA_KC" --namespace metallb-system
+  spawn - "$LOGF.$1" "$BIN" run --kubeconfig "$SA_KC" --namespace metallb-system --metrics-addr "127.0.0.1:$MPORT"
   CTL_PID=$E2E_LAST_PID
   wait_until 30 grep -q 'stores ready' "$LOGF.$1" || { cat "$LOGF.$1" >&2; die "controller ($1) did not get its stores ready"; }
   kill -0 "$CTL_PID" || { cat "$LOGF.$1" >&2; die "controller ($1) exited"; }
@@ -144,6 +145,27 @@ rc=0; out=$(kubectl_as "$TOK" label svc kubernetes -n default x=y 2>&1) || rc=$?
 if ((rc == 0)) || [[ $out != *forbidden* ]]; then die "controller token: label svc: rc=$rc, want forbidden: $out"; fi
 rc=0; out=$(kubectl_as "$TOK" get secrets -n metallb-system 2>&1) || rc=$?
 if ((rc == 0)) || [[ $out != *forbidden* ]]; then die "controller token: get secrets: rc=$rc, want forbidden: $out"; fi
+# `kubectl auth can-i` as the ServiceAccount: exit 0 "yes", exit 1 "no";
+# anything else (an unreachable API server) fails the test.
+can_i() { # WANT(yes|no) VERB RESOURCE [ARGS...]
+  local want=$1 rc=0 out; shift
+  out=$(kubectl_as "$TOK" auth can-i "$@" 2>&1) || rc=$?
+  case $want:$rc:$out in
+    yes:0:yes | no:1:no) ;;
+    *) die "controller token: auth can-i $*: rc=$rc '$out', want $want" ;;
+  esac
+}
+can_i yes patch services --subresource=status -n default
+can_i yes patch ipaddresspools.metallb.io --subresource=status -n metallb-system
+can_i yes create events.events.k8s.io -n default
+can_i yes create leases.coordination.k8s.io -n metallb-system
+can_i yes update leases.coordination.k8s.io/oxlb-controller -n metallb-system
+can_i no update leases.coordination.k8s.io/other -n metallb-system
+can_i no create leases.coordination.k8s.io -n default
+can_i no update services -n default
+can_i no delete services -n default
+can_i no patch ipaddresspools.metallb.io -n metallb-system
+can_i no get secrets -n metallb-system
 
 ext_ip() { kubectl get svc "$1" -n default -o jsonpath='{.status.loadBalancer.ingress[*].ip}'; }
 has_ip() { [[ $(ext_ip "$1") == "$2" ]]; }
@@ -308,4 +330,22 @@ for ((i = 0; i < 500; i++)); do
 done
 [[ $(ext_ip timed) == 192.168.10.2 ]] || die "svc timed: EXTERNAL-IP '$(ext_ip timed)', want 192.168.10.2"
 log "Service created -> status.loadBalancer set: $((($(date +%s%N) - t0) / 1000000)) ms (incl. kubectl apply and polling)"
+# ---- /metrics, /readyz, IPAddressPool status: the allocator's counts ----
+curl -sf --max-time 5 "http://127.0.0.1:$MPORT/readyz" >/dev/null || die "controller /readyz not 200 after its stores synced"
+curl -sf --max-time 5 "http://127.0.0.1:$MPORT/healthz" >/dev/null || die "controller /healthz not 200"
+metrics=$(curl -sf --max-time 5 "http://127.0.0.1:$MPORT/metrics") || die "controller /metrics not 200"
+# example: 192.168.10.0/24 + 192.168.9.1-5 = 261 IPv4, fc00:f853:ccd:e799::/124 = 16 IPv6;
+# in use: nginx, aaa-new, timed. dns: 1.2.3.4, shared by two Services, counts once.
+for want in 'metallb_allocator_addresses_in_use_total{pool="example"} 3' \
+  'metallb_allocator_addresses_total{pool="example"} 277' \
+  'metallb_allocator_ipv4_addresses_total{pool="example"} 261' \
+  'metallb_allocator_ipv6_addresses_total{pool="example"} 16' \
+  'metallb_allocator_addresses_in_use_total{pool="dns"} 1' \
+  'metallb_k8s_client_config_loaded_bool 1' 'metallb_k8s_client_config_stale_bool 0'; do
+  grep -qxF "$want" <<<"$metrics" || die "controller /metrics lacks '$want': $(grep -F metallb_ <<<"$metrics" | grep -v '^#')"
+done
+pool_status() { kubectl get ipaddresspool "$1" -n metallb-system -o jsonpath='{.status.assignedIPv4}/{.status.availableIPv4}/{.status.assignedIPv6}/{.status.availableIPv6}'; }
+wait_until 10 test "$(pool_status example)" = 3/258/0/16 || die "IPAddressPool example status (assignedIPv4/availableIPv4/assignedIPv6/availableIPv6) '$(pool_status example)', want 3/258/0/16"
+wait_until 10 test "$(pool_status dns)" = 1/0/0/0 || die "IPAddressPool dns status '$(pool_status dns)', want 1/0/0/0"
+log "metrics + pool status: example $(pool_status example), dns $(pool_status dns)"
 log "controller RSS: $(awk '/^VmRSS/ {print $2 " kB"}' "/proc/$CTL_PID/status") (debug build, 7 Services)"

@@ -9,10 +9,12 @@
 //! passes replace the pools when they changed, release Services that are
 //! gone and converge only Services whose request or status changed.
 
-use allocator::{AllocationEvent, Allocator, EventKind, IpAddressPool, ServiceKey};
-use metallb_api::{Config, LoadBalancerService};
-use std::collections::{BTreeMap, HashSet};
+use allocator::{AllocationEvent, Allocator, EventKind, IpAddressPool, PoolStats, ServiceKey};
+use metallb_api::types::IpAddressPoolStatus;
+use metallb_api::{Config, Diagnostics, LoadBalancerService, Loaded, ServiceRecord};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// The annotation MetalLB's controller writes with the pool's name.
 pub const POOL_ANNOTATION: &str = "metallb.io/ip-allocated-from-pool";
@@ -41,6 +43,25 @@ pub enum Action {
         /// MetalLB's message.
         message: String,
     },
+    /// Write an IPAddressPool's `status` (the status subresource).
+    PoolStatus {
+        /// The pool's name (in the MetalLB namespace).
+        pool: String,
+        /// The counts.
+        status: IpAddressPoolStatus,
+    },
+    /// Emit an Event on a configuration object that made the whole
+    /// configuration invalid (reason `ConfigurationError`).
+    ConfigEvent {
+        /// Its kind, e.g. `IPAddressPool`.
+        kind: String,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The diagnostic: the field and what is wrong.
+        message: String,
+    },
 }
 
 /// The allocator and what it last saw.
@@ -50,10 +71,12 @@ pub struct Engine {
     pools: Vec<IpAddressPool>,
     /// Why the configured pools are not in use.
     pub pools_note: Option<String>,
-    /// `fields_hash` of every Service last converged.
-    seen: HashSet<u64>,
+    /// `fields_hash` of every Service as last converged.
+    seen: HashMap<ServiceKey, u64>,
     /// The Services the allocator knows.
     known: BTreeMap<ServiceKey, ()>,
+    /// Configuration errors already reported (until a config is valid).
+    reported: HashSet<String>,
 }
 
 fn event(key: &ServiceKey, e: &AllocationEvent) -> Action {
@@ -102,6 +125,36 @@ impl Engine {
         self.pools = pools;
     }
 
+    /// The configuration was rejected: the last good one keeps running
+    /// (nothing is re-allocated) and each error not reported yet becomes an
+    /// Event on its object, naming the field.
+    pub fn config_rejected(&mut self, diags: &Diagnostics) -> Vec<Action> {
+        let mut out = Vec::new();
+        for d in &diags.errors {
+            let Some(obj) = &d.object else { continue };
+            let message = if d.field.is_empty() {
+                d.message.clone()
+            } else {
+                format!("{}: {}", d.field, d.message)
+            };
+            if self.reported.insert(format!("{obj} {message}")) {
+                out.push(Action::ConfigEvent {
+                    kind: obj.kind.clone(),
+                    namespace: obj.namespace.clone(),
+                    name: obj.name.clone(),
+                    message,
+                });
+            }
+        }
+        out
+    }
+
+    /// The configuration validated: errors seen before are reported again
+    /// should they come back.
+    pub fn config_accepted(&mut self) {
+        self.reported.clear();
+    }
+
     /// One pass over the configuration: allocation decisions, then the
     /// statuses that differ from what the Services show.
     pub fn pass(&mut self, config: &Config) -> Vec<Action> {
@@ -118,7 +171,7 @@ impl Engine {
                 Err(e) => {
                     // A request that does not parse (MetalLB's
                     // LoadBalancerFailed cases) is reported, not allocated.
-                    if self.seen.insert(svc.fields_hash()) {
+                    if mark(&mut self.seen, svc) {
                         let key = svc.key();
                         out.push(Action::Event {
                             message: e.event_message(&format!("{}/{}", key.namespace, key.name)),
@@ -143,7 +196,7 @@ impl Engine {
                 out.extend(o.events.iter().map(|e| event(key, e)));
             }
             self.seen
-                .extend(requests.iter().map(|(s, _)| s.fields_hash()));
+                .extend(requests.iter().map(|(s, _)| (s.key(), s.fields_hash())));
         } else {
             let gone: Vec<ServiceKey> = self
                 .known
@@ -152,34 +205,95 @@ impl Engine {
                 .cloned()
                 .collect();
             for key in gone {
-                alloc.release(&key);
+                // A freed address goes to pending Services at once (as
+                // MetalLB's reprocess-all after a deletion).
+                let r = alloc.release(&key);
+                for (k, a) in &r.unblocked {
+                    out.push(event(k, &AllocationEvent::ip_allocated(a)));
+                }
             }
             for (svc, req) in &requests {
-                if !self.seen.insert(svc.fields_hash()) {
+                if !mark(&mut self.seen, svc) {
                     continue;
                 }
                 let key = svc.key();
                 let o = alloc.converge(req, svc.status_ips());
                 out.extend(o.events.iter().map(|e| event(&key, e)));
-                for (k, _) in &o.unblocked {
-                    out.push(Action::Event {
-                        key: k.clone(),
-                        warning: false,
-                        reason: "IPAllocated",
-                        message: "Assigned IP after capacity freed up".into(),
-                    });
+                for (k, a) in &o.unblocked {
+                    out.push(event(k, &AllocationEvent::ip_allocated(a)));
                 }
             }
         }
         self.known = wanted;
         // Forget the hashes of Services no longer as they were.
-        let current: HashSet<u64> = config.services.iter().map(|s| s.fields_hash()).collect();
-        self.seen.retain(|h| current.contains(h));
+        let current: HashSet<ServiceKey> = config.services.iter().map(|s| s.key()).collect();
+        self.seen.retain(|k, _| current.contains(k));
         for (svc, _) in &requests {
             out.extend(status_action(alloc, svc));
         }
         out
     }
+}
+
+/// Records `svc`'s fields; true if they differ from the last recorded.
+fn mark(seen: &mut HashMap<ServiceKey, u64>, svc: &LoadBalancerService) -> bool {
+    let h = svc.fields_hash();
+    seen.insert(svc.key(), h) != Some(h)
+}
+
+/// The status writes that clear Services of our class that are no longer
+/// `type: LoadBalancer` but still show an ingress IP or the pool annotation
+/// (MetalLB's convergeBalancer clears a non-LoadBalancer Service first).
+/// A Service whose `loadBalancerClass` is another controller's is left
+/// alone, as MetalLB's class filter does: its status is that controller's.
+pub fn clear_not_load_balancers(
+    services: &[Arc<Loaded<ServiceRecord>>],
+    class: Option<&str>,
+) -> Vec<Action> {
+    services
+        .iter()
+        .filter(|s| !s.spec.is_load_balancer() && s.spec.load_balancer_class() == class)
+        .filter(|s| {
+            s.spec.extra.as_ref().is_some_and(|e| {
+                !e.status_ips.is_empty() || e.annotations.contains_key(POOL_ANNOTATION)
+            })
+        })
+        .map(|s| Action::SetStatus {
+            key: ServiceKey::new(s.namespace.clone(), s.name.clone()),
+            ips: Vec::new(),
+            pool: None,
+        })
+        .collect()
+}
+
+/// `IPAddressPool.status` from the allocator's statistics of one pool
+/// (MetalLB v0.15+: assigned and available per family, int64, saturated).
+pub fn pool_status(p: &PoolStats) -> IpAddressPoolStatus {
+    IpAddressPoolStatus {
+        assigned_ipv4: PoolStats::clamp_i64(p.ipv4_in_use),
+        assigned_ipv6: PoolStats::clamp_i64(p.ipv6_in_use),
+        available_ipv4: PoolStats::clamp_i64(p.ipv4_available()),
+        available_ipv6: PoolStats::clamp_i64(p.ipv6_available()),
+    }
+}
+
+/// The pool status writes needed: `shown` is each pool's current status
+/// as the API server has it.
+pub fn pool_status_actions(
+    stats: &[PoolStats],
+    shown: &BTreeMap<String, Option<IpAddressPoolStatus>>,
+) -> Vec<Action> {
+    stats
+        .iter()
+        .filter_map(|p| {
+            let want = pool_status(p);
+            let current = shown.get(&p.pool)?;
+            (current.as_ref() != Some(&want)).then(|| Action::PoolStatus {
+                pool: p.pool.clone(),
+                status: want,
+            })
+        })
+        .collect()
 }
 
 /// The status write a Service needs, if its status or annotation differ
@@ -201,6 +315,9 @@ fn status_action(alloc: &Allocator, svc: &LoadBalancerService) -> Option<Action>
     }
     Some(Action::SetStatus { key, ips, pool })
 }
+
+#[path = "engine_delta.rs"]
+mod delta;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -39,7 +39,7 @@ fn statuses(actions: &[Action]) -> Vec<(String, Vec<String>)> {
                 key.name.clone(),
                 ips.iter().map(|i| i.to_string()).collect(),
             )),
-            Action::Event { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -104,4 +104,159 @@ fn a_deleted_service_releases_its_address_for_the_next_one() {
         statuses(&after).contains(&("s4x".to_string(), vec!["192.0.2.0".to_string()])),
         "{after:?}"
     );
+}
+
+#[test]
+fn a_service_no_longer_load_balancer_has_its_ip_and_annotation_cleared_and_released() {
+    let mut e = Engine::default();
+    e.pass(&config(&[svc("web", None, false)]));
+    // web turns into a ClusterIP Service, its old status and annotation
+    // still on it.
+    let as_cluster_ip =
+        svc("web", Some("192.0.2.0"), true).replace("type: LoadBalancer", "type: ClusterIP");
+    let text = format!("{POOL}{as_cluster_ip}");
+    let objs = load_str(&text, "t.yaml", &Options::default()).expect("test YAML loads");
+    let clear = clear_not_load_balancers(&objs.services, None);
+    assert_eq!(
+        clear,
+        [Action::SetStatus {
+            key: ServiceKey::new("default", "web"),
+            ips: vec![],
+            pool: None
+        }]
+    );
+    // Another class's Service is left alone.
+    assert!(clear_not_load_balancers(&objs.services, Some("other")).is_empty());
+    // The address is free again for the next Service.
+    let c = validate(&objs, &Options::default()).expect("valid").config;
+    e.pass(&c);
+    let next = e.pass(&config(&[svc("zzz", None, false)]));
+    assert!(
+        statuses(&next).contains(&("zzz".to_string(), vec!["192.0.2.0".to_string()])),
+        "{next:?}"
+    );
+}
+
+#[test]
+fn pool_status_counts_come_from_the_allocator_and_are_written_only_when_they_differ() {
+    let mut e = Engine::default();
+    e.pass(&config(&[svc("web", None, false)]));
+    let stats = e.allocator().expect("restored").stats();
+    let want = IpAddressPoolStatus {
+        assigned_ipv4: 1,
+        assigned_ipv6: 0,
+        available_ipv4: 3,
+        available_ipv6: 0,
+    };
+    let shown = BTreeMap::from([("p".to_string(), None)]);
+    assert_eq!(
+        pool_status_actions(&stats, &shown),
+        [Action::PoolStatus {
+            pool: "p".into(),
+            status: want.clone()
+        }]
+    );
+    let shown = BTreeMap::from([("p".to_string(), Some(want))]);
+    assert!(pool_status_actions(&stats, &shown).is_empty());
+    // A pool unknown to the API server's store gets no write.
+    assert!(pool_status_actions(&stats, &BTreeMap::new()).is_empty());
+}
+
+#[test]
+fn overlapping_pools_are_reported_once_per_error_naming_the_field() {
+    let overlap = "---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: q, namespace: metallb-system}
+spec: {addresses: [192.0.2.2/31]}
+";
+    let text = format!("{POOL}{overlap}");
+    let objs = load_str(&text, "t.yaml", &Options::default()).expect("test YAML loads");
+    let diags = validate(&objs, &Options::default()).expect_err("overlap is an error");
+    let mut e = Engine::default();
+    let first = e.config_rejected(&diags);
+    assert!(
+        first.iter().any(|a| matches!(a,
+            Action::ConfigEvent { kind, name, message, .. }
+                if kind == "IPAddressPool" && name == "q" && message.contains("spec.addresses") && message.contains("overlaps"))),
+        "{first:?}"
+    );
+    // Passes keep running on the last good config meanwhile.
+    e.pass(&config(&[]));
+    assert!(
+        e.config_rejected(&diags).is_empty(),
+        "the same error is reported once"
+    );
+    // A valid config in between: the error is reported again when it recurs.
+    e.config_accepted();
+    e.pass(&config(&[]));
+    assert!(!e.config_rejected(&diags).is_empty());
+}
+
+#[test]
+fn a_pending_service_unblocked_by_a_deletion_gets_an_ipallocated_event_naming_the_ip() {
+    let mut e = Engine::default();
+    let five: Vec<String> = (0..5).map(|i| svc(&format!("s{i}"), None, false)).collect();
+    e.pass(&config(&five[..4]));
+    e.pass(&config(&five));
+    let after = e.pass(&config(&five[1..]));
+    assert!(
+        after.iter().any(|a| matches!(a,
+            Action::Event { key, reason: "IPAllocated", message, .. }
+                if key.name == "s4" && message.contains("192.0.2.0"))),
+        "{after:?}"
+    );
+}
+
+fn only(c: &Config, names: &[&str]) -> Config {
+    let mut c = c.clone();
+    c.services
+        .retain(|s| names.contains(&s.key().name.as_str()));
+    c
+}
+
+#[test]
+fn incremental_pass_deleting_a_service_gives_its_address_and_status_to_the_pending_one() {
+    let mut e = Engine::default();
+    let five: Vec<String> = (0..5).map(|i| svc(&format!("s{i}"), None, false)).collect();
+    e.pass(&config(&five[..4]));
+    let c5 = config(&five);
+    let added = e.pass_changed(&only(&c5, &["s4"]), &[ServiceKey::new("default", "s4")]);
+    assert!(statuses(&added).is_empty(), "the pool is full: {added:?}");
+    // s0 deleted: only its key changed, it is in no config.
+    let after = e.pass_changed(&only(&c5, &[]), &[ServiceKey::new("default", "s0")]);
+    assert_eq!(
+        statuses(&after),
+        [("s4".to_string(), vec!["192.0.2.0".to_string()])]
+    );
+    assert!(after.iter().any(
+        |a| matches!(a, Action::Event { key, reason: "IPAllocated", .. } if key.name == "s4")
+    ));
+}
+
+#[test]
+fn incremental_pass_converges_only_what_changed_and_agrees_with_a_full_pass() {
+    let mut inc = Engine::default();
+    let mut full = Engine::default();
+    let base = config(&[svc("a", None, false), svc("b", None, false)]);
+    inc.pass(&base);
+    full.pass(&base);
+    // b moves to a requested address; a's status catches up (status only).
+    let next = config(&[
+        svc("a", Some("192.0.2.0"), true),
+        svc("b", None, false).replace(
+            "  type: LoadBalancer\n",
+            "  type: LoadBalancer\n  loadBalancerIP: 192.0.2.3\n",
+        ),
+    ]);
+    let keys = [
+        ServiceKey::new("default", "a"),
+        ServiceKey::new("default", "b"),
+    ];
+    let mut got = statuses(&inc.pass_changed(&next, &keys));
+    let mut want = statuses(&full.pass(&next));
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(got, [("b".to_string(), vec!["192.0.2.3".to_string()])]);
 }

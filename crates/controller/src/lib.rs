@@ -6,6 +6,11 @@
 
 pub mod crds;
 pub mod engine;
+pub mod lease;
+pub mod lease_io;
+pub mod metrics;
 pub mod objects;
 pub mod run;
 pub mod status_kinds;
+pub mod store;
+pub mod writes;
