@@ -90,6 +90,31 @@ tol=$(jq -r '[.spec.template.spec.tolerations[] | "\(.key)=\(.effect)"] | sort |
 [[ $(jq -r '.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem' <<<"$dep") == true ]] ||
   die "controller: readOnlyRootFilesystem is not true"
 
+# the commands are where the Dockerfile puts the binaries
+dest=$(sed -n 's|^COPY --from=build /out/ \(/[^ ]*\)$|\1|p' "$REPO/Dockerfile")
+[[ -n $dest ]] || die "Dockerfile: no 'COPY --from=build /out/ DIR' line"
+for cmd in "$(jq -r '.spec.template.spec.containers[0].command[0]' <<<"$dep")" \
+  "$(jq -r '.spec.template.spec.containers[0].command[0]' <<<"$ds")"; do
+  [[ $(dirname "$cmd") == "${dest%/}" ]] || die "command $cmd: not in the image's $dest (Dockerfile)"
+  grep -Eq "target/release/$(basename "$cmd")( |$)" "$REPO/Dockerfile" || die "command $cmd: the Dockerfile does not install $(basename "$cmd")"
+done
+
+# deploy/monitoring renders, and its PrometheusRule is well-formed (every
+# metric it names is checked against docs/metrics.md by the metrics_doc test)
+kubectl kustomize "$REPO/deploy/monitoring" > "$E2E_TMP/monitoring.yaml" || die "kubectl kustomize deploy/monitoring failed"
+python3 - "$E2E_TMP/monitoring.yaml" <<'PY' || die "deploy/monitoring: PrometheusRule malformed"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+rules = [d for d in docs if d.get("kind") == "PrometheusRule"]
+assert len(rules) == 1 and rules[0]["apiVersion"] == "monitoring.coreos.com/v1", [d.get("kind") for d in docs]
+alerts = [r for g in rules[0]["spec"]["groups"] for r in g["rules"]]
+for r in alerts:
+    assert r.get("alert") and r.get("expr") and r.get("labels", {}).get("severity"), r
+names = {r["alert"] for r in alerts}
+for want in ("OxlbBGPSessionDown", "OxlbAddressPoolExhausted", "OxlbConfigStale"):
+    assert want in names, (want, names)
+PY
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # The value of a fieldRef, as the kubelet would resolve it for this pod.
