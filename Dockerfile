@@ -18,7 +18,7 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked \
-      -p speaker --bin oxlb-speaker \
+      -p speaker --features kube --bin oxlb-speaker \
       -p controller --bin oxlb-controller \
       -p bgp-session --bin oxlb-bgp \
  && install -D -m 0755 -t /out \

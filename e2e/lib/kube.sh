@@ -165,6 +165,24 @@ kube_controller_bin() {
   printf '%s' "$bin"
 }
 
+# kube_speaker_bin: oxlb-speaker built with the `kube` feature (the
+# `kubernetes` subcommand): $OXLB_SPEAKER_KUBE, else target/debug (built by
+# test-all with --features kube; rebuilt with the feature when sources are
+# newer, never without it, so tests sharing target/debug agree).
+kube_speaker_bin() {
+  if [[ -n ${OXLB_SPEAKER_KUBE:-} ]]; then
+    [[ -x $OXLB_SPEAKER_KUBE ]] || die "OXLB_SPEAKER_KUBE=$OXLB_SPEAKER_KUBE is not an executable"
+    printf '%s' "$OXLB_SPEAKER_KUBE"; return 0
+  fi
+  local bin=$_KUBE_ROOT/target/debug/oxlb-speaker
+  if [[ ! -x $bin || -n $(find "$_KUBE_ROOT/crates" "$_KUBE_ROOT/Cargo.lock" \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -newer "$bin" -print -quit) ]] ||
+    ! "$bin" help kubernetes >/dev/null 2>&1; then
+    log "building oxlb-speaker with kube (cargo build -p speaker --features kube --bin oxlb-speaker)"
+    (cd "$_KUBE_ROOT" && cargo build -p speaker --features kube --bin oxlb-speaker >&2) || die "cargo build -p speaker --features kube failed"
+  fi
+  printf '%s' "$bin"
+}
+
 kube_controller_setup() {
   kubectl apply -f "$_KUBE_ROOT/deploy/crds.yaml" >/dev/null || die "kubectl apply deploy/crds.yaml failed"
   kubectl wait --for=condition=Established --timeout=30s -f "$_KUBE_ROOT/deploy/crds.yaml" >/dev/null || die "CRDs not Established"

@@ -18,9 +18,8 @@
 #   and real requests): lists EndpointSlices, reads Secrets only in
 #   metallb-system, cannot create Services or patch Nodes;
 # * the speaker run with the DaemonSet's args (POD_IP = 127.0.0.1, metrics
-#   port rewritten the same way) answers its probes. Until `oxlb-speaker
-#   kubernetes` exists (issue 12, next step) the flags after the subcommand
-#   are run under `standalone` with a one-pool --config, and the test says so.
+#   port rewritten the same way, the speaker ServiceAccount's token):
+#   `oxlb-speaker kubernetes` (the kube-feature build) answers its probes.
 set -euo pipefail
 E2E_TEST_NAME=45-deploy
 source "$(dirname "$0")/../lib/netns.sh"
@@ -45,7 +44,7 @@ bin_for() { # ENVVAR PACKAGE BIN
   printf '%s' "$bin"
 }
 CTL_BIN=$(bin_for OXLB_CONTROLLER controller oxlb-controller)
-SPK_BIN=$(bin_for OXLB_SPEAKER speaker oxlb-speaker)
+SPK_BIN=$(kube_speaker_bin)
 
 kube_up
 
@@ -361,25 +360,10 @@ METRICS_HOST_PORT=127.0.0.1:$sport
 pod_command "$ds" oxlb-speaker-e2e node1 127.0.0.1
 CMD[0]=$SPK_BIN
 SPK_KC=$E2E_TMP/speaker.kubeconfig
-sed "s/$CTL_TOK/$SPK_TOK/; s/name: oxlb-controller/name: oxlb-speaker/" "$CTL_KC" > "$SPK_KC"
+sed "s/$CTL_TOK/$SPK_TOK/; s/name: oxlb-controller/name: oxlb-speaker/; s/user: oxlb-controller/user: oxlb-speaker/" "$CTL_KC" > "$SPK_KC"
 [[ ${CMD[1]} == kubernetes ]] || die "speaker DaemonSet: first arg '${CMD[1]}', want the kubernetes subcommand"
-if "$SPK_BIN" help kubernetes >/dev/null 2>&1; then
-  log "speaker: ${CMD[*]:1}"
-  spawn - "$E2E_TMP/speaker.log" env KUBECONFIG="$SPK_KC" "${ENVS[@]}" "${CMD[@]}"
-else
-  # speaker in-cluster mode: coming (issue 12). The DaemonSet's flags after
-  # the subcommand must be standalone's too; the objects come from a file.
-  mkdir -p "$E2E_TMP/speaker-config"
-  cat > "$E2E_TMP/speaker-config/pool.yaml" <<'EOF'
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: p, namespace: metallb-system}
-spec: {addresses: [198.51.100.0/28]}
-EOF
-  log "speaker: oxlb-speaker has no 'kubernetes' subcommand yet: running its flags under standalone: ${CMD[*]:2}"
-  spawn - "$E2E_TMP/speaker.log" env "${ENVS[@]}" "$SPK_BIN" standalone "${CMD[@]:2}" \
-    --config "$E2E_TMP/speaker-config" --state-file "$E2E_TMP/speaker-state.json"
-fi
+log "speaker: ${CMD[*]:1}"
+spawn - "$E2E_TMP/speaker.log" env KUBECONFIG="$SPK_KC" "${ENVS[@]}" "${CMD[@]}"
 SPK_PID=$E2E_LAST_PID
 probe_checks "$ds" "$sport" speaker
 kill -0 "$SPK_PID" || die "speaker exited: $(tail -5 "$E2E_TMP/speaker.log")"

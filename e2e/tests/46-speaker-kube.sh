@@ -24,17 +24,7 @@ source "$(dirname "$0")/../lib/kube.sh"
 require bird birdc jq curl socat
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 
-# The speaker with the `kube` feature (a debug build unless OXLB_SPEAKER_KUBE).
-speaker_kube_bin() {
-  if [[ -n ${OXLB_SPEAKER_KUBE:-} ]]; then
-    [[ -x $OXLB_SPEAKER_KUBE ]] || die "OXLB_SPEAKER_KUBE=$OXLB_SPEAKER_KUBE is not an executable"
-    printf '%s' "$OXLB_SPEAKER_KUBE"; return 0
-  fi
-  log "building oxlb-speaker with kube (cargo build -p speaker --features kube --bin oxlb-speaker)"
-  (cd "$REPO" && cargo build -p speaker --features kube --bin oxlb-speaker >&2) || die "cargo build -p speaker --features kube failed"
-  printf '%s' "$REPO/target/debug/oxlb-speaker"
-}
-BIN=$(speaker_kube_bin)
+BIN=$(kube_speaker_bin)
 "$BIN" kubernetes --help >/dev/null || die "$BIN has no kubernetes subcommand"
 
 kube_up

@@ -69,6 +69,10 @@ pub struct KubernetesArgs {
     pub graceful_restart_on_exit: bool,
     #[command(flatten)]
     pub l2: crate::l2::L2Args,
+    /// As `standalone` (in a cluster kube-proxy accepts the VIPs' traffic,
+    /// so this stays `off` there).
+    #[arg(long, env = "OXLB_BIND_VIPS", value_enum, default_value_t = crate::vip_bind::BindMode::Off)]
+    pub bind_vips: crate::vip_bind::BindMode,
 }
 
 impl KubernetesArgs {
@@ -87,6 +91,7 @@ impl KubernetesArgs {
             graceful_restart_time: self.graceful_restart_time,
             graceful_restart_on_exit: self.graceful_restart_on_exit,
             l2: self.l2.clone(),
+            bind_vips: self.bind_vips,
         }
     }
 }
