@@ -3,7 +3,7 @@
 #
 #   sudo e2e/bench/vip-traffic.sh
 #   env: BENCH_TRIALS (default 20) per row
-#        BENCH_PARTS  (default "reload-bgp reload-l2 loss-bgp loss-l2")
+#        BENCH_PARTS  (default "reload-bgp reload-l2 loss-bgp loss-bgp-bfd loss-l2")
 #        BENCH_L2_IMPLS (default "oxlb oxlbfast keepalived2 keepalived3")
 #        BENCH_OUT    results file (default e2e/bench/results/vip-traffic.md)
 #        BENCH_APPEND a JSON-lines file of earlier samples to add to (kept)
@@ -22,9 +22,13 @@
 #               both serve; a request loop (a new connection every 20 ms) runs
 #               while n1 freezes (nftables drops all its traffic: no FIN, no
 #               Cease, the router waits for the hold timer); outage = freeze ->
-#               the last failed request (about half the connections hash to
-#               n1 until the route is withdrawn). Between trials n1's speaker
+#               the first request that succeeds after the last failed one
+#               (requests by their start; a failed one takes its 0.2 s
+#               timeout; which node a connection reaches is the kernel's
+#               multipath hash). Between trials n1's speaker
 #               is restarted (the node comes back).
+#   loss-bgp-bfd the same with BFD 3 x 100 ms (BIRD `protocol bfd`, the
+#               nodes' BGPPeer bfdProfile).
 #   loss-l2     e2e/lib/l2topo.sh (three nodes, a client, one bridge); every
 #               node serves 0.0.0.0:80; the VIP's owner loses its switch port
 #               (carrier down: the node is gone); outage = trigger -> the
@@ -35,7 +39,7 @@
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 TRIALS=${BENCH_TRIALS:-20}
-PARTS=${BENCH_PARTS:-reload-bgp reload-l2 loss-bgp loss-l2}
+PARTS=${BENCH_PARTS:-reload-bgp reload-l2 loss-bgp loss-bgp-bfd loss-l2}
 L2_IMPLS=${BENCH_L2_IMPLS:-oxlb oxlbfast keepalived2 keepalived3}
 OUT=${BENCH_OUT:-$BENCH_DIR/results/vip-traffic.md}
 
@@ -183,14 +187,24 @@ YAML
   wait_until 30 nsx cl python3 "$VIPSERVE" first http://192.0.2.100/ 1 >/dev/null || speaker_die s1 "the first Service never answered"
   reload_trials s1 "$dir" 192.0.2
   ;;
-loss-bgp)
+loss-bgp | loss-bgp-bfd)
+  # loss-bgp-bfd: the same with BFD 3 x 100 ms on both sides (BIRD's
+  # `protocol bfd`, the nodes' BGPPeer bfdProfile): the router drops the
+  # frozen node's path when BFD, not the hold timer, says it is gone.
+  bfd_bird=; bfd_opt=; label="bird merge paths, holdTime 3s"
+  if [[ $PART == loss-bgp-bfd ]]; then
+    bfd_bird='protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }'
+    bfd_opt='bfd on;'
+    label="bird merge paths, holdTime 3s, BFD 3 x 100 ms"
+  fi
   ecmp_topology
-  bird_start router router <<'CONF'
+  bird_start router router <<CONF
 router id 203.0.113.1;
 protocol device {}
 protocol kernel { ipv4 { export where source = RTS_BGP; }; merge paths on; }
+$bfd_bird
 # error wait time: BIRD waits 60 s by default after a hold-timer expiry before it accepts the node again
-template bgp node { local as 64513; passive on; hold time 3; error wait time 1, 2; }
+template bgp node { local as 64513; passive on; hold time 3; error wait time 1, 2; $bfd_opt }
 protocol bgp n1v4 from node { neighbor 192.0.2.1 as 64512; ipv4 { import all; export none; }; }
 protocol bgp n2v4 from node { neighbor 192.0.2.5 as 64512; ipv4 { import all; export none; }; }
 CONF
@@ -198,12 +212,27 @@ CONF
     peer=192.0.2.2; [[ $n == n2 ]] && peer=192.0.2.6
     node_config "$E2E_TMP/$n" "$peer" 2001:db8:1::2
     sed -i 's/holdTime: 9s/holdTime: 3s/' "$E2E_TMP/$n/objects.yaml"
+    if [[ $PART == loss-bgp-bfd ]]; then
+      sed -i "s/peerAddress: $peer, holdTime: 3s}/peerAddress: $peer, holdTime: 3s, bfdProfile: fast}/" "$E2E_TMP/$n/objects.yaml"
+      grep -q 'bfdProfile: fast' "$E2E_TMP/$n/objects.yaml" || die "$n: BGPPeer tor4 has no bfdProfile after the edit"
+      cat >>"$E2E_TMP/$n/objects.yaml" <<'YAML'
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: fast, namespace: metallb-system}
+spec: {receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3}
+YAML
+    fi
     speaker_start "s$n" "$n" "$E2E_TMP/$n" "$n" --bind-vips "$(bind_mode "$n")"
     spawn "$n" "$E2E_TMP/http-$n.err" python3 "$VIPSERVE" serve "$n" 0.0.0.0 80 /dev/null
   done
   paths() { local j; j=$(nsx router ip -j route show "$VIP4") || return 1; jq -r '[.[] | if .nexthops then .nexthops[] else . end] | length' <<<"$j"; }
   for ((i = 1; i <= TRIALS; i++)); do
     wait_until 60 eval '[[ $(paths) == 2 ]]' || die "trial $i: no 2-path route"
+    if [[ $PART == loss-bgp-bfd ]]; then
+      bfd_up() { local o; o=$(bird_cmd router show bfd sessions) || return 1; [[ $(grep -c ' Up ' <<<"$o") == 2 ]]; }
+      wait_until 30 bfd_up || die "trial $i: BIRD does not show two BFD sessions Up: $(bird_cmd router show bfd sessions)"
+    fi
     : >"$E2E_TMP/loop.log"
     spawn cl /dev/null python3 "$VIPSERVE" loop "http://$VIP4/" "$E2E_TMP/loop.log"; lp=$E2E_LAST_PID
     sleep 1
@@ -217,8 +246,12 @@ NFT
     wait_until 30 eval '[[ $(paths) == 1 ]]' || die "trial $i: the router kept n1's path"
     sleep 1
     kill_pid "$lp" 2
-    res=$(awk -v t0="$t0" '$1 > t0 && $2 == "fail" { last = $1; n++ } END { printf "%.1f %d", (last ? (last - t0) / 1e6 : 0), n }' "$E2E_TMP/loop.log")
-    record "bird merge paths, holdTime 3s" "${res% *}" "${res#* }"
+    # Outage: freeze -> the first request (by its start) that succeeded
+    # after the last failed one; a failed request's own start would hide
+    # its 0.2 s timeout, during which the path may still have been dead.
+    res=$(awk -v t0="$t0" '$1 > t0 && $2 == "fail" { last = $1; okafter = 0; n++ } $1 > t0 && $2 == "ok" && last && !okafter { okafter = $1 } END { if (last && !okafter) { print "no success after the last failure"; exit 1 } printf "%.1f %d", (last ? (okafter - t0) / 1e6 : 0), n }' "$E2E_TMP/loop.log") ||
+      die "trial $i: $res"
+    record "$label" "${res% *}" "${res#* }"
     nsx n1 nft delete table inet benchfreeze
     # The node "reboots": a fresh speaker (the frozen one's session backs
     # off its redial after repeated hold-timer losses, RFC 4271 §8.1.1).
