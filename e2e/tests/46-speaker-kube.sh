@@ -2,7 +2,7 @@
 # oxlb-speaker kubernetes against a real kube-apiserver (the rig, lib/kube.sh)
 # and BIRD: deploy/crds.yaml applied, a pool + BGPPeer + BGPAdvertisement and
 # a LoadBalancer Service created with kubectl; the speaker runs inside the
-# node namespace with a ServiceAccount token (read-only RBAC as deploy/'s) and reaches the rig through kube_bridge_up (socat over a
+# node namespace with a ServiceAccount token (deploy/rbac-speaker.yaml) and reaches the rig through kube_bridge_up (socat over a
 # Unix socket). The Service's status is set with
 # `kubectl patch --subresource=status`, as oxlb-controller writes it:
 #   no status address -> nothing announced (the speaker never allocates);
@@ -70,38 +70,9 @@ set_status() { # NAME IP POOL
     die "svc $1: status patch did not stick"
 }
 
-# The speaker runs with a ServiceAccount token and only the read rules of
-# the speaker's RBAC on branch deploy (deploy/rbac-speaker.yaml; switch to
-# that file once it is in the tree), so a watch outside them fails here.
-kubectl apply -f - >/dev/null <<'EOF2'
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: oxlb-speaker-e2e}
-rules:
-- {apiGroups: [""], resources: [services, nodes, namespaces], verbs: [get, list, watch]}
-- {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [get, list, watch]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: oxlb-speaker-e2e}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: oxlb-speaker-e2e}
-subjects: [{kind: ServiceAccount, name: oxlb-speaker, namespace: metallb-system}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: oxlb-speaker-e2e, namespace: metallb-system}
-rules:
-- apiGroups: [metallb.io]
-  resources: [ipaddresspools, l2advertisements, bgpadvertisements, bgppeers, bfdprofiles, communities]
-  verbs: [get, list, watch]
-- {apiGroups: [""], resources: [secrets], verbs: [get, list, watch]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: oxlb-speaker-e2e, namespace: metallb-system}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: oxlb-speaker-e2e}
-subjects: [{kind: ServiceAccount, name: oxlb-speaker, namespace: metallb-system}]
-EOF2
+# The speaker runs with a ServiceAccount token and deploy/'s own speaker
+# RBAC, so a watch outside it fails here.
+kubectl apply -f "$REPO/deploy/rbac-speaker.yaml" >/dev/null || die "kubectl apply deploy/rbac-speaker.yaml failed"
 TOK=$(kube_token_for oxlb-speaker metallb-system)
 rc=0; out=$(kubectl_as "$TOK" get secrets -n default 2>&1) || rc=$?
 if ((rc == 0)) || [[ $out != *forbidden* ]]; then die "speaker token: get secrets -n default: rc=$rc, want forbidden: $out"; fi
