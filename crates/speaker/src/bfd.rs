@@ -296,25 +296,60 @@ type Family = (
     fn(&bfd::BfdStatus) -> u64,
 );
 
+/// What a BFD state change means for the BGP sessions on its key: `Some(true)`
+/// BFD is Up (release a hold), `Some(false)` the path is down (tear down and
+/// hold), `None` nothing to do.
+fn bgp_verdict(from: State, to: State, remote: State) -> Option<bool> {
+    match (from, to) {
+        (_, State::Up) => Some(true),
+        // RFC 5882 §3.2: a peer that signals AdminDown took BFD out of
+        // service; that is no path failure, so BGP stays up (and is not
+        // held: its hold timer guards the session as without BFD).
+        (State::Up, _) if remote == State::AdminDown => None,
+        // RFC 5882 §4.3: only a session that was Up declares the path
+        // down; one that never came up leaves BGP alone.
+        (State::Up, _) => Some(false),
+        _ => None,
+    }
+}
+
 /// BFD state changes -> the BGP sessions of the peers on that key.
 async fn forward_events(shared: Arc<BfdShared>, driver: Bfd, speaker: Speaker) {
     let mut rx = driver.subscribe();
-    drop(driver);
     loop {
         let ev = match rx.recv().await {
             Ok(ev) => ev,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "bfd: state changes missed");
+                // Missed transitions: re-read every session's state and set
+                // each BGP hold from it, so none stays wrongly held or up.
+                tracing::warn!(
+                    missed = n,
+                    "bfd: state changes missed; resyncing from the sessions' state"
+                );
+                for (key, st) in driver.status() {
+                    let up = match st.state {
+                        State::Up => true,
+                        _ if st.remote_state == State::AdminDown => true,
+                        // A session that has not come up yet holds nothing.
+                        State::Down | State::Init if st.counters.up_events == 0 => true,
+                        _ => false,
+                    };
+                    for name in shared.peers_of(&key) {
+                        speaker.set_bfd_up(&name, up).await;
+                    }
+                }
                 continue;
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
-        let up = match (ev.from, ev.to) {
-            (_, State::Up) => true,
-            // RFC 5882 §4.3: only a session that was Up declares the path
-            // down; one that never came up leaves BGP alone.
-            (State::Up, _) => false,
-            _ => continue,
+        let Some(up) = bgp_verdict(ev.from, ev.to, ev.remote) else {
+            if ev.from == State::Up {
+                tracing::info!(
+                    diag = ev.diag.name(),
+                    "BFD taken out of service by the peer (AdminDown): BGP left up"
+                );
+            }
+            continue;
         };
         for name in shared.peers_of(&ev.key) {
             if !up {
@@ -328,6 +363,22 @@ async fn forward_events(shared: Arc<BfdShared>, driver: Bfd, speaker: Speaker) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_taking_bfd_out_of_service_leaves_bgp_up_and_unheld() {
+        assert_eq!(bgp_verdict(State::Up, State::Down, State::AdminDown), None);
+    }
+
+    #[test]
+    fn a_path_failure_after_up_tears_bgp_down_and_up_again_releases_it() {
+        assert_eq!(
+            bgp_verdict(State::Up, State::Down, State::Down),
+            Some(false)
+        );
+        assert_eq!(bgp_verdict(State::Up, State::Down, State::Up), Some(false));
+        assert_eq!(bgp_verdict(State::Init, State::Up, State::Up), Some(true));
+        assert_eq!(bgp_verdict(State::Down, State::Init, State::Down), None);
+    }
 
     const YAML: &str = "\
 apiVersion: metallb.io/v1beta2

@@ -52,6 +52,10 @@ pub struct BfdEvent {
     pub from: State,
     pub to: State,
     pub diag: Diag,
+    /// The peer's state as its last packet said: AdminDown means the peer
+    /// took BFD out of service, which is not a path failure (RFC 5882
+    /// §3.2).
+    pub remote: State,
 }
 
 enum Command {
@@ -381,6 +385,7 @@ impl Driver {
                         from,
                         to,
                         diag,
+                        remote: e.session.status().remote_state,
                     });
                 }
             }
