@@ -626,26 +626,35 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
             _ = usr2.recv() => break true,
         }
     };
-    shared.l2.shutdown().await;
-    if for_restart {
-        // RFC 4724 §4.2 / RFC 8538 §4: the routers keep our routes as
-        // stale until the restarted speaker's End-of-RIB.
-        tracing::info!("exiting for a restart: routes left to graceful restart");
-        shared
-            .speaker
-            .shutdown_for_restart("oxlb-speaker restarting")
-            .await;
-    } else {
-        // RFC 8538 §3: a Hard Reset where the N bit was exchanged, so the
-        // routers withdraw our routes now.
-        tracing::info!("shutting down: Cease to every peer");
-        shared.speaker.shutdown("oxlb-speaker stopping").await;
-        // After the withdrawals: the addresses go once no router sends
-        // traffic for them. A restart exit keeps them, as the routers keep
-        // forwarding to us until End-of-RIB (the restart reconciles them).
-        runner.vips.shutdown().await;
-    }
+    runner.shutdown(for_restart).await;
     0
+}
+
+impl Runner {
+    /// The exit of `standalone` and `kubernetes`: L2 leaves first, then the
+    /// BGP sessions close as `for_restart` says, then the bound VIPs go.
+    pub(crate) async fn shutdown(&mut self, for_restart: bool) {
+        let shared = self.shared.clone();
+        shared.l2.shutdown().await;
+        if for_restart {
+            // RFC 4724 §4.2 / RFC 8538 §4: the routers keep our routes as
+            // stale until the restarted speaker's End-of-RIB.
+            tracing::info!("exiting for a restart: routes left to graceful restart");
+            shared
+                .speaker
+                .shutdown_for_restart("oxlb-speaker restarting")
+                .await;
+        } else {
+            // RFC 8538 §3: a Hard Reset where the N bit was exchanged, so the
+            // routers withdraw our routes now.
+            tracing::info!("shutting down: Cease to every peer");
+            shared.speaker.shutdown("oxlb-speaker stopping").await;
+            // After the withdrawals: the addresses go once no router sends
+            // traffic for them. A restart exit keeps them, as the routers keep
+            // forwarding to us until End-of-RIB (the restart reconciles them).
+            self.vips.shutdown().await;
+        }
+    }
 }
 
 /// Sessions whose route lists are equal get one shared list, so the

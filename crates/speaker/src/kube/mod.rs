@@ -194,18 +194,6 @@ pub async fn run(args: KubernetesArgs) -> i32 {
             _ = usr2.recv() => break true,
         }
     };
-    shared.l2.shutdown().await;
-    if for_restart {
-        // As standalone: the routers keep our routes stale until the
-        // restarted speaker's End-of-RIB (RFC 4724 §4.2, RFC 8538 §4).
-        tracing::info!("exiting for a restart: routes left to graceful restart");
-        shared
-            .speaker
-            .shutdown_for_restart("oxlb-speaker restarting")
-            .await;
-    } else {
-        tracing::info!("shutting down: Cease to every peer");
-        shared.speaker.shutdown("oxlb-speaker stopping").await;
-    }
+    runner.shutdown(for_restart).await;
     0
 }
