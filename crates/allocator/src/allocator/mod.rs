@@ -368,6 +368,10 @@ pub struct Allocator {
     /// Services without an assignment, in key order (so retrying them is
     /// O(pending)).
     pending: BTreeSet<ServiceKey>,
+    /// While tracking ([`Allocator::track_changes`]): each service whose
+    /// assignment was touched since, with its assignment before the first
+    /// touch.
+    journal: Option<HashMap<ServiceKey, Option<Assignment>, FxBuild>>,
 }
 
 /// Is `ips` (the current addresses) still of the family the service needs?
@@ -473,12 +477,27 @@ impl Allocator {
     }
 
     fn remove_svc(&mut self, id: Id) -> Svc {
+        self.note(id);
         let svc = self.svcs.remove(id).expect("live service id");
         let h = short_hash(&svc.key);
         if let Ok(e) = self.index.find_entry(table_hash(h), |&(i, _)| i == id) {
             e.remove();
         }
         svc
+    }
+
+    /// Records the assignment of `id` before it changes, once per
+    /// tracking period (the first touch is the one the caller compares to).
+    fn note(&mut self, id: Id) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        let Some(svc) = self.svcs.get(id) else {
+            return;
+        };
+        if !journal.contains_key(&svc.key) {
+            journal.insert(svc.key.clone(), svc.assignment.clone());
+        }
     }
 
     /// Live ids sorted by service key.

@@ -145,6 +145,7 @@ impl Allocator {
         let Some(id) = id else {
             return false;
         };
+        self.note(id);
         let svc = self.svc_mut(id);
         let Some(a) = svc.assignment.take() else {
             return false;
@@ -158,6 +159,7 @@ impl Allocator {
     pub(super) fn set_assignment(&mut self, id: Option<Id>, req: &Req, a: Assignment) -> Id {
         let id = match id {
             Some(id) => {
+                self.note(id);
                 let svc = self.svc_mut(id);
                 if !req.matches(&svc.spec) {
                     svc.spec = req.to_spec();
@@ -169,13 +171,17 @@ impl Allocator {
                 }
                 id
             }
-            None => self.insert_svc(Svc {
-                key: req.key.clone(),
-                spec: req.to_spec(),
-                assignment: None,
-                last_error: None,
-                pending: false,
-            }),
+            None => {
+                let id = self.insert_svc(Svc {
+                    key: req.key.clone(),
+                    spec: req.to_spec(),
+                    assignment: None,
+                    last_error: None,
+                    pending: false,
+                });
+                self.note(id);
+                id
+            }
         };
         self.place(id, req.sharing_key, &a);
         self.svc_mut(id).assignment = Some(a);

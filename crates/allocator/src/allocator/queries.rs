@@ -110,3 +110,38 @@ impl Allocator {
         }
     }
 }
+
+impl Allocator {
+    // ------------------------------------------------------------------
+    // Change tracking
+    // ------------------------------------------------------------------
+
+    /// Starts (or restarts) recording which services' assignments change:
+    /// from now on the first change of each service keeps its assignment
+    /// before it, for [`Allocator::take_changes`]. Costs nothing per
+    /// untouched service, so a caller that keeps its own copy of every
+    /// assignment (to diff a reload against) needs none.
+    pub fn track_changes(&mut self) {
+        self.journal = Some(HashMap::default());
+    }
+
+    /// Whether [`Allocator::track_changes`] is on.
+    pub fn is_tracking_changes(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// The services whose assignment differs from what it was when
+    /// tracking started or changes were last taken, in key order, each
+    /// with its assignment then (`None`: it had none, or was unknown);
+    /// the current one is [`Allocator::assignment`]. A service changed and
+    /// changed back is not listed. Tracking goes on; `None` when it is off.
+    pub fn take_changes(&mut self) -> Option<Vec<(ServiceKey, Option<Assignment>)>> {
+        let journal = std::mem::take(self.journal.as_mut()?);
+        let mut out: Vec<(ServiceKey, Option<Assignment>)> = journal
+            .into_iter()
+            .filter(|(k, before)| self.assignment(k) != before.as_ref())
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Some(out)
+    }
+}

@@ -107,6 +107,7 @@ impl Allocator {
         let mut to_allocate: Vec<(Id, Vec<AllocationEvent>)> = Vec::new();
         // Re-place still-valid assignments first, in key order.
         for id in ids {
+            self.note(id);
             let svc = self.svc_mut(id);
             let Some(old) = svc.assignment.take() else {
                 if !svc
