@@ -57,9 +57,10 @@ pub(crate) struct Runner {
     args: StandaloneArgs,
     opts: Options,
     shared: Arc<Shared>,
-    /// The allocations in force (what the allocator restores from), kept
-    /// up to date from each reload's changes.
-    state: Arc<AllocationState>,
+    /// The state file as loaded, until the first computation with an
+    /// allocator restored it; the allocations in force are the allocator's
+    /// (`live`), read through `run_state`.
+    restore: Option<AllocationState>,
     /// Every Service whose allocation changed since the state file last
     /// held `state`, with its allocation in the file (`None`: not in it):
     /// what is not durable yet, found without comparing all Services.
@@ -99,7 +100,6 @@ impl Runner {
             namespace: args.namespace.clone(),
             load_balancer_class: args.lb_class.clone(),
         };
-        let state = Arc::new(state);
         let l2 = crate::l2::L2Runtime::new(args.l2.clone(), &args.node_name, shared.l2.clone());
         Runner {
             l2,
@@ -110,7 +110,7 @@ impl Runner {
             unsaved: BTreeMap::new(),
             saved_base: None,
             state_log: Vec::new(),
-            state,
+            restore: Some(state),
             desired_routes: BTreeMap::new(),
             handed: BTreeMap::new(),
             services: Arc::default(),
@@ -157,26 +157,11 @@ impl Runner {
             return true;
         };
         // Changes that came back to what the file holds need no write.
-        let state = &self.state;
-        self.unsaved
-            .retain(|k, saved| state.services.get(k) != saved.as_ref());
-        if self.unsaved.is_empty()
-            && self
-                .saved_base
-                .as_ref()
-                .is_some_and(|b| b.services == state.services)
-        {
-            self.saved_base = None;
-        }
-        if self.unsaved.is_empty() && self.saved_base.is_none() && path.exists() {
+        if self.file_is_current() && path.exists() {
             self.retry = None;
             return true;
         }
-        let state = self.state.clone();
-        let result = match tokio::task::spawn_blocking(move || state.save(&path)).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(e) => Err(format!("state file writer failed: {e}")),
-        };
+        let result = self.save_state(&path);
         match result {
             Ok(()) => {
                 self.unsaved.clear();
@@ -201,38 +186,6 @@ impl Runner {
                 false
             }
         }
-    }
-
-    /// Every (Service, IP) in force that the state file does not hold yet.
-    fn unpersisted(&self) -> BTreeSet<IpAddr> {
-        let mut out = BTreeSet::new();
-        let mut add = |a: &Allocation, saved: Option<&Allocation>| {
-            for ip in &a.ips {
-                if !saved.is_some_and(|s| s.ips.contains(ip)) {
-                    out.insert(*ip);
-                }
-            }
-        };
-        match &self.saved_base {
-            // After a whole replacement: every Service against the file's.
-            Some(base) => {
-                for (svc, a) in &self.state.services {
-                    let saved = match self.unsaved.get(svc) {
-                        Some(s) => s.as_ref(),
-                        None => base.services.get(svc),
-                    };
-                    add(a, saved);
-                }
-            }
-            None => {
-                for (svc, saved) in &self.unsaved {
-                    if let Some(a) = self.state.services.get(svc) {
-                        add(a, saved.as_ref());
-                    }
-                }
-            }
-        }
-        out
     }
 
     /// Hands each session its computed routes, minus any route for an
@@ -328,10 +281,7 @@ impl Runner {
                 tracing::warn!(service = %format_args!("{}/{}", sv.namespace, sv.name), %reason, "service pending");
             }
         }
-        match d.state_changes.take() {
-            Some(changes) => self.apply_state_changes(changes),
-            None => self.replace_state(std::mem::take(&mut d.state)),
-        }
+        self.take_state_changes(&mut d);
         // Persist first: nothing new is announced before it is durable.
         self.persist().await;
         share_equal_lists(&mut d.routes);
@@ -418,7 +368,7 @@ impl Runner {
     /// the config warnings.
     async fn apply_l2(&mut self, config: &metallb_api::Config) -> Result<(), String> {
         let held = self.unpersisted();
-        let notes = self.l2.apply(config, &self.state).await?;
+        let notes = self.l2.apply(config, &self.live).await?;
         self.vips.bind_l2(|| self.l2.candidate_ips(&held)).await;
         self.l2.refresh(&held);
         self.vips.unbind_stale().await;
@@ -454,7 +404,12 @@ impl Runner {
             Ok(valid) => {
                 let loaded = started.elapsed();
                 let node = self.node(&valid.config);
-                let d = compute_with(&mut self.live, &valid.config, &node, &self.state);
+                let d = compute_with(
+                    &mut self.live,
+                    &valid.config,
+                    &node,
+                    run_state::previous(&self.restore),
+                );
                 let computed = started.elapsed();
                 let warnings = warnings_of(&valid, &d);
                 self.apply(d, warnings, started).await;
@@ -572,12 +527,16 @@ pub async fn standalone(args: StandaloneArgs) -> i32 {
         return 1;
     }
     let node = runner.node(&valid.config);
-    let d = compute_with(&mut runner.live, &valid.config, &node, &runner.state);
+    let d = compute_with(
+        &mut runner.live,
+        &valid.config,
+        &node,
+        run_state::previous(&runner.restore),
+    );
     let warnings = warnings_of(&valid, &d);
     // RFC 4724 §4.1: restarted with announced routes and graceful restart
     // on some session: R bit in the OPENs, persisted routes first.
-    if !runner.state.services.is_empty() && d.peers.iter().any(|p| p.fsm.graceful_restart.is_some())
-    {
+    if !runner.previous().is_empty() && d.peers.iter().any(|p| p.fsm.graceful_restart.is_some()) {
         shared.speaker.set_restarting(true);
         runner.begin_restart(Duration::from_secs(u64::from(args.graceful_restart_time)));
     }

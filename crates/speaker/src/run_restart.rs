@@ -27,7 +27,7 @@ impl Runner {
     /// before the restart.
     pub(super) fn begin_restart(&mut self, restart_time: Duration) {
         let persisted: BTreeSet<(String, IpAddr)> = self
-            .state
+            .previous()
             .services
             .iter()
             .flat_map(|(svc, a)| a.ips.iter().map(move |ip| (svc.clone(), *ip)))
@@ -49,11 +49,13 @@ impl Runner {
     pub(super) fn held(&self) -> BTreeSet<IpAddr> {
         let mut held = self.unpersisted();
         if let Some(r) = &self.restart {
-            for (svc, a) in &self.state.services {
+            for (svc, a) in self.live.alloc.iter().flat_map(|a| a.assignments()) {
+                let svc = svc.to_string();
                 held.extend(
                     a.ips
                         .iter()
-                        .filter(|ip| !r.persisted.contains(&(svc.clone(), **ip))),
+                        .map(|x| x.ip)
+                        .filter(|ip| !r.persisted.contains(&(svc.clone(), *ip))),
                 );
             }
         }

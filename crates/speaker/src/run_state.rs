@@ -1,97 +1,192 @@
-//! The runner's allocation state between reloads: replaced whole (first
-//! sync, pool change) or updated from a reload's changes, and what of it the
-//! state file does not hold yet (`Runner::unsaved`, `Runner::saved_base`).
+//! The runner's view of the allocations: those in force are the live
+//! allocator's (no second copy is kept); the runner keeps only what the
+//! state file does not hold yet (`Runner::unsaved`, `Runner::saved_base`)
+//! and, until the first computation, the state file as loaded
+//! (`Runner::restore`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use allocator::{Assignment, ServiceKey};
+
 use super::Runner;
+use crate::desired::Desired;
+use crate::live::allocation_of;
 use crate::state::{Allocation, AllocationState};
 
+/// No allocation: what a computation restores from after the first.
+static NOTHING: AllocationState = AllocationState {
+    version: 0,
+    services: BTreeMap::new(),
+};
+
+/// The allocations a computation restores from (`Runner::restore`): the
+/// state file as loaded, until a computation with an allocator took them
+/// in; after that the allocator holds every allocation itself.
+pub(super) fn previous(restore: &Option<AllocationState>) -> &AllocationState {
+    restore.as_ref().unwrap_or(&NOTHING)
+}
+
 impl Runner {
-    /// Brings `self.state` to a whole new allocation state (the first
-    /// computation, or one whose pools changed): one line per allocation
-    /// decision that changed, found by a walk of the old and new states side
-    /// by side (both in key order), each change remembered as unsaved.
-    pub(super) fn replace_state(&mut self, new: AllocationState) {
-        // The file holds the old state: keep it whole rather than a note
-        // per Service (100k of them at a first start).
-        let whole = self.unsaved.is_empty() && self.saved_base.is_none();
-        let base = self.saved_base.clone();
-        let unsaved = &mut self.unsaved;
-        let log = &mut self.state_log;
-        let mut note = |key: &str, before: Option<&Allocation>| {
-            if !whole {
-                let in_file = base.as_ref().map_or(before, |b| b.services.get(key));
-                note_unsaved(unsaved, key, in_file);
-            }
-        };
-        let mut old = self.state.services.iter().peekable();
-        for (key, a) in &new.services {
-            while let Some((gone, before)) = old.next_if(|(k, _)| *k < key) {
-                log.push((gone.clone(), None));
-                note(gone, Some(before));
-            }
-            match old.next_if(|(k, _)| *k == key) {
-                Some((_, before)) if before == a => {}
-                before => {
-                    if before.is_none_or(|(_, b)| b.ips != a.ips) {
-                        log.push((key.clone(), Some(a.clone())));
-                    }
-                    note(key, before.map(|(_, b)| b));
-                }
-            }
-        }
-        for (gone, before) in old {
-            log.push((gone.clone(), None));
-            note(gone, Some(before));
-        }
-        let old = std::mem::replace(&mut self.state, Arc::new(new));
-        if whole {
-            self.saved_base = Some(old);
-        }
+    /// [`previous`] of this runner.
+    pub(super) fn previous(&self) -> &AllocationState {
+        previous(&self.restore)
     }
 
-    /// Applies the allocations of the Services a reload touched (the
-    /// others kept theirs): work in the number of changes, not of Services.
-    pub(super) fn apply_state_changes(&mut self, changes: Vec<(String, Option<Allocation>)>) {
-        let state = Arc::make_mut(&mut self.state);
-        for (key, new) in changes {
-            let before = state.services.get(&key);
-            if before == new.as_ref() {
+    /// Records what a computation changed in the allocations in force (the
+    /// allocator's): one log line per decision that changed, and each
+    /// change remembered as unsaved. The computation's own copy of the
+    /// allocations (`Desired::state`, `Desired::state_changes`) is dropped
+    /// unread.
+    pub(super) fn take_state_changes(&mut self, d: &mut Desired) {
+        drop(std::mem::take(&mut d.state));
+        d.state_changes = None;
+        if self.live.alloc.is_none() {
+            // No allocator ran: the allocations of the file stay in force.
+            return;
+        }
+        match self.restore.take() {
+            Some(loaded) => self.replace_state(loaded),
+            None => {
+                let changes = self.live.alloc.as_mut().and_then(|a| a.take_changes());
+                self.apply_state_changes(changes.unwrap_or_default());
+            }
+        }
+        self.live.track_changes();
+    }
+
+    /// The first computation: the allocator's allocations against the state
+    /// file's (`loaded`), by a walk of both in file order. The file's
+    /// content is kept whole (`saved_base`) rather than a note per Service
+    /// (100k of them at a first start) until the file holds the new state.
+    fn replace_state(&mut self, loaded: AllocationState) {
+        let log = &mut self.state_log;
+        let mut old = loaded.services.iter().peekable();
+        for (key, a) in self.live.in_file_order() {
+            let key = key.to_string();
+            while let Some((gone, _)) = old.next_if(|(k, _)| **k < key) {
+                log.push((gone.clone(), None));
+            }
+            let now = allocation_of(a);
+            match old.next_if(|(k, _)| **k == key) {
+                Some((_, before)) if before.ips == now.ips => {}
+                _ => log.push((key, Some(now))),
+            }
+        }
+        for (gone, _) in old {
+            log.push((gone.clone(), None));
+        }
+        self.unsaved.clear();
+        self.saved_base = Some(Arc::new(loaded));
+    }
+
+    /// Applies the allocations of the Services a reload touched (each with
+    /// its allocation before, from the allocator's change list; the others
+    /// kept theirs): work in the number of changes, not of Services.
+    fn apply_state_changes(&mut self, changes: Vec<(ServiceKey, Option<Assignment>)>) {
+        for (k, before) in changes {
+            let before = before.as_ref().map(allocation_of);
+            let now = self
+                .live
+                .alloc
+                .as_ref()
+                .and_then(|a| a.assignment(&k))
+                .map(allocation_of);
+            if before == now {
                 continue;
             }
-            match new {
+            let key = k.to_string();
+            match now {
                 Some(a) => {
-                    let logged = before.is_none_or(|b| b.ips != a.ips);
+                    let logged = before.as_ref().is_none_or(|b| b.ips != a.ips);
                     let in_file = match &self.saved_base {
                         Some(b) => b.services.get(&key),
-                        None => before,
+                        None => before.as_ref(),
                     };
                     note_unsaved(&mut self.unsaved, &key, in_file);
                     if logged {
-                        self.state_log.push((key.clone(), Some(a.clone())));
+                        self.state_log.push((key, Some(a)));
                     }
-                    state.services.insert(key, a);
                 }
                 None => {
-                    // Released: the allocation moves from the state to
-                    // `unsaved` when that is the file's copy (no clone of
-                    // key or allocation: a withdraw-all releases 100k).
-                    let Some((k, before)) = state.services.remove_entry(&key) else {
-                        continue;
-                    };
                     if !self.unsaved.contains_key(&key) {
                         let in_file = match &self.saved_base {
                             Some(b) => b.services.get(&key).cloned(),
-                            None => Some(before),
+                            None => before,
                         };
-                        self.unsaved.insert(k, in_file);
+                        self.unsaved.insert(key.clone(), in_file);
                     }
                     self.state_log.push((key, None));
                 }
             }
         }
+    }
+
+    /// Drops the unsaved notes of Services whose allocation came back to
+    /// what the file holds, and the whole-file copy once the allocator
+    /// holds exactly it; true when the file holds the allocations in force.
+    pub(super) fn file_is_current(&mut self) -> bool {
+        let live = &self.live;
+        self.unsaved
+            .retain(|k, saved| live.allocation_at(k).as_ref() != saved.as_ref());
+        if self.unsaved.is_empty()
+            && self
+                .saved_base
+                .as_ref()
+                .is_some_and(|b| live.holds_exactly(b))
+        {
+            self.saved_base = None;
+        }
+        self.unsaved.is_empty() && self.saved_base.is_none()
+    }
+
+    /// Writes the allocations in force to the state file, streamed from the
+    /// allocator. On a multi-threaded runtime the worker is handed over
+    /// to the others for the write (`block_in_place`); the allocator is not
+    /// copied for a writer thread.
+    pub(super) fn save_state(&self, path: &std::path::Path) -> Result<(), String> {
+        let save = || self.live.save_state(path).map_err(|e| e.to_string());
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(save),
+            _ => save(),
+        }
+    }
+
+    /// Every (Service, IP) in force that the state file does not hold yet.
+    pub(super) fn unpersisted(&self) -> BTreeSet<IpAddr> {
+        let mut out = BTreeSet::new();
+        let mut add = |ips: &mut dyn Iterator<Item = IpAddr>, saved: Option<&Allocation>| {
+            for ip in ips {
+                if !saved.is_some_and(|s| s.ips.contains(&ip)) {
+                    out.insert(ip);
+                }
+            }
+        };
+        let Some(alloc) = self.live.alloc.as_ref() else {
+            return out;
+        };
+        match &self.saved_base {
+            // After a whole replacement: every Service against the file's.
+            Some(base) => {
+                for (k, a) in alloc.assignments() {
+                    let svc = k.to_string();
+                    let saved = match self.unsaved.get(&svc) {
+                        Some(s) => s.as_ref(),
+                        None => base.services.get(&svc),
+                    };
+                    add(&mut a.ips.iter().map(|x| x.ip), saved);
+                }
+            }
+            None => {
+                for (svc, saved) in &self.unsaved {
+                    if let Some(a) = self.live.allocation_at(svc) {
+                        add(&mut a.ips.into_iter(), saved.as_ref());
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Logs the allocation decisions of the last state change, one line

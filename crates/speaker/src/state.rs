@@ -78,73 +78,125 @@ impl AllocationState {
             }
         };
         // The version is checked before the rest, so a file of a newer
-        // format is refused as such rather than as "invalid".
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(parse)?;
-        match value.get("version") {
+        // format is refused as such rather than as "invalid". A document
+        // that is an object is read twice, its version alone (the rest
+        // skipped), then as the state: no tree of the whole file is built
+        // (at 100k Services that tree was the largest transient of a
+        // restart). Anything else goes through the tree, as before.
+        #[derive(Deserialize)]
+        struct Head {
+            version: Option<serde_json::Value>,
+        }
+        let version = if bytes.trim_ascii_start().first() == Some(&b'{') {
+            serde_json::from_slice::<Head>(&bytes)
+                .map_err(parse)?
+                .version
+        } else {
+            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(parse)?;
+            value.get("version").cloned()
+        };
+        match version {
             Some(v) if v.as_u64() == Some(u64::from(VERSION)) => {}
             v => {
                 return Err(StateFileError::Version {
                     path: path.to_path_buf(),
-                    value: v.map_or_else(|| "missing".to_string(), ToString::to_string),
+                    value: v.map_or_else(|| "missing".to_string(), |v| v.to_string()),
                 })
             }
         }
-        serde_json::from_value(value).map_err(parse)
+        serde_json::from_slice(&bytes).map_err(parse)
     }
 
     /// Writes the state so that a crash leaves either the old or the new
     /// file, never a torn one, and returns only once the rename is durable.
+    /// (A running speaker writes from its allocator instead,
+    /// `LiveAllocator::save_state`, the same document.)
+    #[cfg(test)]
     pub fn save(&self, path: &Path) -> Result<(), StateFileError> {
-        let io = |source| StateFileError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let n = WRITES.fetch_add(1, Ordering::Relaxed);
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".tmp.{}.{n}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
         // The same document as the struct, with the current version,
-        // serialized from a borrow (no copy of the allocations) straight
-        // into the file through a buffer: at 100k Services the document is
-        // ~17 MB, which as one in-memory body was the largest transient of
-        // an apply.
+        // serialized from a borrow (no copy of the allocations).
         #[derive(Serialize)]
         struct Body<'a> {
             version: u32,
             services: &'a BTreeMap<String, Allocation>,
         }
-        let body = Body {
-            version: VERSION,
-            services: &self.services,
-        };
-        let written = (|| {
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)?;
-            let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
-            serde_json::to_writer_pretty(&mut w, &body).map_err(std::io::Error::from)?;
-            let f = w
-                .into_inner()
-                .map_err(std::io::IntoInnerError::into_error)?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, path)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io(e));
-        }
-        // The rename is only durable once the directory entry is on disk.
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io)?;
-        Ok(())
+        write_document(
+            path,
+            &Body {
+                version: VERSION,
+                services: &self.services,
+            },
+        )
     }
+
+    /// How many Services have an allocation.
+    pub fn len(&self) -> usize {
+        self.services.len()
+    }
+
+    /// No Service has an allocation.
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+    }
+}
+
+/// Read access to allocations in force, whatever holds them: a loaded
+/// [`AllocationState`] or the running speaker's allocator
+/// (`LiveAllocator`), which keeps no second copy.
+pub trait Allocations {
+    /// The allocation of the Service `namespace`/`name`, if it has one.
+    fn allocation(&self, namespace: &str, name: &str) -> Option<Allocation>;
+}
+
+impl Allocations for AllocationState {
+    fn allocation(&self, namespace: &str, name: &str) -> Option<Allocation> {
+        // Keys are `namespace/name`: the map is searched by the two parts
+        // without building the key.
+        let key = format!("{namespace}/{name}");
+        self.services.get(key.as_str()).cloned()
+    }
+}
+
+/// Writes `body` as the state file's pretty JSON straight into a temporary
+/// file through a 64 KiB buffer (at 100k Services the document is ~17 MB,
+/// which as one in-memory body was the largest transient of an apply),
+/// then fsync, rename over `path`, fsync of the directory.
+pub(crate) fn write_document(path: &Path, body: &impl Serialize) -> Result<(), StateFileError> {
+    let io = |source| StateFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp.{}.{n}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+        serde_json::to_writer_pretty(&mut w, body).map_err(std::io::Error::from)?;
+        let f = w
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    // The rename is only durable once the directory entry is on disk.
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
+    Ok(())
 }
 
 /// The exclusive lock on a state file, released when dropped (or when the

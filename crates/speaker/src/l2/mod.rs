@@ -19,7 +19,7 @@ use l2::node::{Desired as L2Desired, VipDesire};
 use metallb_api::Config;
 use serde::Serialize;
 
-use crate::state::AllocationState;
+use crate::state::{AllocationState, Allocations};
 
 /// MetalLB's environment variable for the memberlist secret.
 pub const SECRET_ENV: &str = "METALLB_ML_SECRET_KEY";
@@ -170,7 +170,11 @@ fn node_labels(config: &Config, name: &str) -> Labels {
 /// Computes the L2 VIPs from the config and the allocations in force: every
 /// IP of a Service whose pool has an applicable L2Advertisement (one that
 /// selects the pool and the Service). Pure; the same on every node.
-pub fn compute(config: &Config, state: &AllocationState, members: &BTreeSet<String>) -> L2Plan {
+pub fn compute(
+    config: &Config,
+    state: &(impl Allocations + ?Sized),
+    members: &BTreeSet<String>,
+) -> L2Plan {
     let mut notes = Vec::new();
     if !in_use(config) {
         return L2Plan::default();
@@ -186,13 +190,13 @@ pub fn compute(config: &Config, state: &AllocationState, members: &BTreeSet<Stri
     let mut local_without_slices = Vec::new();
     let mut key = String::new();
     for s in &config.services {
+        let Some(alloc) = state.allocation(s.namespace(), s.name()) else {
+            continue;
+        };
         key.clear();
         key.push_str(s.namespace());
         key.push('/');
         key.push_str(s.name());
-        let Some(alloc) = state.services.get(key.as_str()) else {
-            continue;
-        };
         let (Some(first), Some(pool)) = (alloc.ips.first(), config.pools.get(&alloc.pool)) else {
             continue;
         };

@@ -13,7 +13,7 @@ use metallb_api::Config;
 use super::{
     compute, in_use, members_from_config, parse_members, FencingArg, L2Args, ProfileArg, SECRET_ENV,
 };
-use crate::state::AllocationState;
+use crate::state::Allocations;
 
 /// The part the HTTP handlers read: the running node (if any) and why it
 /// is not running.
@@ -182,7 +182,7 @@ impl L2Runtime {
     pub async fn apply(
         &mut self,
         config: &Config,
-        state: &AllocationState,
+        state: &(impl Allocations + ?Sized),
     ) -> Result<Vec<String>, String> {
         let running = self.members.is_some();
         if !in_use(config) && !running {
