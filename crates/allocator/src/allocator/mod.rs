@@ -80,7 +80,7 @@ fn expand(c: &CompactLabels) -> Cow<'static, Labels> {
 }
 
 /// The parts of a request that only non-plain services have. Plain services
-/// (no labels, no annotations, no ports, ETP=Cluster) store none of it.
+/// (no labels, no annotations, ETP=Cluster; ports or not) store none of it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Extra {
     labels: CompactLabels,
@@ -89,7 +89,33 @@ struct Extra {
     pool: Option<Box<str>>,
     sharing_key: Box<str>,
     backend_key: Box<str>,
-    ports: Box<[Port]>,
+}
+
+/// A service's ports (what sharing checks compare): up to two inline,
+/// which is nearly every Service, so the common Service with a port or
+/// two needs no allocation for them (24 bytes either way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ports {
+    Inline(u8, [Port; 2]),
+    Heap(Box<[Port]>),
+}
+
+impl Ports {
+    fn of(ports: &[Port]) -> Ports {
+        match ports {
+            [] => Ports::Inline(0, [Port::tcp(0); 2]),
+            [a] => Ports::Inline(1, [*a, Port::tcp(0)]),
+            [a, b] => Ports::Inline(2, [*a, *b]),
+            _ => Ports::Heap(ports.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[Port] {
+        match self {
+            Ports::Inline(n, p) => &p[..usize::from(*n).min(2)],
+            Ports::Heap(p) => p,
+        }
+    }
 }
 
 /// What later decisions (retry, pool changes, sharing checks by other
@@ -97,6 +123,7 @@ struct Extra {
 #[derive(Debug, Clone)]
 struct Spec {
     want: Result<Wanted, Box<AllocError>>,
+    ports: Ports,
     extra: Option<Box<Extra>>,
 }
 
@@ -106,7 +133,7 @@ impl Spec {
     }
 
     fn ports(&self) -> &[Port] {
-        self.extra.as_ref().map_or(&[], |x| &x.ports)
+        self.ports.as_slice()
     }
 
     fn backend_key(&self) -> &str {
@@ -168,7 +195,7 @@ impl<'a> Req<'a> {
                 pool: None,
                 sharing_key: "",
                 backend_key: Cow::Borrowed(""),
-                ports: &[],
+                ports: spec.ports(),
             },
             Some(x) => Req {
                 key,
@@ -179,11 +206,13 @@ impl<'a> Req<'a> {
                 pool: x.pool.as_deref(),
                 sharing_key: &x.sharing_key,
                 backend_key: Cow::Borrowed(&x.backend_key),
-                ports: &x.ports,
+                ports: spec.ports(),
             },
         }
     }
 
+    /// Nothing beyond the wanted families and the ports (which every
+    /// spec keeps inline).
     fn is_plain(&self) -> bool {
         self.labels.is_empty()
             && self.namespace_labels.is_empty()
@@ -191,12 +220,12 @@ impl<'a> Req<'a> {
             && self.pool.is_none()
             && self.sharing_key.is_empty()
             && self.backend_key.is_empty()
-            && self.ports.is_empty()
     }
 
     fn to_spec(&self) -> Spec {
         Spec {
             want: self.want.clone().map_err(Box::new),
+            ports: Ports::of(self.ports),
             extra: (!self.is_plain()).then(|| {
                 Box::new(Extra {
                     labels: compact(&self.labels),
@@ -205,7 +234,6 @@ impl<'a> Req<'a> {
                     pool: self.pool.map(Into::into),
                     sharing_key: self.sharing_key.into(),
                     backend_key: (*self.backend_key).into(),
-                    ports: self.ports.into(),
                 })
             }),
         }
@@ -217,18 +245,18 @@ impl<'a> Req<'a> {
             (Err(a), Err(b)) => *a == **b,
             _ => false,
         };
-        want && match &s.extra {
-            None => self.is_plain(),
-            Some(x) => {
-                same_labels(&self.labels, &x.labels)
-                    && same_labels(&self.namespace_labels, &x.namespace_labels)
-                    && *self.requested_ips == *x.requested_ips
-                    && self.pool == x.pool.as_deref()
-                    && self.sharing_key == &*x.sharing_key
-                    && *self.backend_key == *x.backend_key
-                    && *self.ports == *x.ports
+        want && *self.ports == *s.ports()
+            && match &s.extra {
+                None => self.is_plain(),
+                Some(x) => {
+                    same_labels(&self.labels, &x.labels)
+                        && same_labels(&self.namespace_labels, &x.namespace_labels)
+                        && *self.requested_ips == *x.requested_ips
+                        && self.pool == x.pool.as_deref()
+                        && self.sharing_key == &*x.sharing_key
+                        && *self.backend_key == *x.backend_key
+                }
             }
-        }
     }
 }
 
