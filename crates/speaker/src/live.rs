@@ -91,9 +91,25 @@ impl LiveAllocator {
     }
 
     /// The allocation of `namespace/name` (a state file key) in force.
+    #[cfg(test)]
     pub(crate) fn allocation_at(&self, key: &str) -> Option<Allocation> {
         let (namespace, name) = key.split_once('/')?;
         self.allocation(namespace, name)
+    }
+
+    /// The assignment of `namespace/name` (a state file key), looked up
+    /// through `buf` (reused across calls: no allocation per lookup).
+    pub(crate) fn assignment_at<'a>(
+        &'a self,
+        key: &str,
+        buf: &mut ServiceKey,
+    ) -> Option<&'a Assignment> {
+        let (namespace, name) = key.split_once('/')?;
+        buf.namespace.clear();
+        buf.namespace.push_str(namespace);
+        buf.name.clear();
+        buf.name.push_str(name);
+        self.alloc.as_ref()?.assignment(buf)
     }
 
     /// Every assignment, in the state file's order (by `namespace/name` as
@@ -139,6 +155,15 @@ pub(crate) fn allocation_of(a: &Assignment) -> Allocation {
     Allocation {
         ips: a.addresses(),
         pool: a.pool().to_string(),
+    }
+}
+
+/// Whether an assignment (or none) is what the state file holds (or not).
+pub(crate) fn same_allocation(a: Option<&Assignment>, saved: Option<&Allocation>) -> bool {
+    match (a, saved) {
+        (None, None) => true,
+        (Some(a), Some(s)) => a.pool() == s.pool && same_ips(a, &s.ips),
+        _ => false,
     }
 }
 

@@ -12,7 +12,7 @@ use allocator::{Assignment, ServiceKey};
 
 use super::Runner;
 use crate::desired::Desired;
-use crate::live::allocation_of;
+use crate::live::{allocation_of, same_allocation};
 use crate::state::{Allocation, AllocationState};
 
 /// No allocation: what a computation restores from after the first.
@@ -128,8 +128,9 @@ impl Runner {
     /// holds exactly it; true when the file holds the allocations in force.
     pub(super) fn file_is_current(&mut self) -> bool {
         let live = &self.live;
+        let mut buf = ServiceKey::new("", "");
         self.unsaved
-            .retain(|k, saved| live.allocation_at(k).as_ref() != saved.as_ref());
+            .retain(|k, saved| !same_allocation(live.assignment_at(k, &mut buf), saved.as_ref()));
         if self.unsaved.is_empty()
             && self
                 .saved_base
@@ -179,9 +180,10 @@ impl Runner {
                 }
             }
             None => {
+                let mut buf = ServiceKey::new("", "");
                 for (svc, saved) in &self.unsaved {
-                    if let Some(a) = self.live.allocation_at(svc) {
-                        add(&mut a.ips.into_iter(), saved.as_ref());
+                    if let Some(a) = self.live.assignment_at(svc, &mut buf) {
+                        add(&mut a.ips.iter().map(|x| x.ip), saved.as_ref());
                     }
                 }
             }
