@@ -389,6 +389,27 @@ mod tests {
     }
 
     #[test]
+    fn a_state_file_that_is_not_an_object_is_refused_by_its_missing_version() {
+        // Read without a tree of the whole file when it is an object; any
+        // other document still says what the tree said.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        std::fs::write(&p, b"  [1, 2]").unwrap();
+        let e = AllocationState::load(&p).unwrap_err().to_string();
+        assert!(e.contains("`version` is missing"), "{e}");
+        std::fs::write(&p, br#" {"version": "1", "services": {}}"#).unwrap();
+        let e = AllocationState::load(&p).unwrap_err().to_string();
+        assert!(e.contains(r#"`version` is "1""#), "{e}");
+        std::fs::write(
+            &p,
+            br#"{"version": 1, "services": {"a/b": {"ips": ["x"], "pool": "p"}}}"#,
+        )
+        .unwrap();
+        let e = AllocationState::load(&p).unwrap_err().to_string();
+        assert!(e.contains("not a valid oxlb state file"), "{e}");
+    }
+
+    #[test]
     fn a_second_owner_of_a_state_file_is_refused_naming_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
