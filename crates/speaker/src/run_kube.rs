@@ -15,12 +15,25 @@ impl Runner {
             |d: metallb_api::Diagnostics| d.errors.iter().map(ToString::to_string).collect();
         let valid = metallb_api::validate(objects, &self.opts).map_err(errors);
         self.apply_loaded(valid, why, started).await;
+        // An apply from fresh lists ends a watch outage (as it clears the
+        // stale metric).
+        self.shared.update(|v| {
+            if !v.metrics.config_stale {
+                v.stale_watch = None;
+            }
+        });
     }
 }
 
 /// Marks the configuration stale (`metallb_k8s_client_config_stale_bool`
 /// 1, `/status` `stale`): the API server cannot be reached, so the last
-/// known state is what runs. The next apply clears it.
-pub(crate) fn mark_config_stale(shared: &Shared) {
-    shared.update(|v| v.metrics.config_stale = true);
+/// known state is what runs; `/readyz` answers 503 naming the watch and
+/// its error. The next apply clears both.
+pub(crate) fn mark_config_stale(shared: &Shared, kind: &str, error: &str) {
+    shared.update(|v| {
+        v.metrics.config_stale = true;
+        v.stale_watch = Some(format!(
+            "watch cache stale: the {kind} watch is failing ({error}); announcing the last known state"
+        ));
+    });
 }

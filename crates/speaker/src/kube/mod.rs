@@ -29,6 +29,8 @@ use crate::state::{AllocationState, StateLock};
 use crate::StandaloneArgs;
 
 pub mod objects;
+mod status;
+mod status_io;
 mod watch;
 
 /// The flags of `oxlb-speaker kubernetes` (those of `standalone` that
@@ -73,6 +75,13 @@ pub struct KubernetesArgs {
     /// so this stays `off` there).
     #[arg(long, env = "OXLB_BIND_VIPS", value_enum, default_value_t = crate::vip_bind::BindMode::Off)]
     pub bind_vips: crate::vip_bind::BindMode,
+    /// This speaker's Pod name and uid (the DaemonSet passes
+    /// `metadata.name` and `metadata.uid`): the ownerReference of the
+    /// status objects it writes; without both, none.
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+    #[arg(long, env = "POD_UID")]
+    pub pod_uid: Option<String>,
 }
 
 impl KubernetesArgs {
@@ -94,6 +103,25 @@ impl KubernetesArgs {
             bind_vips: self.bind_vips,
         }
     }
+}
+
+/// The speaker Pod as the owner of the status objects, when both its name
+/// and uid are known.
+fn owner_of(
+    args: &KubernetesArgs,
+) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+    let (Some(name), Some(uid)) = (&args.pod_name, &args.pod_uid) else {
+        return None;
+    };
+    Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            name: name.clone(),
+            uid: uid.clone(),
+            ..Default::default()
+        },
+    )
 }
 
 /// Changes arriving within this window are applied as one batch.
@@ -164,6 +192,30 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         _ = usr2.recv() => return 0,
     }
     tracing::info!(node = %args.node_name, namespace = %args.namespace, "stores ready; oxlb-speaker running from the API server");
+    let (status_tx, status_rx) = tokio::sync::watch::channel(Arc::new(status::Announcing::new()));
+    let _status_task = status_io::spawn(
+        status_io::StatusWriter {
+            client: client.clone(),
+            namespace: args.namespace.clone(),
+            node: args.node_name.clone(),
+            owner: owner_of(&args),
+            services: reflectors.services(),
+        },
+        status_rx,
+    );
+    // What this node announces, for the status objects: after each apply
+    // and each second (L2 elections move without an apply).
+    let publish_status = || {
+        let services = shared.view().services.clone();
+        let now = status::announcing_of(&args.node_name, &services, shared.l2.status().as_ref());
+        status_tx.send_if_modified(|old| {
+            let changed = **old != now;
+            if changed {
+                *old = Arc::new(now);
+            }
+            changed
+        });
+    };
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
@@ -173,6 +225,7 @@ pub async fn run(args: KubernetesArgs) -> i32 {
             while rx.try_recv().is_ok() {}
             let objs = objects::objects(&reflectors.snapshot());
             runner.reload_objects(&objs, "API change").await;
+            publish_status();
             dirty = false;
         }
         tokio::select! {
@@ -187,7 +240,10 @@ pub async fn run(args: KubernetesArgs) -> i32 {
             // a state file, says what was announced): SIGUSR2 leaves the
             // routes stale, but the R bit and the persisted-first order
             // of `standalone` are not applied on the way back.
-            _ = tick.tick() => runner.retry_save(Instant::now()).await,
+            _ = tick.tick() => {
+                runner.retry_save(Instant::now()).await;
+                publish_status();
+            }
             _ = term.recv() => break args.graceful_restart_on_exit,
             _ = int.recv() => break false,
             // Exit meaning to be back within the restart time.

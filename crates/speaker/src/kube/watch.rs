@@ -74,7 +74,7 @@ where
                 Err(e) => {
                     if !failing {
                         tracing::warn!(kind, error = %e, "watch failing; announcing the last known state, retrying with backoff");
-                        crate::run::mark_config_stale(&shared);
+                        crate::run::mark_config_stale(&shared, kind, &e.to_string());
                         failing = true;
                     } else {
                         tracing::debug!(kind, error = %e, "watch still failing");
@@ -154,6 +154,11 @@ impl Reflectors {
         ready!("Service", self.services);
         ready!("EndpointSlice", self.slices);
         Ok(())
+    }
+
+    /// The Services' store (the status writer reads their uids).
+    pub fn services(&self) -> Store<Service> {
+        self.services.clone()
     }
 
     /// What every store holds now.
