@@ -192,7 +192,7 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         _ = usr2.recv() => return 0,
     }
     tracing::info!(node = %args.node_name, namespace = %args.namespace, "stores ready; oxlb-speaker running from the API server");
-    let (status_tx, status_rx) = tokio::sync::watch::channel(Arc::new(status::Announcing::new()));
+    let (status_tx, status_rx) = tokio::sync::watch::channel(None::<Arc<status::Announcing>>);
     let _status_task = status_io::spawn(
         status_io::StatusWriter {
             client: client.clone(),
@@ -209,9 +209,9 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         let services = shared.view().services.clone();
         let now = status::announcing_of(&args.node_name, &services, shared.l2.status().as_ref());
         status_tx.send_if_modified(|old| {
-            let changed = **old != now;
+            let changed = old.as_deref() != Some(&now);
             if changed {
-                *old = Arc::new(now);
+                *old = Some(Arc::new(now));
             }
             changed
         });

@@ -138,7 +138,9 @@ pub struct StatusCore {
     /// `None` until the first list: nothing is planned before it, so a
     /// restart never creates what already exists.
     owned: Option<BTreeMap<(Protocol, String), Owned>>,
-    announcing: Announcing,
+    /// What is announced; `None` until the first apply has said so: a
+    /// plan before it would delete every object a restart should adopt.
+    announcing: Option<Announcing>,
     /// The (protocol, Service) pairs whose start was already told by an
     /// Event (or found announced at start).
     told: BTreeSet<(Protocol, ServiceKey)>,
@@ -192,7 +194,7 @@ impl StatusCore {
     /// What this node announces now; the Events for the Services it
     /// started announcing since the last call.
     pub fn set_announcing(&mut self, now: Announcing) -> Vec<Action> {
-        self.announcing = now;
+        self.announcing = Some(now);
         if !self.started {
             // Not listed yet: the first list decides what was announced
             // before; its `set_owned` sends these Events.
@@ -206,12 +208,15 @@ impl StatusCore {
     /// again), and nothing when announcing stops (MetalLB has no such
     /// Event).
     fn events(&mut self, prune: bool) -> Vec<Action> {
+        let Some(announcing) = &self.announcing else {
+            return Vec::new();
+        };
         if prune {
             self.told
-                .retain(|(p, s)| self.announcing.contains_key(&(*p, s.clone())));
+                .retain(|(p, s)| announcing.contains_key(&(*p, s.clone())));
         }
         let mut out = Vec::new();
-        for (protocol, service) in self.announcing.keys() {
+        for (protocol, service) in announcing.keys() {
             if self.told.insert((*protocol, service.clone())) {
                 out.push(Action::Event {
                     protocol: *protocol,
@@ -223,9 +228,9 @@ impl StatusCore {
     }
 
     /// The writes that make the owned objects match what is announced:
-    /// none before the first list.
+    /// none before the first list and the first announcing set.
     pub fn plan(&self) -> Vec<Action> {
-        let Some(owned) = &self.owned else {
+        let (Some(owned), Some(announcing)) = (&self.owned, &self.announcing) else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -234,7 +239,7 @@ impl StatusCore {
         // kept and the others deleted, the same choice on every pass.
         for o in owned.values() {
             let key = (o.protocol, o.service.clone());
-            match self.announcing.get(&key) {
+            match announcing.get(&key) {
                 Some(items) if seen.insert((o.protocol, &o.service)) => {
                     if &o.items != items {
                         out.push(Action::Patch {
@@ -251,7 +256,7 @@ impl StatusCore {
                 }),
             }
         }
-        for ((protocol, service), items) in &self.announcing {
+        for ((protocol, service), items) in announcing {
             if !seen.contains(&(*protocol, service)) {
                 out.push(Action::Create {
                     protocol: *protocol,

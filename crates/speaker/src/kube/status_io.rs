@@ -308,17 +308,21 @@ fn owned_of(p: Protocol, o: &DynamicObject) -> Option<Owned> {
     })
 }
 
-/// Runs the writer until `rx`'s sender is dropped.
+/// Runs the writer until `rx`'s sender is dropped; `None` on `rx`: no
+/// apply yet, nothing is known to be announced (the writer only lists).
 pub fn spawn(
     w: StatusWriter,
-    mut rx: watch::Receiver<Arc<Announcing>>,
+    mut rx: watch::Receiver<Option<Arc<Announcing>>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut core = StatusCore::new();
         let mut backoff = BACKOFF_MIN;
         loop {
-            let now = (**rx.borrow_and_update()).clone();
-            let mut todo = core.set_announcing(now);
+            let now = rx.borrow_and_update().as_deref().cloned();
+            let mut todo = match now {
+                Some(now) => core.set_announcing(now),
+                None => Vec::new(),
+            };
             let mut failed = None;
             if !core.listed() {
                 match w.list().await {

@@ -104,6 +104,17 @@ fn a_restart_with_its_objects_present_adopts_them_without_duplicate_or_event() {
 }
 
 #[test]
+fn a_restart_deletes_nothing_before_it_knows_what_it_announces() {
+    let mut core = StatusCore::new();
+    let ev = core.set_owned(vec![owned(Protocol::Bgp, "bgp-x1", "web", &["tor"])]);
+    assert!(ev.is_empty(), "{ev:?}");
+    assert!(core.plan().is_empty(), "{:?}", core.plan());
+    let ev = core.set_announcing(announcing(&[(Protocol::Bgp, "web", &["tor"])]));
+    assert!(ev.is_empty(), "adopted: no Event: {ev:?}");
+    assert!(core.plan().is_empty(), "{:?}", core.plan());
+}
+
+#[test]
 fn losing_the_election_deletes_the_l2_object() {
     let mut core = StatusCore::new();
     core.set_owned(Vec::new());
