@@ -140,7 +140,7 @@ start_sp() { # NAME NS NODE IP
     --ml-bind-addr "$4:7946" --ml-secret-file "$KEY" --l2-fencing off)
   printf '%q ' "${cmd[@]}" >"$d/cmdline"
   [[ -f $d/log ]] && mv -f "$d/log" "$d/log.$(date +%s%N)"
-  spawn "$2" "$d/log" env RUST_BACKTRACE=1 "${cmd[@]}"
+  spawn "$2" "$d/log" env RUST_BACKTRACE=1 RUST_LOG=${SP_LOG:-info} "${cmd[@]}"
   _daemon_started "$1" "$2" "$E2E_LAST_PID"
   wait_until 30 grep -q 'stores ready' "$d/log" || speaker_die "$1" "$1: the stores did not get ready"
 }
@@ -245,6 +245,8 @@ readyz() { # SPEAKER: "CODE BODY"
 kube_bridge_down # both nodes: na's relay forwards through the same socket
 wait_until 30 eval '[[ $(readyz spb) == "503 watch cache stale: "* ]]' || speaker_die spb "/readyz not 503 with the API server unreachable: '$(readyz spb)'"
 log "ok: API unreachable: /readyz $(readyz spb)"
+sleep 5 # an outage the watches notice (as 46's)
+[[ $(readyz spa) == "503 watch cache stale: "* ]] || speaker_die spa "/readyz not 503 with the API server unreachable: '$(readyz spa)'"
 kube_bridge_up nb
 wait_until 45 eval '[[ $(readyz spb) == "200 ready" ]]' || speaker_die spb "/readyz not 200 after the API server came back: '$(readyz spb)'"
 wait_until 45 eval '[[ $(readyz spa) == "200 ready" ]]' || speaker_die spa "/readyz not 200 after the API server came back: '$(readyz spa)'"

@@ -37,3 +37,25 @@ pub(crate) fn mark_config_stale(shared: &Shared, kind: &str, error: &str) {
         ));
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_watch_makes_readyz_name_it() {
+        let speaker = bgp_session::Speaker::bind(&[]).await.unwrap();
+        let shared = Shared::new(speaker, "node1");
+        assert_eq!(shared.unready().as_deref(), Some("no configuration loaded"));
+        shared.update(|v| v.metrics.config_loaded = true);
+        assert_eq!(shared.unready(), None);
+        mark_config_stale(&shared, "Service", "client error (Connect)");
+        let why = shared.unready().expect("stale watch: not ready");
+        assert!(
+            why.starts_with("watch cache stale: the Service watch is failing")
+                && why.contains("client error (Connect)"),
+            "{why}"
+        );
+        assert!(shared.view().metrics.config_stale);
+    }
+}

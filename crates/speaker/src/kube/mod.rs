@@ -105,25 +105,6 @@ impl KubernetesArgs {
     }
 }
 
-/// The speaker Pod as the owner of the status objects, when both its name
-/// and uid are known.
-fn owner_of(
-    args: &KubernetesArgs,
-) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
-    let (Some(name), Some(uid)) = (&args.pod_name, &args.pod_uid) else {
-        return None;
-    };
-    Some(
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-            api_version: "v1".into(),
-            kind: "Pod".into(),
-            name: name.clone(),
-            uid: uid.clone(),
-            ..Default::default()
-        },
-    )
-}
-
 /// Changes arriving within this window are applied as one batch.
 const BATCH: Duration = Duration::from_millis(20);
 
@@ -176,6 +157,7 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         return 1;
     };
     let (tx, mut rx) = mpsc::channel::<()>(1);
+    let _probe = watch::probe_while_stale(client.clone(), shared.clone(), tx.clone());
     let reflectors = watch::Reflectors::start(&client, &args.namespace, tx, shared.clone());
 
     // Nothing is announced before every store has its first full list: a
@@ -192,30 +174,8 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         _ = usr2.recv() => return 0,
     }
     tracing::info!(node = %args.node_name, namespace = %args.namespace, "stores ready; oxlb-speaker running from the API server");
-    let (status_tx, status_rx) = tokio::sync::watch::channel(None::<Arc<status::Announcing>>);
-    let _status_task = status_io::spawn(
-        status_io::StatusWriter {
-            client: client.clone(),
-            namespace: args.namespace.clone(),
-            node: args.node_name.clone(),
-            owner: owner_of(&args),
-            services: reflectors.services(),
-        },
-        status_rx,
-    );
-    // What this node announces, for the status objects: after each apply
-    // and each second (L2 elections move without an apply).
-    let publish_status = || {
-        let services = shared.view().services.clone();
-        let now = status::announcing_of(&args.node_name, &services, shared.l2.status().as_ref());
-        status_tx.send_if_modified(|old| {
-            let changed = old.as_deref() != Some(&now);
-            if changed {
-                *old = Some(Arc::new(now));
-            }
-            changed
-        });
-    };
+    let mut status =
+        status_io::StatusFeed::start(client.clone(), &args, reflectors.services(), shared.clone());
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
@@ -225,7 +185,7 @@ pub async fn run(args: KubernetesArgs) -> i32 {
             while rx.try_recv().is_ok() {}
             let objs = objects::objects(&reflectors.snapshot());
             runner.reload_objects(&objs, "API change").await;
-            publish_status();
+            status.publish();
             dirty = false;
         }
         tokio::select! {
@@ -242,7 +202,7 @@ pub async fn run(args: KubernetesArgs) -> i32 {
             // of `standalone` are not applied on the way back.
             _ = tick.tick() => {
                 runner.retry_save(Instant::now()).await;
-                publish_status();
+                status.publish();
             }
             _ = term.recv() => break args.graceful_restart_on_exit,
             _ = int.recv() => break false,

@@ -26,8 +26,11 @@ use kube::{Api, Client};
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::desired::ServiceReport;
+use crate::run::Shared;
+
 use super::status::{
-    Action, Announcing, Owned, Protocol, ServiceKey, StatusCore, NODE_LABEL,
+    announcing_of, Action, Announcing, Owned, Protocol, ServiceKey, StatusCore, NODE_LABEL,
     SERVICE_NAMESPACE_LABEL, SERVICE_NAME_LABEL,
 };
 
@@ -357,5 +360,92 @@ pub fn spawn(
                 }
             }
         }
+    })
+}
+
+/// The run loop's side: computes what this node announces and hands it
+/// to the writer task (never waiting for it).
+pub struct StatusFeed {
+    node: String,
+    shared: Arc<Shared>,
+    tx: watch::Sender<Option<Arc<Announcing>>>,
+    /// The inputs of the last computation: the Service reports (by
+    /// pointer: each apply makes a new `Arc`) and the L2 view's winners.
+    last: Option<(Arc<Vec<ServiceReport>>, L2Key)>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+/// What of the L2 view the status objects depend on: fenced, and per VIP
+/// the winner and the interfaces answered on (not the counters).
+type L2Key = Option<(bool, Vec<(std::net::IpAddr, Option<String>, Vec<String>)>)>;
+
+impl StatusFeed {
+    /// Starts the writer task for `args`' node and namespace.
+    pub fn start(
+        client: Client,
+        args: &super::KubernetesArgs,
+        services: Store<Service>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        let (tx, rx) = watch::channel(None);
+        let writer = StatusWriter {
+            client,
+            namespace: args.namespace.clone(),
+            node: args.node_name.clone(),
+            owner: owner_of(args.pod_name.as_deref(), args.pod_uid.as_deref()),
+            services,
+        };
+        StatusFeed {
+            node: args.node_name.clone(),
+            shared,
+            tx,
+            last: None,
+            _task: spawn(writer, rx),
+        }
+    }
+
+    /// After each apply and each second (L2 elections move without an
+    /// apply): recomputes only when the Service reports or the L2 winners
+    /// changed, sends only a changed set.
+    pub fn publish(&mut self) {
+        let services = self.shared.view().services.clone();
+        let l2 = self.shared.l2.status();
+        let key: L2Key = l2.as_ref().map(|s| {
+            let vips = s
+                .vips
+                .iter()
+                .map(|v| (v.ip, v.winner.clone(), v.announcing_on.clone()))
+                .collect();
+            (s.fenced.is_some(), vips)
+        });
+        if let Some((s, k)) = &self.last {
+            if Arc::ptr_eq(s, &services) && *k == key {
+                return;
+            }
+        }
+        let now = announcing_of(&self.node, &services, l2.as_ref());
+        self.last = Some((services, key));
+        self.tx.send_if_modified(|old| {
+            let changed = old.as_deref() != Some(&now);
+            if changed {
+                *old = Some(Arc::new(now));
+            }
+            changed
+        });
+    }
+}
+
+/// The speaker Pod as the owner of the status objects, when both its name
+/// and uid are known.
+fn owner_of(name: Option<&str>, uid: Option<&str>) -> Option<OwnerReference> {
+    let (Some(name), Some(uid)) = (name, uid) else {
+        return None;
+    };
+    Some(OwnerReference {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        name: name.into(),
+        uid: uid.into(),
+        ..OwnerReference::default()
     })
 }

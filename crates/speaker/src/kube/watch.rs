@@ -86,6 +86,38 @@ where
     (store, task)
 }
 
+/// While a watch is failing, asks the API server for its version each
+/// second; once it answers, wakes the run loop (`tx`) so the stores are
+/// applied again, which ends the stale mark and `/readyz`'s 503. Needed
+/// because a watch that resumes from its resourceVersion yields nothing
+/// until an object changes: after an outage in which nothing changed, no
+/// event would ever say the cache is current again. A watch still in its
+/// backoff resumes from its resourceVersion, so nothing is missed.
+pub fn probe_while_stale(
+    client: Client,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<()>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if shared.view().stale_watch.is_none() {
+                continue;
+            }
+            match client.apiserver_version().await {
+                Ok(_) => {
+                    tracing::info!("API server answers again; applying the stores");
+                    if tx.send(()).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "API server still unreachable"),
+            }
+        }
+    })
+}
+
 /// One store per kind the speaker reads.
 pub struct Reflectors {
     pools: Store<IpAddressPoolCr>,
