@@ -6,6 +6,8 @@
 #     exist is deleted when node-a's speaker starts;
 #   BGP Service web -> one ServiceBGPStatus per node (generateName bgp-,
 #     labels, status node/serviceName/serviceNamespace/peers [tor]);
+#   ownerReference: node-a's speaker is given --pod-name/--pod-uid (its
+#     objects are owned by that Pod), node-b's is not (no ownerReference);
 #   L2 Service dns, L2Advertisement for nodes labelled l2=yes (node-a) ->
 #     one ServiceL2Status from node-a (interfaces [eth0]);
 #   a second BGPPeer -> both ServiceBGPStatus patched to peers [tor, tor2];
@@ -133,18 +135,21 @@ kube_bridge_up nb
 KEY=$E2E_TMP/ml.key
 printf 'k8sstat-e2e-%s' "$$" >"$KEY"
 
-start_sp() { # NAME NS NODE IP
+# SP_LOG: the speakers' RUST_LOG (e.g. info,kube_runtime=debug to debug).
+start_sp() { # NAME NS NODE IP [ARGS...]
   local d; d=$(daemon_dir "$1")
   local cmd=("$BIN" kubernetes --node-name "$3" --namespace $NS --kubeconfig "$SA_KC"
     --metrics-addr "127.0.0.1:$SPEAKER_PORT" --ml-members node-a=192.0.2.1,node-b=192.0.2.2
-    --ml-bind-addr "$4:7946" --ml-secret-file "$KEY" --l2-fencing off)
+    --ml-bind-addr "$4:7946" --ml-secret-file "$KEY" --l2-fencing off "${@:5}")
   printf '%q ' "${cmd[@]}" >"$d/cmdline"
   [[ -f $d/log ]] && mv -f "$d/log" "$d/log.$(date +%s%N)"
   spawn "$2" "$d/log" env RUST_BACKTRACE=1 RUST_LOG=${SP_LOG:-info} "${cmd[@]}"
   _daemon_started "$1" "$2" "$E2E_LAST_PID"
   wait_until 30 grep -q 'stores ready' "$d/log" || speaker_die "$1" "$1: the stores did not get ready"
 }
-start_sp spa na node-a 192.0.2.1
+# node-a is told its Pod (as the DaemonSet's POD_NAME/POD_UID do), node-b not.
+POD_A=(--pod-name oxlb-speaker-a --pod-uid 0a0a0a0a-0000-4000-8000-00000000000a)
+start_sp spa na node-a 192.0.2.1 "${POD_A[@]}"
 start_sp spb nb node-b 192.0.2.2
 wait_until 20 bird_established router na || speaker_die spa "BGP session na not Established"
 wait_until 20 bird_established router nb || speaker_die spb "BGP session nb not Established"
@@ -197,6 +202,18 @@ n=$(names_of servicebgpstatuses node-a) || die "list servicebgpstatuses failed"
 [[ $n == bgp-* && $n != *bgp-orphan* && $n != *" "* ]] || die "node-a's ServiceBGPStatus names: '$n' (want one generated bgp-..., the orphan gone)"
 n=$(names_of servicel2statuses node-a) || die "list servicel2statuses failed"
 [[ $n == l2-* && $n != *" "* ]] || die "node-a's ServiceL2Status names: '$n' (want one generated l2-...)"
+# ownerReference: the Pod when the speaker knows it, none otherwise.
+owners() { # NODE: each object's ownerReferences as kind/name/uid, sorted
+  local j
+  j=$(kubectl get servicel2statuses,servicebgpstatuses -n $NS -l "metallb.io/node=$1" -o json) || { echo QUERY-FAILED; return 2; }
+  jq -r '.items[] | [(.metadata.ownerReferences // [])[] | "\(.kind)/\(.name)/\(.uid)"] | join(",") | if . == "" then "none" else . end' <<<"$j" | sort | tr '\n' ';'
+}
+o=$(owners node-a) || die "owners node-a: query failed"
+want_o='Pod/oxlb-speaker-a/0a0a0a0a-0000-4000-8000-00000000000a;'
+[[ $o == "$want_o$want_o" ]] || die "node-a's objects' ownerReferences: '$o', want the Pod on both"
+o=$(owners node-b) || die "owners node-b: query failed"
+[[ $o == "none;" ]] || die "node-b's objects' ownerReferences: '$o', want none (no --pod-name/--pod-uid)"
+log "ok: ownerReferences: node-a's objects owned by its Pod, node-b's by nothing"
 EV_BGP='Normal|announcing from node "node-a" with protocol "bgp";Normal|announcing from node "node-b" with protocol "bgp";'
 expect_events web "$EV_BGP"
 expect_events dns 'Normal|announcing from node "node-a" with protocol "layer2";'
@@ -224,7 +241,7 @@ expect_events web "$EV_BGP"
 # ---- node-a restarted: adopts its objects, no new Event ----
 before=$(names_of servicebgpstatuses node-a) || die "list failed"
 kill_pid "$(daemon_pid spa)" 5
-start_sp spa na node-a 192.0.2.1
+start_sp spa na node-a 192.0.2.1 "${POD_A[@]}"
 wait_until 20 bird_established router na || speaker_die spa "BGP session na not back"
 # Nothing is to change: give the writer time to do something wrong.
 sleep 3
