@@ -15,20 +15,14 @@ impl Runner {
             |d: metallb_api::Diagnostics| d.errors.iter().map(ToString::to_string).collect();
         let valid = metallb_api::validate(objects, &self.opts).map_err(errors);
         self.apply_loaded(valid, why, started).await;
-        // An apply from fresh lists ends a watch outage (as it clears the
-        // stale metric).
-        self.shared.update(|v| {
-            if !v.metrics.config_stale {
-                v.stale_watch = None;
-            }
-        });
     }
 }
 
 /// Marks the configuration stale (`metallb_k8s_client_config_stale_bool`
 /// 1, `/status` `stale`): the API server cannot be reached, so the last
 /// known state is what runs; `/readyz` answers 503 naming the watch and
-/// its error. The next apply clears both.
+/// its error. The next apply clears the metric, [`clear_stale_watch`] the
+/// 503 (once every failing kind is served again, `kube::stale`).
 pub(crate) fn mark_config_stale(shared: &Shared, kind: &str, error: &str) {
     shared.update(|v| {
         v.metrics.config_stale = true;
@@ -36,6 +30,11 @@ pub(crate) fn mark_config_stale(shared: &Shared, kind: &str, error: &str) {
             "watch cache stale: the {kind} watch is failing ({error}); announcing the last known state"
         ));
     });
+}
+
+/// Every watched kind is served again: `/readyz` no longer says stale.
+pub(crate) fn clear_stale_watch(shared: &Shared) {
+    shared.update(|v| v.stale_watch = None);
 }
 
 #[cfg(test)]
@@ -57,5 +56,7 @@ mod tests {
             "{why}"
         );
         assert!(shared.view().metrics.config_stale);
+        clear_stale_watch(&shared);
+        assert_eq!(shared.unready(), None);
     }
 }

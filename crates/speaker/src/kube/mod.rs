@@ -29,6 +29,7 @@ use crate::state::{AllocationState, StateLock};
 use crate::StandaloneArgs;
 
 pub mod objects;
+mod stale;
 mod status;
 mod status_io;
 mod watch;
@@ -157,7 +158,6 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         return 1;
     };
     let (tx, mut rx) = mpsc::channel::<()>(1);
-    let _probe = watch::probe_while_stale(client.clone(), shared.clone(), tx.clone());
     let reflectors = watch::Reflectors::start(&client, &args.namespace, tx, shared.clone());
 
     // Nothing is announced before every store has its first full list: a
