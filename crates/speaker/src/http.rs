@@ -45,6 +45,10 @@ pub struct View {
     pub l2: Vec<String>,
     pub warnings: Vec<String>,
     pub last_error: Vec<String>,
+    /// Why the watch cache is stale (`oxlb-speaker kubernetes`: a watch
+    /// failing, the API server unreachable), until the next apply;
+    /// `/readyz` answers 503 with it.
+    pub stale_watch: Option<String>,
     /// The small `/status` members, rendered from the fields above.
     pub parts: Arc<StatusParts>,
 }
@@ -302,10 +306,9 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn readyz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    if s.ready() {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "no configuration loaded\n")
+    match s.unready() {
+        None => (StatusCode::OK, "ready\n".to_string()),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
     }
 }
 

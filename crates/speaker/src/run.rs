@@ -642,7 +642,7 @@ mod run_state;
 #[path = "run_kube.rs"]
 mod run_kube;
 #[cfg(feature = "kube")]
-pub(crate) use run_kube::mark_config_stale;
+pub(crate) use run_kube::{clear_stale_watch, mark_config_stale};
 
 #[cfg(test)]
 #[path = "run_tests.rs"]

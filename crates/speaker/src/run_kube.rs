@@ -20,7 +20,43 @@ impl Runner {
 
 /// Marks the configuration stale (`metallb_k8s_client_config_stale_bool`
 /// 1, `/status` `stale`): the API server cannot be reached, so the last
-/// known state is what runs. The next apply clears it.
-pub(crate) fn mark_config_stale(shared: &Shared) {
-    shared.update(|v| v.metrics.config_stale = true);
+/// known state is what runs; `/readyz` answers 503 naming the watch and
+/// its error. The next apply clears the metric, [`clear_stale_watch`] the
+/// 503 (once every failing kind is served again, `kube::stale`).
+pub(crate) fn mark_config_stale(shared: &Shared, kind: &str, error: &str) {
+    shared.update(|v| {
+        v.metrics.config_stale = true;
+        v.stale_watch = Some(format!(
+            "watch cache stale: the {kind} watch is failing ({error}); announcing the last known state"
+        ));
+    });
+}
+
+/// Every watched kind is served again: `/readyz` no longer says stale.
+pub(crate) fn clear_stale_watch(shared: &Shared) {
+    shared.update(|v| v.stale_watch = None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_watch_makes_readyz_name_it() {
+        let speaker = bgp_session::Speaker::bind(&[]).await.unwrap();
+        let shared = Shared::new(speaker, "node1");
+        assert_eq!(shared.unready().as_deref(), Some("no configuration loaded"));
+        shared.update(|v| v.metrics.config_loaded = true);
+        assert_eq!(shared.unready(), None);
+        mark_config_stale(&shared, "Service", "client error (Connect)");
+        let why = shared.unready().expect("stale watch: not ready");
+        assert!(
+            why.starts_with("watch cache stale: the Service watch is failing")
+                && why.contains("client error (Connect)"),
+            "{why}"
+        );
+        assert!(shared.view().metrics.config_stale);
+        clear_stale_watch(&shared);
+        assert_eq!(shared.unready(), None);
+    }
 }

@@ -57,7 +57,13 @@ impl Shared {
         text
     }
 
-    pub fn ready(&self) -> bool {
-        self.view().metrics.config_loaded
+    /// Why `/readyz` is not 200: no configuration yet, or (kubernetes) a
+    /// stale watch cache; `None` when ready.
+    pub fn unready(&self) -> Option<String> {
+        let v = self.view();
+        if !v.metrics.config_loaded {
+            return Some("no configuration loaded".into());
+        }
+        v.stale_watch.clone()
     }
 }

@@ -29,6 +29,9 @@ use crate::state::{AllocationState, StateLock};
 use crate::StandaloneArgs;
 
 pub mod objects;
+mod stale;
+mod status;
+mod status_io;
 mod watch;
 
 /// The flags of `oxlb-speaker kubernetes` (those of `standalone` that
@@ -73,6 +76,13 @@ pub struct KubernetesArgs {
     /// so this stays `off` there).
     #[arg(long, env = "OXLB_BIND_VIPS", value_enum, default_value_t = crate::vip_bind::BindMode::Off)]
     pub bind_vips: crate::vip_bind::BindMode,
+    /// This speaker's Pod name and uid (the DaemonSet passes
+    /// `metadata.name` and `metadata.uid`): the ownerReference of the
+    /// status objects it writes; without both, none.
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+    #[arg(long, env = "POD_UID")]
+    pub pod_uid: Option<String>,
 }
 
 impl KubernetesArgs {
@@ -164,6 +174,8 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         _ = usr2.recv() => return 0,
     }
     tracing::info!(node = %args.node_name, namespace = %args.namespace, "stores ready; oxlb-speaker running from the API server");
+    let mut status =
+        status_io::StatusFeed::start(client.clone(), &args, reflectors.services(), shared.clone());
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
@@ -173,6 +185,7 @@ pub async fn run(args: KubernetesArgs) -> i32 {
             while rx.try_recv().is_ok() {}
             let objs = objects::objects(&reflectors.snapshot());
             runner.reload_objects(&objs, "API change").await;
+            status.publish();
             dirty = false;
         }
         tokio::select! {
@@ -187,7 +200,10 @@ pub async fn run(args: KubernetesArgs) -> i32 {
             // a state file, says what was announced): SIGUSR2 leaves the
             // routes stale, but the R bit and the persisted-first order
             // of `standalone` are not applied on the way back.
-            _ = tick.tick() => runner.retry_save(Instant::now()).await,
+            _ = tick.tick() => {
+                runner.retry_save(Instant::now()).await;
+                status.publish();
+            }
             _ = term.recv() => break args.graceful_restart_on_exit,
             _ = int.recv() => break false,
             // Exit meaning to be back within the restart time.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -17,6 +18,7 @@ use metallb_api::types::{
 use tokio::sync::mpsc;
 
 use super::objects::Stores;
+use super::stale::{Failing, Probe};
 use crate::run::Shared;
 
 /// A client from `kubeconfig`, else the in-cluster config, else
@@ -37,20 +39,32 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, String> {
 
 /// Runs a reflector for `api`: `()` on `tx` after every change it stores;
 /// a watch error (API server unreachable, …) marks the configuration
-/// stale and is retried with the watcher's default backoff (exponential,
-/// 800 ms up to 30 s), the store keeping what it had.
+/// stale (until `failing` sees the kind served again) and is retried with
+/// the watcher's default backoff (exponential, 800 ms up to 30 s), the
+/// store keeping what it had.
 fn reflect<K>(
     kind: &'static str,
     api: Api<K>,
     trim: fn(&mut K),
     tx: mpsc::Sender<()>,
     shared: Arc<Shared>,
+    failing: Failing,
 ) -> (Store<K>, tokio::task::JoinHandle<()>)
 where
     K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let (store, writer) = reflector::store();
+    let probe_api = api.clone();
+    let probe: Probe = Arc::new(move || {
+        let api = probe_api.clone();
+        Box::pin(async move {
+            api.list_metadata(&ListParams::default().limit(1))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    });
     let s = watcher(api, watcher::Config::default())
         .default_backoff()
         .modify(move |o: &mut K| {
@@ -58,15 +72,18 @@ where
             trim(o);
         })
         .reflect(writer);
+    let failing_kinds = failing;
     let task = tokio::spawn(async move {
         let mut s = std::pin::pin!(s);
         let mut failing = false;
+        let failed_kinds = failing_kinds;
         while let Some(ev) = s.next().await {
             match ev {
                 Ok(_) => {
                     if failing {
                         tracing::info!(kind, "watch back");
                         failing = false;
+                        failed_kinds.recovered(&shared, kind);
                     }
                     // A full channel already holds a wake-up.
                     let _ = tx.try_send(());
@@ -74,11 +91,11 @@ where
                 Err(e) => {
                     if !failing {
                         tracing::warn!(kind, error = %e, "watch failing; announcing the last known state, retrying with backoff");
-                        crate::run::mark_config_stale(&shared);
                         failing = true;
                     } else {
                         tracing::debug!(kind, error = %e, "watch still failing");
                     }
+                    failed_kinds.failed(&shared, kind, &e.to_string(), probe.clone());
                 }
             }
         }
@@ -107,12 +124,21 @@ impl Reflectors {
     /// core kinds and EndpointSlices cluster-wide.
     pub fn start(client: &Client, ns: &str, tx: mpsc::Sender<()>, shared: Arc<Shared>) -> Self {
         let mut tasks = Vec::new();
+        let failing = Failing::default();
+        tasks.push(failing.clone().spawn_probes(shared.clone(), tx.clone()));
         macro_rules! start {
             ($kind:literal, $api:expr) => {
                 start!($kind, $api, |_| {})
             };
             ($kind:literal, $api:expr, $trim:expr) => {{
-                let (store, task) = reflect($kind, $api, $trim, tx.clone(), shared.clone());
+                let (store, task) = reflect(
+                    $kind,
+                    $api,
+                    $trim,
+                    tx.clone(),
+                    shared.clone(),
+                    failing.clone(),
+                );
                 tasks.push(task);
                 store
             }};
@@ -154,6 +180,11 @@ impl Reflectors {
         ready!("Service", self.services);
         ready!("EndpointSlice", self.slices);
         Ok(())
+    }
+
+    /// The Services' store (the status writer reads their uids).
+    pub fn services(&self) -> Store<Service> {
+        self.services.clone()
     }
 
     /// What every store holds now.
