@@ -260,3 +260,29 @@ fn incremental_pass_converges_only_what_changed_and_agrees_with_a_full_pass() {
     assert_eq!(got, want);
     assert_eq!(got, [("b".to_string(), vec!["192.0.2.3".to_string()])]);
 }
+
+#[test]
+fn incremental_pass_writes_the_status_of_a_pending_service_freed_by_a_later_one_in_the_same_batch()
+{
+    let mut e = Engine::default();
+    let four: Vec<String> = (0..4).map(|i| svc(&format!("s{i}"), None, false)).collect();
+    e.pass(&config(&four));
+    // One batch: `b` (sorting first) is created while the pool is full,
+    // then s0 turns into an invalid request and frees 192.0.2.0.
+    let mut batch = four.clone();
+    batch[0] = batch[0].replace(
+        "  type: LoadBalancer\n",
+        "  type: LoadBalancer\n  loadBalancerIP: not-an-ip\n",
+    );
+    batch.push(svc("b", None, false));
+    let c = config(&batch);
+    let keys = [
+        ServiceKey::new("default", "b"),
+        ServiceKey::new("default", "s0"),
+    ];
+    let actions = e.pass_changed(&only(&c, &["b", "s0"]), &keys);
+    assert!(
+        statuses(&actions).contains(&("b".to_string(), vec!["192.0.2.0".to_string()])),
+        "{actions:?}"
+    );
+}
