@@ -418,14 +418,17 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
                     .filter(|a| !already_written(&written, a))
                     .collect();
                 // Writes to different objects are independent: up to 16 in
-                // flight (a bulk of new Services is bound by round trips).
-                let mut results = futures::stream::iter(todo)
-                    .map(|a| {
-                        let w = &writer;
-                        async move { (w.apply(&a).await, a) }
-                    })
-                    .buffer_unordered(WRITES_IN_FLIGHT);
-                while let Some((r, a)) = results.next().await {
+                // flight (a bulk of new Services is bound by round trips),
+                // and only while we lead.
+                let w = &writer;
+                let results = crate::write_gate::while_leading(
+                    todo,
+                    &lead_rx,
+                    WRITES_IN_FLIGHT,
+                    |a| async move { (w.apply(&a).await, a) },
+                )
+                .await;
+                for (r, a) in results {
                     metrics.count_write(r.is_ok());
                     match r {
                         Ok(()) => {
