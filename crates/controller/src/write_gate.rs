@@ -37,6 +37,19 @@ where
         .await
 }
 
+/// The writes of a pass in the order they are started: Service statuses
+/// first (what a user waits for), then pool statuses, then Events, each
+/// group in the engine's order. Started together, the first requests take
+/// the idle connections and the rest may wait for new ones.
+pub fn status_first(mut todo: Vec<Action>) -> Vec<Action> {
+    todo.sort_by_key(|a| match a {
+        Action::SetStatus { .. } => 0,
+        Action::PoolStatus { .. } => 1,
+        Action::Event { .. } | Action::ConfigEvent { .. } => 2,
+    });
+    todo
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +113,28 @@ mod tests {
         )
         .await;
         assert_eq!(done.len(), 40);
+    }
+
+    #[test]
+    fn service_statuses_are_started_before_pool_statuses_and_events() {
+        let key = |n: &str| ServiceKey::new("default", n);
+        let ev = |n: &str| Action::Event {
+            key: key(n),
+            warning: false,
+            reason: "IPAllocated",
+            message: String::new(),
+        };
+        let st = |n: &str| Action::SetStatus {
+            key: key(n),
+            ips: vec![],
+            pool: None,
+        };
+        let pool = Action::PoolStatus {
+            pool: "p".into(),
+            status: Default::default(),
+        };
+        // The engine's order: each Service's Event before the statuses.
+        let got = status_first(vec![ev("a"), ev("b"), pool.clone(), st("a"), st("b")]);
+        assert_eq!(got, vec![st("a"), st("b"), pool, ev("a"), ev("b")]);
     }
 }
