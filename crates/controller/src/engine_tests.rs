@@ -286,3 +286,44 @@ fn incremental_pass_writes_the_status_of_a_pending_service_freed_by_a_later_one_
         "{actions:?}"
     );
 }
+
+#[test]
+fn a_require_dual_stack_service_gets_one_address_of_each_family_from_one_pool() {
+    let text = "
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: v4only, namespace: metallb-system}
+spec: {addresses: [198.51.100.0/30]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: dual, namespace: metallb-system}
+spec: {addresses: [192.0.2.0/30, '2001:db8::/126']}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ds, namespace: default}
+spec:
+  type: LoadBalancer
+  ipFamilyPolicy: RequireDualStack
+  ipFamilies: [IPv6, IPv4]
+  clusterIP: 'fd00::9'
+  clusterIPs: ['fd00::9', 10.96.0.9]
+  ports: [{port: 80, protocol: TCP}]
+";
+    let objs = load_str(text, "test.yaml", &Options::default()).expect("test YAML loads");
+    let c = validate(&objs, &Options::default())
+        .expect("test config is valid")
+        .config;
+    let actions = Engine::default().pass(&c);
+    // MetalLB: both families from the same pool, the primary
+    // (spec.ipFamilies[0]) first; the v4-only pool cannot serve it.
+    assert!(
+        actions.contains(&Action::SetStatus {
+            key: ServiceKey::new("default", "ds"),
+            ips: vec!["2001:db8::".parse().unwrap(), "192.0.2.0".parse().unwrap()],
+            pool: Some("dual".into()),
+        }),
+        "{actions:?}"
+    );
+}
