@@ -327,3 +327,27 @@ spec:
         "{actions:?}"
     );
 }
+
+#[test]
+fn a_full_pass_frees_the_address_of_a_service_whose_request_stops_parsing_for_a_pending_one() {
+    let mut e = Engine::default();
+    let mut five: Vec<String> = (0..5).map(|i| svc(&format!("s{i}"), None, false)).collect();
+    e.pass(&config(&five[..4]));
+    e.pass(&config(&five));
+    // s0 now asks for an address that does not parse: MetalLB's
+    // LoadBalancerFailed, and its 192.0.2.0 goes to the pending s4.
+    five[0] = five[0].replace(
+        "  type: LoadBalancer\n",
+        "  type: LoadBalancer\n  loadBalancerIP: 192.0.2.999\n",
+    );
+    let after = e.pass(&config(&five));
+    assert!(
+        after.iter().any(|a| matches!(a,
+            Action::Event { key, reason: "LoadBalancerFailed", warning: true, .. } if key.name == "s0")),
+        "{after:?}"
+    );
+    assert!(
+        statuses(&after).contains(&("s4".to_string(), vec!["192.0.2.0".to_string()])),
+        "{after:?}"
+    );
+}
