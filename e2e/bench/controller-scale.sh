@@ -8,7 +8,9 @@
 # its RSS (and etcd's) after; the controller's VmRSS/VmHWM; then 50
 # Services created one at a time -> status.loadBalancer set (2 ms GET
 # polling; p50/p99/max); the controller's own decision time per pass
-# (decide_ms, from its debug log) at N.
+# (decide_ms, from its debug log) at N; then the API server's own share of
+# that path with no controller in it (kube_bulk.py apicost: POST, the watch
+# event, the status PATCH, the GET, p50 each).
 #   sudo e2e/bench/controller-scale.sh
 # Env: BENCH_N (default "1000 10000"), BENCH_LAT (default 50),
 # OXLB_CONTROLLER (default target/release/oxlb-controller, built if stale).
@@ -42,6 +44,7 @@ spec: {addresses: [198.18.0.0/15]}
 EOF2
   kubectl create namespace bulk >/dev/null
   kubectl create namespace lat >/dev/null
+  kubectl create namespace api >/dev/null
   RUST_LOG=info,controller::run=debug kube_controller_start "n$N"
   api_pid=$(awk '$1 == "kube-apiserver" {print $2}' "$KUBE_RIG_DIR/pids")
   etcd_pid=$(awk '$1 == "etcd" {print $2}' "$KUBE_RIG_DIR/pids")
@@ -61,8 +64,11 @@ EOF2
   # decide_ms of the passes during the latency run (each sees N+i Services)
   decide=$(tail -n +"$((lines_before + 1))" "$CTL_LOG" | awk 'match($0, /decide_ms=[0-9.]+/) {print substr($0, RSTART + 10, RLENGTH - 10) + 0}' | sort -n | awk '{v[NR] = $1} END {if (!NR) print "none"; else printf "%.1f/%.1f", v[int((NR + 1) / 2)], v[NR]}')
   log "N=$N: create -> status $lat; decide_ms median/max $decide; load $load0 -> $load1"
-  results+=("| $N | $(jq -r .seconds <<<"$created") s | $(jq -r .seconds <<<"$allocated") s | $(jq -r .p50_ms <<<"$lat") / $(jq -r .p99_ms <<<"$lat") / $(jq -r .max_ms <<<"$lat") ms | $decide ms | $((rss / 1024)) / $((hwm / 1024)) MB | $(awk -v a="$ctl_cpu0" -v b="$ctl_cpu1" 'BEGIN{print b-a}') s | $((api_rss / 1024)) MB, $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{print b-a}') s CPU | $((etcd_rss / 1024)) MB | $load0 / $load1 |")
+  api=$(python3 "$BULK" apicost api a "${BENCH_LAT:-50}") || die "apicost run failed at N=$N"
+  log "N=$N: API server alone: $api"
+  apicol=$(jq -r '"\(.post.p50_ms) / \(.watch_after_post.p50_ms) / \(.patch_status.p50_ms) / \(.get.p50_ms) = \(.sum.p50_ms) (p99 \(.sum.p99_ms))"' <<<"$api")
+  results+=("| $N | $(jq -r .seconds <<<"$created") s | $(jq -r .seconds <<<"$allocated") s | $(jq -r .p50_ms <<<"$lat") / $(jq -r .p99_ms <<<"$lat") / $(jq -r .max_ms <<<"$lat") ms | $decide ms | $((rss / 1024)) / $((hwm / 1024)) MB | $(awk -v a="$ctl_cpu0" -v b="$ctl_cpu1" 'BEGIN{print b-a}') s | $((api_rss / 1024)) MB, $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{print b-a}') s CPU | $((etcd_rss / 1024)) MB | $apicol ms | $load0 / $load1 |")
   kill_pid "$CTL_PID"
   kube_down
 done
-printf '%s\n' "| N | bulk POSTs done | all allocated (from first POST) | create -> status p50 / p99 / max | controller decide per pass median / max | controller VmRSS / VmHWM | controller CPU (bulk) | kube-apiserver RSS, CPU (bulk) | etcd RSS | load before / after |" "|---|---|---|---|---|---|---|---|---|---|" "${results[@]}"
+printf '%s\n' "| N | bulk POSTs done | all allocated (from first POST) | create -> status p50 / p99 / max | controller decide per pass median / max | controller VmRSS / VmHWM | controller CPU (bulk) | kube-apiserver RSS, CPU (bulk) | etcd RSS | API server alone p50: POST / watch event / status PATCH / GET = sum | load before / after |" "|---|---|---|---|---|---|---|---|---|---|---|" "${results[@]}"

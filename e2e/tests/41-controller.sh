@@ -9,7 +9,8 @@
 # AllocationFailed Events, autoAssign false honoured, a Service of another
 # loadBalancerClass left alone, a forbidden write is forbidden; then kill -9
 # while a Service that sorts first waits, restart:
-# no IP moves and the new Service gets the next address.
+# no IP moves and the new Service gets the next address; then a controller
+# with --lb-class other.example/lb allocates only that class.
 set -euo pipefail
 E2E_TEST_NAME=41-controller
 source "$(dirname "$0")/../lib/netns.sh"
@@ -133,7 +134,7 @@ EOF
 LOGF=$E2E_TMP/controller.log
 MPORT=$(free_port)
 start_controller() {
-  spawn - "$LOGF.$1" "$BIN" run --kubeconfig "$SA_KC" --namespace metallb-system --metrics-addr "127.0.0.1:$MPORT"
+  spawn - "$LOGF.$1" "$BIN" run --kubeconfig "$SA_KC" --namespace metallb-system --metrics-addr "127.0.0.1:$MPORT" "${@:2}"
   CTL_PID=$E2E_LAST_PID
   wait_until 30 grep -q 'stores ready' "$LOGF.$1" || { cat "$LOGF.$1" >&2; die "controller ($1) did not get its stores ready"; }
   kill -0 "$CTL_PID" || { cat "$LOGF.$1" >&2; die "controller ($1) exited"; }
@@ -312,8 +313,12 @@ expect_ip aaa-new 192.168.10.1 example
 after=$(kubectl get svc -n default -o json | jq -c '[.items[] | select(.metadata.name != "aaa-new" and .metadata.name != "classy") | {n: .metadata.name, ip: [.status.loadBalancer.ingress[]?.ip]}]')
 [[ $after == "$before" ]] || die "IPs moved across kill -9 + restart: before $before, after $after"
 kill -0 "$CTL_PID" || die "controller (2) exited: $(tail -5 "$LOGF.2")"
-[[ -z $(ext_ip classy) ]] || die "svc classy (loadBalancerClass other.example/lb) got $(ext_ip classy)"
-[[ -z $(event_for classy IPAllocated)$(event_for classy AllocationFailed) ]] || die "svc classy (another class) got Events"
+# Read into variables first: a failed query must fail, not read as "none".
+got=$(ext_ip classy) || die "svc classy unreadable"
+[[ -z $got ]] || die "svc classy (loadBalancerClass other.example/lb) got $got"
+evs=$(event_for classy IPAllocated) || die "events of svc classy unreadable"
+evs+=$(event_for classy AllocationFailed) || die "events of svc classy unreadable"
+[[ -z $evs ]] || die "svc classy (another class) got Events: $evs"
 log "restart: no IP moved ($after); aaa-new got 192.168.10.1"
 
 # ---- numbers: one Service created -> status set (kubectl polling, 20 ms), RSS ----
@@ -349,3 +354,16 @@ wait_until 10 test "$(pool_status example)" = 3/258/0/16 || die "IPAddressPool e
 wait_until 10 test "$(pool_status dns)" = 1/0/0/0 || die "IPAddressPool dns status '$(pool_status dns)', want 1/0/0/0"
 log "metrics + pool status: example $(pool_status example), dns $(pool_status dns)"
 log "controller RSS: $(awk '/^VmRSS/ {print $2 " kB"}' "/proc/$CTL_PID/status") (debug build, 7 Services)"
+
+# ---- --lb-class set: only that class is ours, the others are left alone ----
+before=$(kubectl get svc -n default -o json | jq -c '[.items[] | select(.metadata.name != "classy") | {n: .metadata.name, ip: [.status.loadBalancer.ingress[]?.ip]}]') || die "svc list unreadable"
+kill_pid "$CTL_PID"
+start_controller 3 --lb-class other.example/lb
+# It sees only classy (MetalLB: instances of different classes are meant to
+# have their own pools), so classy gets the pool's first address.
+expect_ip classy 192.168.10.0 example
+wait_until 10 has_event classy IPAllocated || die "svc classy: no IPAllocated Event from the --lb-class controller"
+after=$(kubectl get svc -n default -o json | jq -c '[.items[] | select(.metadata.name != "classy") | {n: .metadata.name, ip: [.status.loadBalancer.ingress[]?.ip]}]') || die "svc list unreadable"
+[[ $after == "$before" ]] || die "the --lb-class other.example/lb controller changed class-less Services: before $before, after $after"
+kill -0 "$CTL_PID" || die "controller (3) exited: $(tail -5 "$LOGF.3")"
+log "--lb-class other.example/lb: classy got 192.168.10.0, the class-less Services kept theirs"

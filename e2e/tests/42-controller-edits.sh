@@ -5,10 +5,13 @@
 # cleared, IP freed); pool shrunk (an orphaned IP: ClearAssignment, then
 # re-allocated from what is left, or AllocationFailed and cleared); Service
 # deleted (its IP goes to a pending Service); namespace labels changed
-# (serviceAllocation.namespaceSelectors); an overlapping pool (a
+# (serviceAllocation.namespaceSelectors: added, then removed: ClearAssignment
+# and cleared); an overlapping pool (a
 # ConfigurationError Event naming spec.addresses, config_stale_bool 1, the
 # last good config keeps allocating); a status write denied by RBAC is
-# retried with backoff, well before the 30 s resync.
+# retried with backoff, well before the 30 s resync; a malformed request
+# (loadBalancerIP and metallb.io/loadBalancerIPs both) gets a Warning
+# LoadBalancerFailed Event and no IP.
 set -euo pipefail
 E2E_TEST_NAME=42-controller-edits
 source "$(dirname "$0")/../lib/netns.sh"
@@ -124,6 +127,14 @@ wait_until 20 svc_has_event t1 AllocationFailed team || die "svc team/t1: no All
 kubectl label namespace team team=blue >/dev/null
 expect t1 203.0.113.8 p3 team
 log "namespace label team=blue: team/t1 got 203.0.113.8 from p3"
+# The label removed: p3 no longer allows team/t1's address (MetalLB: a
+# Normal ClearAssignment, then AllocationFailed with p3 the only pool it
+# asks for, and the status cleared).
+kubectl label namespace team team- >/dev/null
+wait_until 20 svc_has_event t1 ClearAssignment team || die "svc team/t1: no ClearAssignment Event after namespace team lost team=blue"
+wait_until 20 svc_has_ip t1 '' team || die "svc team/t1: EXTERNAL-IP '$(svc_ip t1 team)' kept after namespace team lost team=blue"
+[[ -z $(svc_pool t1 team) ]] || die "svc team/t1: pool annotation '$(svc_pool t1 team)' kept while pending"
+log "namespace label removed: team/t1 cleared ($(svc_event t1 ClearAssignment team | head -1))"
 
 # ---- overlapping pool: Event on it, stale config, the last good one keeps running ----
 metric() { # NAME -> value (fails when /metrics is unreachable or lacks it)
@@ -166,4 +177,14 @@ t0=$SECONDS
 # before the 30 s resync.
 wait_until 25 svc_has_ip r 198.51.100.3 || die "svc r: EXTERNAL-IP '$(svc_ip r)' 25 s after RBAC came back, want 198.51.100.3 (write not retried before the resync)"
 log "denied write retried: r got 198.51.100.3 $((SECONDS - t0)) s after RBAC came back ($errs failed writes)"
+kill -0 "$CTL_PID" || die "controller exited: $(tail -5 "$CTL_LOG")"
+
+# ---- a malformed request: spec.loadBalancerIP and metallb.io/loadBalancerIPs both set ----
+lb both default '  annotations: {metallb.io/loadBalancerIPs: 198.51.100.6}' '  loadBalancerIP: 198.51.100.6'
+wait_until 20 svc_has_event both LoadBalancerFailed || die "svc both (loadBalancerIP and loadBalancerIPs): no LoadBalancerFailed Event"
+msg=$(svc_event both LoadBalancerFailed) || die "events of svc both unreadable"
+etype=$(kubectl get events -n default --field-selector involvedObject.name=both,reason=LoadBalancerFailed -o jsonpath='{.items[0].type}') || die "events of svc both unreadable"
+[[ $etype == Warning ]] || die "svc both: LoadBalancerFailed Event type '$etype', want Warning"
+[[ -z $(svc_ip both) ]] || die "svc both got $(svc_ip both) for a malformed request"
+log "malformed request: svc both LoadBalancerFailed ($(head -1 <<<"$msg"))"
 kill -0 "$CTL_PID" || die "controller exited: $(tail -5 "$CTL_LOG")"

@@ -161,77 +161,141 @@ impl Engine {
         let mut out = Vec::new();
         let first = self.alloc.is_none();
         self.install_pools(config.ip_address_pools(), &mut out);
-        let Some(alloc) = self.alloc.as_mut() else {
+        if self.alloc.is_none() {
             return out;
+        }
+        let valid = if first {
+            self.restore(config, &mut out)
+        } else {
+            self.converge_all(config, &mut out)
         };
+        // Forget the hashes of Services no longer as they were.
+        let current: HashSet<(&str, &str)> = config
+            .services
+            .iter()
+            .map(|s| (s.namespace(), s.name()))
+            .collect();
+        self.seen
+            .retain(|k, _| current.contains(&(k.namespace.as_str(), k.name.as_str())));
+        if let Some(alloc) = self.alloc.as_ref() {
+            for svc in valid {
+                out.extend(status_action(alloc, svc));
+            }
+        }
+        out
+    }
+
+    /// The first pass of a term: every existing status is claimed at once
+    /// (`Allocator::sync`) before anything new is allocated. Returns the
+    /// Services whose request parses.
+    fn restore<'c>(
+        &mut self,
+        config: &'c Config,
+        out: &mut Vec<Action>,
+    ) -> Vec<&'c LoadBalancerService> {
         let mut requests = Vec::with_capacity(config.services.len());
         for svc in &config.services {
             match svc.request() {
                 Ok(req) => requests.push((svc, req)),
+                Err(e) => report_unparsed(&mut self.seen, svc, &e, out),
+            }
+        }
+        let Some(alloc) = self.alloc.as_mut() else {
+            return Vec::new();
+        };
+        let outs = alloc.sync(
+            requests
+                .iter()
+                .map(|(s, r)| (r.clone(), s.status_ips().to_vec())),
+        );
+        for (key, o) in &outs {
+            out.extend(o.events.iter().map(|e| event(key, e)));
+        }
+        self.seen
+            .extend(requests.iter().map(|(s, _)| (s.key(), s.fields_hash())));
+        self.known = requests.iter().map(|(s, _)| (s.key(), ())).collect();
+        requests.into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// A later full pass: Services that are gone are released first (a
+    /// freed address goes to pending Services at once, as MetalLB's
+    /// reprocess-all after a deletion), then each Service is parsed and,
+    /// if it changed, converged on its own: no request outlives its
+    /// Service's turn (10k requests held at once were the largest part
+    /// of the controller's peak heap, docs/benchmarks.md §9.1).
+    fn converge_all<'c>(
+        &mut self,
+        config: &'c Config,
+        out: &mut Vec<Action>,
+    ) -> Vec<&'c LoadBalancerService> {
+        let Engine {
+            alloc, seen, known, ..
+        } = self;
+        let Some(alloc) = alloc.as_mut() else {
+            return Vec::new();
+        };
+        let present: HashSet<(&str, &str)> = config
+            .services
+            .iter()
+            .map(|s| (s.namespace(), s.name()))
+            .collect();
+        let gone: Vec<ServiceKey> = known
+            .keys()
+            .filter(|k| !present.contains(&(k.namespace.as_str(), k.name.as_str())))
+            .cloned()
+            .collect();
+        for key in gone {
+            known.remove(&key);
+            for (k, a) in &alloc.release(&key).unblocked {
+                out.push(event(k, &AllocationEvent::ip_allocated(a)));
+            }
+        }
+        let mut valid = Vec::with_capacity(config.services.len());
+        for svc in &config.services {
+            match svc.request() {
                 Err(e) => {
-                    // A request that does not parse (MetalLB's
-                    // LoadBalancerFailed cases) is reported, not allocated.
-                    if mark(&mut self.seen, svc) {
-                        let key = svc.key();
-                        out.push(Action::Event {
-                            message: e.event_message(&format!("{}/{}", key.namespace, key.name)),
-                            key,
-                            warning: true,
-                            reason: e.reason(),
-                        });
+                    report_unparsed(seen, svc, &e, out);
+                    // No longer a valid request: its address is freed.
+                    if known.remove(&svc.key()).is_some() {
+                        for (k, a) in &alloc.release(&svc.key()).unblocked {
+                            out.push(event(k, &AllocationEvent::ip_allocated(a)));
+                        }
                     }
                 }
-            }
-        }
-        let wanted: BTreeMap<ServiceKey, ()> =
-            requests.iter().map(|(s, _)| (s.key(), ())).collect();
-        if first {
-            // Restore before allocating: existing status first (sync).
-            let outs = alloc.sync(
-                requests
-                    .iter()
-                    .map(|(s, r)| (r.clone(), s.status_ips().to_vec())),
-            );
-            for (key, o) in &outs {
-                out.extend(o.events.iter().map(|e| event(key, e)));
-            }
-            self.seen
-                .extend(requests.iter().map(|(s, _)| (s.key(), s.fields_hash())));
-        } else {
-            let gone: Vec<ServiceKey> = self
-                .known
-                .keys()
-                .filter(|k| !wanted.contains_key(*k))
-                .cloned()
-                .collect();
-            for key in gone {
-                // A freed address goes to pending Services at once (as
-                // MetalLB's reprocess-all after a deletion).
-                let r = alloc.release(&key);
-                for (k, a) in &r.unblocked {
-                    out.push(event(k, &AllocationEvent::ip_allocated(a)));
-                }
-            }
-            for (svc, req) in &requests {
-                if !mark(&mut self.seen, svc) {
-                    continue;
-                }
-                let key = svc.key();
-                let o = alloc.converge(req, svc.status_ips());
-                out.extend(o.events.iter().map(|e| event(&key, e)));
-                for (k, a) in &o.unblocked {
-                    out.push(event(k, &AllocationEvent::ip_allocated(a)));
+                Ok(req) => {
+                    if mark(seen, svc) {
+                        let key = svc.key();
+                        let o = alloc.converge(&req, svc.status_ips());
+                        out.extend(o.events.iter().map(|e| event(&key, e)));
+                        for (k, a) in &o.unblocked {
+                            out.push(event(k, &AllocationEvent::ip_allocated(a)));
+                        }
+                        known.insert(key, ());
+                    }
+                    valid.push(svc);
                 }
             }
         }
-        self.known = wanted;
-        // Forget the hashes of Services no longer as they were.
-        let current: HashSet<ServiceKey> = config.services.iter().map(|s| s.key()).collect();
-        self.seen.retain(|k, _| current.contains(k));
-        for (svc, _) in &requests {
-            out.extend(status_action(alloc, svc));
-        }
-        out
+        valid
+    }
+}
+
+/// A request that does not parse (MetalLB's LoadBalancerFailed cases) is
+/// reported once per change of the Service, not allocated.
+fn report_unparsed(
+    seen: &mut HashMap<ServiceKey, u64>,
+    svc: &LoadBalancerService,
+    e: &allocator::AllocError,
+    out: &mut Vec<Action>,
+) {
+    if mark(seen, svc) {
+        let key = svc.key();
+        out.push(Action::Event {
+            message: e.event_message(&format!("{}/{}", key.namespace, key.name)),
+            key,
+            warning: true,
+            reason: e.reason(),
+        });
     }
 }
 

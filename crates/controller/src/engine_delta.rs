@@ -25,6 +25,7 @@ impl Engine {
         let mut out = Vec::new();
         let mut unblocked: Vec<ServiceKey> = Vec::new();
         let present: HashSet<ServiceKey> = config.services.iter().map(|s| s.key()).collect();
+        let mut valid = Vec::with_capacity(config.services.len());
         for key in changed.iter().filter(|k| !present.contains(*k)) {
             seen.remove(key);
             release(known, alloc, key, &mut out, &mut unblocked);
@@ -54,13 +55,21 @@ impl Engine {
                             unblocked.push(k.clone());
                         }
                     }
-                    out.extend(status_action(alloc, svc));
+                    valid.push(svc);
                 }
             }
         }
-        // Pending Services that got an address: they showed none.
+        // Statuses only now, after every release and convergence of the
+        // batch: a pending Service handled before a later one freed an
+        // address showed none when it was converged (as `pass` does).
+        for svc in valid {
+            out.extend(status_action(alloc, svc));
+        }
+        // Pending Services outside this batch that got an address: they
+        // showed none.
+        let mut written = HashSet::new();
         for k in unblocked {
-            if present.contains(&k) {
+            if present.contains(&k) || !written.insert(k.clone()) {
                 continue;
             }
             if let Some(a) = alloc.assignment(&k) {

@@ -260,3 +260,94 @@ fn incremental_pass_converges_only_what_changed_and_agrees_with_a_full_pass() {
     assert_eq!(got, want);
     assert_eq!(got, [("b".to_string(), vec!["192.0.2.3".to_string()])]);
 }
+
+#[test]
+fn incremental_pass_writes_the_status_of_a_pending_service_freed_by_a_later_one_in_the_same_batch()
+{
+    let mut e = Engine::default();
+    let four: Vec<String> = (0..4).map(|i| svc(&format!("s{i}"), None, false)).collect();
+    e.pass(&config(&four));
+    // One batch: `b` (sorting first) is created while the pool is full,
+    // then s0 turns into an invalid request and frees 192.0.2.0.
+    let mut batch = four.clone();
+    batch[0] = batch[0].replace(
+        "  type: LoadBalancer\n",
+        "  type: LoadBalancer\n  loadBalancerIP: not-an-ip\n",
+    );
+    batch.push(svc("b", None, false));
+    let c = config(&batch);
+    let keys = [
+        ServiceKey::new("default", "b"),
+        ServiceKey::new("default", "s0"),
+    ];
+    let actions = e.pass_changed(&only(&c, &["b", "s0"]), &keys);
+    assert!(
+        statuses(&actions).contains(&("b".to_string(), vec!["192.0.2.0".to_string()])),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn a_require_dual_stack_service_gets_one_address_of_each_family_from_one_pool() {
+    let text = "
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: v4only, namespace: metallb-system}
+spec: {addresses: [198.51.100.0/30]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: dual, namespace: metallb-system}
+spec: {addresses: [192.0.2.0/30, '2001:db8::/126']}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ds, namespace: default}
+spec:
+  type: LoadBalancer
+  ipFamilyPolicy: RequireDualStack
+  ipFamilies: [IPv6, IPv4]
+  clusterIP: 'fd00::9'
+  clusterIPs: ['fd00::9', 10.96.0.9]
+  ports: [{port: 80, protocol: TCP}]
+";
+    let objs = load_str(text, "test.yaml", &Options::default()).expect("test YAML loads");
+    let c = validate(&objs, &Options::default())
+        .expect("test config is valid")
+        .config;
+    let actions = Engine::default().pass(&c);
+    // MetalLB: both families from the same pool, the primary
+    // (spec.ipFamilies[0]) first; the v4-only pool cannot serve it.
+    assert!(
+        actions.contains(&Action::SetStatus {
+            key: ServiceKey::new("default", "ds"),
+            ips: vec!["2001:db8::".parse().unwrap(), "192.0.2.0".parse().unwrap()],
+            pool: Some("dual".into()),
+        }),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn a_full_pass_frees_the_address_of_a_service_whose_request_stops_parsing_for_a_pending_one() {
+    let mut e = Engine::default();
+    let mut five: Vec<String> = (0..5).map(|i| svc(&format!("s{i}"), None, false)).collect();
+    e.pass(&config(&five[..4]));
+    e.pass(&config(&five));
+    // s0 now asks for an address that does not parse: MetalLB's
+    // LoadBalancerFailed, and its 192.0.2.0 goes to the pending s4.
+    five[0] = five[0].replace(
+        "  type: LoadBalancer\n",
+        "  type: LoadBalancer\n  loadBalancerIP: 192.0.2.999\n",
+    );
+    let after = e.pass(&config(&five));
+    assert!(
+        after.iter().any(|a| matches!(a,
+            Action::Event { key, reason: "LoadBalancerFailed", warning: true, .. } if key.name == "s0")),
+        "{after:?}"
+    );
+    assert!(
+        statuses(&after).contains(&("s4".to_string(), vec!["192.0.2.0".to_string()])),
+        "{after:?}"
+    );
+}

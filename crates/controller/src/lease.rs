@@ -9,6 +9,9 @@
 //! whole lease duration *as observed locally*, so clocks need not agree
 //! across nodes; a leader that could not renew for the renew deadline
 //! stops leading (it stops writing before anyone else may take over).
+//! The lease duration a candidate waits out is the one the holder wrote in
+//! `spec.leaseDurationSeconds` (client-go reads it from the record too), so
+//! replicas started with different flags do not overlap.
 
 use std::time::{Duration, Instant};
 
@@ -43,6 +46,9 @@ pub struct LeaseView {
     pub renew_time: Option<String>,
     /// `spec.leaseTransitions`.
     pub transitions: i32,
+    /// `spec.leaseDurationSeconds`: how long the holder's record is valid
+    /// (None or not positive: our own lease duration applies).
+    pub duration_seconds: Option<i32>,
 }
 
 /// What to write.
@@ -119,7 +125,14 @@ impl Elector {
             // Unheld (released) Lease: free to take.
             None => Decision::Update { taken: true },
             Some(_) => {
-                if now.saturating_duration_since(since) >= self.timing.lease_duration {
+                // The holder's own validity, not ours: a holder started
+                // with a longer lease duration renews less often.
+                let valid = seen
+                    .duration_seconds
+                    .and_then(|s| u64::try_from(s).ok())
+                    .filter(|s| *s > 0)
+                    .map_or(self.timing.lease_duration, Duration::from_secs);
+                if now.saturating_duration_since(since) >= valid {
                     Decision::Update { taken: true }
                 } else {
                     self.renewed = None;
@@ -150,6 +163,7 @@ mod tests {
             holder: Some(h.into()),
             renew_time: Some(renew.into()),
             transitions: 0,
+            duration_seconds: Some(15),
         })
     }
 
@@ -217,6 +231,7 @@ mod tests {
             holder: Some(String::new()),
             renew_time: None,
             transitions: 3,
+            duration_seconds: None,
         });
         assert_eq!(e.decide(t0, released), Decision::Update { taken: true });
     }
@@ -229,5 +244,43 @@ mod tests {
         a.written(t0, true);
         assert_eq!(a.decide(t0, held_by("b", "r9")), Decision::Wait);
         assert!(!a.is_leader(t0));
+    }
+
+    #[test]
+    fn a_follower_waits_out_the_holders_lease_duration_not_its_own() {
+        let t0 = Instant::now();
+        // b runs with 15 s; the holder a wrote 60 s and renews less often.
+        let mut b = Elector::new("b", Timing::default());
+        let held = |renew: &str| {
+            Some(LeaseView {
+                holder: Some("a".into()),
+                renew_time: Some(renew.into()),
+                transitions: 0,
+                duration_seconds: Some(60),
+            })
+        };
+        assert_eq!(b.decide(t0, held("r1")), Decision::Wait);
+        let t = t0 + Duration::from_secs(30);
+        assert_eq!(b.decide(t, held("r1")), Decision::Wait);
+        assert!(!b.is_leader(t));
+        let t = t0 + Duration::from_secs(59);
+        assert_eq!(b.decide(t, held("r1")), Decision::Wait);
+        let t = t0 + Duration::from_secs(60);
+        assert_eq!(b.decide(t, held("r1")), Decision::Update { taken: true });
+    }
+
+    #[test]
+    fn a_holder_with_a_shorter_lease_duration_is_taken_over_sooner() {
+        let t0 = Instant::now();
+        let mut b = Elector::new("b", Timing::default());
+        let held = Some(LeaseView {
+            holder: Some("a".into()),
+            renew_time: Some("r1".into()),
+            transitions: 0,
+            duration_seconds: Some(5),
+        });
+        assert_eq!(b.decide(t0, held.clone()), Decision::Wait);
+        let t = t0 + Duration::from_secs(5);
+        assert_eq!(b.decide(t, held), Decision::Update { taken: true });
     }
 }

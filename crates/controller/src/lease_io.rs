@@ -34,6 +34,7 @@ fn view(l: &Lease) -> LeaseView {
         holder: spec.and_then(|s| s.holder_identity.clone()),
         renew_time: spec.and_then(|s| s.renew_time.as_ref().map(|t| t.0.to_string())),
         transitions: spec.and_then(|s| s.lease_transitions).unwrap_or(0),
+        duration_seconds: spec.and_then(|s| s.lease_duration_seconds),
     }
 }
 

@@ -13,4 +13,5 @@ pub mod objects;
 pub mod run;
 pub mod status_kinds;
 pub mod store;
+pub mod write_gate;
 pub mod writes;

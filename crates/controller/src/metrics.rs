@@ -1,6 +1,7 @@
 //! `/metrics` (MetalLB's controller names), `/healthz` and `/readyz` on
 //! `--metrics-addr`, served by a minimal HTTP/1.1 responder (one request
-//! per connection; GET only).
+//! per connection; GET only; one 5 s deadline for the whole exchange and
+//! at most 64 connections at once, see [`Limits`]).
 //!
 //! The pool gauges are the allocator's own statistics (`Allocator::stats`),
 //! copied after every pass: there is no second count.
@@ -173,46 +174,87 @@ pub fn respond(m: &Metrics, request_line: &str) -> (&'static str, String) {
     }
 }
 
-/// Serves until the listener fails.
+/// Bounds on the HTTP side: a slow or idle client cannot hold a task for
+/// longer than `deadline`, nor more than `connections` of them at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// One deadline for the whole exchange: reading the request line and
+    /// writing the response.
+    pub deadline: std::time::Duration,
+    /// Connections served at once; one more is closed as soon as accepted.
+    pub connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: std::time::Duration::from_secs(5),
+            connections: 64,
+        }
+    }
+}
+
+/// Serves until the listener fails, with the default [`Limits`].
 pub async fn serve(listener: TcpListener, m: std::sync::Arc<Metrics>) -> std::io::Error {
+    serve_limited(listener, m, Limits::default()).await
+}
+
+/// Serves until the listener fails.
+pub async fn serve_limited(
+    listener: TcpListener,
+    m: std::sync::Arc<Metrics>,
+    limits: Limits,
+) -> std::io::Error {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.connections.max(1)));
     loop {
-        let (mut sock, _) = match listener.accept().await {
+        let (sock, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => return e,
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Over the cap: dropping the socket closes it.
+            tracing::debug!(%peer, "metrics: connection cap reached, closing");
+            continue;
+        };
         let m = m.clone();
         tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let mut n = 0;
-            // Read until the end of the request line (or a full buffer).
-            while n < buf.len() {
-                match tokio::time::timeout(
-                    std::time::Duration::from_secs(5),
-                    sock.read(&mut buf[n..]),
-                )
+            let _slot = slot;
+            if tokio::time::timeout(limits.deadline, exchange(sock, &m))
                 .await
-                {
-                    Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
-                    Ok(Ok(k)) => n += k,
-                }
-                if buf[..n].windows(2).any(|w| w == b"\r\n") {
-                    break;
-                }
+                .is_err()
+            {
+                tracing::debug!(%peer, "metrics: request deadline passed, closing");
             }
-            let text = String::from_utf8_lossy(&buf[..n]);
-            let line = text.lines().next().unwrap_or("");
-            let (status, body) = respond(&m, line);
-            let ctype = if body.starts_with("# HELP") {
-                "text/plain; version=0.0.4"
-            } else {
-                "text/plain"
-            };
-            let head = format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-            let _ = sock.write_all(head.as_bytes()).await;
-            let _ = sock.write_all(body.as_bytes()).await;
-            let _ = sock.shutdown().await;
         });
     }
+}
+
+/// Reads one request line and writes the response.
+async fn exchange(mut sock: tokio::net::TcpStream, m: &Metrics) {
+    let mut buf = vec![0u8; 4096];
+    let mut n = 0;
+    // Read until the end of the request line (or a full buffer).
+    while n < buf.len() {
+        match sock.read(&mut buf[n..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+        if buf[..n].windows(2).any(|w| w == b"\r\n") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let line = text.lines().next().unwrap_or("");
+    let (status, body) = respond(m, line);
+    let ctype = if body.starts_with("# HELP") {
+        "text/plain; version=0.0.4"
+    } else {
+        "text/plain"
+    };
+    let head = format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let _ = sock.write_all(head.as_bytes()).await;
+    let _ = sock.write_all(body.as_bytes()).await;
+    let _ = sock.shutdown().await;
 }
 
 #[cfg(test)]
@@ -260,5 +302,99 @@ mod tests {
             respond(&m, "POST /metrics HTTP/1.1").0,
             "405 Method Not Allowed"
         );
+    }
+
+    async fn server(limits: Limits) -> std::net::SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = l.local_addr().expect("local addr");
+        tokio::spawn(serve_limited(
+            l,
+            std::sync::Arc::new(Metrics::default()),
+            limits,
+        ));
+        addr
+    }
+
+    /// Reads until the server closes; true if it did (EOF or reset).
+    async fn closed_by_server(c: &mut tokio::net::TcpStream) -> bool {
+        let mut b = [0u8; 256];
+        loop {
+            match c.read(&mut b).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_trickling_a_byte_at_a_time_is_cut_off_at_the_request_deadline() {
+        use std::time::Duration;
+        let deadline = Duration::from_millis(400);
+        let addr = server(Limits {
+            deadline,
+            connections: 4,
+        })
+        .await;
+        let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        // Each byte comes well within any per-read timeout; the whole
+        // request never ends (no CRLF). The server must close on its own
+        // before the trickle (40 bytes, 4 s) is over.
+        let (mut rd, mut wr) = c.split();
+        let trickle = async {
+            for _ in 0..40 {
+                if wr.write_all(b"G").await.is_err() {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        };
+        let closed = async {
+            let mut b = [0u8; 64];
+            loop {
+                match rd.read(&mut b).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        };
+        let cut = tokio::select! {
+            c = closed => c,
+            t = trickle => t,
+        };
+        assert!(cut, "the server kept a trickling request open for 4 s");
+        drop(c);
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_cap_are_closed_and_serving_resumes_when_slots_free() {
+        use std::time::Duration;
+        let addr = server(Limits {
+            deadline: Duration::from_millis(500),
+            connections: 2,
+        })
+        .await;
+        // Two idle connections hold both slots.
+        let idle1 = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let idle2 = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut third = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let refused =
+            tokio::time::timeout(Duration::from_millis(300), closed_by_server(&mut third))
+                .await
+                .expect("a connection over the cap is closed before the slots free");
+        assert!(refused);
+        // Once the idle ones pass the deadline, a request is served.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        c.write_all(b"GET /healthz HTTP/1.1\r\n\r\n")
+            .await
+            .expect("write request");
+        let mut resp = String::new();
+        c.read_to_string(&mut resp).await.expect("read response");
+        assert!(resp.starts_with("HTTP/1.1 200 OK"), "{resp:?}");
+        drop((idle1, idle2));
     }
 }

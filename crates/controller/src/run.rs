@@ -381,8 +381,12 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
                 engine = None;
                 full_at = None;
             } else {
-                // Batch what arrives within 20 ms into one pass.
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                // No batching window: what the watches have delivered by
+                // now is this pass (a yield lets them store what is already
+                // read); what arrives while it decides and writes is the
+                // next one. A fixed 20 ms window was the largest share of
+                // Service created -> status set (docs/benchmarks.md §9.1).
+                tokio::task::yield_now().await;
                 while rx.try_recv().is_ok() {}
                 let eng = engine.get_or_insert_with(|| {
                     tracing::info!("leading: restoring allocations from Service status");
@@ -413,19 +417,24 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
                 written.retain(|_, (_, _, at)| at.elapsed() < Duration::from_secs(5));
                 let mut failed = false;
                 let n = actions.len();
-                let todo: Vec<Action> = actions
-                    .into_iter()
-                    .filter(|a| !already_written(&written, a))
-                    .collect();
+                let todo: Vec<Action> = crate::write_gate::status_first(
+                    actions
+                        .into_iter()
+                        .filter(|a| !already_written(&written, a))
+                        .collect(),
+                );
                 // Writes to different objects are independent: up to 16 in
-                // flight (a bulk of new Services is bound by round trips).
-                let mut results = futures::stream::iter(todo)
-                    .map(|a| {
-                        let w = &writer;
-                        async move { (w.apply(&a).await, a) }
-                    })
-                    .buffer_unordered(WRITES_IN_FLIGHT);
-                while let Some((r, a)) = results.next().await {
+                // flight (a bulk of new Services is bound by round trips),
+                // and only while we lead.
+                let w = &writer;
+                let results = crate::write_gate::while_leading(
+                    todo,
+                    &lead_rx,
+                    WRITES_IN_FLIGHT,
+                    |a| async move { (w.apply(&a).await, a) },
+                )
+                .await;
+                for (r, a) in results {
                     metrics.count_write(r.is_ok());
                     match r {
                         Ok(()) => {
