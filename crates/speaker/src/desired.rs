@@ -25,17 +25,16 @@ use session::session_settings;
 pub use session::{router_id_keys, NodeInfo, RouterIdKey};
 
 /// One Service as `check` and `/status` show it. At 100k Services the
-/// reports were 24 MB (heaptrack, session 4): the namespace and pool
-/// texts are shared (one `Arc<str>` per distinct value, see [`Interner`]),
-/// so a report is its 128 bytes, its name, IPs and announcement lines.
+/// reports were 24 MB (heaptrack, session 4): the namespace text is
+/// shared (one `Arc<str>` per distinct value, see [`Interner`]), so a
+/// report is its 136 bytes, its name, pool, IPs and announcement lines.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ServiceReport {
     #[serde(serialize_with = "text")]
     pub namespace: Arc<str>,
     pub name: String,
     pub ips: Vec<IpAddr>,
-    #[serde(serialize_with = "opt_text")]
-    pub pool: Option<Arc<str>>,
+    pub pool: Option<String>,
     /// Why the Service has no IP, in MetalLB's words; `null` when it has one.
     pub pending: Option<String>,
     /// Where each IP is announced: `bgp <prefix> to <peer> (<address>)...`
@@ -45,13 +44,6 @@ pub struct ServiceReport {
 
 fn text<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v)
-}
-
-fn opt_text<S: serde::Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.serialize_some(&**v),
-        None => s.serialize_none(),
-    }
 }
 
 /// Everything this node should be doing.
@@ -135,8 +127,8 @@ impl PlanInput for PlanRow<'_> {
     }
 }
 
-/// One shared `Arc<str>` per distinct text among the few a computation
-/// repeats per Service (namespaces, pools), newest first:
+/// One shared `Arc<str>` per distinct text a computation repeats per
+/// Service (namespaces), newest first:
 /// reports come in key order (namespace first), so a namespace's Services
 /// hit the newest entry.
 #[derive(Default)]
@@ -164,7 +156,6 @@ impl Interner {
 #[derive(Default)]
 struct Texts {
     namespaces: Interner,
-    pools: Interner,
 }
 
 impl Texts {
@@ -404,9 +395,8 @@ fn compute_inner(
         match alloc.assignment(&key) {
             Some(a) => {
                 inputs.push((services.len(), labels));
-                let pool = texts.pools.get(a.pool());
                 services.push(ServiceReport {
-                    pool: Some(pool),
+                    pool: Some(a.pool().to_string()),
                     ips: a.addresses(),
                     ..texts.report(key)
                 });
@@ -571,7 +561,7 @@ fn compute_inner(
                 format!("{}/{}", r.namespace, r.name),
                 Allocation {
                     ips: r.ips.clone(),
-                    pool: pool.to_string(),
+                    pool: pool.clone(),
                 },
             );
         }

@@ -315,7 +315,7 @@ fn print_table(d: &desired::Desired, warnings: &[String], l2_lines: &[String]) {
             } else {
                 ips.join(",")
             },
-            s.pool.as_deref().unwrap_or("-"),
+            s.pool.clone().unwrap_or_else(|| "-".into()),
             status
         );
         for a in &s.announcements {

@@ -396,7 +396,7 @@ pub fn check_reports(
                 format!("{}/{}", r.namespace, r.name),
                 crate::state::Allocation {
                     ips: r.ips.clone(),
-                    pool: pool.to_string(),
+                    pool: pool.clone(),
                 },
             );
         }
