@@ -304,7 +304,7 @@ impl<'a> Loader<'a> {
         for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
             let source = Source {
                 file: file.clone(),
-                doc: i + 1,
+                doc: crate::diag::index(i + 1),
                 item: None,
             };
             match Value::deserialize(doc) {

@@ -158,7 +158,7 @@ impl Loader<'_> {
                 };
                 for (i, item) in items.into_iter().enumerate() {
                     let src = Source {
-                        item: Some(i),
+                        item: Some(crate::diag::index(i)),
                         ..source.clone()
                     };
                     if source.item.is_some() {

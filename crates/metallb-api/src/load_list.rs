@@ -36,7 +36,7 @@ fn parse_items(
             source: Source {
                 file: file.clone(),
                 doc: 1,
-                item: Some(i),
+                item: Some(crate::diag::index(i)),
             },
             spec: ServiceRecord::from_fields(f.fields),
         }))
@@ -114,7 +114,7 @@ impl Loader<'_> {
         };
         for i in 0..n {
             let src = Source {
-                item: Some(i),
+                item: Some(crate::diag::index(i)),
                 ..source.clone()
             };
             let hash = hash_of(i);

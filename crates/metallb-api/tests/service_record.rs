@@ -171,3 +171,37 @@ fn services_of_other_types_and_classes_are_kept_as_records_but_not_handled() {
     assert_eq!(config.services.len(), 1);
     assert_eq!(config.services[0].load_balancer_class(), Some("other"));
 }
+
+#[test]
+fn a_loaded_service_record_fits_the_160_byte_allocation_class() {
+    // One `Arc<Loaded<ServiceRecord>>` per Service is kept: with its two
+    // reference counts it must stay within 160 bytes (it was 184, which an
+    // allocator rounds to 192).
+    let payload = std::mem::size_of::<metallb_api::Loaded<metallb_api::ServiceRecord>>();
+    assert!(
+        payload + 16 <= 160,
+        "Loaded<ServiceRecord> is {payload} bytes"
+    );
+    assert!(std::mem::size_of::<metallb_api::ServiceRecord>() <= 32);
+}
+
+#[test]
+fn the_service_type_reads_back_as_written_known_or_not() {
+    for (t, lb) in [
+        ("LoadBalancer", true),
+        ("ClusterIP", false),
+        ("NodePort", false),
+        ("ExternalName", false),
+        ("loadbalancer", false),
+        ("Custom", false),
+    ] {
+        let yaml = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: a, namespace: shop}}\nspec: {{type: {t}, ports: [{{port: 80}}]}}\n");
+        let objects = load_str(&yaml, "svc.yaml", &Options::default()).unwrap();
+        let r = &objects.services[0].spec;
+        assert_eq!(r.type_name(), Some(t), "spec.type {t}");
+        assert_eq!(r.is_load_balancer(), lb, "spec.type {t}");
+    }
+    let yaml = "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: shop}\nspec: {ports: [{port: 80}]}\n";
+    let objects = load_str(yaml, "svc.yaml", &Options::default()).unwrap();
+    assert_eq!(objects.services[0].spec.type_name(), None);
+}

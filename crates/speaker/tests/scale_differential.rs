@@ -304,3 +304,268 @@ fn removing_one_of_the_services_sharing_an_ip_removes_exactly_its_entry() {
     assert_eq!(before["ips"], serde_json::json!(["198.18.1.8"]), "{before}");
     assert_eq!(after, Value::Null, "svc-000003 is gone: {after}");
 }
+
+/// A running `oxlb-speaker standalone` on a generated mixed config, its
+/// BGPPeers moved to loopback ports nothing listens on (the sessions only
+/// ever dial 127.0.0.1 and ::1), read through `/status`.
+struct Running {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    cfg: PathBuf,
+    state: PathBuf,
+    log: PathBuf,
+}
+
+/// The generated config's peers (192.0.2.2, 2001:db8:1::2), as loopback
+/// addresses of the same families on a closed port.
+fn to_loopback(cfg: &Path) {
+    for entry in std::fs::read_dir(cfg).expect("read the generated config dir") {
+        let path = entry.expect("config dir entry").path();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let moved = text
+            .replace(
+                "peerAddress: 192.0.2.2,",
+                "peerAddress: 127.0.0.1, peerPort: 1,",
+            )
+            .replace(
+                "peerAddress: \"2001:db8:1::2\",",
+                "peerAddress: \"::1\", peerPort: 1,",
+            );
+        // Nothing may be dialed beyond loopback: every peer was moved.
+        assert!(
+            !moved.contains("192.0.2.2") && !moved.contains("2001:db8:1::2"),
+            "{}: a BGPPeer address was not moved to loopback",
+            path.display()
+        );
+        std::fs::write(&path, moved).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+}
+
+impl Running {
+    fn start(dir: &Path) -> Running {
+        let cfg = dir.join("cfg");
+        generate(&cfg, 2000, None);
+        to_loopback(&cfg);
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port");
+        let (state, log) = (dir.join("state.json"), dir.join("speaker.log"));
+        let out = std::fs::File::create(&log).expect("create the speaker log");
+        let child = Command::new(env!("CARGO_BIN_EXE_oxlb-speaker"))
+            .arg("standalone")
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--node-name", "n1", "--metrics-addr", &addr.to_string()])
+            .arg("--state-file")
+            .arg(&state)
+            .stdout(out.try_clone().expect("clone the log file"))
+            .stderr(out)
+            .spawn()
+            .expect("start oxlb-speaker standalone");
+        Running {
+            child,
+            addr,
+            cfg,
+            state,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// One HTTP/1.1 GET; the body (de-chunked).
+    fn get(&self, path: &str) -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(self.addr).ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: oxlb\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "GET {path}: {head}\nspeaker log: {}",
+            self.log()
+        );
+        if !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            return Some(body.to_string());
+        }
+        let (mut out, mut rest) = (String::new(), body);
+        loop {
+            let (size, tail) = rest.split_once("\r\n")?;
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            if n == 0 {
+                return Some(out);
+            }
+            out.push_str(tail.get(..n)?);
+            rest = tail.get(n + 2..)?;
+        }
+    }
+
+    /// `/status` once `oxlb_config_reloads_total{result="ok"}` is at least
+    /// `applies` (waits up to 60 s, then fails with the speaker's log).
+    fn status_after(&mut self, applies: u64) -> Value {
+        let series = "oxlb_config_reloads_total{result=\"ok\"} ";
+        for _ in 0..600 {
+            if let Some(status) = self.child.try_wait().expect("poll the speaker") {
+                panic!("oxlb-speaker exited ({status}): {}", self.log());
+            }
+            let done = self.get("/metrics").is_some_and(|m| {
+                m.lines()
+                    .filter_map(|l| l.strip_prefix(series)?.parse::<u64>().ok())
+                    .any(|n| n >= applies)
+            });
+            if done {
+                let body = self.get("/status").expect("GET /status");
+                return serde_json::from_str(&body)
+                    .unwrap_or_else(|e| panic!("/status is not JSON: {e}: {body:.400}"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("no apply number {applies} within 60 s: {}", self.log());
+    }
+
+    /// The generated config with `change`, put in place file by file
+    /// (write beside, rename), then SIGHUP.
+    fn reload_with(&self, dir: &Path, change: &str) {
+        let next = dir.join("next");
+        generate(&next, 2000, Some(change));
+        to_loopback(&next);
+        for entry in std::fs::read_dir(&next).expect("read the changed config dir") {
+            let from = entry.expect("changed config entry").path();
+            let name = from.file_name().expect("a file name").to_owned();
+            let tmp = dir.join("tmp.yaml");
+            std::fs::copy(&from, &tmp).expect("copy a changed config file");
+            std::fs::rename(&tmp, self.cfg.join(name)).expect("rename into the config dir");
+        }
+        let hup = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("run kill -HUP");
+        assert!(hup.success(), "kill -HUP {} failed", self.child.id());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// peer -> prefixes, from the `bgp <prefix> to <peer> (<address>)` lines
+/// of the Service entries (what the routes must be made of).
+fn routes_of_reports(services: &BTreeMap<String, Value>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in services.values() {
+        for a in s["announcements"].as_array().into_iter().flatten() {
+            let line = a
+                .as_str()
+                .unwrap_or_else(|| panic!("announcement {a} is not a string"));
+            let Some(rest) = line.strip_prefix("bgp ") else {
+                continue;
+            };
+            let (prefix, to) = rest
+                .split_once(" to ")
+                .unwrap_or_else(|| panic!("announcement {line:?} has no ` to `"));
+            let peer = to.split_once(' ').map_or(to, |(p, _)| p);
+            out.entry(peer.to_string())
+                .or_default()
+                .push(prefix.to_string());
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+        v.dedup();
+    }
+    out
+}
+
+/// `/status`'s routes, each peer's list sorted (and checked for repeats).
+fn status_routes(status: &Value) -> BTreeMap<String, Vec<String>> {
+    let routes = status["routes"]
+        .as_object()
+        .unwrap_or_else(|| panic!("/status has no `routes` object"));
+    let mut out = BTreeMap::new();
+    for (peer, list) in routes {
+        let mut v: Vec<String> = list
+            .as_array()
+            .unwrap_or_else(|| panic!("/status routes.{peer} is not a list"))
+            .iter()
+            .map(|p| p.as_str().expect("a prefix string").to_string())
+            .collect();
+        let n = v.len();
+        v.sort();
+        v.dedup();
+        assert_eq!(v.len(), n, "/status routes.{peer} repeats a prefix");
+        if !v.is_empty() {
+            out.insert(peer.clone(), v);
+        }
+    }
+    out
+}
+
+/// A running speaker's reload with one change: its reports differ from
+/// before in exactly `key`'s entry, they are what a fresh `check` from the
+/// speaker's own state file computes, and its routes are exactly those the
+/// reports announce (so they changed by exactly that Service's prefixes).
+fn running_reload_changes_exactly(change: &str, key: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sp = Running::start(dir.path());
+    let before = sp.status_after(1);
+    let (svc_before, routes_before) = (by_service(&before), status_routes(&before));
+    assert_eq!(svc_before.len(), 2000, "every Service is reported");
+    assert_eq!(
+        routes_before,
+        routes_of_reports(&svc_before),
+        "routes before the reload"
+    );
+    assert!(!routes_before.is_empty(), "the config announces something");
+
+    sp.reload_with(dir.path(), change);
+    let after = sp.status_after(2);
+    let (svc_after, routes_after) = (by_service(&after), status_routes(&after));
+    assert_eq!(
+        differing(&svc_before, &svc_after),
+        vec![key.to_string()],
+        "--change {change}: exactly {key} must differ after the reload"
+    );
+    assert_eq!(
+        routes_after,
+        routes_of_reports(&svc_after),
+        "routes after the reload"
+    );
+    let fresh = by_service(&check(&sp.cfg, Some(&sp.state)));
+    let diff = differing(&fresh, &svc_after);
+    assert!(
+        diff.is_empty(),
+        "--change {change}: the reload's reports differ from a fresh check in {} Services, first {:?}",
+        diff.len(),
+        &diff[..diff.len().min(5)]
+    );
+}
+
+#[test]
+fn a_running_reload_adding_one_service_changes_exactly_its_report_and_routes() {
+    running_reload_changes_exactly("add", "team-a/zz-added");
+}
+
+#[test]
+fn a_running_reload_pinning_one_service_changes_exactly_its_report_and_routes() {
+    running_reload_changes_exactly("annotate", "team-a/svc-000007");
+}
+
+#[test]
+fn a_running_reload_removing_one_service_changes_exactly_its_report_and_routes() {
+    running_reload_changes_exactly("remove", "team-b/svc-000003");
+}
