@@ -7,9 +7,9 @@
 # with every node, an L2 client on the nodes' segment.
 #
 #   segment A (switch swa, lib/l2topo.sh), 192.0.2.0/24:
-#     n1 = Node NodeA eth0 192.0.2.11 02:00:00:00:0a:01
-#     n2 = Node NodeB eth0 192.0.2.12 02:00:00:00:0a:02
-#     n3 = Node NodeC eth0 192.0.2.13 02:00:00:00:0a:03
+#     n1 = Node node-a (hostname label NodeA) eth0 192.0.2.11 02:00:00:00:0a:01
+#     n2 = Node node-b (hostname label NodeB) eth0 192.0.2.12 02:00:00:00:0a:02
+#     n3 = Node node-c (hostname label NodeC) eth0 192.0.2.13 02:00:00:00:0a:03
 #     cl = the L2 client 192.0.2.200
 #     rt = the router (BIRD, AS 64513, passive, one protocol per node
 #          named after the namespace: n1 n2 n3) 192.0.2.254, kernel
@@ -22,7 +22,7 @@
 # expanded from the container's env as the kubelet does (POD_IP = the
 # node's eth0 address: hostNetwork; the memberlist Secret's key resolved
 # from the API), plus one flag the DaemonSet does not have:
-#   --ml-members NodeA=192.0.2.11,...   until the speaker finds its L2
+#   --ml-members node-a=192.0.2.11,...   until the speaker finds its L2
 #   members through the API itself (issue 12, k8smem); then drop
 #   KC_EXTRA_SPEAKER_ARGS below.
 #
@@ -42,7 +42,7 @@
 #   kc_expect_arp WHAT IP N   wait until only node N's eth0 MAC answers
 #   kc_expect_no_arp WHAT IP  wait until nobody answers
 #   kc_since PROTO        when BIRD's protocol PROTO entered its state
-#                         (timeformat iso long); fails if BIRD does not answer
+#                         (timeformat iso long ms); fails if BIRD does not answer
 #   kc_svc_ip NAME        wait (20 s) for the controller to give Service
 #                         default/NAME an address; prints it
 #   kc_dump               every speaker's /status + log tail, BIRD's protocols
@@ -57,7 +57,11 @@ require bird birdc jq curl socat arping base64 python3
 KC_REPO=$(cd "$E2E_LIB_DIR/../.." && pwd)
 KC_NS=metallb-system
 KC_NODES=(n1 n2 n3)
-declare -A KC_NAME=([n1]=NodeA [n2]=NodeB [n3]=NodeC)
+# Node names (lowercase, RFC 1123) and their kubernetes.io/hostname label
+# values: seed 004 selects `kubernetes.io/hostname: NodeA`, a label value
+# (a kubelet started with --hostname-override=NodeA sets it so).
+declare -A KC_NAME=([n1]=node-a [n2]=node-b [n3]=node-c)
+declare -A KC_HOST=([n1]=NodeA [n2]=NodeB [n3]=NodeC)
 # extra labels per node namespace ("k=v,k=v"), set by the test before kc_up
 declare -A KC_LABELS=()
 declare -A KC_SPK_PID=()
@@ -205,15 +209,19 @@ kc_dump() {
 kc_die() { kc_dump; die "$*"; }
 
 kc_nexthops() {
-  local out
-  out=$(bird_cmd rt show route "$1") || { echo QUERY-FAILED; return 2; }
+  local out rc=0
+  out=$(bird_cmd rt show route "$1" 2>&1) || rc=$?
+  # birdc exits non-zero for BIRD's "Network not found" answer too: that
+  # one is an answer (no path); any other failure is not
+  if [[ $out == *"Network not found"* ]]; then return 0; fi
+  ((rc == 0)) || { echo QUERY-FAILED; return 2; }
   # BIRD 2: each path is a line with its protocol, then "\tvia NH on IF"
   awk '$1 == "via" {print $2}' <<<"$out" | sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 kc_fib_nexthops() {
   local out
   out=$(ip -n "$(ns_name rt)" route show "$1") || { echo QUERY-FAILED; return 2; }
-  grep -oE 'via [0-9.]+' <<<"$out" | awk '{print $2}' | sort -u | tr '\n' ' ' | sed 's/ $//'
+  { grep -oE 'via [0-9.]+' <<<"$out" || true; } | awk '{print $2}' | sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 _kc_want() { (($#)) || return 0; printf '%s\n' "$@" | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 kc_expect_nh() {
@@ -242,7 +250,7 @@ kc_since() {
   local out s
   out=$(bird_cmd rt show protocols "$1") || die "birdc show protocols $1 failed"
   # Name Proto Table State Since(date time) Info
-  s=$(awk -v p="$1" '$1 == p {print $5, $6, $7}' <<<"$out")
+  s=$(awk -v p="$1" '$1 == p {print $5, $6}' <<<"$out")
   [[ -n $s ]] || die "birdc show protocols $1: no line for $1: $out"
   printf '%s\n' "$s"
 }
@@ -266,7 +274,7 @@ kc_up() {
     die "create secret memberlist failed"
   # The Nodes, as a kubelet registers them (status with the InternalIP).
   for n in "${KC_NODES[@]}"; do
-    labels="kubernetes.io/hostname: ${KC_NAME[$n]}, kubernetes.io/os: linux"
+    labels="kubernetes.io/hostname: ${KC_HOST[$n]}, kubernetes.io/os: linux"
     if [[ -n ${KC_LABELS[$n]:-} ]]; then
       local kv
       IFS=, read -ra kv <<<"${KC_LABELS[$n]}"
@@ -281,16 +289,20 @@ metadata:
 status:
   addresses:
   - {type: InternalIP, address: $(kc_ip "$n")}
-  - {type: Hostname, address: ${KC_NAME[$n]}}
+  - {type: Hostname, address: ${KC_HOST[$n]}}
 EOF
     out=$(kubectl get node "${KC_NAME[$n]}" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}') ||
       die "kubectl get node ${KC_NAME[$n]} failed"
     [[ $out == "$(kc_ip "$n")" ]] || die "Node ${KC_NAME[$n]}: InternalIP '$out' after create, want $(kc_ip "$n")"
   done
+  # the ServiceAccounts of deploy/, their tokens only
+  local tok
+  tok=$(kube_token_for oxlb-controller "$KC_NS") || exit 1
   KC_CTL_KC=$E2E_TMP/controller.kubeconfig
-  _kc_kubeconfig "$KC_CTL_KC" oxlb-controller "$(kube_token_for oxlb-controller "$KC_NS")"
+  _kc_kubeconfig "$KC_CTL_KC" oxlb-controller "$tok"
+  tok=$(kube_token_for oxlb-speaker "$KC_NS") || exit 1
   KC_SPK_KC=$E2E_TMP/speaker.kubeconfig
-  _kc_kubeconfig "$KC_SPK_KC" oxlb-speaker "$(kube_token_for oxlb-speaker "$KC_NS")"
+  _kc_kubeconfig "$KC_SPK_KC" oxlb-speaker "$tok"
   # the routers' side of every node
   kc_apply <<EOF
 apiVersion: metallb.io/v1beta2
@@ -305,7 +317,7 @@ EOF
   {
     cat <<CONF
 router id $KC_RT_IP;
-timeformat protocol iso long;
+timeformat protocol iso long ms;
 protocol device {}
 protocol kernel { ipv4 { export all; import none; }; merge paths on; }
 template bgp node { local as 64513; passive on; hold time $KC_HOLD; keepalive time 1;

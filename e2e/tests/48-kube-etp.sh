@@ -5,11 +5,11 @@
 # kubernetes.io/service-name, endpoints with nodeName and conditions) with
 # kubectl, as the EndpointSlice controller would for Pods on those nodes:
 # * no slice: neither VIP announced (no BGP path, no ARP answer);
-# * BGP VIP web-local: only the nodes with a ready local endpoint (NodeB,
-#   then NodeB + NodeC); NodeB's endpoint terminating (ready false) ->
-#   NodeB's path withdrawn; the slice deleted -> withdrawn everywhere;
-# * L2 VIP l2-local: elected among the nodes with a ready endpoint (NodeB,
-#   NodeC): arping answered by the elected node only; its endpoint removed
+# * BGP VIP web-local: only the nodes with a ready local endpoint (node-b,
+#   then node-b + node-c); node-b's endpoint terminating (ready false) ->
+#   node-b's path withdrawn; the slice deleted -> withdrawn everywhere;
+# * L2 VIP l2-local: elected among the nodes with a ready endpoint (node-b,
+#   node-c): arping answered by the elected node only; its endpoint removed
 #   -> the other node answers; no endpoint left -> nobody answers.
 # How long each change took to reach BIRD / the client is logged (the
 # kubectl call included); nothing is asserted on it.
@@ -100,22 +100,22 @@ EOF
   } | kc_apply
 }
 # ---- BGP: only from nodes with a ready local endpoint ----
-slice web-local-a web-local NodeB:true:false
-kc_expect_nh "ready endpoint on NodeB" $VIP 192.0.2.12
-slice web-local-a web-local NodeB:true:false NodeC:true:false
-kc_expect_nh "ready endpoints on NodeB, NodeC" $VIP 192.0.2.12 192.0.2.13
-slice web-local-a web-local NodeB:false:true NodeC:true:false
-kc_expect_nh "NodeB's endpoint terminating" $VIP 192.0.2.13
+slice web-local-a web-local node-b:true:false
+kc_expect_nh "ready endpoint on node-b" $VIP 192.0.2.12
+slice web-local-a web-local node-b:true:false node-c:true:false
+kc_expect_nh "ready endpoints on node-b, node-c" $VIP 192.0.2.12 192.0.2.13
+slice web-local-a web-local node-b:false:true node-c:true:false
+kc_expect_nh "node-b's endpoint terminating" $VIP 192.0.2.13
 
 # ---- L2: elected among the nodes with a ready endpoint ----
-slice l2-local-a l2-local NodeB:true:false NodeC:true:false
-wait_until 20 eval '[[ $(l2sp_agree $L2VIP n1 n2 n3) == Node[BC] ]]' ||
-  kc_die "the nodes do not agree on NodeB or NodeC for $L2VIP"
+slice l2-local-a l2-local node-b:true:false node-c:true:false
+wait_until 20 eval '[[ $(l2sp_agree $L2VIP n1 n2 n3) == node-[bc] ]]' ||
+  kc_die "the nodes do not agree on node-b or node-c for $L2VIP"
 winner=$(l2sp_agree $L2VIP n1 n2 n3) || kc_die "the nodes' /status disagree on $L2VIP"
-c=$(l2sp_vip n1 $L2VIP '.candidates | sort | join(",")') || kc_die "NodeA: /status has no $L2VIP"
-[[ $c == '"NodeB,NodeC"' ]] || kc_die "NodeA: candidates for $L2VIP are $c, want NodeB,NodeC (the nodes with a ready endpoint)"
-case $winner in NodeB) wn=n2 other=n3 othername=NodeC ;; NodeC) wn=n3 other=n2 othername=NodeB ;; esac
-kc_expect_arp "l2-local elected among NodeB, NodeC: $winner" $L2VIP $wn
+c=$(l2sp_vip n1 $L2VIP '.candidates | sort | join(",")') || kc_die "node-a: /status has no $L2VIP"
+[[ $c == '"node-b,node-c"' ]] || kc_die "node-a: candidates for $L2VIP are $c, want node-b,node-c (the nodes with a ready endpoint)"
+case $winner in node-b) wn=n2 other=n3 othername=node-c ;; node-c) wn=n3 other=n2 othername=node-b ;; esac
+kc_expect_arp "l2-local elected among node-b, node-c: $winner" $L2VIP $wn
 slice l2-local-a l2-local "$othername:true:false"
 kc_expect_arp "l2-local: $winner's endpoint removed, $othername takes over" $L2VIP $other
 slice l2-local-a l2-local

@@ -2,7 +2,8 @@
 # The two seed documents end to end in a cluster as a MetalLB user has it
 # (lib/kube_cluster.sh: `kubectl apply -k deploy/`, oxlb-controller as the
 # Deployment runs it, three speakers with the DaemonSet's args in node
-# namespaces NodeA..NodeC, BIRD peering with every node, an L2 client),
+# namespaces, Nodes node-a..node-c with hostname labels NodeA..NodeC, BIRD
+# peering with every node, an L2 client),
 # everything through kubectl:
 # * seed 000: dns-service-tcp and dns-service-udp (verbatim) share 1.2.3.4
 #   (the pool holding it, `dns`, is ours, as in 41-controller); a
@@ -14,10 +15,10 @@
 #   them against the seed), Service `example` pending (autoAssign false),
 #   `nginx` with the seed's loadBalancerIPs 192.168.1.100 refused, then
 #   with address-pool example: 192.168.10.0, answered by arping from
-#   NodeA's MAC only (nodeSelectors hostname NodeA), not in BGP;
+#   node-a's MAC only (nodeSelectors hostname NodeA), not in BGP;
 # * node labels: BGPAdvertisement `edge` (nodeSelectors bgp-edge=yes, on
-#   NodeA and NodeB) and L2Advertisement `l2edge` (l2-edge=yes, on NodeC);
-#   `kubectl label node` moves them (BGP to NodeB + NodeC, L2 to NodeB)
+#   node-a and node-b) and L2Advertisement `l2edge` (l2-edge=yes, on node-c);
+#   `kubectl label node` moves them (BGP to node-b + node-c, L2 to node-b)
 #   while 1.2.3.4/32 keeps its three paths and BIRD's three sessions keep
 #   their "established since" times (hitless: no session reset).
 # L2 members come from --ml-members (see lib/kube_cluster.sh) until the
@@ -127,9 +128,9 @@ kc_expect_arp "seed 004: nginx 192.168.10.0" 192.168.10.0 n1
 for n in "${KC_NODES[@]}"; do
   w=$(kc_get "$n" /status | jq -r '[.l2.vips[] | select(.ip == "192.168.10.0")] | if length == 1 then .[0].winner // "" else "entries: \(length)" end') ||
     kc_die "${KC_NAME[$n]}: /status does not answer"
-  [[ $w == NodeA ]] || kc_die "${KC_NAME[$n]}: /status L2 winner for 192.168.10.0 is '$w', want NodeA"
+  [[ $w == node-a ]] || kc_die "${KC_NAME[$n]}: /status L2 winner for 192.168.10.0 is '$w', want node-a"
 done
-log "ok: every node's /status names NodeA the winner for 192.168.10.0"
+log "ok: every node's /status names node-a (hostname NodeA) the winner for 192.168.10.0"
 nh=$(kc_nexthops 192.168.10.0/32) || kc_die "BIRD did not answer"
 [[ -z $nh ]] || kc_die "192.168.10.0/32 is in BIRD (via $nh): pool example has no BGPAdvertisement"
 
@@ -174,18 +175,18 @@ spec: {type: LoadBalancer, ports: [{port: 443, protocol: TCP}]}
 EOF
 wait_until 20 svc_has_ip edge 203.0.113.0 || kc_die "svc edge: EXTERNAL-IP '$(svc_ip edge)', want 203.0.113.0"
 wait_until 20 svc_has_ip l2edge 192.0.2.120 || kc_die "svc l2edge: EXTERNAL-IP '$(svc_ip l2edge)', want 192.0.2.120"
-kc_expect_nh "edge: bgp-edge on NodeA, NodeB" 203.0.113.0/32 192.0.2.11 192.0.2.12
-kc_expect_arp "l2edge: l2-edge on NodeC" 192.0.2.120 n3
+kc_expect_nh "edge: bgp-edge on node-a, node-b" 203.0.113.0/32 192.0.2.11 192.0.2.12
+kc_expect_arp "l2edge: l2-edge on node-c" 192.0.2.120 n3
 declare -A since=()
 for n in "${KC_NODES[@]}"; do since[$n]=$(kc_since "$n"); done
 log "sessions established since: n1 ${since[n1]}, n2 ${since[n2]}, n3 ${since[n3]}"
 
-out=$(kubectl label node NodeA bgp-edge- 2>&1) || die "kubectl label node NodeA bgp-edge-: $out"
-out=$(kubectl label node NodeC bgp-edge=yes 2>&1) || die "kubectl label node NodeC bgp-edge=yes: $out"
-kc_expect_nh "edge: bgp-edge moved NodeA -> NodeC" 203.0.113.0/32 192.0.2.12 192.0.2.13
-out=$(kubectl label node NodeC l2-edge- 2>&1) || die "kubectl label node NodeC l2-edge-: $out"
-out=$(kubectl label node NodeB l2-edge=yes 2>&1) || die "kubectl label node NodeB l2-edge=yes: $out"
-kc_expect_arp "l2edge: l2-edge moved NodeC -> NodeB" 192.0.2.120 n2
+out=$(kubectl label node node-a bgp-edge- 2>&1) || die "kubectl label node node-a bgp-edge-: $out"
+out=$(kubectl label node node-c bgp-edge=yes 2>&1) || die "kubectl label node node-c bgp-edge=yes: $out"
+kc_expect_nh "edge: bgp-edge moved node-a -> node-c" 203.0.113.0/32 192.0.2.12 192.0.2.13
+out=$(kubectl label node node-c l2-edge- 2>&1) || die "kubectl label node node-c l2-edge-: $out"
+out=$(kubectl label node node-b l2-edge=yes 2>&1) || die "kubectl label node node-b l2-edge=yes: $out"
+kc_expect_arp "l2edge: l2-edge moved node-c -> node-b" 192.0.2.120 n2
 kc_expect_nh "seed 000 untouched by the label changes" 1.2.3.4/32 192.0.2.11 192.0.2.12 192.0.2.13
 kc_expect_arp "seed 004 untouched by the label changes" 192.168.10.0 n1
 for n in "${KC_NODES[@]}"; do
