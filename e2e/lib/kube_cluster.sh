@@ -32,6 +32,8 @@
 #   kc_speaker_start N    (re)start the speaker of node namespace N
 #   kc_speaker_kill N     kill -9 it by PID (a crash: no Cease, no leave)
 #   kc_get N PATH         HTTP GET on the speaker's metrics port (in N)
+#   kc_vip N IP [JQ]      N's /status .l2.vips[] entry for IP (exactly one)
+#   kc_agree IP N...      the L2 winner all of N... name (fails if they differ)
 #   kc_nexthops PREFIX    the next hops of every path BIRD holds for PREFIX
 #                         (sorted, space separated; "" = none; 2 = BIRD did
 #                         not answer, printing QUERY-FAILED)
@@ -195,6 +197,23 @@ kc_speaker_kill() { l2_sigkill "${KC_SPK_PID[$1]:?no speaker in $1}"; KC_SPK_PID
 
 kc_get() { nsx "$1" curl -sf --max-time 5 "http://$(kc_ip "$1"):7472$2"; }
 
+# As l2speaker.sh's l2sp_vip / l2sp_agree, on the speakers' POD_IP:7472.
+kc_vip() { # N IP [JQ]
+  local st; st=$(kc_get "$1" /status) || return 2
+  jq -ce --arg ip "$2" "[.l2.vips[] | select(.ip == \$ip)] | if length == 1 then .[0] | ${3:-.} else error(\"\\(length) entries for \" + \$ip) end" <<<"$st"
+}
+kc_agree() { # IP N... -> the winner every N names (non-empty), else fails
+  local ip=$1 n w first=""; shift
+  for n in "$@"; do
+    w=$(kc_vip "$n" "$ip" '.winner // ""') || return 2
+    w=$(jq -r . <<<"$w")
+    [[ -n $w ]] || return 1
+    [[ -z $first ]] && first=$w
+    [[ $w == "$first" ]] || return 1
+  done
+  printf '%s\n' "$first"
+}
+
 kc_dump() {
   local n
   for n in "${KC_NODES[@]}"; do
@@ -255,8 +274,9 @@ kc_since() {
   printf '%s\n' "$s"
 }
 kc_svc_ip() {
-  wait_until 20 eval '[[ -n $(svc_ip "$1") ]]' || kc_die "svc default/$1: no address from the controller"
-  svc_ip "$1"
+  local svc=$1
+  wait_until 20 eval '[[ -n $(svc_ip "$svc") ]]' || kc_die "svc default/$svc: no address from the controller"
+  svc_ip "$svc"
 }
 
 kc_up() {

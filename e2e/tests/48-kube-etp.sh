@@ -109,10 +109,10 @@ kc_expect_nh "node-b's endpoint terminating" $VIP 192.0.2.13
 
 # ---- L2: elected among the nodes with a ready endpoint ----
 slice l2-local-a l2-local node-b:true:false node-c:true:false
-wait_until 20 eval '[[ $(l2sp_agree $L2VIP n1 n2 n3) == node-[bc] ]]' ||
+wait_until 20 eval '[[ $(kc_agree $L2VIP n1 n2 n3) == node-[bc] ]]' ||
   kc_die "the nodes do not agree on node-b or node-c for $L2VIP"
-winner=$(l2sp_agree $L2VIP n1 n2 n3) || kc_die "the nodes' /status disagree on $L2VIP"
-c=$(l2sp_vip n1 $L2VIP '.candidates | sort | join(",")') || kc_die "node-a: /status has no $L2VIP"
+winner=$(kc_agree $L2VIP n1 n2 n3) || kc_die "the nodes' /status disagree on $L2VIP"
+c=$(kc_vip n1 $L2VIP '.candidates | sort | join(",")') || kc_die "node-a: /status has no $L2VIP"
 [[ $c == '"node-b,node-c"' ]] || kc_die "node-a: candidates for $L2VIP are $c, want node-b,node-c (the nodes with a ready endpoint)"
 case $winner in node-b) wn=n2 other=n3 othername=node-c ;; node-c) wn=n3 other=n2 othername=node-b ;; esac
 kc_expect_arp "l2-local elected among node-b, node-c: $winner" $L2VIP $wn

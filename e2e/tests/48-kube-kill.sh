@@ -50,8 +50,8 @@ EOF
 wait_until 20 svc_has_ip kill-bgp 203.0.113.48 || kc_die "svc kill-bgp: EXTERNAL-IP '$(svc_ip kill-bgp)', want 203.0.113.48"
 wait_until 20 svc_has_ip kill-l2 192.0.2.150 || kc_die "svc kill-l2: EXTERNAL-IP '$(svc_ip kill-l2)', want 192.0.2.150"
 kc_expect_nh "before the kill" 203.0.113.48/32 192.0.2.11 192.0.2.12 192.0.2.13
-wait_until 20 eval '[[ -n $(l2sp_agree 192.0.2.150 n1 n2 n3) ]]' || kc_die "the nodes do not agree on a winner for 192.0.2.150"
-winner=$(l2sp_agree 192.0.2.150 n1 n2 n3) || kc_die "the nodes' /status disagree on 192.0.2.150"
+wait_until 20 eval '[[ -n $(kc_agree 192.0.2.150 n1 n2 n3) ]]' || kc_die "the nodes do not agree on a winner for 192.0.2.150"
+winner=$(kc_agree 192.0.2.150 n1 n2 n3) || kc_die "the nodes' /status disagree on 192.0.2.150"
 rest=()
 for n in "${KC_NODES[@]}"; do
   if [[ ${KC_NAME[$n]} == "$winner" ]]; then victim=$n; else rest+=("$n"); fi
@@ -63,9 +63,9 @@ log "kill -9 ${KC_NAME[$victim]}'s speaker (pid ${KC_SPK_PID[$victim]})"
 kc_speaker_kill "$victim"
 kc_expect_nh "${KC_NAME[$victim]}'s speaker killed: its path withdrawn" 203.0.113.48/32 "${rest[@]/#n/192.0.2.1}"
 wait_until 10 bird_not_established rt "$victim" || kc_die "BIRD: session with ${KC_NAME[$victim]} still Established (or BIRD did not answer)"
-wait_until 20 eval '[[ -n $(l2sp_agree 192.0.2.150 "${rest[@]}") && $(l2sp_agree 192.0.2.150 "${rest[@]}") != "$winner" ]]' ||
+wait_until 20 eval '[[ -n $(kc_agree 192.0.2.150 "${rest[@]}") && $(kc_agree 192.0.2.150 "${rest[@]}") != "$winner" ]]' ||
   kc_die "the surviving nodes do not agree on a new winner for 192.0.2.150"
-new=$(l2sp_agree 192.0.2.150 "${rest[@]}") || kc_die "the surviving nodes' /status disagree on 192.0.2.150"
+new=$(kc_agree 192.0.2.150 "${rest[@]}") || kc_die "the surviving nodes' /status disagree on 192.0.2.150"
 for n in "${rest[@]}"; do [[ ${KC_NAME[$n]} == "$new" ]] && nn=$n; done
 kc_expect_arp "${KC_NAME[$victim]} killed: $new takes 192.0.2.150 over" 192.0.2.150 "$nn"
 for n in "${rest[@]}"; do

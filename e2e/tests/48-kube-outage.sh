@@ -51,8 +51,8 @@ wait_until 20 svc_has_ip keep-bgp 203.0.113.32 || kc_die "svc keep-bgp: EXTERNAL
 wait_until 20 svc_has_ip keep-l2 192.0.2.140 || kc_die "svc keep-l2: EXTERNAL-IP '$(svc_ip keep-l2)', want 192.0.2.140"
 ALL=(192.0.2.11 192.0.2.12 192.0.2.13)
 kc_expect_nh "before the outage" 203.0.113.32/32 "${ALL[@]}"
-wait_until 20 eval '[[ -n $(l2sp_agree 192.0.2.140 n1 n2 n3) ]]' || kc_die "the nodes do not agree on a winner for 192.0.2.140"
-winner=$(l2sp_agree 192.0.2.140 n1 n2 n3) || kc_die "the nodes' /status disagree on 192.0.2.140"
+wait_until 20 eval '[[ -n $(kc_agree 192.0.2.140 n1 n2 n3) ]]' || kc_die "the nodes do not agree on a winner for 192.0.2.140"
+winner=$(kc_agree 192.0.2.140 n1 n2 n3) || kc_die "the nodes' /status disagree on 192.0.2.140"
 for n in "${KC_NODES[@]}"; do [[ ${KC_NAME[$n]} == "$winner" ]] && wn=$n; done
 kc_expect_arp "before the outage: $winner" 192.0.2.140 "$wn"
 wmac=$(l2_node_mac "$wn" a)
