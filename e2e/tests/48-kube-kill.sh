@@ -4,7 +4,9 @@
 # controller, three speakers, BIRD with hold time 3 s as the BGPPeer's
 # holdTime, an L2 client). The node killed is the L2 winner of 192.0.2.150:
 # * BIRD drops that node's session and its path for 203.0.113.48/32; the
-#   two others' paths stay;
+#   two others' paths stay (the kernel closes a killed process's TCP
+#   connection, so BIRD sees it at once; the 3 s hold time is the bound
+#   for a node that dies whole, which a killed process is not);
 # * the two surviving speakers elect one of themselves and arping for
 #   192.0.2.150 is answered by that node's MAC only;
 # * the speaker started again (DaemonSet restart): its session is back and
