@@ -16,16 +16,22 @@
 #   kube_http TOKEN METHOD PATH [BODY [CONTENT-TYPE]]
 #                            raw request; prints the HTTP status code, the
 #                            response body is in $E2E_TMP/kube-http.body
-#   kube_bridge_up NS        make the rig reachable at the same 127.0.0.1:PORT
-#                            inside test namespace NS (the rig listens on the
+#   kube_bridge_up NS...     make the rig reachable at the same 127.0.0.1:PORT
+#                            inside each test namespace NS (the rig listens on the
 #                            root namespace's loopback only): socat from a
 #                            Unix socket in $E2E_TMP (namespace-independent)
-#                            to the rig, and inside NS from 127.0.0.1:PORT to
+#                            to the rig, and inside each NS from 127.0.0.1:PORT to
 #                            that socket; the same kubeconfig (and the cert,
 #                            issued for 127.0.0.1) works there. PIDs registered
 #   kube_bridge_down         cut it: kill both socats and the per-connection
 #                            children they forked, by PID (an API outage as
-#                            NS sees it); kube_bridge_up NS restores it
+#                            NS sees it); kube_bridge_up NS... restores it
+#   kube_stop_apiserver      SIGKILL the rig's kube-apiserver by PID (etcd
+#                            keeps running); its command line is kept
+#   kube_start_apiserver     start it again with that command line (same
+#                            port, PKI, etcd: the data survives), wait for
+#                            /readyz
+#   kube_restart_apiserver   the two in a row
 _KUBE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KUBE_RIG=$_KUBE_ROOT/scripts/kube-rig.sh
 
@@ -79,7 +85,8 @@ kube_http() {
 }
 
 kube_bridge_up() {
-  local ns=$1 port sock
+  local ns port sock
+  (($#)) || die "kube_bridge_up: no namespace given"
   require socat
   port=${KUBE_RIG_URL##*:}; port=${port%%/*}
   [[ $port =~ ^[0-9]+$ ]] || die "kube_bridge_up: no port in KUBE_RIG_URL=$KUBE_RIG_URL"
@@ -88,10 +95,14 @@ kube_bridge_up() {
   spawn - "$E2E_TMP/kube-bridge-root.log" socat "UNIX-LISTEN:$sock,fork" "TCP:127.0.0.1:$port"
   KUBE_BRIDGE_PIDS=("$E2E_LAST_PID")
   wait_until 5 test -S "$sock" || die "kube_bridge_up: $sock did not appear"
-  spawn "$ns" "$E2E_TMP/kube-bridge-$ns.log" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$sock"
-  KUBE_BRIDGE_PIDS+=("$E2E_LAST_PID")
-  wait_until 5 nsx "$ns" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" ||
-    die "kube_bridge_up: 127.0.0.1:$port does not answer inside $ns"
+  for ns in "$@"; do
+    spawn "$ns" "$E2E_TMP/kube-bridge-$ns.log" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$sock"
+    KUBE_BRIDGE_PIDS+=("$E2E_LAST_PID")
+  done
+  for ns in "$@"; do
+    wait_until 5 nsx "$ns" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" ||
+      die "kube_bridge_up: 127.0.0.1:$port does not answer inside $ns"
+  done
 }
 
 kube_bridge_down() {
@@ -114,32 +125,47 @@ free_port() {
     die "free_port: python3 could not bind 127.0.0.1:0"
 }
 
-# kube_restart_apiserver: kill the rig's kube-apiserver (SIGKILL, by PID)
-# and start it again with the same command line (same port, PKI and etcd,
-# so the data survives); waits for /readyz. Updates KUBE_RIG_DIR/pids.
-kube_restart_apiserver() {
-  local old cmd=() new
+# kube_stop_apiserver: SIGKILL the rig's kube-apiserver (by PID, etcd keeps
+# running) and keep its command line for kube_start_apiserver.
+kube_stop_apiserver() {
+  local old
   old=$(awk '$1 == "kube-apiserver" {print $2}' "$KUBE_RIG_DIR/pids")
-  [[ -n $old ]] || die "kube_restart_apiserver: no kube-apiserver PID in $KUBE_RIG_DIR/pids"
-  mapfile -d '' cmd < "/proc/$old/cmdline" || die "kube_restart_apiserver: /proc/$old/cmdline unreadable"
-  ((${#cmd[@]} > 1)) || die "kube_restart_apiserver: PID $old has no command line (exited?)"
-  kill -KILL "$old" || die "kube_restart_apiserver: kill $old failed"
+  [[ -n $old ]] || die "kube_stop_apiserver: no kube-apiserver PID in $KUBE_RIG_DIR/pids"
+  mapfile -d '' _KUBE_APISERVER_CMD < "/proc/$old/cmdline" || die "kube_stop_apiserver: /proc/$old/cmdline unreadable"
+  ((${#_KUBE_APISERVER_CMD[@]} > 1)) || die "kube_stop_apiserver: PID $old has no command line (exited?)"
+  kill -KILL "$old" || die "kube_stop_apiserver: kill $old failed"
   while kill -0 "$old" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$old/stat" 2>/dev/null) != Z ]]; do sleep 0.1; done
+  _KUBE_APISERVER_OLD=$old
+}
+
+# kube_start_apiserver: start the kube-apiserver stopped by
+# kube_stop_apiserver with the same command line (same port, PKI and etcd,
+# so the data survives); waits for /readyz. Updates KUBE_RIG_DIR/pids.
+kube_start_apiserver() {
+  local old=${_KUBE_APISERVER_OLD:-} new try
+  [[ -n $old && ${#_KUBE_APISERVER_CMD[@]} -gt 1 ]] || die "kube_start_apiserver: no kube_stop_apiserver before"
   # The old listener can take a moment to go; retry while the port is taken.
-  local try
   for try in $(seq 20); do
-    "${cmd[@]}" </dev/null >"$KUBE_RIG_DIR/kube-apiserver.restart.log" 2>&1 &
+    "${_KUBE_APISERVER_CMD[@]}" </dev/null >"$KUBE_RIG_DIR/kube-apiserver.restart.log" 2>&1 &
     new=$!
     register_pid "$new"
     sleep 1
     kill -0 "$new" 2>/dev/null && break
     grep -q 'address already in use' "$KUBE_RIG_DIR/kube-apiserver.restart.log" ||
-      die "kube_restart_apiserver: kube-apiserver exited: $(tail -3 "$KUBE_RIG_DIR/kube-apiserver.restart.log")"
-    log "kube_restart_apiserver: port still taken (try $try), retrying"
+      die "kube_start_apiserver: kube-apiserver exited: $(tail -3 "$KUBE_RIG_DIR/kube-apiserver.restart.log")"
+    log "kube_start_apiserver: port still taken (try $try), retrying"
   done
   sed -i "s/^kube-apiserver $old\$/kube-apiserver $new/" "$KUBE_RIG_DIR/pids"
   KUBE_RIG_PIDS=("${KUBE_RIG_PIDS[@]/$old/$new}")
-  wait_until 90 kubectl get --raw /readyz || die "kube_restart_apiserver: kube-apiserver (PID $new) not ready in 90 s: $(tail -5 "$KUBE_RIG_DIR/kube-apiserver.restart.log")"
+  _KUBE_APISERVER_OLD=
+  wait_until 90 kubectl get --raw /readyz || die "kube_start_apiserver: kube-apiserver (PID $new) not ready in 90 s: $(tail -5 "$KUBE_RIG_DIR/kube-apiserver.restart.log")"
+}
+
+# kube_restart_apiserver: kill the rig's kube-apiserver (SIGKILL, by PID)
+# and start it again at once (kube_stop_apiserver + kube_start_apiserver).
+kube_restart_apiserver() {
+  kube_stop_apiserver
+  kube_start_apiserver
 }
 
 # ---- oxlb-controller under test (tests 41-44) ----

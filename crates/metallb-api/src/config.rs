@@ -362,7 +362,8 @@ pub struct Config {
     pub namespaces: BTreeMap<String, Labels>,
     /// From the EndpointSlices: the nodes with a usable (ready, not
     /// terminating) endpoint, by Service `namespace/name`. None when the
-    /// config holds no EndpointSlice naming a Service.
+    /// config holds no EndpointSlice naming a Service and its slices are
+    /// not the cluster's complete list (`Objects::endpoint_slices_complete`).
     pub ready_endpoint_nodes: Option<ReadyNodes>,
 }
 

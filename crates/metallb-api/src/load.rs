@@ -98,6 +98,11 @@ pub struct Objects {
     pub namespaces: Vec<Loaded<Namespace>>,
     /// `discovery.k8s.io/v1` EndpointSlices, as compact records.
     pub endpoint_slices: Vec<Loaded<EndpointSliceRecord>>,
+    /// True when `endpoint_slices` is every slice of the cluster (the API
+    /// server's list): a Service without one has no endpoint. False for
+    /// files, which hold what the user put in them: without any slice the
+    /// endpoints are unknown.
+    pub endpoint_slices_complete: bool,
 }
 
 /// Loads a file (multi-document YAML) or a directory of `*.yaml`/`*.yml`

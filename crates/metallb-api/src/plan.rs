@@ -74,6 +74,12 @@ pub trait PlanInput {
     fn labels(&self) -> &Labels;
     /// `namespace/name` (asked only for services announced over L2).
     fn key(&self) -> String;
+    /// False when this node must not announce the service over BGP
+    /// (`externalTrafficPolicy: Local` without a usable endpoint here);
+    /// the caller decides, the plan only obeys.
+    fn bgp_here(&self) -> bool {
+        true
+    }
 }
 
 impl PlanInput for Assigned {
@@ -232,7 +238,7 @@ pub fn plan_compact<A: PlanInput>(
                 .map(|(n, _)| n)
                 .collect()
         });
-        for &n in pool_ads.iter() {
+        for &n in pool_ads.iter().filter(|_| a.bgp_here()) {
             let Some(ad) = ads.get(n as usize) else {
                 continue;
             };

@@ -105,6 +105,20 @@ fn a_config_without_slices_has_no_ready_endpoint_nodes() {
 }
 
 #[test]
+fn the_api_servers_complete_list_without_slices_means_no_endpoint_anywhere() {
+    let opts = Options::default();
+    let mut objects = load_str(
+        "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n",
+        "n.yaml",
+        &opts,
+    )
+    .expect("loads");
+    objects.endpoint_slices_complete = true;
+    let v = validate(&objects, &opts).expect("validates");
+    assert_eq!(v.config.ready_endpoint_nodes, Some(Default::default()));
+}
+
+#[test]
 fn unknown_slice_fields_are_ignored_as_for_the_other_core_kinds() {
     let yaml = slice(
         "web-abc",

@@ -109,8 +109,9 @@ enum Mode {
     Report,
 }
 
-/// What the plan reads of one assigned Service: its report and labels.
-struct PlanRow<'a>(&'a ServiceReport, &'a Labels);
+/// What the plan reads of one assigned Service: its report, its labels
+/// and whether this node may announce it over BGP.
+struct PlanRow<'a>(&'a ServiceReport, &'a Labels, bool);
 
 impl PlanInput for PlanRow<'_> {
     fn pool(&self) -> &str {
@@ -125,6 +126,36 @@ impl PlanInput for PlanRow<'_> {
     fn key(&self) -> String {
         format!("{}/{}", self.0.namespace, self.0.name)
     }
+    fn bgp_here(&self) -> bool {
+        self.2
+    }
+}
+
+/// The Services this node must not announce over BGP. MetalLB
+/// (bgp_controller.go, `externalTrafficPolicy: Local`): a node announces
+/// such a Service only while it has a usable endpoint of it. Endpoints
+/// unknown (a config without any EndpointSlice) block nothing.
+fn bgp_blocked_here(config: &Config, node: &str) -> HashSet<ServiceKey> {
+    let Some(ready) = &config.ready_endpoint_nodes else {
+        return HashSet::new();
+    };
+    config
+        .services
+        .iter()
+        .filter(|s| {
+            s.record()
+                .spec
+                .extra
+                .as_ref()
+                .is_some_and(|e| e.external_traffic_policy == "Local")
+        })
+        .map(|s| s.key())
+        .filter(|k| {
+            !ready
+                .get(&format!("{}/{}", k.namespace, k.name))
+                .is_some_and(|nodes| nodes.contains(node))
+        })
+        .collect()
 }
 
 /// One shared `Arc<str>` per distinct text a computation repeats per
@@ -414,10 +445,19 @@ fn compute_inner(
         services.push(texts.pending_report(k, &reason));
     }
     drop(pending);
+    let bgp_blocked = bgp_blocked_here(config, &node.name);
     let plan = {
         let rows: Vec<PlanRow<'_>> = inputs
             .iter()
-            .filter_map(|&(i, labels)| Some(PlanRow(services.get(i)?, labels)))
+            .filter_map(|&(i, labels)| {
+                let r = services.get(i)?;
+                let here = bgp_blocked.is_empty()
+                    || !bgp_blocked.contains(&ServiceKey {
+                        namespace: r.namespace.clone(),
+                        name: r.name.clone(),
+                    });
+                Some(PlanRow(r, labels, here))
+            })
             .collect();
         plan_compact(config, &node.name, &node.labels, &rows)
     };

@@ -275,3 +275,60 @@ fn a_pending_service_that_gets_a_released_address_is_among_the_changes() {
         ]
     );
 }
+
+const LOCAL_WEB_SLICE: &str = "
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+endpoints:
+- addresses: [198.18.0.1]
+  nodeName: node2
+  conditions: {ready: true}
+";
+
+fn routes4_on(yaml: &str, node: &str, slices_complete: bool) -> Vec<String> {
+    let opts = metallb_api::Options::default();
+    let mut objects = metallb_api::load_str(yaml, "test.yaml", &opts).expect("loads");
+    objects.endpoint_slices_complete = slices_complete;
+    let config = metallb_api::validate(&objects, &opts)
+        .expect("valid")
+        .config;
+    let d = compute(
+        &config,
+        &NodeInfo::from_config(&config, node),
+        &AllocationState::default(),
+    );
+    d.routes["tor4"]
+        .iter()
+        .map(|r| r.prefix.to_string())
+        .collect()
+}
+
+#[test]
+fn an_etp_local_service_goes_over_bgp_only_from_the_nodes_with_a_ready_endpoint() {
+    let yaml = format!(
+        "{BASE}{}{}{LOCAL_WEB_SLICE}",
+        svc("web", "  externalTrafficPolicy: Local\n"),
+        svc("other", "")
+    );
+    // node2 holds web's endpoint: both Services; node1 only the Cluster one
+    assert_eq!(
+        routes4_on(&yaml, "node2", false),
+        vec!["192.0.2.0/32", "192.0.2.1/32"]
+    );
+    assert_eq!(routes4_on(&yaml, "node1", false), vec!["192.0.2.0/32"]);
+}
+
+#[test]
+fn an_etp_local_service_without_slices_is_announced_from_files_but_not_from_the_api() {
+    let yaml = format!("{BASE}{}", svc("web", "  externalTrafficPolicy: Local\n"));
+    // a file without slices: endpoints unknown, announced as before
+    assert_eq!(routes4_on(&yaml, "node1", false), vec!["192.0.2.0/32"]);
+    // the API server's complete list without a slice: no endpoint anywhere
+    assert!(routes4_on(&yaml, "node1", true).is_empty());
+}

@@ -49,11 +49,12 @@ pub(super) fn nodes(cx: &mut Ctx, objects: &Objects, config: &mut Config) {
 }
 
 /// The nodes with a usable endpoint, by Service `namespace/name`, from the
-/// EndpointSlices (None when no slice names a Service). A slice without the
+/// EndpointSlices (None when no slice names a Service and the slices are
+/// not the cluster's complete list). A slice without the
 /// `kubernetes.io/service-name` label belongs to no Service: it is ignored
 /// with a warning naming it. Endpoints without `nodeName` count for no node.
 pub(super) fn ready_endpoint_nodes(cx: &mut Ctx, objects: &Objects) -> Option<ReadyNodes> {
-    let mut out: Option<ReadyNodes> = None;
+    let mut out: Option<ReadyNodes> = objects.endpoint_slices_complete.then(ReadyNodes::new);
     for s in &objects.endpoint_slices {
         let Some(service) = &s.spec.service else {
             cx.warn(

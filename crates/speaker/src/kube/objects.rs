@@ -200,6 +200,8 @@ pub fn objects(st: &Stores) -> Objects {
                 loaded("EndpointSlice", &e.metadata, rec)
             })
             .collect(),
+        // The reflector lists every slice of the cluster.
+        endpoint_slices_complete: true,
     };
     // Stable order (the stores are hash maps): by namespace/name, which is
     // also the order the file loader's consumers rely on for Services.
