@@ -8,6 +8,10 @@
 //! apply path as a standalone reload (`Runner::reload_objects`), so
 //! unchanged sessions stay up and only route differences are sent.
 //!
+//! The L2 members are the speaker Pods' nodes ([`pods`] watches them into
+//! compact records, [`members`] projects them), handed to the runner with
+//! every batch.
+//!
 //! The addresses are the ones in each Service's status (written by
 //! oxlb-controller): this mode never allocates (see [`objects`]).
 //!

@@ -1,5 +1,5 @@
-//! L2 mode in the speaker: the members of the L2 cluster (config Nodes or
-//! `--ml-members`), what each VIP's election is given (from the config and
+//! L2 mode in the speaker: the members of the L2 cluster (config Nodes,
+//! the speaker Pods found through the API, or `--ml-members`), what each VIP's election is given (from the config and
 //! the allocations, identical on every node), the node runtime's lifecycle,
 //! and its `check` lines, `/status` section and metrics.
 //!
