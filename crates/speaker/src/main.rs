@@ -83,10 +83,29 @@ pub struct StandaloneArgs {
     /// A multi-document YAML file or a directory of them.
     #[arg(long)]
     pub config: PathBuf,
-    /// This node's name (selects BGPPeers and advertisements by node labels).
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `standalone`'s own flags are `config`; the rest is [`RunArgs`], read
+/// as if they were its fields (`args.node_name`).
+impl std::ops::Deref for StandaloneArgs {
+    type Target = RunArgs;
+    fn deref(&self) -> &RunArgs {
+        &self.run
+    }
+}
+
+/// The flags both daemon modes take (`standalone` and `kubernetes`), one
+/// definition so that their names, help and defaults cannot drift apart.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// This node's name: selects BGPPeers and advertisements by node
+    /// labels (in a cluster the DaemonSet passes `spec.nodeName`).
     #[arg(long)]
     pub node_name: String,
-    /// Where allocations persist across restarts.
+    /// Where allocations persist across restarts (optional in
+    /// `kubernetes` mode: the Services' status holds them there).
     #[arg(long)]
     pub state_file: Option<PathBuf>,
     /// Metrics and status HTTP server. `/status` lists every Service, so
@@ -94,7 +113,8 @@ pub struct StandaloneArgs {
     /// node's IP) on port 7472: pass `--metrics-addr NODE_IP:7472` for that.
     #[arg(long, default_value = "127.0.0.1:7472")]
     pub metrics_addr: SocketAddr,
-    /// The namespace MetalLB objects must be in.
+    /// The namespace MetalLB objects must be in (in `kubernetes` mode
+    /// also the one of the Secrets and the speaker Pods).
     #[arg(long, default_value = "metallb-system")]
     pub namespace: String,
     /// Only handle Services of this loadBalancerClass (default: no class).
@@ -123,6 +143,7 @@ pub struct StandaloneArgs {
     /// route goes out, removed after the withdrawal), so the node accepts
     /// its traffic: `dummy` on interface oxlb0 (created), `lo`, or `off`.
     /// Sets arp_ignore=1/arp_announce=2 on the other interfaces (ARP flux).
+    /// In a cluster kube-proxy accepts the VIPs' traffic: leave it `off`.
     #[arg(long, env = "OXLB_BIND_VIPS", value_enum, default_value_t = vip_bind::BindMode::Off)]
     pub bind_vips: vip_bind::BindMode,
 }
@@ -359,6 +380,9 @@ fn with_runtime(format: &str, mode: impl std::future::Future<Output = i32>) -> i
     }
     code
 }
+
+#[cfg(test)]
+mod cli_tests;
 
 fn main() {
     let cli = Cli::parse();

@@ -18,6 +18,17 @@ impl Runner {
     }
 }
 
+impl Runner {
+    /// The L2 members found through the API (the speaker Pods), or None
+    /// for the Nodes; taken by the next reload.
+    pub(crate) fn set_l2_members(
+        &mut self,
+        found: Option<Result<Vec<l2::membership::Member>, String>>,
+    ) {
+        self.l2.set_found_members(found);
+    }
+}
+
 /// Marks the configuration stale (`metallb_k8s_client_config_stale_bool`
 /// 1, `/status` `stale`): the API server cannot be reached, so the last
 /// known state is what runs; `/readyz` answers 503 naming the watch and

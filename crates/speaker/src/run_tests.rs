@@ -26,17 +26,19 @@ fn svc(name: &str) -> String {
 async fn runner(config: &Path, state_file: Option<PathBuf>, state: AllocationState) -> Runner {
     let args = StandaloneArgs {
         config: config.to_path_buf(),
-        node_name: "node1".into(),
-        state_file,
-        metrics_addr: "127.0.0.1:0".parse().unwrap(),
-        namespace: "metallb-system".into(),
-        lb_class: None,
-        bgp_listen: Vec::new(),
-        log_format: "text".into(),
-        graceful_restart_time: 120,
-        graceful_restart_on_exit: false,
-        l2: Default::default(),
-        bind_vips: crate::vip_bind::BindMode::Off,
+        run: crate::RunArgs {
+            node_name: "node1".into(),
+            state_file,
+            metrics_addr: "127.0.0.1:0".parse().unwrap(),
+            namespace: "metallb-system".into(),
+            lb_class: None,
+            bgp_listen: Vec::new(),
+            log_format: "text".into(),
+            graceful_restart_time: 120,
+            graceful_restart_on_exit: false,
+            l2: Default::default(),
+            bind_vips: crate::vip_bind::BindMode::Off,
+        },
     };
     let speaker = Speaker::bind(&[]).await.unwrap();
     let shared = Arc::new(Shared::new(speaker, "node1"));

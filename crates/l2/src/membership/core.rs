@@ -11,9 +11,9 @@ use super::wire::{Datagram, Key, Kind};
 /// At most this many sent pings are remembered for echo checks.
 const MAX_SENT: usize = 4096;
 
-struct Peer {
-    name: String,
-    addr: IpAddr,
+pub(super) struct Peer {
+    pub(super) name: String,
+    pub(super) addr: IpAddr,
     /// Newest `(epoch, seq)` accepted from it; also what we echo back.
     last_rx: Option<(u64, u64)>,
     /// When we sent the newest ping it proved to have heard.
@@ -25,18 +25,35 @@ struct Peer {
     indirect: Option<Instant>,
     /// It left; reports of others are ignored until it proves itself.
     left: bool,
-    alive: bool,
+    pub(super) alive: bool,
     links: Vec<String>,
+}
+
+impl Peer {
+    /// A member we have heard nothing from yet.
+    pub(super) fn new(name: String, addr: IpAddr) -> Self {
+        Peer {
+            name,
+            addr,
+            last_rx: None,
+            proof: None,
+            fresh_since: None,
+            indirect: None,
+            left: false,
+            alive: false,
+            links: Vec::new(),
+        }
+    }
 }
 
 /// The membership core of one node.
 pub struct Membership {
-    cfg: MembershipConfig,
+    pub(super) cfg: MembershipConfig,
     key: Key,
     seq: u64,
     /// Our pings and acks still young enough to be echoed: (seq, peer index, sent).
-    sent: VecDeque<(u64, usize, Instant)>,
-    peers: Vec<Peer>,
+    pub(super) sent: VecDeque<(u64, usize, Instant)>,
+    pub(super) peers: Vec<Peer>,
     my_links: Vec<String>,
     next_tick: Option<Instant>,
     fence: Option<FenceState>,
@@ -50,17 +67,7 @@ impl Membership {
             .members
             .iter()
             .filter(|m| m.name != cfg.me)
-            .map(|m| Peer {
-                name: m.name.clone(),
-                addr: m.addr,
-                last_rx: None,
-                proof: None,
-                fresh_since: None,
-                indirect: None,
-                left: false,
-                alive: false,
-                links: Vec::new(),
-            })
+            .map(|m| Peer::new(m.name.clone(), m.addr))
             .collect();
         Ok(Membership {
             key: Key::from_secret(&cfg.secret),
@@ -158,6 +165,15 @@ impl Membership {
             Event::Shutdown => {
                 self.shutdown(now, &mut out);
                 return out;
+            }
+            Event::Members(members) => {
+                if let Err(e) = self.set_members(members, &mut out) {
+                    out.push(Action::MembersRejected(e));
+                    return out;
+                }
+                if started {
+                    self.ping_all(now, &mut out);
+                }
             }
         }
         self.evaluate(now, &mut out);

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use super::config::{ConfigError, Member};
 use super::wire::WireError;
 
 /// What the driver hands the core.
@@ -20,6 +21,10 @@ pub enum Event<'a> {
     LinksDown(&'a [String]),
     /// SIGTERM: stop answering, tell the peers, go quiet.
     Shutdown,
+    /// The member list changed (Kubernetes mode: speaker Pods came or
+    /// went): the new list, this node included. Peers kept with the same
+    /// name and address keep their state; the others start unproven.
+    Members(&'a [Member]),
 }
 
 /// What the core asks for, in order.
@@ -48,6 +53,9 @@ pub enum Action {
     Fence(FenceState),
     /// A datagram was dropped; for counters and logs.
     Rejected(Rejection),
+    /// An `Event::Members` list was refused (the old list stays); names
+    /// the field at fault.
+    MembersRejected(ConfigError),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +64,8 @@ pub enum DownReason {
     Silent,
     /// It said it leaves (shutdown).
     Left,
+    /// It is no longer in the member list (`Event::Members`).
+    Removed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

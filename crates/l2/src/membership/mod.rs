@@ -80,6 +80,7 @@
 pub mod config;
 mod core;
 mod events;
+mod members;
 pub mod wire;
 
 pub use self::config::{ConfigError, Fencing, Member, MembershipConfig, Timing, DEFAULT_PORT};

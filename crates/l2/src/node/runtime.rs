@@ -2,7 +2,7 @@
 //! `NodeHandle`: the speaker's end of it.
 //!
 //! The task waits on (in one `select!`, every branch cancel-safe): the
-//! stop signal, a new desired set, a link event, a membership datagram, a
+//! stop signal, a new desired set, a new member list, a link event, a membership datagram, a
 //! frame from a port task, and the earliest timer (membership's, the
 //! announcer's, the status flush). Nothing in it blocks: frame sockets are
 //! driven by their own tasks through bounded queues, and the only await
@@ -38,6 +38,7 @@ const STATUS_EVERY: Duration = Duration::from_millis(100);
 /// waiting.
 pub struct NodeHandle {
     desired: watch::Sender<Arc<Desired>>,
+    members: watch::Sender<Arc<Vec<membership::Member>>>,
     status: watch::Receiver<Arc<NodeStatus>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -48,6 +49,14 @@ impl NodeHandle {
     /// sends nothing.
     pub fn set_desired(&self, d: Desired) {
         self.desired.send_replace(Arc::new(d));
+    }
+
+    /// Replaces the member list (this node must stay in it; a list the
+    /// membership core refuses is logged and the old one kept). Peers
+    /// whose name and address are unchanged keep their state, so a new
+    /// or removed member does not fence the node or move other VIPs.
+    pub fn set_members(&self, members: Vec<membership::Member>) {
+        self.members.send_replace(Arc::new(members));
     }
 
     /// A snapshot of the node's state (at most `STATUS_EVERY` old for
@@ -185,6 +194,7 @@ pub async fn spawn(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     }
     node.membership_event(now, membership::Event::Start);
     let (desired_tx, desired_rx) = watch::channel(Arc::new(Desired::default()));
+    let (members_tx, members_rx) = watch::channel(Arc::new(cfg.members.clone()));
     let (status_tx, status_rx) = watch::channel(Arc::new(node.snapshot()));
     let (stop_tx, stop_rx) = oneshot::channel();
     let task = tokio::spawn(run(
@@ -193,6 +203,7 @@ pub async fn spawn(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
             socket,
             watcher,
             desired: desired_rx,
+            members: members_rx,
             stop: stop_rx,
             inbound: inbound_rx,
             status: status_tx,
@@ -200,6 +211,7 @@ pub async fn spawn(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     ));
     Ok(NodeHandle {
         desired: desired_tx,
+        members: members_tx,
         status: status_rx,
         stop: Some(stop_tx),
         task: Some(task),
@@ -210,6 +222,7 @@ struct Io {
     socket: MemberSocket,
     watcher: LinkWatcher,
     desired: watch::Receiver<Arc<Desired>>,
+    members: watch::Receiver<Arc<Vec<membership::Member>>>,
     stop: oneshot::Receiver<()>,
     inbound: mpsc::Receiver<Inbound>,
     status: watch::Sender<Arc<NodeStatus>>,
@@ -249,6 +262,13 @@ async fn run(mut node: Node, mut io: Io) {
                 }
                 let d = io.desired.borrow_and_update().clone();
                 node.set_desired(Instant::now().into_std(), d);
+            }
+            changed = io.members.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let m = io.members.borrow_and_update().clone();
+                node.set_members(Instant::now().into_std(), &m);
             }
             ev = io.watcher.next_event(), if links_open => match ev {
                 Ok(_) => node.sync_links(Instant::now().into_std(), io.watcher.table()),

@@ -150,11 +150,33 @@ impl Node {
                     self.counters.membership_rejected += 1;
                     debug!(%r, "membership datagram rejected");
                 }
+                membership::Action::MembersRejected(e) => {
+                    warn!(%e, "new member list refused; keeping the old one");
+                }
             }
         }
         if changed {
             self.reconcile(now);
         }
+    }
+
+    /// A new member list (this node included): membership follows it
+    /// (kept peers keep their state) and every VIP is re-elected among
+    /// the new members.
+    pub fn set_members(&mut self, now: Instant, members: &[membership::Member]) {
+        let actions = self
+            .membership
+            .handle(now, membership::Event::Members(members));
+        if actions
+            .iter()
+            .any(|a| matches!(a, membership::Action::MembersRejected(_)))
+        {
+            return self.membership_actions(now, actions);
+        }
+        self.members = members.iter().map(|m| m.name.clone()).collect();
+        info!(members = self.members.len(), "member list changed");
+        self.membership_actions(now, actions);
+        self.reconcile(now);
     }
 
     pub fn membership_event(&mut self, now: Instant, e: membership::Event<'_>) {

@@ -8,6 +8,10 @@
 //! apply path as a standalone reload (`Runner::reload_objects`), so
 //! unchanged sessions stay up and only route differences are sent.
 //!
+//! The L2 members are the speaker Pods' nodes ([`pods`] watches them into
+//! compact records, [`members`] projects them), handed to the runner with
+//! every batch.
+//!
 //! The addresses are the ones in each Service's status (written by
 //! oxlb-controller): this mode never allocates (see [`objects`]).
 //!
@@ -15,7 +19,6 @@
 //! is recomputed, so every route stays announced; the watches retry with
 //! backoff, and the re-list when the API server is back is one more batch.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,56 +29,27 @@ use tokio::sync::mpsc;
 
 use crate::run::{Runner, Shared};
 use crate::state::{AllocationState, StateLock};
-use crate::StandaloneArgs;
+use crate::{RunArgs, StandaloneArgs};
 
+pub mod members;
 pub mod objects;
 mod stale;
 mod status;
 mod status_io;
+mod pods;
 mod watch;
 
-/// The flags of `oxlb-speaker kubernetes` (those of `standalone` that
-/// apply, and where to find the API server).
+/// The flags of `oxlb-speaker kubernetes`: those of `standalone` but
+/// `--config` ([`RunArgs`], the same definition), where to find the API
+/// server, and how to find the other speakers.
 #[derive(clap::Args, Debug, Clone)]
 pub struct KubernetesArgs {
-    /// This node's name (the DaemonSet passes `spec.nodeName`).
-    #[arg(long)]
-    pub node_name: String,
-    /// The namespace of the `metallb.io` objects and Secrets.
-    #[arg(long, default_value = "metallb-system")]
-    pub namespace: String,
+    #[command(flatten)]
+    pub run: RunArgs,
     /// A kubeconfig file; without it the in-cluster config, then
     /// `KUBECONFIG`.
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Where the announced allocations persist (optional: the Services'
-    /// status holds them in this mode).
-    #[arg(long)]
-    pub state_file: Option<PathBuf>,
-    /// Metrics and status HTTP server (MetalLB: `POD_IP:7472`).
-    #[arg(long, default_value = "127.0.0.1:7472")]
-    pub metrics_addr: SocketAddr,
-    /// Only handle Services of this loadBalancerClass (default: no class).
-    #[arg(long)]
-    pub lb_class: Option<String>,
-    /// Also accept BGP sessions on ADDR:PORT (repeatable).
-    #[arg(long)]
-    pub bgp_listen: Vec<SocketAddr>,
-    #[arg(long, default_value = "text")]
-    pub log_format: String,
-    /// Graceful restart time in seconds (as `standalone`).
-    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u16).range(1..=4095))]
-    pub graceful_restart_time: u16,
-    /// Let SIGTERM exit for a restart, as SIGUSR2 always does (as
-    /// `standalone`).
-    #[arg(long)]
-    pub graceful_restart_on_exit: bool,
-    #[command(flatten)]
-    pub l2: crate::l2::L2Args,
-    /// As `standalone` (in a cluster kube-proxy accepts the VIPs' traffic,
-    /// so this stays `off` there).
-    #[arg(long, env = "OXLB_BIND_VIPS", value_enum, default_value_t = crate::vip_bind::BindMode::Off)]
-    pub bind_vips: crate::vip_bind::BindMode,
     /// This speaker's Pod name and uid (the DaemonSet passes
     /// `metadata.name` and `metadata.uid`): the ownerReference of the
     /// status objects it writes; without both, none.
@@ -83,6 +57,20 @@ pub struct KubernetesArgs {
     pub pod_name: Option<String>,
     #[arg(long, env = "POD_UID")]
     pub pod_uid: Option<String>,
+    /// The L2 members are the nodes of the speaker Pods in `--namespace`
+    /// with these labels (MetalLB's `METALLB_ML_LABELS`), each at its
+    /// Pod IP; `""`: every Node at its InternalIP. `--ml-members`
+    /// overrides both.
+    #[arg(long, env = "METALLB_ML_LABELS", default_value = members::DEFAULT_LABELS)]
+    pub ml_labels: String,
+}
+
+/// The shared flags read as fields (`args.node_name`).
+impl std::ops::Deref for KubernetesArgs {
+    type Target = RunArgs;
+    fn deref(&self) -> &RunArgs {
+        &self.run
+    }
 }
 
 impl KubernetesArgs {
@@ -91,17 +79,7 @@ impl KubernetesArgs {
     fn runner_args(&self) -> StandaloneArgs {
         StandaloneArgs {
             config: PathBuf::from("api-server"),
-            node_name: self.node_name.clone(),
-            state_file: self.state_file.clone(),
-            metrics_addr: self.metrics_addr,
-            namespace: self.namespace.clone(),
-            lb_class: self.lb_class.clone(),
-            bgp_listen: self.bgp_listen.clone(),
-            log_format: self.log_format.clone(),
-            graceful_restart_time: self.graceful_restart_time,
-            graceful_restart_on_exit: self.graceful_restart_on_exit,
-            l2: self.l2.clone(),
-            bind_vips: self.bind_vips,
+            run: self.run.clone(),
         }
     }
 }
@@ -158,6 +136,15 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         return 1;
     };
     let (tx, mut rx) = mpsc::channel::<()>(1);
+    let pods = (!args.ml_labels.is_empty()).then(|| {
+        pods::PodWatch::start(
+            &client,
+            &args.namespace,
+            &args.ml_labels,
+            tx.clone(),
+            shared.clone(),
+        )
+    });
     let reflectors = watch::Reflectors::start(&client, &args.namespace, tx, shared.clone());
 
     // Nothing is announced before every store has its first full list: a
@@ -173,17 +160,55 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         _ = int.recv() => return 0,
         _ = usr2.recv() => return 0,
     }
+    if let Some(p) = &pods {
+        tokio::select! {
+            r = p.wait_until_ready() => {
+                if let Err(kind) = r {
+                    eprintln!("oxlb-speaker: the {kind} store ended before its first list");
+                    return 1;
+                }
+            }
+            _ = term.recv() => return 0,
+            _ = int.recv() => return 0,
+            _ = usr2.recv() => return 0,
+        }
+    }
     tracing::info!(node = %args.node_name, namespace = %args.namespace, "stores ready; oxlb-speaker running from the API server");
     let mut status =
         status_io::StatusFeed::start(client.clone(), &args, reflectors.services(), shared.clone());
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
+    let mut last_found = members::Projection::default();
     let for_restart = loop {
         if dirty {
             tokio::time::sleep(BATCH).await;
             while rx.try_recv().is_ok() {}
-            let objs = objects::objects(&reflectors.snapshot());
+            let snapshot = reflectors.snapshot();
+            if let Some(p) = &pods {
+                let found = members::project(
+                    &p.records(),
+                    &snapshot
+                        .nodes
+                        .iter()
+                        .filter_map(|n| n.metadata.name.clone())
+                        .collect(),
+                    &args.ml_labels,
+                    &args.node_name,
+                );
+                if found != last_found {
+                    for n in &found.notes {
+                        tracing::warn!(warning = %n, "L2 members");
+                    }
+                    if let Some(Ok(m)) = &found.members {
+                        let names: Vec<&str> = m.iter().map(|m| m.name.as_str()).collect();
+                        tracing::info!(members = ?names, "L2 members from the speaker Pods");
+                    }
+                    runner.set_l2_members(found.members.clone());
+                    last_found = found;
+                }
+            }
+            let objs = objects::objects(&snapshot);
             runner.reload_objects(&objs, "API change").await;
             status.publish();
             dirty = false;

@@ -1,7 +1,8 @@
-//! L2 mode in the speaker: the members of the L2 cluster (config Nodes or
-//! `--ml-members`), what each VIP's election is given (from the config and
-//! the allocations, identical on every node), the node runtime's lifecycle,
-//! and its `check` lines, `/status` section and metrics.
+//! L2 mode in the speaker: the members of the L2 cluster (config Nodes,
+//! the speaker Pods found through the API, or `--ml-members`), what each
+//! VIP's election is given (from the config and the allocations, identical
+//! on every node), the node runtime's lifecycle, and its `check` lines,
+//! `/status` section and metrics.
 //!
 //! MetalLB (`speaker/layer2_controller.go`): a Service is announced over L2
 //! when an L2Advertisement selects its pool (and, with serviceSelectors, the

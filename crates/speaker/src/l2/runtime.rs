@@ -62,6 +62,9 @@ pub struct L2Runtime {
     node_name: String,
     shared: Arc<L2Shared>,
     members: Option<Vec<Member>>,
+    /// The members found through the API (`kubernetes` mode: the speaker
+    /// Pods), or why none could be; None: the config's Nodes.
+    found: Option<Result<Vec<Member>, String>>,
     pub(super) plan: L2Desired,
     pub(super) fed: BTreeSet<IpAddr>,
 }
@@ -73,15 +76,24 @@ impl L2Runtime {
             node_name: node_name.to_string(),
             shared,
             members: None,
+            found: None,
             plan: L2Desired::default(),
             fed: BTreeSet::new(),
         }
     }
 
-    /// The members from `--ml-members` or the config's Nodes.
-    fn members(&self, config: &Config) -> Result<Vec<Member>, String> {
+    /// Sets the members found through the API (None: the config's
+    /// Nodes); the next `apply` hands a changed list to the running node.
+    /// `--ml-members` still wins.
+    pub fn set_found_members(&mut self, found: Option<Result<Vec<Member>, String>>) {
+        self.found = found;
+    }
+
+    /// The members from `--ml-members`, the API, or the config's Nodes.
+    pub(super) fn members(&self, config: &Config) -> Result<Vec<Member>, String> {
         match &self.args.ml_members {
             Some(s) => parse_members(s),
+            None if self.found.is_some() => self.found.clone().unwrap_or_else(|| Ok(Vec::new())),
             // A config without Node objects (a single-node standalone
             // setup, as examples/): this node is the only member.
             None if config.nodes.is_empty() => Ok(vec![Member {
@@ -216,9 +228,21 @@ impl L2Runtime {
                 }
                 self.members = Some(members);
             }
-            Some(have) if *have != members => notes.push(
-                "L2: the member list changed; the running node keeps the old one until the speaker restarts".to_string(),
-            ),
+            Some(have) if *have != members => match self.check_change(have, &members) {
+                Ok(n) => {
+                    notes.extend(n);
+                    tracing::info!(
+                        before = have.len(),
+                        after = members.len(),
+                        "L2: the member list changed"
+                    );
+                    if let Some(h) = &self.shared.lock().handle {
+                        h.set_members(members.clone());
+                    }
+                    self.members = Some(members);
+                }
+                Err(e) => notes.push(format!("{e} (the L2 node keeps its members)")),
+            },
             Some(_) => {}
         }
         let names: BTreeSet<String> = self
@@ -232,6 +256,32 @@ impl L2Runtime {
         self.plan = plan.desired;
         // Fed by the runner (`refresh`), once the VIP binder has bound
         // what this node will hold.
+        Ok(notes)
+    }
+
+    /// Whether the running node can take `new` (started with `have`): the
+    /// same checks as at start (this node a member, the secret present
+    /// for two or more), and the membership address unchanged (the
+    /// socket is bound once).
+    pub(super) fn check_change(
+        &self,
+        have: &[Member],
+        new: &[Member],
+    ) -> Result<Vec<String>, String> {
+        let (cfg, notes) = self.node_config(new.to_vec())?;
+        let (was, _) = self.node_config(have.to_vec())?;
+        if cfg.bind != was.bind {
+            return Err(format!(
+                "L2: this node's membership address would move from {} to {}: restart the speaker for that",
+                was.bind, cfg.bind
+            ));
+        }
+        if cfg.secret != was.secret {
+            return Err(format!(
+                "L2: {} members need the membership secret the node did not start with (it started alone, or the secret changed): set --ml-secret-file or env {SECRET_ENV} and restart",
+                new.len()
+            ));
+        }
         Ok(notes)
     }
 

@@ -518,3 +518,4 @@ fn a_config_without_nodes_makes_this_node_the_only_member_with_no_secret_needed(
 }
 
 mod local;
+mod members;
