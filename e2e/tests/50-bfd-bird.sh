@@ -44,7 +44,7 @@ log "ok: BFD and BGP up; BIRD: $line"
 
 # ---- BIRD's BFD packets dropped ----
 bfd_drop router
-wait_until 10 eval '[[ $(speaker_session sp tor .state) != Established ]]' || speaker_die sp "BGP still up"
+wait_until 10 speaker_not_established sp tor || speaker_die sp "BGP still up (or /status unreadable)"
 reason=$(speaker_session sp tor .last_error_sent)
 [[ $reason == *"BFD down"* ]] || speaker_die sp "torn down for another reason: $reason"
 [[ $(speaker_bfd sp .local_diag) == control-detection-time-expired ]] || speaker_die sp "wrong BFD diag"
@@ -58,15 +58,17 @@ grep -Eq 'Last error: +Received: .*6\.10' <<<"$proto" || { printf '%s\n' "$proto
 wait_until 5 rib_lacks bird_routes router ipv4 '^203\.0\.113\.1/32 ' || die "VIP still in BIRD's RIB"
 # Held down while BFD is down: BIRD keeps dialling, we keep refusing.
 sleep 3
-[[ $(speaker_session sp tor .state) != Established && $(speaker_session sp tor .bfd_held) == true ]] \
-  || speaker_die sp "BGP came back while BFD is down"
+st=$(speaker_bgp_state sp tor) || speaker_die sp "/status unreadable while BFD is down"
+held=$(speaker_session sp tor .bfd_held) || speaker_die sp "/status unreadable while BFD is down"
+[[ $st != Established && $held == true ]] || speaker_die sp "BGP came back while BFD is down: state $st, bfd_held $held"
 log "ok: BFD down -> BGP torn down with Cease/BFD Down, held down"
 # A BGPPeer change while held re-creates the BGP peer: it must stay held.
 sed -i 's/holdTime: 90s/holdTime: 60s/' "$cfg/10-peer.yaml"
 speaker_hup sp
 wait_until 10 eval '[[ $(speaker_session sp tor .bfd_held) == true ]]' || speaker_die sp "re-created peer not held"
 sleep 3
-[[ $(speaker_session sp tor .state) != Established ]] || speaker_die sp "re-created peer came up while BFD is down"
+st=$(speaker_bgp_state sp tor) || speaker_die sp "/status unreadable after the reload (speaker dead?)"
+[[ $st != Established ]] || speaker_die sp "re-created peer came up while BFD is down"
 log "ok: a peer re-created by a reload stays held while BFD is down"
 
 # ---- packets let through again ----

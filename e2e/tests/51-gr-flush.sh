@@ -71,9 +71,10 @@ rm -f "$GR_LOG"
 gr_poll_start bird "$E2E_TMP/router/bird.ctl"
 speaker_start sp node "$cfg" NodeA --state-file "$state"
 up; vips
-bird_proto_matches router oxlb4 'Neighbor capabilities' || die "BIRD shows no neighbour capabilities"
-caps=$(bird_cmd router show protocols all oxlb4 | awk '/Neighbor capabilities/ { on = 1; next } on && /^    [A-Z]/ { exit } on')
-! grep -q 'Graceful restart' <<<"$caps" || die "graceful restart offered with enableGracefulRestart: false: $caps"
+proto=$(bird_cmd router show protocols all oxlb4) || die "birdc show protocols all oxlb4 failed"
+caps=$(awk '/Neighbor capabilities/ { on = 1; next } on && /^    [A-Z]/ { exit } on' <<<"$proto")
+[[ -n $caps ]] || { printf '%s\n' "$proto" >&2; die "BIRD shows no neighbour capabilities for oxlb4"; }
+[[ $caps != *'Graceful restart'* ]] || die "graceful restart offered with enableGracefulRestart: false: $caps"
 sleep 0.5
 t_kill=$(gr_now)
 kill -9 "$(daemon_pid sp)"; wait "$(daemon_pid sp)" 2>/dev/null || true

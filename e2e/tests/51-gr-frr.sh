@@ -93,8 +93,8 @@ speaker_start sp node "$cfg" NodeA --state-file "$state"
 up
 # RFC 4724 §4.1: the restarted speaker's OPEN has the Restart State bit.
 for p in "${peers[@]}"; do
-  frr_cmd router "show bgp neighbors $p" | grep -q 'R bit: True' \
-    || { frr_cmd router "show bgp neighbors $p" >&2; die "FRR $p: the restarted speaker's OPEN lacks the R bit"; }
+  nb=$(frr_cmd router "show bgp neighbors $p") || die "FRR $p: vtysh show bgp neighbors failed"
+  [[ $nb == *'R bit: True'* ]] || { printf '%s\n' "$nb" >&2; die "FRR $p: the restarted speaker's OPEN lacks the R bit"; }
 done
 log "ok: FRR saw the R bit in the restarted speaker's OPENs"
 for v in "${kept[@]}"; do

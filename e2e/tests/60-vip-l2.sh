@@ -102,7 +102,8 @@ failover() {
     crash) l2sp_crash "$old"; log "$kind: SIGKILL of $old's speaker" ;;
     node) l2_carrier_down "$old"; log "$kind: $old's switch port down" ;;
   esac
-  resumed() { grep " ok " "$1" | awk -v w="$old" '$3 != w' | grep -q .; }
+  # (awk alone: no `grep -q` at the end of a pipe under pipefail)
+  resumed() { awk -v w="$old" '$2 == "ok" && $3 != w { f = 1; exit } END { exit !f }' "$1"; }
   wait_until 20 resumed "$E2E_TMP/loop4.log" || die "$kind: IPv4 requests did not resume on another node"
   wait_until 20 resumed "$E2E_TMP/loop6.log" || die "$kind: IPv6 requests did not resume on another node"
   sleep 0.5
