@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (carrier-loss event latency)
 # The Linux sockets of crates/l2 (l2::linux) against real tools, through a
 # Linux bridge with MLD snooping ON and a querier (so the bridge forwards a
 # multicast group only to ports that reported it):

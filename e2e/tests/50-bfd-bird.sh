@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (BFD timers of 100-300 ms)
 # oxlb-speaker with BGPPeer.bfdProfile against BIRD 2 (`protocol bfd` +
 # `bfd on`): BFD Up on both sides with the negotiated intervals; BIRD's BFD
 # packets dropped (nftables in its namespace) -> our BGP session is torn down

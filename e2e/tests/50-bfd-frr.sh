@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (BFD timers of 100-500 ms)
 # oxlb-speaker with BGPPeer.bfdProfile against FRR (zebra + bgpd + bfdd,
 # `neighbor X bfd profile slow`), with mismatched intervals: each side's
 # transmit interval is the slower of its own and the other's receive

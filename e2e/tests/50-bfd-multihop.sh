@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (BFD timers)
 # Multihop BFD (RFC 5883, UDP 4784) across a routed hop: an ebgpMultiHop
 # BGPPeer with a bfdProfile against BIRD 2 (`multihop 2; bfd on`). Ours
 # leave with TTL 255 (254 at BIRD); BIRD 2.0.12 sends multihop BFD with TTL

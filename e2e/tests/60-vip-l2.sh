@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (client-visible failover gap)
 # Issue 14, L2 mode: traffic through a VIP announced by ARP/NDP, failover,
 # and ARP flux, on the L2 topology (e2e/lib/l2topo.sh: n1..n3 with eth0 on
 # segment A and eth1 on segment B; the client cl on A) plus a second client
