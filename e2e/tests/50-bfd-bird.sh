@@ -6,7 +6,11 @@
 # with Cease / BFD Down (hold time 90 s: nothing else could) and stays down
 # while BFD is down; packets let through -> BFD Up -> BGP re-established and
 # the VIP back in BIRD's RIB; a profile change on reload is applied with a
-# poll sequence: BIRD shows the new interval, no BFD or BGP flap.
+# poll sequence: BIRD shows the new interval, no BFD or BGP flap; the
+# bfdProfile removed on reload -> we keep sending AdminDown for a detection
+# time (RFC 5880 §6.8.16; nftables counts them at BIRD), then stop; our BFD
+# session is gone from /status (BIRD 2.0.12 drops BGP on the AdminDown,
+# see below).
 #
 #   node (oxlb-speaker, AS 64512) eth0 192.0.2.1/30 --- router (BIRD, AS 64513) eth0 192.0.2.2/30
 set -euo pipefail
@@ -92,4 +96,37 @@ sleep 1
 [[ $(speaker_session sp tor .established_count) == "$est1" && $(speaker_session sp tor .state) == Established ]] \
   || speaker_die sp "BGP reset on reload"
 [[ $(speaker_bfd sp .polling) == false ]] || speaker_die sp "poll sequence did not finish"
+log "ok: profile change applied with a poll sequence, no flap"
+
+# ---- bfdProfile removed: AdminDown for a detection time, BGP stays up ----
+# Count the AdminDown packets (State bits, octet 1 of the Control packet,
+# = 0) that reach BIRD.
+nsx router nft -f - <<'NFT' || die "nft: AdminDown counter not installed"
+table inet oxlb_bfd_admindown {
+  chain in { type filter hook input priority 0; udp dport 3784 @th,72,2 0 counter; }
+}
+NFT
+admin_downs() {
+  local t; t=$(nsx router nft list table inet oxlb_bfd_admindown) || return 2
+  awk '/dport 3784/ { for (i = 1; i <= NF; i++) if ($i == "packets") { print $(i + 1); f = 1 } } END { exit !f }' <<<"$t"
+}
+n=$(admin_downs) || die "cannot read the AdminDown counter"
+[[ $n == 0 ]] || die "AdminDown packets while BFD is up: $n"
+sed -i '/bfdProfile: fast/d' "$cfg/10-peer.yaml"
+speaker_hup sp
+wait_until 10 eval '[[ $(speaker_status sp | jq -r ".bfd.sessions | length") == 0 ]]' \
+  || speaker_die sp "the removed BFD session is still in /status"
+# Our multiplier 3 x the slow rate 1 s: at least 3 AdminDown packets
+# (one right away, then about one a second), then nothing more.
+wait_until 6 eval '[[ $(admin_downs) -ge 3 ]]' || die "BIRD got $(admin_downs) AdminDown packets, want 3 or more over the detection time"
+sleep 2
+n=$(admin_downs) || die "cannot read the AdminDown counter"
+sleep 2
+[[ $(admin_downs) == "$n" ]] || die "AdminDown packets still sent after the detection time: $n, then $(admin_downs)"
+# BIRD 2.0.12 takes BGP down on any Up -> Down of its BFD session, a
+# peer's AdminDown included (its bfd_request_notify has no AdminDown
+# exception; RFC 5882 §3.2 asks for one, later BIRD releases have it), and
+# then waits out its error backoff: BGP is not checked here; 50-bfd-frr
+# checks that a router following §3.2 keeps BGP up.
+log "ok: bfdProfile removed: $n AdminDown packets to BIRD over the detection time, then none"
 log "PASS"
