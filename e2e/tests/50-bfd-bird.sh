@@ -119,8 +119,10 @@ wait_until 10 eval '[[ $(speaker_status sp | jq -r ".bfd.sessions | length") == 
 # Our multiplier 3 x the slow rate 1 s: at least 3 AdminDown packets
 # (one right away, then about one a second), then nothing more.
 wait_until 6 eval '[[ $(admin_downs) -ge 3 ]]' || die "BIRD got $(admin_downs) AdminDown packets, want 3 or more over the detection time"
-sleep 2
+# The period is 3 x 1 s from the removal: past it, the count stays.
+sleep 4
 n=$(admin_downs) || die "cannot read the AdminDown counter"
+((n >= 5)) || die "BIRD got $n AdminDown packets over the period, want 5 or more (4 at the old rate, then 1 s apart)"
 sleep 2
 [[ $(admin_downs) == "$n" ]] || die "AdminDown packets still sent after the detection time: $n, then $(admin_downs)"
 # BIRD 2.0.12 takes BGP down on any Up -> Down of its BFD session, a
