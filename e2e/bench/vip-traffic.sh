@@ -312,7 +312,7 @@ CONF
       sleep 0.5
       t0=$(now_ns)
       l2_carrier_down "$owner"
-      resumed() { awk -v t0="$t0" -v w="$owner" '$1 > t0 && $2 == "ok" && $3 != w' "$E2E_TMP/loop.log" | grep -q .; }
+      resumed() { awk -v t0="$t0" -v w="$owner" '$1 > t0 && $2 == "ok" && $3 != w { f = 1; exit } END { exit !f }' "$E2E_TMP/loop.log"; }
       wait_until 20 resumed || die "$impl trial $i: no answer from another node"
       kill_pid "$lp" 2
       res=$(awk -v t0="$t0" -v w="$owner" '$1 > t0 && $2 == "fail" { n++ } $1 > t0 && $2 == "ok" && $3 != w && !f { f = $1 }

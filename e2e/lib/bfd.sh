@@ -7,6 +7,9 @@
 #   bird_bfd_up NAME ADDR     that line says Up
 #   bird_bfd_has NAME ADDR RE that line matches the regex RE
 #   speaker_bfd NAME JQ       field of the speaker's one /status bfd session
+#   speaker_bgp_state NAME PEER  the /status BGP state of PEER (fails if unreadable,
+#                             the speaker is dead or PEER is not in /status)
+#   speaker_not_established NAME PEER  that state read and is not Established
 #   bfd_drop NS / bfd_allow NS  nftables in NS dropping / passing BFD (UDP 3784, 4784) out
 #   frr_bfd_start NAME NS < frr.conf   zebra + bgpd + bfdd (the frr user), vtysh in $E2E_TMP/NAME
 #   frr_vtysh NAME CMD...     vtysh -c CMD... against that FRR
@@ -37,6 +40,17 @@ speaker_bfd() {
   local st; st=$(speaker_status "$1") || return 2
   jq -er ".bfd.sessions[0] | $2" <<<"$st"
 }
+
+speaker_bgp_state() {
+  local s
+  daemon_alive "$1" || return 2
+  s=$(speaker_session "$1" "$2" .state) || return 2
+  [[ -n $s && $s != null ]] || return 2
+  printf '%s\n' "$s"
+}
+# A failed query is never "down": it returns 2, so a wait for "not
+# Established" keeps waiting and times out.
+speaker_not_established() { local s; s=$(speaker_bgp_state "$1" "$2") && [[ $s != Established ]]; }
 
 bfd_drop() {
   nsx "$1" nft -f - <<'NFT'

@@ -107,5 +107,6 @@ speaker_stop s2
 for vip in $VIP4 $VIP6; do
   vip_absent n2 "$vip" || { vip_addrs n2 >&2; die "n2 still holds $vip after SIGTERM"; }
 done
-vip_addrs n2 | grep -qx "lo $ADMIN/32 0" || { vip_addrs n2 >&2; die "the admin's $ADMIN/32 on lo is gone"; }
+addrs=$(vip_addrs n2) || die "cannot list n2's addresses"
+grep -qx "lo $ADMIN/32 0" <<<"$addrs" || { printf '%s\n' "$addrs" >&2; die "the admin's $ADMIN/32 on lo is gone"; }
 log "ok: n2 stopped: VIPs gone, the admin's $ADMIN/32 on lo untouched"

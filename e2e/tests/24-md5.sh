@@ -44,7 +44,8 @@ log "ok: right key establishes"
 end=$((SECONDS + 8))
 while ((SECONDS < end)); do
   for p in wrong nokey; do
-    st=$(oxlb_state ox "$p")
+    st=$(oxlb_state ox "$p") || { oxlb_dump ox; die "$p: the speaker's status unreadable"; }
+    [[ -n $st && $st != null ]] || { oxlb_dump ox; die "$p: not in the speaker's status"; }
     [[ $st != Established && $st != OpenConfirm ]] || { oxlb_dump ox; die "$p: speaker reached $st without the right key"; }
     bird_not_established b "$p" || die "$p: BIRD Established without the right key (or birdc failed)"
   done

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (hold-timer expiry measured in ms)
 # Hold timer: hold=3/keepalive=1 on both sides. BIRD is frozen with SIGSTOP;
 # the speaker must leave Established within hold+2 s (and not before ~hold-1 s),
 # record a hold-timer error, and after SIGCONT get the session and BIRD's

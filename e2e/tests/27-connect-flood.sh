@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (flood)
 # A connection flood on one peer's address costs nothing and disturbs no one:
 # a Python script in BIRD's namespace opens 1,000 parallel TCP connections to
 # the speaker's listener from 192.0.2.3 (a configured passive peer, "fl",

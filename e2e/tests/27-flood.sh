@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (flood)
 # A peer that sends us 10,000 routes does not disturb us: BIRD exports 10,000
 # IPv6 /64 (2001:db8:ff:N::/64, every other one with a community, so ~5,000+
 # distinct UPDATEs) to the speaker over an IPv6 session (hold 3 / keepalive 1),

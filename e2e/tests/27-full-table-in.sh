@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (full-table load, memory and time logged)
 # A peer that sends a full table faster than we count does not fill our
 # memory. A raw peer (e2e/peers/table_peer.py) sends 1,000,000 IPv6 /64s of
 # 2001:db8::/32 packed in about 2,230 UPDATEs (MP_REACH_NLRI, 4096 bytes

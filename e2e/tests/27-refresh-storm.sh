@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (refresh storm)
 # A ROUTE-REFRESH storm costs at most a few passes over the table, not one
 # per request. A raw peer (e2e/peers/table_peer.py, enhanced route refresh
 # negotiated) takes the initial table of 20,000 routes (one attribute set

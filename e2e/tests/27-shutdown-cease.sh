@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (exit within 5 s of SIGTERM)
 # Shutdown puts the Cease on the wire even when the writer is in the middle
 # of a table transfer to a slow reader. A raw peer (e2e/peers/table_peer.py,
 # hold 0: no KEEPALIVEs either way) reads the initial table of 100,000 routes

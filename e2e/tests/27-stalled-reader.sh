@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (queue bounds under a stalled reader)
 # A peer that stops reading does not make us buffer without bound. A raw peer
 # (e2e/peers/table_peer.py) takes the initial table of 100,000 routes (each
 # its own attribute set, so one UPDATE per route), then stops reading while

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (carrier-loss event latency)
 # The Linux sockets of crates/l2 (l2::linux) against real tools, through a
 # Linux bridge with MLD snooping ON and a querier (so the bridge forwards a
 # multicast group only to ports that reported it):
@@ -105,10 +106,13 @@ grep -q " from $VIP6\$" <<<"$out" || die "ndisc6: NA not sent from the VIP"
 probe_has "^ns-rx src=[0-9a-f:]+ dst=$GROUP6 hop_limit=255 truncated=false hex=8700" \
   || die "probe printed no NS to $GROUP6 with hop limit 255"
 probe_has "^na-tx to=" || die "probe sent no NA"
-joined_seen() { tail -n +"$((mark + 1))" "$NS_TXT" | grep -q "> $GROUP6:"; }
+# (captured first: no `grep -q` at the end of a pipe under pipefail)
+since_mark() { tail -n +"$((mark + 1))" "$NS_TXT"; }
+joined_seen() { local t; t=$(since_mark) && [[ $t == *"> $GROUP6:"* ]]; }
 wait_until 5 joined_seen || die "tcpdump on node saw no NS to $GROUP6"
 kill_pid "$NS_CAP"
-if tail -n +"$((mark + 1))" "$NS_TXT" | grep -q "> ff02::1:ff00:200:"; then
+seen=$(since_mark) || die "cannot read the node's capture $NS_TXT"
+if [[ $seen == *"> ff02::1:ff00:200:"* ]]; then
   cat "$NS_TXT" >&2
   die "the bridge forwarded an NS for an unjoined group: snooping is not filtering"
 fi
@@ -161,8 +165,8 @@ for i in 1 2 3 4 5; do
   lost() { [[ $(grep -c '^link-event name=eth0 .* lower_up=false' "$PLOG" || true) -gt $before ]]; }
   wait_until 2 lost || die "no carrier-loss event for eth0 (trial $i)"
   t1=$(grep '^link-event name=eth0 .* lower_up=false' "$PLOG" | tail -n 1 | grep -Eo 'at_ns=[0-9]+' | cut -d= -f2)
-  grep '^link-event name=eth0 .* lower_up=false' "$PLOG" | tail -n 1 | grep -q 'health_lost=true' \
-    || die "carrier-loss event does not say health_lost=true"
+  ev=$(grep '^link-event name=eth0 .* lower_up=false' "$PLOG" | tail -n 1) || die "cannot read the carrier-loss event from $PLOG"
+  [[ $ev == *'health_lost=true'* ]] || die "carrier-loss event does not say health_lost=true: $ev"
   lat_us=$(( (t1 - t0) / 1000 ))
   lats+=("$lat_us")
   ((lat_us < 100000)) || die "carrier-loss event after ${lat_us} us (trial $i), limit 100 ms"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (L2 failover timing)
 # oxlb-speaker L2 failover on three nodes (e2e/lib/l2topo.sh), one dual-stack
 # VIP (e2e/configs/l2/failover: 192.0.2.100 + 2001:db8:1::100), fencing by
 # majority (the default). The client probes both every 10 ms (l2probe.py) and

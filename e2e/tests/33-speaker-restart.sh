@@ -111,7 +111,9 @@ log "allocations after restart:"; sed 's/^/    /' <<<"$after" >&2
 diff <(grep -v aaa-first <<<"$after") <(cat <<<"$before") >&2 || speaker_die sp "a Service's IP changed across the restart"
 new=$(sed -n 's|^default/aaa-first=||p' <<<"$after")
 [[ $new =~ ^172\.16\.13\.[0-9]+$ ]] || speaker_die sp "default/aaa-first got '$new', want a free 172.16.13.x"
-cut -d= -f2 <<<"$before" | tr ',' '\n' | grep -qx "$new" && speaker_die sp "default/aaa-first got $new, an IP already in use"
+used=$(cut -d= -f2 <<<"$before" | tr ',' '\n') || die "cannot list the IPs in use before the restart"
+[[ -n $used ]] || die "no IPs in use before the restart"
+grep -qx -- "$new" <<<"$used" && speaker_die sp "default/aaa-first got $new, an IP already in use"
 log "ok: every previous Service kept its IP; default/aaa-first got $new"
 want_rib=$( { printf '%s\n' "$rib_before"; printf '%s/32 nh=192.0.2.1 path=64512 lp=100 med=- comm=64512:100 lcomm=64512:1:1\n' "$new"; } | sort)
 if ! wait_until 10 eval '[[ $( { bird_rib router ipv4; bird_rib router ipv6; } | sort) == "$want_rib" ]]'; then

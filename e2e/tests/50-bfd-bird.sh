@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
+# e2e: serial (BFD timers of 100-300 ms)
 # oxlb-speaker with BGPPeer.bfdProfile against BIRD 2 (`protocol bfd` +
 # `bfd on`): BFD Up on both sides with the negotiated intervals; BIRD's BFD
 # packets dropped (nftables in its namespace) -> our BGP session is torn down
 # with Cease / BFD Down (hold time 90 s: nothing else could) and stays down
 # while BFD is down; packets let through -> BFD Up -> BGP re-established and
 # the VIP back in BIRD's RIB; a profile change on reload is applied with a
-# poll sequence: BIRD shows the new interval, no BFD or BGP flap.
+# poll sequence: BIRD shows the new interval, no BFD or BGP flap; the
+# bfdProfile removed on reload -> we keep sending AdminDown for a detection
+# time (RFC 5880 §6.8.16; nftables counts them at BIRD), then stop; our BFD
+# session is gone from /status (BIRD 2.0.12 drops BGP on the AdminDown,
+# see below).
 #
 #   node (oxlb-speaker, AS 64512) eth0 192.0.2.1/30 --- router (BIRD, AS 64513) eth0 192.0.2.2/30
 set -euo pipefail
@@ -44,7 +49,7 @@ log "ok: BFD and BGP up; BIRD: $line"
 
 # ---- BIRD's BFD packets dropped ----
 bfd_drop router
-wait_until 10 eval '[[ $(speaker_session sp tor .state) != Established ]]' || speaker_die sp "BGP still up"
+wait_until 10 speaker_not_established sp tor || speaker_die sp "BGP still up (or /status unreadable)"
 reason=$(speaker_session sp tor .last_error_sent)
 [[ $reason == *"BFD down"* ]] || speaker_die sp "torn down for another reason: $reason"
 [[ $(speaker_bfd sp .local_diag) == control-detection-time-expired ]] || speaker_die sp "wrong BFD diag"
@@ -58,15 +63,17 @@ grep -Eq 'Last error: +Received: .*6\.10' <<<"$proto" || { printf '%s\n' "$proto
 wait_until 5 rib_lacks bird_routes router ipv4 '^203\.0\.113\.1/32 ' || die "VIP still in BIRD's RIB"
 # Held down while BFD is down: BIRD keeps dialling, we keep refusing.
 sleep 3
-[[ $(speaker_session sp tor .state) != Established && $(speaker_session sp tor .bfd_held) == true ]] \
-  || speaker_die sp "BGP came back while BFD is down"
+st=$(speaker_bgp_state sp tor) || speaker_die sp "/status unreadable while BFD is down"
+held=$(speaker_session sp tor .bfd_held) || speaker_die sp "/status unreadable while BFD is down"
+[[ $st != Established && $held == true ]] || speaker_die sp "BGP came back while BFD is down: state $st, bfd_held $held"
 log "ok: BFD down -> BGP torn down with Cease/BFD Down, held down"
 # A BGPPeer change while held re-creates the BGP peer: it must stay held.
 sed -i 's/holdTime: 90s/holdTime: 60s/' "$cfg/10-peer.yaml"
 speaker_hup sp
 wait_until 10 eval '[[ $(speaker_session sp tor .bfd_held) == true ]]' || speaker_die sp "re-created peer not held"
 sleep 3
-[[ $(speaker_session sp tor .state) != Established ]] || speaker_die sp "re-created peer came up while BFD is down"
+st=$(speaker_bgp_state sp tor) || speaker_die sp "/status unreadable after the reload (speaker dead?)"
+[[ $st != Established ]] || speaker_die sp "re-created peer came up while BFD is down"
 log "ok: a peer re-created by a reload stays held while BFD is down"
 
 # ---- packets let through again ----
@@ -89,4 +96,39 @@ sleep 1
 [[ $(speaker_session sp tor .established_count) == "$est1" && $(speaker_session sp tor .state) == Established ]] \
   || speaker_die sp "BGP reset on reload"
 [[ $(speaker_bfd sp .polling) == false ]] || speaker_die sp "poll sequence did not finish"
+log "ok: profile change applied with a poll sequence, no flap"
+
+# ---- bfdProfile removed: AdminDown for a detection time, BGP stays up ----
+# Count the AdminDown packets (State bits, octet 1 of the Control packet,
+# = 0) that reach BIRD.
+nsx router nft -f - <<'NFT' || die "nft: AdminDown counter not installed"
+table inet oxlb_bfd_admindown {
+  chain in { type filter hook input priority 0; udp dport 3784 @th,72,2 0 counter; }
+}
+NFT
+admin_downs() {
+  local t; t=$(nsx router nft list table inet oxlb_bfd_admindown) || return 2
+  awk '/dport 3784/ { for (i = 1; i <= NF; i++) if ($i == "packets") { print $(i + 1); f = 1 } } END { exit !f }' <<<"$t"
+}
+n=$(admin_downs) || die "cannot read the AdminDown counter"
+[[ $n == 0 ]] || die "AdminDown packets while BFD is up: $n"
+sed -i '/bfdProfile: fast/d' "$cfg/10-peer.yaml"
+speaker_hup sp
+wait_until 10 eval '[[ $(speaker_status sp | jq -r ".bfd.sessions | length") == 0 ]]' \
+  || speaker_die sp "the removed BFD session is still in /status"
+# Our multiplier 3 x the slow rate 1 s: at least 3 AdminDown packets
+# (one right away, then about one a second), then nothing more.
+wait_until 6 eval '[[ $(admin_downs) -ge 3 ]]' || die "BIRD got $(admin_downs) AdminDown packets, want 3 or more over the detection time"
+# The period is 3 x 1 s from the removal: past it, the count stays.
+sleep 4
+n=$(admin_downs) || die "cannot read the AdminDown counter"
+((n >= 5)) || die "BIRD got $n AdminDown packets over the period, want 5 or more (4 at the old rate, then 1 s apart)"
+sleep 2
+[[ $(admin_downs) == "$n" ]] || die "AdminDown packets still sent after the detection time: $n, then $(admin_downs)"
+# BIRD 2.0.12 takes BGP down on any Up -> Down of its BFD session, a
+# peer's AdminDown included (its bfd_request_notify has no AdminDown
+# exception; RFC 5882 §3.2 asks for one, later BIRD releases have it), and
+# then waits out its error backoff: BGP is not checked here; 50-bfd-frr
+# checks that a router following §3.2 keeps BGP up.
+log "ok: bfdProfile removed: $n AdminDown packets to BIRD over the detection time, then none"
 log "PASS"

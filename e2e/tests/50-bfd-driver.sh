@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (BFD timers)
 # The bfd crate's UDP driver (examples/bfd-peer) against BIRD 2's BFD,
 # IPv4 and IPv6 single hop: both sides Up and BIRD shows the negotiated
 # intervals (its tx = max(its 200 ms, our rx 300 ms)); BIRD frozen (SIGSTOP)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (BFD timers of 100-500 ms)
 # oxlb-speaker with BGPPeer.bfdProfile against FRR (zebra + bgpd + bfdd,
 # `neighbor X bfd profile slow`), with mismatched intervals: each side's
 # transmit interval is the slower of its own and the other's receive
@@ -40,7 +41,15 @@ exit
 CONF
 [[ -n ${BFD_DEBUG_PCAP:-} ]] && spawn router "$E2E_TMP/td.log" tcpdump -i eth0 -U -w "$BFD_DEBUG_PCAP" udp
 speaker_start sp node "$cfg" NodeA
-frr_up() { [[ $(frr_vtysh frr 'show bgp neighbors 192.0.2.1 json' | jq -r '."192.0.2.1".bgpState') == Established ]]; }
+frr_state() {
+  local nb s
+  nb=$(frr_vtysh frr 'show bgp neighbors 192.0.2.1 json') || return 2
+  s=$(jq -er '."192.0.2.1".bgpState' <<<"$nb") || return 2
+  printf '%s\n' "$s"
+}
+frr_up() { local s; s=$(frr_state) && [[ $s == Established ]]; }
+# A failed vtysh is never "down".
+frr_down() { local s; s=$(frr_state) && [[ $s != Established ]]; }
 wait_until 20 frr_up || speaker_die sp "FRR: BGP not Established"
 wait_until 20 eval '[[ $(frr_bfd_peer frr 192.0.2.1 .status) == up ]]' \
   || { frr_vtysh frr 'show bfd peers' >&2; speaker_die sp "FRR: BFD not up"; }
@@ -63,10 +72,10 @@ down0=$(speaker_metric sp 'metallb_bfd_session_down_events{peer="192.0.2.2",vrf=
 est0=$(speaker_session sp tor .established_count)
 
 bfd_drop router
-wait_until 10 eval '[[ $(speaker_session sp tor .state) != Established ]]' || speaker_die sp "BGP still up"
+wait_until 10 speaker_not_established sp tor || speaker_die sp "BGP still up (or /status unreadable)"
 reason=$(speaker_session sp tor .last_error_sent)
 [[ $reason == *"BFD down"* ]] || speaker_die sp "torn down for another reason: $reason"
-wait_until 5 eval '! frr_up' || die "FRR still Established"
+wait_until 5 frr_down || die "FRR still Established (or vtysh failed)"
 nb=$(frr_vtysh frr 'show bgp neighbors 192.0.2.1 json') || die "vtysh failed"
 jq -e '."192.0.2.1".lastNotificationReason // "" | test("Cease/BFD Down|BFD"; "i")' <<<"$nb" >/dev/null \
   || { jq '."192.0.2.1" | {lastNotificationReason, lastResetDueTo}' <<<"$nb" >&2; die "FRR did not record Cease/BFD Down"; }

@@ -84,15 +84,12 @@ for p in oxlb4 oxlb6; do
     || { bird_cmd router show protocols all $p >&2; die "BIRD $p: the restarted speaker's OPEN lacks the R bit (no 'Restart recovery')"; }
 done
 log "ok: the restarted speaker's OPENs carry the R bit (BIRD: Restart recovery)"
-for v in "${kept[@]}"; do
-  wait_until 15 gr_poll_has "$v" fresh || die "$v not refreshed after the restart: $(gr_last_poll)"
-done
+gr_wait_all 15 fresh "not refreshed after the restart" "${kept[@]}"
 wait_until 15 gr_poll_lacks "$gone" || die "$gone (deleted while down) still in BIRD after End-of-RIB: $(gr_last_poll)"
 log "ok: $gone (deleted while down) flushed at End-of-RIB"
 sleep 0.5
 t_end=$(gr_now)
-python3 "$GR_POLL" always "$GR_LOG" "$t_kill" "$t_end" "${kept[@]}" >"$E2E_TMP/always.out" \
-  || { cat "$E2E_TMP/always.out" >&2; die "a kept VIP disappeared from BIRD across kill -9 + restart"; }
+gr_always "$t_kill" "$t_end" always "a kept VIP disappeared from BIRD across kill -9 + restart" "${kept[@]}"
 stale=$(sed -n 's/.*stale_polls=\([0-9]*\).*/\1/p' "$E2E_TMP/always.out")
 ((stale > 0)) || die "no poll saw the VIPs stale: $(cat "$E2E_TMP/always.out")"
 log "ok: no kept VIP ever missing across kill -9 + restart: $(cat "$E2E_TMP/always.out")"
@@ -113,51 +110,35 @@ t_usr2=$(gr_now)
 pid=$(daemon_pid sp); kill -USR2 "$pid"
 rc=0; wait "$pid" || rc=$?
 ((rc == 0)) || die "speaker exit status $rc after SIGUSR2 (want 0)"
-for v in "${kept[@]}"; do
-  wait_until 10 gr_poll_has "$v" stale || die "$v not kept stale after SIGUSR2: $(gr_last_poll)"
-done
+gr_wait_all 10 stale "not kept stale after SIGUSR2" "${kept[@]}"
 log "ok: SIGUSR2 left every VIP stale at BIRD: $(bird_cmd router show protocols all oxlb4 | grep -E 'Last error' | xargs)"
 speaker_start sp node "$cfg" NodeA --state-file "$state"
 up
-for v in "${kept[@]}"; do
-  wait_until 15 gr_poll_has "$v" fresh || die "$v not refreshed after the SIGUSR2 restart: $(gr_last_poll)"
-done
+gr_wait_all 15 fresh "not refreshed after the SIGUSR2 restart" "${kept[@]}"
 sleep 0.3
-python3 "$GR_POLL" always "$GR_LOG" "$t_usr2" "$(gr_now)" "${kept[@]}" >"$E2E_TMP/always2.out" \
-  || { cat "$E2E_TMP/always2.out" >&2; die "a VIP disappeared across SIGUSR2 + restart"; }
+gr_always "$t_usr2" "$(gr_now)" always2 "a VIP disappeared across SIGUSR2 + restart" "${kept[@]}"
 log "ok: no VIP missing across SIGUSR2 + restart: $(cat "$E2E_TMP/always2.out")"
 
 # ---- 3b. --graceful-restart-on-exit: SIGTERM exits for a restart too ----
 speaker_stop sp
-for v in "${kept[@]}"; do
-  wait_until 3 gr_poll_lacks "$v" || die "$v still in BIRD 3 s after SIGTERM: $(gr_last_poll)"
-done
+gr_wait_gone 3 "still in BIRD 3 s after SIGTERM" "${kept[@]}"
 speaker_start sp node "$cfg" NodeA --state-file "$state" --graceful-restart-on-exit
 up
-for v in "${kept[@]}"; do
-  wait_until 15 gr_poll_has "$v" fresh || die "$v not announced after the start: $(gr_last_poll)"
-done
+gr_wait_all 15 fresh "not announced after the start" "${kept[@]}"
 t_term=$(gr_now)
 speaker_stop sp
-for v in "${kept[@]}"; do
-  wait_until 10 gr_poll_has "$v" stale || die "$v not kept stale after SIGTERM with --graceful-restart-on-exit: $(gr_last_poll)"
-done
+gr_wait_all 10 stale "not kept stale after SIGTERM with --graceful-restart-on-exit" "${kept[@]}"
 speaker_start sp node "$cfg" NodeA --state-file "$state"
 up
-for v in "${kept[@]}"; do
-  wait_until 15 gr_poll_has "$v" fresh || die "$v not refreshed after the restart: $(gr_last_poll)"
-done
+gr_wait_all 15 fresh "not refreshed after the restart" "${kept[@]}"
 sleep 0.3
-python3 "$GR_POLL" always "$GR_LOG" "$t_term" "$(gr_now)" "${kept[@]}" >"$E2E_TMP/always3.out" \
-  || { cat "$E2E_TMP/always3.out" >&2; die "a VIP disappeared across SIGTERM (--graceful-restart-on-exit) + restart"; }
+gr_always "$t_term" "$(gr_now)" always3 "a VIP disappeared across SIGTERM (--graceful-restart-on-exit) + restart" "${kept[@]}"
 log "ok: with --graceful-restart-on-exit SIGTERM left the VIPs stale, none missing: $(cat "$E2E_TMP/always3.out")"
 
 # ---- 4. SIGTERM without restart intent: withdrawn at once ----
 speaker_stop sp
 t_term=$(gr_now)
-for v in "${kept[@]}"; do
-  wait_until 3 gr_poll_lacks "$v" || die "$v still in BIRD 3 s after SIGTERM (left stale?): $(gr_last_poll)"
-done
+gr_wait_gone 3 "still in BIRD 3 s after SIGTERM (left stale?)" "${kept[@]}"
 log "ok: SIGTERM withdrew every VIP within $(python3 -c "import time; print('%.2f' % (time.time() - $t_term))") s"
 for p in oxlb4 oxlb6; do
   bird_proto_matches router $p 'Last error: +Received: .*(Hard reset|Administrative shutdown)' \

@@ -14,6 +14,11 @@
 # gr_poll_stop: stop it (stop file), wait for it.
 # gr_now: time as the poll log writes it.
 # gr_vips SPEAKER: "prefix" lines of the VIPs in the speaker's /status routes.
+# gr_wait_all T stale|fresh MSG PREFIX...: wait up to T s for each PREFIX in
+#   that state in the newest poll; else die "PREFIX MSG: <last poll>".
+# gr_wait_gone T MSG PREFIX...: the same for each PREFIX absent.
+# gr_always T0 T1 NAME MSG PREFIX...: 51-gr-poll.py `always` (every PREFIX in
+#   every poll from T0 to T1) into $E2E_TMP/NAME.out; else print it, die MSG.
 
 GR_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GR_POLL=$GR_DIR/51-gr-poll.py
@@ -96,6 +101,23 @@ gr_poll_has() {
     fresh) jq -e --arg p "$1" '.routes[$p] == false' <<<"$last" >/dev/null ;;
     *) jq -e --arg p "$1" '.routes | has($p)' <<<"$last" >/dev/null ;;
   esac
+}
+gr_wait_all() {
+  local t=$1 state=$2 msg=$3 v; shift 3
+  for v in "$@"; do
+    wait_until "$t" gr_poll_has "$v" "$state" || die "$v $msg: $(gr_last_poll)"
+  done
+}
+gr_wait_gone() {
+  local t=$1 msg=$2 v; shift 2
+  for v in "$@"; do
+    wait_until "$t" gr_poll_lacks "$v" || die "$v $msg: $(gr_last_poll)"
+  done
+}
+gr_always() {
+  local t0=$1 t1=$2 out=$E2E_TMP/$3.out msg=$4; shift 4
+  python3 "$GR_POLL" always "$GR_LOG" "$t0" "$t1" "$@" >"$out" \
+    || { cat "$out" >&2; die "$msg"; }
 }
 # gr_poll_lacks PREFIX: the newest poll answered and does not hold PREFIX.
 gr_poll_lacks() {

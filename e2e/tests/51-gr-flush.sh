@@ -44,12 +44,9 @@ bird_proto_matches router oxlb4 'Restart time: +5$' || { bird_cmd router show pr
 t_kill=$(gr_now)
 kill -9 "$(daemon_pid sp)"; wait "$(daemon_pid sp)" 2>/dev/null || true
 log "speaker killed (SIGKILL), not restarted"
-for v in "${vips[@]}"; do
-  wait_until 10 gr_poll_lacks "$v" || die "$v still in BIRD 10 s after the speaker died (restart time 5 s): $(gr_last_poll)"
-done
+gr_wait_gone 10 "still in BIRD 10 s after the speaker died (restart time 5 s)" "${vips[@]}"
 t_gone=$(gr_now)
-python3 "$GR_POLL" always "$GR_LOG" "$t_kill" "$(python3 -c "print($t_kill + 4.0)")" "${vips[@]}" >"$E2E_TMP/always.out" \
-  || { cat "$E2E_TMP/always.out" >&2; die "a VIP left BIRD before the 5 s restart time was over"; }
+gr_always "$t_kill" "$(python3 -c "print($t_kill + 4.0)")" always "a VIP left BIRD before the 5 s restart time was over" "${vips[@]}"
 stale=$(sed -n 's/.*stale_polls=\([0-9]*\).*/\1/p' "$E2E_TMP/always.out")
 ((stale > 0)) || die "no poll saw the VIPs stale: $(cat "$E2E_TMP/always.out")"
 held=$(python3 - "$GR_LOG" "$t_kill" "${vips[0]}" <<'PY'
@@ -71,18 +68,17 @@ rm -f "$GR_LOG"
 gr_poll_start bird "$E2E_TMP/router/bird.ctl"
 speaker_start sp node "$cfg" NodeA --state-file "$state"
 up; vips
-bird_proto_matches router oxlb4 'Neighbor capabilities' || die "BIRD shows no neighbour capabilities"
-caps=$(bird_cmd router show protocols all oxlb4 | awk '/Neighbor capabilities/ { on = 1; next } on && /^    [A-Z]/ { exit } on')
-! grep -q 'Graceful restart' <<<"$caps" || die "graceful restart offered with enableGracefulRestart: false: $caps"
+proto=$(bird_cmd router show protocols all oxlb4) || die "birdc show protocols all oxlb4 failed"
+caps=$(awk '/Neighbor capabilities/ { on = 1; next } on && /^    [A-Z]/ { exit } on' <<<"$proto")
+[[ -n $caps ]] || { printf '%s\n' "$proto" >&2; die "BIRD shows no neighbour capabilities for oxlb4"; }
+[[ $caps != *'Graceful restart'* ]] || die "graceful restart offered with enableGracefulRestart: false: $caps"
 sleep 0.5
 t_kill=$(gr_now)
 kill -9 "$(daemon_pid sp)"; wait "$(daemon_pid sp)" 2>/dev/null || true
 sleep 1
 speaker_start sp node "$cfg" NodeA --state-file "$state"
 up
-for v in "${vips[@]}"; do
-  wait_until 15 gr_poll_has "$v" fresh || die "$v not back after the restart: $(gr_last_poll)"
-done
+gr_wait_all 15 fresh "not back after the restart" "${vips[@]}"
 sleep 0.3
 gr_poll_stop
 gap=$(python3 "$GR_POLL" gap "$GR_LOG" "$t_kill" "${vips[0]}")

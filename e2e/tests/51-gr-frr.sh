@@ -93,18 +93,15 @@ speaker_start sp node "$cfg" NodeA --state-file "$state"
 up
 # RFC 4724 §4.1: the restarted speaker's OPEN has the Restart State bit.
 for p in "${peers[@]}"; do
-  frr_cmd router "show bgp neighbors $p" | grep -q 'R bit: True' \
-    || { frr_cmd router "show bgp neighbors $p" >&2; die "FRR $p: the restarted speaker's OPEN lacks the R bit"; }
+  nb=$(frr_cmd router "show bgp neighbors $p") || die "FRR $p: vtysh show bgp neighbors failed"
+  [[ $nb == *'R bit: True'* ]] || { printf '%s\n' "$nb" >&2; die "FRR $p: the restarted speaker's OPEN lacks the R bit"; }
 done
 log "ok: FRR saw the R bit in the restarted speaker's OPENs"
-for v in "${kept[@]}"; do
-  wait_until 15 gr_poll_has "$v" fresh || die "$v still stale (or missing) after the restart: $(gr_last_poll)"
-done
+gr_wait_all 15 fresh "still stale (or missing) after the restart" "${kept[@]}"
 wait_until 15 gr_poll_lacks "$gone" || die "$gone (deleted while down) still in FRR after End-of-RIB: $(gr_last_poll)"
 log "ok: $gone (deleted while down) flushed at End-of-RIB"
 sleep 0.3
-python3 "$GR_POLL" always "$GR_LOG" "$t_kill" "$(gr_now)" "${kept[@]}" >"$E2E_TMP/always.out" \
-  || { cat "$E2E_TMP/always.out" >&2; die "a kept VIP disappeared from FRR across kill -9 + restart"; }
+gr_always "$t_kill" "$(gr_now)" always "a kept VIP disappeared from FRR across kill -9 + restart" "${kept[@]}"
 stale=$(sed -n 's/.*stale_polls=\([0-9]*\).*/\1/p' "$E2E_TMP/always.out")
 ((stale > 0)) || die "no poll saw the VIPs stale: $(cat "$E2E_TMP/always.out")"
 log "ok: no kept VIP ever missing from FRR across kill -9 + restart: $(cat "$E2E_TMP/always.out")"
@@ -115,27 +112,20 @@ t_usr2=$(gr_now)
 pid=$(daemon_pid sp); kill -USR2 "$pid"
 rc=0; wait "$pid" || rc=$?
 ((rc == 0)) || die "speaker exit status $rc after SIGUSR2 (want 0)"
-for v in "${kept[@]}"; do
-  wait_until 10 gr_poll_has "$v" stale || die "$v not kept stale after SIGUSR2: $(gr_last_poll)"
-done
+gr_wait_all 10 stale "not kept stale after SIGUSR2" "${kept[@]}"
 last=$(frr_cmd router "show bgp neighbors 192.0.2.1" | grep -Ei 'Last reset|notification' | head -2 | xargs)
 log "ok: SIGUSR2 left every VIP stale at FRR (FRR: $last)"
 speaker_start sp node "$cfg" NodeA --state-file "$state"
 up
-for v in "${kept[@]}"; do
-  wait_until 15 gr_poll_has "$v" fresh || die "$v not refreshed after the SIGUSR2 restart: $(gr_last_poll)"
-done
+gr_wait_all 15 fresh "not refreshed after the SIGUSR2 restart" "${kept[@]}"
 sleep 0.3
-python3 "$GR_POLL" always "$GR_LOG" "$t_usr2" "$(gr_now)" "${kept[@]}" >"$E2E_TMP/always2.out" \
-  || { cat "$E2E_TMP/always2.out" >&2; die "a VIP disappeared from FRR across SIGUSR2 + restart"; }
+gr_always "$t_usr2" "$(gr_now)" always2 "a VIP disappeared from FRR across SIGUSR2 + restart" "${kept[@]}"
 log "ok: no VIP missing across SIGUSR2 + restart: $(cat "$E2E_TMP/always2.out")"
 
 # ---- 4. SIGTERM: Hard Reset, withdrawn at once ----
 speaker_stop sp
 t_term=$(gr_now)
-for v in "${kept[@]}"; do
-  wait_until 3 gr_poll_lacks "$v" || die "$v still in FRR 3 s after SIGTERM (left stale?): $(gr_last_poll)"
-done
+gr_wait_gone 3 "still in FRR 3 s after SIGTERM (left stale?)" "${kept[@]}"
 log "ok: SIGTERM withdrew every VIP within $(python3 -c "import time; print('%.2f' % (time.time() - $t_term))") s"
 info=$(frr_cmd router "show bgp neighbors 192.0.2.1")
 grep -Eiq 'Hard Reset' <<<"$info" || { echo "$info" >&2; die "FRR did not record a Hard Reset from the speaker"; }

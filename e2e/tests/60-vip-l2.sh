@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (client-visible failover gap)
 # Issue 14, L2 mode: traffic through a VIP announced by ARP/NDP, failover,
 # and ARP flux, on the L2 topology (e2e/lib/l2topo.sh: n1..n3 with eth0 on
 # segment A and eth1 on segment B; the client cl on A) plus a second client
@@ -102,7 +103,8 @@ failover() {
     crash) l2sp_crash "$old"; log "$kind: SIGKILL of $old's speaker" ;;
     node) l2_carrier_down "$old"; log "$kind: $old's switch port down" ;;
   esac
-  resumed() { grep " ok " "$1" | awk -v w="$old" '$3 != w' | grep -q .; }
+  # (awk alone: no `grep -q` at the end of a pipe under pipefail)
+  resumed() { awk -v w="$old" '$2 == "ok" && $3 != w { f = 1; exit } END { exit !f }' "$1"; }
   wait_until 20 resumed "$E2E_TMP/loop4.log" || die "$kind: IPv4 requests did not resume on another node"
   wait_until 20 resumed "$E2E_TMP/loop6.log" || die "$kind: IPv6 requests did not resume on another node"
   sleep 0.5

@@ -51,6 +51,8 @@ pub enum Timer {
     Transmit,
     /// Detection time since the last valid packet.
     Detect,
+    /// End of a retired session's AdminDown period (see [`Event::Retire`]).
+    Retire,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +64,10 @@ pub enum Event {
     TimerExpired(Timer),
     /// Operator shutdown: AdminDown (RFC 5880 §6.8.16).
     AdminDown,
+    /// The session is being removed: AdminDown as above, then
+    /// [`Action::Retired`] once the peer has had a detection time to hear
+    /// it. `AdminUp` before then keeps the session.
+    Retire,
     /// Leave AdminDown for Down.
     AdminUp,
     /// New timing (a profile changed on reload), applied with a poll
@@ -80,6 +86,9 @@ pub enum Action {
         to: State,
         diag: Diag,
     },
+    /// A retired session's AdminDown period is over: the driver may drop
+    /// it now.
+    Retired,
 }
 
 /// Counters kept per session (the `metallb_bfd_*` metrics read them).
@@ -143,6 +152,12 @@ pub struct BfdSession {
     poll: Option<Poll>,
     tx_deadline: Option<Instant>,
     detect_deadline: Option<Instant>,
+    /// Set while a retired session sends its last AdminDown packets.
+    retire_deadline: Option<Instant>,
+    /// A retired session's first AdminDown packets go at the rate the
+    /// peer last knew (see [`BfdSession::retire`]): how many are left,
+    /// and that interval.
+    retire_fast: (u8, Duration),
     detection_time: Option<Duration>,
     rng: u64,
     counters: Counters,
@@ -174,6 +189,8 @@ impl BfdSession {
             poll: None,
             tx_deadline: None,
             detect_deadline: None,
+            retire_deadline: None,
+            retire_fast: (0, Duration::ZERO),
             detection_time: None,
             rng: seed | 1,
             counters: Counters::default(),
@@ -217,7 +234,9 @@ impl BfdSession {
             Event::Received(p) => self.receive(now, p, &mut out),
             Event::TimerExpired(Timer::Transmit) => self.transmit_timer(now, &mut out),
             Event::TimerExpired(Timer::Detect) => self.detect_timer(now, &mut out),
+            Event::TimerExpired(Timer::Retire) => self.retire_timer(now, &mut out),
             Event::AdminDown => self.admin_down(now, &mut out),
+            Event::Retire => self.retire(now, &mut out),
             Event::AdminUp => self.admin_up(now, &mut out),
             Event::Reconfigure(cfg) => self.reconfigure(now, cfg, &mut out),
         }
@@ -304,8 +323,20 @@ impl BfdSession {
         }
         let p = self.packet(self.poll.is_some(), false);
         self.send(p, out);
-        let next = now + self.jittered(self.tx_interval());
+        let interval = self.next_interval();
+        let next = now + self.jittered(interval);
         self.arm_tx(now, next, out);
+    }
+
+    /// The interval to the next periodic packet: the negotiated one, but
+    /// the old one for a retired session's first packets.
+    fn next_interval(&mut self) -> Duration {
+        let (left, fast) = self.retire_fast;
+        if left > 0 && self.state == State::AdminDown {
+            self.retire_fast.0 = left - 1;
+            return fast.min(self.tx_interval());
+        }
+        self.tx_interval()
     }
 
     fn detect_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -516,10 +547,63 @@ impl BfdSession {
         }
     }
 
+    /// RFC 5880 §6.8.16: a session taken down administratively keeps
+    /// sending AdminDown for at least a detection time before it goes, so
+    /// a peer does not read one lost packet as a path failure (diag 1)
+    /// and drop its client session. The period is the peer's detection
+    /// time of our packets at the slow rate (our multiplier times the
+    /// slower of 1 s and its RequiredMinRx), or the detection time we ran
+    /// with, whichever is longer. Until the peer has heard one, it still
+    /// expects packets at the old rate, so the first DetectMult packets
+    /// after the first go at that rate (we may send faster than we
+    /// advertise): one lost packet then costs no false detection there.
+    fn retire(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let slow = Duration::from_micros(u64::from(SLOW_TX_US.max(self.remote_min_rx)));
+        let mult = self.cfg.detect_mult.max(1);
+        let mut period = slow * u32::from(mult);
+        if let Some(d) = self.detection_time {
+            period = period.max(d);
+        }
+        let old = self.tx_interval();
+        self.admin_down(now, out);
+        self.retire_fast = (mult, old);
+        if self.may_send_periodic() {
+            let interval = self.next_interval();
+            let at = now + self.jittered(interval);
+            self.arm_tx(now, at, out);
+        }
+        if !self.may_send_periodic() {
+            // Nothing goes to this peer (passive and unheard, or it asks
+            // for no packets): there is nobody to tell.
+            self.retire_deadline = None;
+            out.push(Action::Retired);
+            return;
+        }
+        let due = now + period;
+        self.retire_deadline = Some(due);
+        out.push(Action::ArmTimer(Timer::Retire, due));
+    }
+
+    fn retire_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let Some(due) = self.retire_deadline else {
+            return;
+        };
+        if now < due {
+            out.push(Action::ArmTimer(Timer::Retire, due));
+            return;
+        }
+        self.retire_deadline = None;
+        out.push(Action::Retired);
+    }
+
     fn admin_up(&mut self, now: Instant, out: &mut Vec<Action>) {
         if self.state != State::AdminDown {
             return;
         }
+        if self.retire_deadline.take().is_some() {
+            out.push(Action::StopTimer(Timer::Retire));
+        }
+        self.retire_fast = (0, Duration::ZERO);
         self.change_state(now, State::Down, Diag::None, out);
         self.local_diag = Diag::None;
         self.arm_tx(now, now, out);

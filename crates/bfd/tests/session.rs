@@ -299,3 +299,83 @@ fn peer_asking_for_zero_rx_gets_no_periodic_packets() {
     assert!(a.contains(&Action::StopTimer(Timer::Transmit)));
     assert_eq!(s.status().tx_interval, None);
 }
+
+#[test]
+fn retired_session_keeps_sending_admin_down_at_the_slow_rate_for_a_detection_time() {
+    let (mut s, t0) = up(BfdConfig::default());
+    let a = s.handle(t0, Event::Retire);
+    let p = sent(&a)[0];
+    assert_eq!(
+        (p.state, p.diag),
+        (State::AdminDown, Diag::AdministrativelyDown)
+    );
+    assert!(!a.contains(&Action::Retired), "gone after one packet");
+    // The peer's detection time of us at the slow rate: 3 x 1 s.
+    let end = armed(&a, Timer::Retire).expect("retire timer armed");
+    assert_eq!(end - t0, ms(3000));
+    // Every periodic packet until then is AdminDown, at most 1 s apart;
+    // the next 3 at the Up rate (300 ms) the peer still expects.
+    let mut now = t0;
+    let mut tx = armed(&a, Timer::Transmit).expect("transmit timer armed");
+    let mut packets = 1;
+    while tx < end {
+        let limit = if packets <= 3 { ms(300) } else { ms(1000) };
+        assert!(
+            tx - now <= limit,
+            "gap {:?} before packet {}",
+            tx - now,
+            packets + 1
+        );
+        now = tx;
+        let a = s.handle(now, Event::TimerExpired(Timer::Transmit));
+        let p = sent(&a)[0];
+        assert_eq!((p.state, p.desired_min_tx), (State::AdminDown, 1_000_000));
+        packets += 1;
+        tx = armed(&a, Timer::Transmit).expect("transmit timer re-armed");
+    }
+    assert!(packets >= 5, "{packets} AdminDown packets");
+    let a = s.handle(end - ms(1), Event::TimerExpired(Timer::Retire));
+    assert!(!a.contains(&Action::Retired), "early wake-up retires");
+    let a = s.handle(end, Event::TimerExpired(Timer::Retire));
+    assert!(a.contains(&Action::Retired));
+}
+
+#[test]
+fn retire_period_covers_a_detection_time_longer_than_the_slow_rate() {
+    let (mut s, t0) = up(BfdConfig::default());
+    let mut slow = peer(State::Up, OURS);
+    slow.desired_min_tx = 2_000_000;
+    slow.required_min_rx = 1_500_000;
+    s.handle(t0, Event::Received(slow));
+    let a = s.handle(t0, Event::Retire);
+    // max(3 x max(1 s, its rx 1.5 s), detection 3 x 2 s) = 6 s.
+    assert_eq!(armed(&a, Timer::Retire).map(|at| at - t0), Some(ms(6000)));
+}
+
+#[test]
+fn admin_up_during_the_retire_period_keeps_the_session() {
+    let (mut s, t0) = up(BfdConfig::default());
+    s.handle(t0, Event::Retire);
+    let a = s.handle(t0 + ms(500), Event::AdminUp);
+    assert!(a.contains(&Action::StopTimer(Timer::Retire)));
+    assert_eq!(s.state(), State::Down);
+    let a = s.handle(t0 + ms(5000), Event::TimerExpired(Timer::Retire));
+    assert!(
+        !a.contains(&Action::Retired),
+        "a stale retire timer dropped a kept session"
+    );
+}
+
+#[test]
+fn passive_session_nobody_heard_retires_at_once() {
+    let t0 = Instant::now();
+    let cfg = BfdConfig {
+        passive: true,
+        ..BfdConfig::default()
+    };
+    let mut s = BfdSession::new(cfg, OURS, 1);
+    s.handle(t0, Event::Start);
+    let a = s.handle(t0, Event::Retire);
+    assert!(a.contains(&Action::Retired));
+    assert!(sent(&a).is_empty());
+}

@@ -68,6 +68,8 @@ enum Step {
     Detect,
     AdminDown,
     AdminUp,
+    Retire,
+    RetireTimer,
     Reconfigure(BfdConfig),
 }
 
@@ -80,6 +82,8 @@ fn step() -> impl Strategy<Value = (u64, Step)> {
             2 => Just(Step::Detect),
             1 => Just(Step::AdminDown),
             1 => Just(Step::AdminUp),
+            1 => Just(Step::Retire),
+            1 => Just(Step::RetireTimer),
             1 => config().prop_map(Step::Reconfigure),
         ],
     )
@@ -107,6 +111,8 @@ proptest! {
                 Step::Detect => Event::TimerExpired(Timer::Detect),
                 Step::AdminDown => Event::AdminDown,
                 Step::AdminUp => Event::AdminUp,
+                Step::Retire => Event::Retire,
+                Step::RetireTimer => Event::TimerExpired(Timer::Retire),
                 Step::Reconfigure(c) => Event::Reconfigure(c),
             };
             let passive = s.config().passive;
@@ -138,6 +144,11 @@ proptest! {
                     }
                     Action::ArmTimer(_, at) => prop_assert!(*at >= now, "timer armed in the past"),
                     Action::StopTimer(_) => {}
+                    Action::Retired => {
+                        // Only a retired session ends, and only in AdminDown.
+                        prop_assert!(matches!(ev, Event::Retire | Event::TimerExpired(Timer::Retire)), "Retired on {ev:?}");
+                        prop_assert_eq!(s.state(), State::AdminDown);
+                    }
                 }
             }
             let st = s.status();

@@ -188,6 +188,11 @@ impl BfdShared {
         (inner.sessions.values().cloned().collect(), status)
     }
 
+    /// Why a wanted session is not running (its socket setup failed).
+    fn error(&self, key: &PeerKey) -> Option<String> {
+        self.lock().driver.as_ref().and_then(|d| d.error(key))
+    }
+
     /// The `/status` member `bfd`: one entry per session.
     pub(crate) fn status_json(&self) -> serde_json::Value {
         let (wanted, status) = self.snapshot();
@@ -213,6 +218,7 @@ impl BfdShared {
                         "minimum_ttl": w.spec.key.multihop.then_some(w.spec.minimum_ttl),
                     },
                     "state": s.map(|s| s.state.name()),
+                    "error": self.error(&w.spec.key),
                     "remote_state": s.map(|s| s.remote_state.name()),
                     "local_diag": s.map(|s| s.local_diag.name()),
                     "remote_diag": s.map(|s| s.remote_diag.name()),
@@ -237,10 +243,18 @@ impl BfdShared {
     /// MetalLB's FRR-mode `metallb_bfd_*` series (labels `peer`, `vrf`).
     pub(crate) fn render_metrics(&self) -> String {
         let (_, status) = self.snapshot();
-        if status.is_empty() {
-            return String::new();
-        }
+        let failures = self.lock().driver.as_ref().map(Bfd::setup_failures);
         let mut out = String::new();
+        if let Some(n) = failures {
+            let name = "oxlb_bfd_session_setup_failures_total";
+            let _ = writeln!(
+                out,
+                "# HELP {name} BFD sessions whose socket setup failed (retried on each reload)\n# TYPE {name} counter\n{name} {n}"
+            );
+        }
+        if status.is_empty() {
+            return out;
+        }
         let families: [Family; 5] = [
             (
                 "metallb_bfd_session_up",

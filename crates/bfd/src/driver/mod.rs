@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -70,6 +71,32 @@ pub struct Bfd {
     commands: mpsc::UnboundedSender<Command>,
     events: broadcast::Sender<BfdEvent>,
     status: Arc<Mutex<HashMap<PeerKey, BfdStatus>>>,
+    errors: Errors,
+}
+
+/// Sessions that could not start (their socket setup failed), and a
+/// count of such failures since the start.
+#[derive(Clone, Default)]
+struct Errors {
+    last: Arc<Mutex<HashMap<PeerKey, String>>>,
+    total: Arc<AtomicU64>,
+}
+
+impl Errors {
+    fn set(&self, key: PeerKey, error: String) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        self.last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, error);
+    }
+
+    fn clear(&self, key: &PeerKey) {
+        self.last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
 }
 
 impl Bfd {
@@ -78,6 +105,7 @@ impl Bfd {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(256);
         let status = Arc::new(Mutex::new(HashMap::new()));
+        let errors = Errors::default();
         let (rx_tx, rx_rx) = mpsc::channel(1024);
         let task = Driver {
             sessions: HashMap::new(),
@@ -86,6 +114,7 @@ impl Bfd {
             next_discr: 1 + (std::process::id() << 12),
             events: events.clone(),
             status: status.clone(),
+            errors: errors.clone(),
             datagrams: rx_tx,
         };
         tokio::spawn(task.run(rx, rx_rx));
@@ -93,6 +122,7 @@ impl Bfd {
             commands: tx,
             events,
             status,
+            errors,
         }
     }
 
@@ -102,7 +132,10 @@ impl Bfd {
         let _ = self.commands.send(Command::Upsert(spec));
     }
 
-    /// Sends AdminDown and forgets the session.
+    /// Takes the session AdminDown and drops it once the peer has had a
+    /// detection time to hear that (RFC 5880 §6.8.16); it leaves
+    /// [`Bfd::status`] at once. An upsert of the same key meanwhile keeps
+    /// it.
     pub fn remove(&self, key: PeerKey) {
         let _ = self.commands.send(Command::Remove(key));
     }
@@ -118,6 +151,18 @@ impl Bfd {
         v.sort_by_key(|(k, _)| *k);
         v
     }
+
+    /// Why a wanted session is not running: its last socket setup error
+    /// (each upsert retries; a success clears it).
+    pub fn error(&self, key: &PeerKey) -> Option<String> {
+        let map = self.errors.last.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).cloned()
+    }
+
+    /// Session setups that failed since the start.
+    pub fn setup_failures(&self) -> u64 {
+        self.errors.total.load(Ordering::Relaxed)
+    }
 }
 
 struct Entry {
@@ -125,6 +170,8 @@ struct Entry {
     spec: SessionSpec,
     socket: Socket,
     timers: HashMap<Timer, Instant>,
+    /// Removed: sending its last AdminDown packets, not in `status`.
+    retiring: bool,
 }
 
 struct Datagram {
@@ -143,6 +190,7 @@ struct Driver {
     next_discr: u32,
     events: broadcast::Sender<BfdEvent>,
     status: Arc<Mutex<HashMap<PeerKey, BfdStatus>>>,
+    errors: Errors,
     datagrams: mpsc::Sender<Datagram>,
 }
 
@@ -221,6 +269,15 @@ impl Driver {
     fn upsert(&mut self, spec: SessionSpec) {
         let now = Instant::now();
         if let Some(e) = self.sessions.get_mut(&spec.key) {
+            if e.retiring {
+                // Wanted again before its AdminDown period ended.
+                e.retiring = false;
+                let actions = e.session.handle(now, Event::AdminUp);
+                self.apply(spec.key, actions);
+            }
+            let Some(e) = self.sessions.get_mut(&spec.key) else {
+                return;
+            };
             e.spec.minimum_ttl = spec.minimum_ttl;
             if e.spec.config != spec.config {
                 e.spec.config = spec.config;
@@ -231,7 +288,14 @@ impl Driver {
         }
         let key = spec.key;
         if let Err(e) = self.ensure_reader(key.peer.is_ipv6(), key.multihop) {
-            tracing::warn!(peer = %key.peer, error = %e, "bfd: receive socket failed");
+            let port = if key.multihop {
+                MULTIHOP_PORT
+            } else {
+                SINGLE_HOP_PORT
+            };
+            tracing::warn!(peer = %key.peer, port, error = %e, "bfd: receive socket failed");
+            self.errors
+                .set(key, format!("receive socket on UDP port {port}: {e}"));
             return;
         }
         let discr = self.allocate_discr();
@@ -240,9 +304,13 @@ impl Driver {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(peer = %key.peer, error = %e, "bfd: send socket failed");
+                self.errors
+                    .set(key, format!("send socket to {}: {e}", key.peer));
+                self.close_unused_reader(key);
                 return;
             }
         };
+        self.errors.clear(&key);
         let clock = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -257,6 +325,7 @@ impl Driver {
                 spec,
                 socket: sock,
                 timers: HashMap::new(),
+                retiring: false,
             },
         );
         self.apply(key, actions);
@@ -274,17 +343,50 @@ impl Driver {
 
     fn remove(&mut self, key: PeerKey) {
         let now = Instant::now();
-        if let Some(e) = self.sessions.get_mut(&key) {
-            let actions = e.session.handle(now, Event::AdminDown);
-            self.apply(key, actions);
-        }
-        if let Some(e) = self.sessions.remove(&key) {
-            self.by_discr.remove(&e.session.local_discriminator());
-        }
+        self.errors.clear(&key);
         self.status
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&key);
+        let Some(e) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if e.retiring {
+            return;
+        }
+        e.retiring = true;
+        let actions = e.session.handle(now, Event::Retire);
+        self.apply(key, actions);
+    }
+
+    /// A retired session's AdminDown period ended: forget it, and close
+    /// a receive socket no session uses any more.
+    fn drop_session(&mut self, key: PeerKey) {
+        if let Some(e) = self.sessions.remove(&key) {
+            self.by_discr.remove(&e.session.local_discriminator());
+        }
+        self.close_unused_reader(key);
+    }
+
+    /// Closes the receive socket of `key`'s family and hop mode when no
+    /// session uses it.
+    fn close_unused_reader(&mut self, key: PeerKey) {
+        let (v6, multihop) = (key.peer.is_ipv6(), key.multihop);
+        let in_use = self
+            .sessions
+            .keys()
+            .any(|k| k.peer.is_ipv6() == v6 && k.multihop == multihop);
+        if !in_use {
+            let port = if multihop {
+                MULTIHOP_PORT
+            } else {
+                SINGLE_HOP_PORT
+            };
+            if let Some(r) = self.readers.remove(&(v6, port)) {
+                // Aborting the reader drops its socket.
+                r.abort();
+            }
+        }
     }
 
     fn find(&self, d: &Datagram, p: &ControlPacket) -> Option<PeerKey> {
@@ -321,10 +423,8 @@ impl Driver {
         if e.spec.key.peer != d.src.ip() || e.spec.key.multihop != d.multihop {
             return;
         }
-        // RFC 5883 §5: multihop packets below the minimum TTL are dropped
-        // (single hop: the kernel already enforced 255).
-        if d.multihop && d.ttl.is_some_and(|t| t < e.spec.minimum_ttl) {
-            tracing::debug!(src = %d.src, ttl = ?d.ttl, "bfd: multihop TTL below minimum");
+        if d.multihop && !multihop_ttl_ok(d.ttl, e.spec.minimum_ttl) {
+            tracing::debug!(src = %d.src, ttl = ?d.ttl, "bfd: multihop TTL below the minimum or not reported");
             return;
         }
         let actions = e.session.handle(Instant::now(), Event::Received(p));
@@ -363,6 +463,7 @@ impl Driver {
             SINGLE_HOP_PORT
         };
         let dst = SocketAddr::new(key.peer, port);
+        let mut retired = false;
         for a in actions {
             match a {
                 Action::Send(p) => {
@@ -388,11 +489,29 @@ impl Driver {
                         remote: e.session.status().remote_state,
                     });
                 }
+                Action::Retired => retired = true,
             }
         }
-        self.status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, e.session.status());
+        if !e.retiring {
+            self.status
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, e.session.status());
+        }
+        if retired && e.retiring {
+            self.drop_session(key);
+        }
     }
 }
+
+/// RFC 5883 §5 (GTSM for multihop): a packet below the session's minimum
+/// TTL is dropped, and so is one whose TTL the kernel did not report: it
+/// cannot be shown to meet the minimum (fail closed). Single hop needs no
+/// check here: the socket's `IP_MINTTL` / `IPV6_MINHOPCOUNT` of 255 did
+/// it.
+fn multihop_ttl_ok(ttl: Option<u8>, minimum: u8) -> bool {
+    ttl.is_some_and(|t| t >= minimum)
+}
+
+#[cfg(test)]
+mod tests;

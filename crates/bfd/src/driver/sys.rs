@@ -1,51 +1,14 @@
-//! The socket calls socket2 lacks (`IP_MINTTL`, `IPV6_MINHOPCOUNT`,
-//! `IP_PKTINFO`, `IP_RECVTTL`, `IPV6_RECVPKTINFO`, `IPV6_RECVHOPLIMIT`,
-//! `recvmsg` with control messages), each in one small function: the only
-//! `unsafe` in crates/bfd. The control-message parser is plain byte
-//! parsing and safe.
+//! The socket calls socket2 lacks: `recvmsg` with control messages here
+//! (the only `unsafe` in crates/bfd), the integer options and the tokio
+//! registration from `crates/netsys` (shared with crates/l2). The
+//! control-message parser is plain byte parsing and safe.
 
 use std::io;
 use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use socket2::Socket;
-use tokio::io::unix::AsyncFd;
-
-/// Registers a socket with tokio's reactor (the constructor is `unsafe`
-/// since tokio 1.54: it cannot check the descriptor stays the same file).
-#[allow(unsafe_code)]
-pub(super) fn register(socket: Socket) -> io::Result<AsyncFd<Socket>> {
-    // SAFETY: the socket2 `Socket` owns its descriptor until it is dropped,
-    // which happens only with the `AsyncFd`, its sole owner.
-    unsafe { AsyncFd::register(socket) }.map_err(io::Error::from)
-}
-
-/// `setsockopt(fd, level, name, &int)` for integer options socket2 lacks.
-#[allow(unsafe_code)]
-pub(super) fn set_int_option(
-    fd: BorrowedFd<'_>,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: pointer and length describe `value`, alive for the whole
-    // call and only read by the kernel; `fd` is an open socket.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
+pub(super) use netsys::{register, set_int_option};
 
 /// One datagram with what its control messages said.
 pub(super) struct Received {

@@ -103,6 +103,11 @@ pub(super) fn outgoing(
             | CeaseSubcode::AdministrativeShutdown
             | CeaseSubcode::PeerDeconfigured,
         ) => Notification::hard_reset(&n),
+        // RFC 8538 §3 lets the sender wrap any NOTIFICATION in a Hard
+        // Reset. BFD Down is sent because the path failed: kept as stale,
+        // our routes would draw traffic for the restart time, which is
+        // what BFD is there to stop. So it goes inside a Hard Reset too.
+        ErrorCode::Cease(CeaseSubcode::BfdDown) => Notification::hard_reset(&n),
         // RFC 8538 §4: any other NOTIFICATION keeps the graceful restart
         // semantics; the helper retains our routes as stale.
         _ => n,

@@ -228,3 +228,25 @@ fn a_received_hard_reset_holds_redial_off_as_its_inner_shutdown_does() {
     let nested = Notification::hard_reset(&Notification::hard_reset(&inner));
     assert_eq!(redial::hold_down_after(&nested), std::time::Duration::ZERO);
 }
+
+#[test]
+fn bfd_down_with_the_n_bit_is_sent_inside_a_hard_reset_so_the_helper_flushes_at_once() {
+    let (mut p, _) = up(gr_config(), helper_open(Some(true)), false);
+    let a = p.handle(Instant::now(), FsmEvent::BfdDown);
+    let n = sent(&a).expect("a NOTIFICATION");
+    assert_eq!(
+        (n.code.code(), n.code.subcode()),
+        (6, 9),
+        "not a Hard Reset: {n:?}"
+    );
+    let inner = n.hard_reset_inner().expect("an encapsulated NOTIFICATION");
+    assert_eq!((inner.code.code(), inner.code.subcode()), (6, 10));
+}
+
+#[test]
+fn bfd_down_without_the_n_bit_is_a_plain_cease_bfd_down() {
+    let (mut p, _) = up(gr_config(), helper_open(Some(false)), false);
+    let a = p.handle(Instant::now(), FsmEvent::BfdDown);
+    let n = sent(&a).expect("a NOTIFICATION");
+    assert_eq!((n.code.code(), n.code.subcode()), (6, 10));
+}

@@ -1,53 +1,17 @@
 //! The few socket calls that socket2 (or tokio) does not offer safely,
-//! each in one small function (the only `unsafe` in crates/l2), and the control-message
-//! parser, which is plain byte parsing and safe.
+//! each in one small function (the only `unsafe` in crates/l2; the integer
+//! options and the tokio registration come from `crates/netsys`, shared
+//! with crates/bfd), and the control-message parser, which is plain byte
+//! parsing and safe.
 
 use std::io;
 use std::mem::size_of;
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use socket2::{SockAddr, SockAddrStorage, Socket};
-use tokio::io::unix::AsyncFd;
+use socket2::{SockAddr, SockAddrStorage};
 
-/// Register a socket with tokio's reactor. Since tokio 1.54 the
-/// constructor is `unsafe` (it cannot check that the descriptor stays the
-/// same open file for the `AsyncFd`'s life).
-#[allow(unsafe_code)]
-pub(super) fn register(socket: Socket) -> io::Result<AsyncFd<Socket>> {
-    // SAFETY: a socket2 `Socket` owns its descriptor: it is open from
-    // creation until the `Socket` is dropped, which happens only when the
-    // `AsyncFd` (its sole owner) is dropped, and `as_raw_fd` always returns
-    // that one descriptor.
-    unsafe { AsyncFd::register(socket) }.map_err(io::Error::from)
-}
-
-/// `setsockopt(fd, level, name, &int)` for the integer options socket2
-/// lacks: `PACKET_IGNORE_OUTGOING` and `IPV6_RECVPKTINFO`.
-#[allow(unsafe_code)]
-pub(super) fn set_int_option(
-    fd: BorrowedFd<'_>,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: the pointer and length describe `value`, which lives for the
-    // whole call; the kernel only reads it. `fd` is a borrowed, open socket.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
+pub(super) use netsys::{register, set_int_option};
 
 /// `ICMP6_FILTER` (RFC 3542 §3.2): eight 32-bit words, one bit per ICMPv6
 /// type; a set bit blocks the type. socket2 has no setter for it.

@@ -77,12 +77,15 @@ impl VipBinder {
         }
     }
 
-    /// Opens netlink, creates the dummy (in `dummy` mode), reads what the
+    /// Opens netlink, creates the dummy (in `dummy` mode), checks that the
+    /// kernel keeps our mark ([`plan::probe_verdict`]), reads what the
     /// kernel holds and removes our addresses that cannot be right (on
     /// another interface, not a host address, twice). Sets the ARP
-    /// sysctls. Nothing to do when off.
+    /// sysctls. When off: removes the marked addresses an earlier run left
+    /// ([`plan::leftovers_when_off`]), once, and binds nothing.
     pub async fn start(&mut self) -> Result<(), String> {
         if self.mode == BindMode::Off {
+            remove_leftovers().await;
             return Ok(());
         }
         let nl = Netlink::open()?;
@@ -93,6 +96,12 @@ impl VipBinder {
                 .await?
                 .ok_or("--bind-vips lo: this namespace has no interface lo")?,
         };
+        let probe = IpAddr::V4(plan::PROBE_IP);
+        nl.add(target, probe).await?;
+        let dump = nl.addresses().await;
+        let removed = nl.del(target, probe, plan::host_len(&probe)).await;
+        plan::probe_verdict(target, &dump?, &kernel_release())?;
+        removed?;
         let (bindings, strays) = Bindings::from_kernel(target, &nl.addresses().await?);
         for s in strays {
             tracing::info!(vip = %s.ip, ifindex = s.ifindex, "removing a stray address oxlb added");
@@ -213,6 +222,43 @@ impl VipBinder {
             }
         }
     }
+}
+
+/// `--bind-vips off` at start: deletes the addresses marked ours. A
+/// failure is logged, not fatal: off is the default and binds nothing, so
+/// a namespace without netlink rights must still run.
+async fn remove_leftovers() {
+    let nl = match Netlink::open() {
+        Ok(nl) => nl,
+        Err(e) => {
+            tracing::warn!(error = %e, "--bind-vips off: addresses of an earlier run not checked");
+            return;
+        }
+    };
+    let kernel = match nl.addresses().await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(error = %e, "--bind-vips off: addresses of an earlier run not checked");
+            return;
+        }
+    };
+    for a in plan::leftovers_when_off(&kernel) {
+        match nl.del(a.ifindex, a.ip, a.prefix_len).await {
+            Ok(()) => {
+                tracing::info!(vip = %a.ip, ifindex = a.ifindex, "--bind-vips off: removed an address an earlier run of oxlb added")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "--bind-vips off: an address an earlier run added not removed")
+            }
+        }
+    }
+}
+
+/// The running kernel's release (`uname -r`), for error messages.
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|e| format!("(release unreadable: {e})"))
 }
 
 /// The IPs `services` are announced with over BGP: each IP covered by one

@@ -95,6 +95,38 @@ impl Bindings {
     }
 }
 
+/// The address the start-up probe adds to the target interface and reads
+/// back: in 127.0.0.0/8, so no route or neighbour ever sees it (on `lo`
+/// the whole /8 is local already; on the dummy it is never announced).
+pub const PROBE_IP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 111, 0, 111);
+
+/// The probe's verdict: `kernel` is the dump taken while the probe address
+/// was on `target`. Before Linux 6.1 the kernel accepts `IFA_PROTO` and
+/// drops it without an error, so nothing would tell our addresses from an
+/// admin's after a restart: they would stay for good, never removed as
+/// ours. We refuse to bind then (the error names the kernel), rather than
+/// keep our own record of the addresses, which a crash between an add and
+/// a save would get wrong.
+pub fn probe_verdict(target: u32, kernel: &[KernelAddr], release: &str) -> Result<(), String> {
+    let probe = IpAddr::V4(PROBE_IP);
+    match kernel.iter().find(|a| a.ifindex == target && a.ip == probe) {
+        Some(a) if a.ours => Ok(()),
+        Some(_) => Err(format!(
+            "--bind-vips: kernel {release} dropped the address protocol (IFA_PROTO {OXLB_PROTO:#x}) of the probe address {probe} on interface #{target}: oxlb could not tell its VIP addresses from an admin's after a restart; Linux 6.1 or later is needed (or --bind-vips off)"
+        )),
+        None => Err(format!(
+            "--bind-vips: the probe address {probe} added to interface #{target} is not in the kernel's address dump (kernel {release})"
+        )),
+    }
+}
+
+/// `--bind-vips off`: every address with our mark is a leftover of an
+/// earlier run in `dummy` or `lo` mode (a crash, or a restart with the
+/// mode turned off) and goes at start. Unmarked addresses stay.
+pub fn leftovers_when_off(kernel: &[KernelAddr]) -> Vec<KernelAddr> {
+    kernel.iter().filter(|a| a.ours).cloned().collect()
+}
+
 /// `arp_ignore` values that never answer on one interface for an address
 /// held by another: 1 (target must be on the incoming interface), 2 (and in
 /// the sender's subnet), 8 (never answer). 0 answers for any local address

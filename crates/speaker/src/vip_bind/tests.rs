@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::plan::{arp_writes, Bindings, KernelAddr};
+use super::plan::{arp_writes, leftovers_when_off, probe_verdict, Bindings, KernelAddr, PROBE_IP};
 use super::{bgp_ips, l2_ips};
 use crate::announcement::Announcement;
 use crate::desired::ServiceReport;
@@ -183,4 +183,39 @@ fn l2_binds_vips_this_node_is_a_candidate_for() {
         l2_ips(vips.iter(), "a"),
         set(&["198.51.100.1", "198.51.100.4"])
     );
+}
+
+#[test]
+fn a_kernel_that_keeps_the_mark_passes_the_probe() {
+    let kernel = [addr(DUMMY, &PROBE_IP.to_string(), 32, true)];
+    assert_eq!(probe_verdict(DUMMY, &kernel, "6.1.0"), Ok(()));
+}
+
+#[test]
+fn a_kernel_that_drops_the_mark_refuses_bind_vips_and_names_the_kernel() {
+    let kernel = [
+        addr(DUMMY, &PROBE_IP.to_string(), 32, false),
+        addr(DUMMY, "198.51.100.1", 32, true),
+    ];
+    let e = probe_verdict(DUMMY, &kernel, "5.15.0-91-generic").unwrap_err();
+    assert!(e.contains("5.15.0-91-generic") && e.contains("6.1"), "{e}");
+}
+
+#[test]
+fn a_probe_missing_from_the_dump_or_on_another_interface_fails_the_probe() {
+    assert!(probe_verdict(DUMMY, &[], "6.8.0").is_err());
+    let elsewhere = [addr(LO, &PROBE_IP.to_string(), 32, true)];
+    assert!(probe_verdict(DUMMY, &elsewhere, "6.8.0").is_err());
+}
+
+#[test]
+fn bind_vips_off_removes_every_marked_address_and_no_other() {
+    let kernel = [
+        addr(DUMMY, "198.51.100.1", 32, true),
+        addr(LO, "2001:db8::1", 128, true),
+        addr(LO, "198.51.100.2", 32, false),
+        addr(ETH, "192.0.2.1", 24, false),
+    ];
+    let gone: Vec<IpAddr> = leftovers_when_off(&kernel).iter().map(|a| a.ip).collect();
+    assert_eq!(gone, vec![ip("198.51.100.1"), ip("2001:db8::1")]);
 }
