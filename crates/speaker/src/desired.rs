@@ -453,7 +453,7 @@ fn compute_inner(
                 let r = services.get(i)?;
                 let here = bgp_blocked.is_empty()
                     || !bgp_blocked.contains(&ServiceKey {
-                        namespace: r.namespace.clone(),
+                        namespace: r.namespace.to_string(),
                         name: r.name.clone(),
                     });
                 Some(PlanRow(r, labels, here))

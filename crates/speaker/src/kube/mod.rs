@@ -33,10 +33,10 @@ use crate::{RunArgs, StandaloneArgs};
 
 pub mod members;
 pub mod objects;
+mod pods;
 mod stale;
 mod status;
 mod status_io;
-mod pods;
 mod watch;
 
 /// The flags of `oxlb-speaker kubernetes`: those of `standalone` but
@@ -136,16 +136,17 @@ pub async fn run(args: KubernetesArgs) -> i32 {
         return 1;
     };
     let (tx, mut rx) = mpsc::channel::<()>(1);
+    let reflectors = watch::Reflectors::start(&client, &args.namespace, tx.clone(), shared.clone());
     let pods = (!args.ml_labels.is_empty()).then(|| {
         pods::PodWatch::start(
             &client,
             &args.namespace,
             &args.ml_labels,
-            tx.clone(),
+            tx,
             shared.clone(),
+            reflectors.failing(),
         )
     });
-    let reflectors = watch::Reflectors::start(&client, &args.namespace, tx, shared.clone());
 
     // Nothing is announced before every store has its first full list: a
     // partial view would withdraw what the missing kinds select.

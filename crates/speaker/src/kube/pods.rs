@@ -9,11 +9,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
 use tokio::sync::{mpsc, watch};
 
 use super::members::PodRecord;
+use super::stale::{Failing, Probe};
 use crate::run::Shared;
 
 /// The record of `pod`, keyed by its name.
@@ -70,8 +72,21 @@ impl PodWatch {
         labels: &str,
         tx: mpsc::Sender<()>,
         shared: Arc<Shared>,
+        failing_kinds: Failing,
     ) -> Self {
         let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+        let probe_api = api.clone();
+        let probe_labels = labels.to_string();
+        let probe: Probe = Arc::new(move || {
+            let api = probe_api.clone();
+            let lp = ListParams::default().labels(&probe_labels).limit(1);
+            Box::pin(async move {
+                api.list_metadata(&lp)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        });
         let records = Arc::new(Mutex::new(BTreeMap::new()));
         let (ready_tx, ready) = watch::channel(false);
         let map = records.clone();
@@ -87,6 +102,7 @@ impl PodWatch {
                         if failing {
                             tracing::info!(kind = "Pod", "watch back");
                             failing = false;
+                            failing_kinds.recovered(&shared, "Pod");
                         }
                         match ev {
                             watcher::Event::Init => {
@@ -120,11 +136,11 @@ impl PodWatch {
                     Err(e) => {
                         if !failing {
                             tracing::warn!(kind = "Pod", error = %e, "watch failing; keeping the last known speaker Pods, retrying with backoff");
-                            crate::run::mark_config_stale(&shared);
                             failing = true;
                         } else {
                             tracing::debug!(kind = "Pod", error = %e, "watch still failing");
                         }
+                        failing_kinds.failed(&shared, "Pod", &e.to_string(), probe.clone());
                         false
                     }
                 };

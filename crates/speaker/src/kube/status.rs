@@ -348,7 +348,7 @@ pub fn announcing_of(
 
 fn key_of(s: &ServiceReport) -> ServiceKey {
     ServiceKey {
-        namespace: s.namespace.clone(),
+        namespace: s.namespace.to_string(),
         name: s.name.clone(),
     }
 }

@@ -116,6 +116,7 @@ pub struct Reflectors {
     namespaces: Store<Namespace>,
     services: Store<Service>,
     slices: Store<EndpointSlice>,
+    failing: Failing,
     _tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -156,8 +157,15 @@ impl Reflectors {
             namespaces: start!("Namespace", Api::all(c.clone())),
             services: start!("Service", Api::all(c.clone())),
             slices: start!("EndpointSlice", Api::all(c.clone())),
+            failing,
             _tasks: tasks,
         }
+    }
+
+    /// The failing-kinds tracker, for watches kept outside these stores
+    /// (the speaker Pods): their errors hold `/readyz` at 503 too.
+    pub fn failing(&self) -> Failing {
+        self.failing.clone()
     }
 
     /// Waits for every store's first full list; `Err(kind)` when one's

@@ -85,6 +85,7 @@ impl L2Runtime {
     /// Sets the members found through the API (None: the config's
     /// Nodes); the next `apply` hands a changed list to the running node.
     /// `--ml-members` still wins.
+    #[cfg_attr(not(feature = "kube"), allow(dead_code))]
     pub fn set_found_members(&mut self, found: Option<Result<Vec<Member>, String>>) {
         self.found = found;
     }
