@@ -73,7 +73,7 @@ fn kubernetes_lists_the_same_shared_flags_as_standalone() {
         .map(|a| a.0.as_str())
         .collect();
     own.sort();
-    assert_eq!(own, ["kubeconfig", "ml_labels"]);
+    assert_eq!(own, ["kubeconfig", "ml_labels", "pod_name", "pod_uid"]);
 }
 
 #[cfg(feature = "kube")]
