@@ -223,6 +223,12 @@ EOF
 expect_ip dns-service-tcp 1.2.3.4 dns
 expect_ip dns-service-udp 1.2.3.4 dns
 wait_until 10 has_event dns-service-udp IPAllocated || die "svc dns-service-udp: no IPAllocated Event"
+# MetalLB warns about the old annotation prefix once the Service is updated.
+wait_until 10 has_event dns-service-tcp deprecatedAnnotation || die "svc dns-service-tcp: no deprecatedAnnotation Event"
+dep=$(kubectl get events -n default --field-selector "involvedObject.name=dns-service-tcp,reason=deprecatedAnnotation" \
+  -o jsonpath='{range .items[*]}{.type} {.message}{"\n"}{end}') || die "kubectl get events (deprecatedAnnotation) failed"
+[[ $dep == "Warning Service uses deprecated annotation metallb.universe.tf/allow-shared-ip" ]] ||
+  die "svc dns-service-tcp: deprecatedAnnotation Events '$dep', want one Warning naming metallb.universe.tf/allow-shared-ip"
 log "seed 000: dns-service-tcp and dns-service-udp share 1.2.3.4"
 
 # ---- seed 004, chapter 2 step 1: random IP, but the only pools are autoAssign false ----

@@ -179,7 +179,7 @@ impl Engine {
             .retain(|k, _| current.contains(&(k.namespace.as_str(), k.name.as_str())));
         if let Some(alloc) = self.alloc.as_ref() {
             for svc in valid {
-                out.extend(status_action(alloc, svc));
+                out.extend(status_actions(alloc, svc));
             }
         }
         out
@@ -361,7 +361,34 @@ pub fn pool_status_actions(
 }
 
 /// The status write a Service needs, if its status or annotation differ
-/// from the allocator's assignment.
+/// from the allocator's assignment, preceded by a Warning
+/// `deprecatedAnnotation` per `metallb.universe.tf/` annotation it carries.
+/// MetalLB warns only when the Service needs an update, so an unchanged
+/// Service is not re-warned on every pass (MetalLB then also drops the
+/// annotation; we leave the user's metadata alone: the controller writes
+/// only the status subresource).
+fn status_actions(alloc: &Allocator, svc: &LoadBalancerService) -> Vec<Action> {
+    let Some(write) = status_action(alloc, svc) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Action> = svc
+        .record()
+        .spec
+        .extra
+        .iter()
+        .flat_map(|e| e.annotations.keys())
+        .filter(|k| k.starts_with(allocator::request::DEPRECATED_ANNOTATION_PREFIX))
+        .map(|k| Action::Event {
+            key: svc.key(),
+            warning: true,
+            reason: "deprecatedAnnotation",
+            message: format!("Service uses deprecated annotation {k}"),
+        })
+        .collect();
+    out.push(write);
+    out
+}
+
 fn status_action(alloc: &Allocator, svc: &LoadBalancerService) -> Option<Action> {
     let key = svc.key();
     let (ips, pool) = match alloc.assignment(&key) {

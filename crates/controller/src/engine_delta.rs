@@ -63,7 +63,7 @@ impl Engine {
         // batch: a pending Service handled before a later one freed an
         // address showed none when it was converged (as `pass` does).
         for svc in valid {
-            out.extend(status_action(alloc, svc));
+            out.extend(status_actions(alloc, svc));
         }
         // Pending Services outside this batch that got an address: they
         // showed none.

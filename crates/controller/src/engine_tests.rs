@@ -351,3 +351,137 @@ fn a_full_pass_frees_the_address_of_a_service_whose_request_stops_parsing_for_a_
         "{after:?}"
     );
 }
+
+/// One Service in the 192.0.2.0/30 pool with `extra` spliced into its
+/// spec and `meta` into its metadata.
+fn svc_with(name: &str, meta: &str, extra: &str, status_ip: Option<&str>) -> Config {
+    let status = status_ip.map_or(String::new(), |ip| {
+        format!("status: {{loadBalancer: {{ingress: [{{ip: {ip}}}]}}}}\n")
+    });
+    config(&[format!(
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: default\n{meta}spec:\n  type: LoadBalancer\n  ports: [{{port: 80, protocol: TCP}}]\n{extra}{status}"
+    )])
+}
+
+fn events<'a>(actions: &'a [Action], reason: &str) -> Vec<(&'a str, bool, &'a str)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Event {
+                key,
+                warning,
+                reason: r,
+                message,
+            } if *r == reason => Some((key.name.as_str(), *warning, message.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_deprecated_annotation_is_warned_when_the_status_is_written_and_not_once_it_shows() {
+    let meta = "  annotations: {metallb.universe.tf/address-pool: p}\n";
+    let ips = "  clusterIP: 10.96.0.7\n  clusterIPs: [10.96.0.7]\n";
+    let mut e = Engine::default();
+    let first = e.pass(&svc_with("old", meta, ips, None));
+    assert_eq!(
+        events(&first, "deprecatedAnnotation"),
+        [(
+            "old",
+            true,
+            "Service uses deprecated annotation metallb.universe.tf/address-pool"
+        )],
+        "{first:?}"
+    );
+    assert_eq!(
+        statuses(&first),
+        [("old".to_string(), vec!["192.0.2.0".to_string()])]
+    );
+    // The status (and the pool annotation) now show the assignment: no
+    // write, so no warning either (MetalLB warns only with an update).
+    let shown =
+        format!("  annotations: {{metallb.universe.tf/address-pool: p, {POOL_ANNOTATION}: p}}\n");
+    let later = e.pass(&svc_with("old", &shown, ips, Some("192.0.2.0")));
+    assert!(later.is_empty(), "{later:?}");
+}
+
+#[test]
+fn a_require_dual_stack_service_with_one_cluster_ip_is_warned_not_enough_clusterips() {
+    let spec =
+        "  ipFamilyPolicy: RequireDualStack\n  clusterIP: 10.96.0.8\n  clusterIPs: [10.96.0.8]\n";
+    let actions = Engine::default().pass(&svc_with("ds", "", spec, None));
+    let warned = events(&actions, "not enough clusterips");
+    assert_eq!(warned.len(), 1, "{actions:?}");
+    assert!(warned[0].1, "a Warning: {actions:?}");
+    assert!(statuses(&actions).is_empty(), "{actions:?}");
+}
+
+#[test]
+fn a_prefer_dual_stack_service_gains_its_v6_address_when_its_pool_does_or_is_told_why_not() {
+    let pool = |v6: &str| {
+        format!(
+            "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: p, namespace: metallb-system}}\nspec: {{addresses: [192.0.2.0/30{v6}]}}\n"
+        )
+    };
+    let svc = |name: &str, spec: &str| {
+        format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: default\nspec:\n  type: LoadBalancer\n  ports: [{{port: 80, protocol: TCP}}]\n{spec}"
+        )
+    };
+    let pds = svc(
+        "pds",
+        "  ipFamilyPolicy: PreferDualStack\n  ipFamilies: [IPv4, IPv6]\n  clusterIP: 10.96.0.9\n  clusterIPs: [10.96.0.9, 'fd00::9']\n",
+    );
+    let v6 = svc(
+        "v6",
+        "  ipFamilies: [IPv6]\n  clusterIP: 'fd00::6'\n  clusterIPs: ['fd00::6']\n",
+    );
+    let cfg = |pool: String, svcs: &[&String]| {
+        let text = format!(
+            "{pool}{}",
+            svcs.iter().map(|s| s.as_str()).collect::<String>()
+        );
+        let objs = load_str(&text, "test.yaml", &Options::default()).expect("test YAML loads");
+        validate(&objs, &Options::default())
+            .expect("test config is valid")
+            .config
+    };
+    // A v4-only pool: the v4 address only, and nothing to report.
+    let mut e = Engine::default();
+    let first = e.pass(&cfg(pool(""), &[&pds]));
+    assert_eq!(
+        statuses(&first),
+        [("pds".to_string(), vec!["192.0.2.0".to_string()])]
+    );
+    assert!(
+        events(&first, "AdditionalAssignFailed").is_empty(),
+        "{first:?}"
+    );
+    // The pool gains one v6 address: the Service gains it as its second.
+    let second = e.pass(&cfg(pool(", '2001:db8::/128'"), &[&pds]));
+    assert_eq!(
+        statuses(&second),
+        [(
+            "pds".to_string(),
+            vec!["192.0.2.0".to_string(), "2001:db8::".to_string()]
+        )],
+        "{second:?}"
+    );
+    // The single v6 address already belongs to a v6 Service (`a6` sorts
+    // first): the dual-stack Service gets its v4 address, and the pass
+    // after any change to it retries the second family and says why it
+    // failed (MetalLB's Normal AdditionalAssignFailed).
+    let a6 = v6.replace("name: v6", "name: a6");
+    let mut e = Engine::default();
+    let both = pool(", '2001:db8::/128'");
+    let start = e.pass(&cfg(both.clone(), &[&a6, &pds]));
+    assert!(
+        statuses(&start).contains(&("pds".to_string(), vec!["192.0.2.0".to_string()])),
+        "{start:?}"
+    );
+    let edited = pds.replace("ports: [{port: 80", "ports: [{port: 81");
+    let after = e.pass(&cfg(both, &[&a6, &edited]));
+    let failed = events(&after, "AdditionalAssignFailed");
+    assert_eq!(failed.len(), 1, "{after:?}");
+    assert!(!failed[0].1, "a Normal event: {after:?}");
+}
