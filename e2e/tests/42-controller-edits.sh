@@ -7,7 +7,8 @@
 # deleted (its IP goes to a pending Service); namespace labels changed
 # (serviceAllocation.namespaceSelectors: added, then removed: ClearAssignment
 # and cleared); an overlapping pool (a
-# ConfigurationError Event naming spec.addresses, config_stale_bool 1, the
+# ConfigurationError Event naming spec.addresses, config_stale_bool 1,
+# ConfigurationState/controller Invalid with the error, then Valid again; the
 # last good config keeps allocating); a status write denied by RBAC is
 # retried with backoff, well before the 30 s resync; a malformed request
 # (loadBalancerIP and metallb.io/loadBalancerIPs both) gets a Warning
@@ -143,6 +144,10 @@ metric() { # NAME -> value (fails when /metrics is unreachable or lacks it)
 }
 metric_is() { [[ $(metric "$1") == "$2" ]]; }
 metric_is metallb_k8s_client_config_stale_bool 0 || die "config_stale_bool '$(metric metallb_k8s_client_config_stale_bool)' before the overlap, want 0"
+# MetalLB's ConfigurationState `controller`: result|errorSummary|condition.
+cstate() { kubectl get configurationstate controller -n metallb-system -o jsonpath='{.status.result}|{.status.errorSummary}|{.status.conditions[0].type}={.status.conditions[0].status}'; }
+cstate_like() { local v; v=$(cstate) && [[ $v == $1 ]]; }
+wait_until 10 cstate_like 'Valid||configReconcilerValid=True' || die "ConfigurationState controller '$(cstate)' before the overlap, want Valid"
 kubectl apply -f - >/dev/null <<'EOF2'
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
@@ -156,12 +161,16 @@ msg=$(pool_event p4)
 [[ $msg == *spec.addresses* && $msg == *p1* ]] || die "IPAddressPool p4 Event does not name spec.addresses and p1: $msg"
 wait_until 10 metric_is metallb_k8s_client_config_stale_bool 1 || die "config_stale_bool '$(metric metallb_k8s_client_config_stale_bool)' with overlapping pools, want 1"
 metric_is metallb_k8s_client_config_loaded_bool 1 || die "config_loaded_bool '$(metric metallb_k8s_client_config_loaded_bool)', want 1"
+log "ConfigurationState now: $(cstate)"
+wait_until 10 cstate_like 'Invalid|*p4*spec.addresses*p1*|configReconcilerValid=False' ||
+  die "ConfigurationState controller '$(cstate)' with overlapping pools, want Invalid naming p4, spec.addresses and p1"
 kubectl delete svc g -n default --wait=true >/dev/null
 lb k
 expect k 198.51.100.3 p1
 log "overlap: p4 Event '$(head -1 <<<"$msg")', stale 1; k allocated from the last good config"
 kubectl delete ipaddresspool p4 -n metallb-system >/dev/null
 wait_until 10 metric_is metallb_k8s_client_config_stale_bool 0 || die "config_stale_bool still '$(metric metallb_k8s_client_config_stale_bool)' after p4 was deleted"
+wait_until 10 cstate_like 'Valid||configReconcilerValid=True' || die "ConfigurationState controller '$(cstate)' after p4 was deleted, want Valid"
 
 # ---- a denied status write is retried with backoff, not only at the 30 s resync ----
 kubectl delete svc k -n default --wait=true >/dev/null

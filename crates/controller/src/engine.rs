@@ -62,6 +62,46 @@ pub enum Action {
         /// The diagnostic: the field and what is wrong.
         message: String,
     },
+    /// Bring the `ConfigurationState` named `controller` (MetalLB 0.15.3)
+    /// to this result: `status.result` Valid/Invalid, `errorSummary`, and
+    /// the `configReconcilerValid` condition. Level-triggered: every full
+    /// pass says it; the driver writes only when the object differs.
+    ConfigState {
+        /// The configuration validated.
+        valid: bool,
+        /// The errors, one line, when it did not.
+        summary: Option<String>,
+    },
+}
+
+/// Longest `errorSummary` written (a pathological config must not make an
+/// object the API server refuses).
+const SUMMARY_MAX: usize = 4096;
+
+/// The [`Action::ConfigState`] of a full pass: `None` validated, else the
+/// errors that refused it, each naming its object and field.
+pub fn config_state(errors: Option<&Diagnostics>) -> Action {
+    let summary = errors.map(|d| {
+        let mut s = d
+            .errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if s.len() > SUMMARY_MAX {
+            let mut cut = SUMMARY_MAX;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+            s.push_str(" …");
+        }
+        s
+    });
+    Action::ConfigState {
+        valid: errors.is_none(),
+        summary,
+    }
 }
 
 /// The allocator and what it last saw.

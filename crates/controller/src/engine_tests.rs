@@ -485,3 +485,44 @@ fn a_prefer_dual_stack_service_gains_its_v6_address_when_its_pool_does_or_is_tol
     assert_eq!(failed.len(), 1, "{after:?}");
     assert!(!failed[0].1, "a Normal event: {after:?}");
 }
+
+#[test]
+fn a_refused_configuration_state_names_each_object_and_field_and_stays_bounded() {
+    let overlap = format!(
+        "{POOL}---\napiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: q, namespace: metallb-system}}\nspec: {{addresses: [192.0.2.2/31]}}\n"
+    );
+    let objs = load_str(&overlap, "test.yaml", &Options::default()).expect("test YAML loads");
+    let diags = validate(&objs, &Options::default()).expect_err("overlapping pools are refused");
+    let Action::ConfigState { valid, summary } = config_state(Some(&diags)) else {
+        panic!("not a ConfigState")
+    };
+    assert!(!valid);
+    let summary = summary.expect("an invalid state has a summary");
+    assert!(
+        summary.contains("spec.addresses") && summary.contains('q') && !summary.contains('\n'),
+        "{summary}"
+    );
+    assert_eq!(
+        config_state(None),
+        Action::ConfigState {
+            valid: true,
+            summary: None
+        }
+    );
+    // Thousands of errors: cut at a character boundary, marked as cut.
+    let mut many = diags.clone();
+    while many.errors.len() < 2000 {
+        many.errors.extend(diags.errors.iter().cloned());
+    }
+    let Action::ConfigState {
+        summary: Some(cut), ..
+    } = config_state(Some(&many))
+    else {
+        panic!("not a ConfigState with a summary")
+    };
+    assert!(
+        cut.len() <= SUMMARY_MAX + " …".len() && cut.ends_with(" …"),
+        "{}",
+        cut.len()
+    );
+}

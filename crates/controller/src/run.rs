@@ -221,6 +221,7 @@ fn decide(
             m.config_loaded.store(true, Ordering::Relaxed);
             m.config_stale.store(false, Ordering::Relaxed);
             engine.config_accepted();
+            out.push(engine::config_state(None));
             *last_good_pools = Some(Objects {
                 ip_address_pools: objs.ip_address_pools.clone(),
                 ..Objects::default()
@@ -233,6 +234,7 @@ fn decide(
             m.config_stale.store(true, Ordering::Relaxed);
             tracing::warn!("configuration rejected, keeping the last good one: {diags}");
             out.extend(engine.config_rejected(&diags));
+            out.push(engine::config_state(Some(&diags)));
             last_good_pools.as_ref().and_then(|good| {
                 let merged = Objects {
                     ip_address_pools: good.ip_address_pools.clone(),

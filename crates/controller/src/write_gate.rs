@@ -44,7 +44,7 @@ where
 pub fn status_first(mut todo: Vec<Action>) -> Vec<Action> {
     todo.sort_by_key(|a| match a {
         Action::SetStatus { .. } => 0,
-        Action::PoolStatus { .. } => 1,
+        Action::PoolStatus { .. } | Action::ConfigState { .. } => 1,
         Action::Event { .. } | Action::ConfigEvent { .. } => 2,
     });
     todo

@@ -11,6 +11,7 @@
 
 use crate::engine::{Action, POOL_ANNOTATION};
 use crate::objects::ServiceEntry;
+use crate::status_kinds::{ConfigurationStateCr, ConfigurationStateSpec};
 use crate::store::{lock, Shared};
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::api::events::v1::Event;
@@ -55,8 +56,14 @@ fn reference(kind: &str, namespace: &str, name: &str, uid: Option<String>) -> Ob
 /// Whether a failed write is worth retrying soon (status writes are; an
 /// Event that could not be published is not re-sent).
 pub fn retried(a: &Action) -> bool {
-    matches!(a, Action::SetStatus { .. } | Action::PoolStatus { .. })
+    matches!(
+        a,
+        Action::SetStatus { .. } | Action::PoolStatus { .. } | Action::ConfigState { .. }
+    )
 }
+
+/// The controller's `ConfigurationState` (MetalLB names it `controller`).
+pub const CONFIG_STATE_NAME: &str = "controller";
 
 impl Writer {
     /// Creates one Event on `regarding` (in its namespace).
@@ -156,7 +163,77 @@ impl Writer {
                 self.publish(true, "ConfigurationError", message, "Validate", r)
                     .await?;
             }
+            Action::ConfigState { valid, summary } => {
+                self.config_state(*valid, summary.as_deref()).await?;
+            }
         }
+        Ok(())
+    }
+
+    /// Brings `ConfigurationState/controller` to `valid`/`summary`: read
+    /// it (created, labelled as MetalLB's, when missing or deleted), and
+    /// patch its status only when the result or the summary differ, so
+    /// `lastTransitionTime` is the time of the change and an unchanged
+    /// pass writes nothing.
+    async fn config_state(&self, valid: bool, summary: Option<&str>) -> Result<(), kube::Error> {
+        let api: Api<ConfigurationStateCr> = Api::namespaced(self.client.clone(), &self.namespace);
+        let current = match api.get_opt(CONFIG_STATE_NAME).await? {
+            Some(o) => o.status,
+            None => {
+                let obj = ConfigurationStateCr {
+                    metadata: ObjectMeta {
+                        name: Some(CONFIG_STATE_NAME.into()),
+                        namespace: Some(self.namespace.clone()),
+                        labels: Some(
+                            [(
+                                "metallb.io/component-type".to_string(),
+                                "controller".to_string(),
+                            )]
+                            .into(),
+                        ),
+                        ..ObjectMeta::default()
+                    },
+                    spec: ConfigurationStateSpec {},
+                    status: None,
+                };
+                match api.create(&PostParams::default(), &obj).await {
+                    Ok(_) => None,
+                    // Another replica (or a previous term) created it.
+                    Err(kube::Error::Api(e)) if e.code == 409 => {
+                        api.get_opt(CONFIG_STATE_NAME).await?.and_then(|o| o.status)
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let result = if valid { "Valid" } else { "Invalid" };
+        if let Some(c) = &current {
+            if c.result.as_deref() == Some(result) && c.error_summary.as_deref() == summary {
+                return Ok(());
+            }
+        }
+        let (status, reason) = if valid {
+            ("True", "Reconciled")
+        } else {
+            ("False", "ConfigurationError")
+        };
+        let patch = serde_json::json!({"status": {
+            "result": result,
+            "errorSummary": summary,
+            "conditions": [{
+                "type": "configReconcilerValid",
+                "status": status,
+                "reason": reason,
+                "message": summary.unwrap_or(""),
+                "lastTransitionTime": Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            }],
+        }});
+        api.patch_status(
+            CONFIG_STATE_NAME,
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
         Ok(())
     }
 }
