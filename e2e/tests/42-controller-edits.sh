@@ -147,7 +147,7 @@ metric_is metallb_k8s_client_config_stale_bool 0 || die "config_stale_bool '$(me
 # MetalLB's ConfigurationState `controller`: result|errorSummary|condition.
 cstate() { kubectl get configurationstate controller -n metallb-system -o jsonpath='{.status.result}|{.status.errorSummary}|{.status.conditions[0].type}={.status.conditions[0].status}'; }
 cstate_like() { local v; v=$(cstate) && [[ $v == $1 ]]; }
-wait_until 10 cstate_like 'Valid||configReconcilerValid=True' || die "ConfigurationState controller '$(cstate)' before the overlap, want Valid"
+wait_until 10 cstate_like 'Valid||poolReconcilerValid=True' || die "ConfigurationState controller '$(cstate)' before the overlap, want Valid"
 kubectl apply -f - >/dev/null <<'EOF2'
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
@@ -162,7 +162,7 @@ msg=$(pool_event p4)
 wait_until 10 metric_is metallb_k8s_client_config_stale_bool 1 || die "config_stale_bool '$(metric metallb_k8s_client_config_stale_bool)' with overlapping pools, want 1"
 metric_is metallb_k8s_client_config_loaded_bool 1 || die "config_loaded_bool '$(metric metallb_k8s_client_config_loaded_bool)', want 1"
 log "ConfigurationState now: $(cstate)"
-wait_until 10 cstate_like 'Invalid|*p4*spec.addresses*p1*|configReconcilerValid=False' ||
+wait_until 10 cstate_like 'Invalid|*p4*spec.addresses*p1*|poolReconcilerValid=False' ||
   die "ConfigurationState controller '$(cstate)' with overlapping pools, want Invalid naming p4, spec.addresses and p1"
 kubectl delete svc g -n default --wait=true >/dev/null
 lb k
@@ -170,7 +170,7 @@ expect k 198.51.100.3 p1
 log "overlap: p4 Event '$(head -1 <<<"$msg")', stale 1; k allocated from the last good config"
 kubectl delete ipaddresspool p4 -n metallb-system >/dev/null
 wait_until 10 metric_is metallb_k8s_client_config_stale_bool 0 || die "config_stale_bool still '$(metric metallb_k8s_client_config_stale_bool)' after p4 was deleted"
-wait_until 10 cstate_like 'Valid||configReconcilerValid=True' || die "ConfigurationState controller '$(cstate)' after p4 was deleted, want Valid"
+wait_until 10 cstate_like 'Valid||poolReconcilerValid=True' || die "ConfigurationState controller '$(cstate)' after p4 was deleted, want Valid"
 
 # ---- a denied status write is retried with backoff, not only at the 30 s resync ----
 kubectl delete svc k -n default --wait=true >/dev/null

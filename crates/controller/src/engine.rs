@@ -64,7 +64,7 @@ pub enum Action {
     },
     /// Bring the `ConfigurationState` named `controller` (MetalLB 0.15.3)
     /// to this result: `status.result` Valid/Invalid, `errorSummary`, and
-    /// the `configReconcilerValid` condition. Level-triggered: every full
+    /// the `poolReconcilerValid` condition. Level-triggered: every full
     /// pass says it; the driver writes only when the object differs.
     ConfigState {
         /// The configuration validated.

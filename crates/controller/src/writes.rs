@@ -221,7 +221,7 @@ impl Writer {
             "result": result,
             "errorSummary": summary,
             "conditions": [{
-                "type": "configReconcilerValid",
+                "type": "poolReconcilerValid",
                 "status": status,
                 "reason": reason,
                 "message": summary.unwrap_or(""),
