@@ -187,16 +187,13 @@ mod tests {
     #[test]
     fn no_kind_has_a_short_name_as_in_metallbs_crds() {
         // MetalLB's config/crd/bases name each kind by kind, listKind
-        // (the API server's default), plural and singular only: a short name of ours would be a name
-        // `kubectl get` accepts here and not with MetalLB.
+        // (the API server's default), plural and singular only: a short
+        // name of ours would be a name `kubectl get` accepts here and not
+        // with MetalLB.
         for c in &all().unwrap() {
             let n = &c.spec.names;
             assert_eq!(n.short_names, None, "{}", n.kind);
             assert_eq!(n.singular.as_deref(), Some(n.kind.to_lowercase().as_str()));
-            assert_eq!(
-                n.list_kind.as_deref(),
-                Some(format!("{}List", n.kind).as_str())
-            );
         }
     }
 
