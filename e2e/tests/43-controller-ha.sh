@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (stops the API server; its port is free meanwhile and a parallel test could take it)
 # oxlb-controller HA against a real kube-apiserver: two replicas with
 # --leader-elect (short timing: lease 6 s, renew deadline 4 s, retry 1 s).
 # The Lease coordination.k8s.io/v1 metallb-system/oxlb-controller names the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# e2e: serial (stops the API server; its port is free meanwhile and a parallel test could take it)
 # The API server stopped for 30 s in a cluster as a MetalLB user has it
 # (lib/kube_cluster.sh: deploy/, controller, three speakers, BIRD, an L2
 # client): the rig's kube-apiserver is killed by PID (etcd keeps running)

@@ -26,7 +26,8 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 VIP=$L2_VIP4
 
 BIN=$(kube_speaker_bin)
-"$BIN" kubernetes --help | grep -q -- '--ml-labels' || die "$BIN kubernetes has no --ml-labels"
+help=$("$BIN" kubernetes --help) || die "$BIN kubernetes --help failed"
+[[ $help == *--ml-labels* ]] || die "$BIN kubernetes has no --ml-labels"
 
 kube_up
 kubectl apply -f "$REPO/deploy/crds.yaml" >/dev/null || die "kubectl apply deploy/crds.yaml failed"
@@ -85,7 +86,7 @@ spec:
 EOF2
   local ip; ip=$(l2_node_ip4 "$1")
   kubectl patch pod "speaker-$1" -n metallb-system --subresource=status --type=merge \
-    -p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$ip\",\"podIPs\":[{\"ip\":\"$ip\"}]}}" >/dev/null ||
+    -p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$ip\",\"podIPs\":[{\"ip\":\"$ip\"}],\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null ||
     die "pod speaker-$1: status patch failed"
   [[ $(kubectl get pod "speaker-$1" -n metallb-system -o jsonpath='{.status.podIP}') == "$ip" ]] ||
     die "pod speaker-$1: status.podIP did not stick"

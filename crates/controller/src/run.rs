@@ -419,10 +419,24 @@ pub async fn run(s: Settings) -> Result<(), RunError> {
                 written.retain(|_, (_, _, at)| at.elapsed() < Duration::from_secs(5));
                 let mut failed = false;
                 let n = actions.len();
+                // A status write skipped as already done takes its
+                // deprecatedAnnotation warning with it (one per write).
+                let skipped: std::collections::HashSet<ServiceKey> = actions
+                    .iter()
+                    .filter(|a| already_written(&written, a))
+                    .filter_map(|a| match a {
+                        Action::SetStatus { key, .. } => Some(key.clone()),
+                        _ => None,
+                    })
+                    .collect();
                 let todo: Vec<Action> = crate::write_gate::status_first(
                     actions
                         .into_iter()
                         .filter(|a| !already_written(&written, a))
+                        .filter(|a| {
+                            !matches!(a, Action::Event { key, reason: "deprecatedAnnotation", .. }
+                                if skipped.contains(key))
+                        })
                         .collect(),
                 );
                 // Writes to different objects are independent: up to 16 in

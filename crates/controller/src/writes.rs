@@ -55,15 +55,18 @@ fn reference(kind: &str, namespace: &str, name: &str, uid: Option<String>) -> Ob
 
 /// Whether a failed write is worth retrying soon (status writes are; an
 /// Event that could not be published is not re-sent).
+/// `ConfigState` is not retried either: every full pass says it again,
+/// and an API server without the kind (CRDs older than MetalLB 0.15.3) or
+/// a Role without it must not turn every pass into a full one.
 pub fn retried(a: &Action) -> bool {
-    matches!(
-        a,
-        Action::SetStatus { .. } | Action::PoolStatus { .. } | Action::ConfigState { .. }
-    )
+    matches!(a, Action::SetStatus { .. } | Action::PoolStatus { .. })
 }
 
 /// The controller's `ConfigurationState` (MetalLB names it `controller`).
 pub const CONFIG_STATE_NAME: &str = "controller";
+
+/// The condition MetalLB's controller sets on it.
+const CONDITION: &str = "poolReconcilerValid";
 
 impl Writer {
     /// Creates one Event on `regarding` (in its namespace).
@@ -207,25 +210,40 @@ impl Writer {
             }
         };
         let result = if valid { "Valid" } else { "Invalid" };
-        if let Some(c) = &current {
-            if c.result.as_deref() == Some(result) && c.error_summary.as_deref() == summary {
-                return Ok(());
-            }
-        }
         let (status, reason) = if valid {
             ("True", "Reconciled")
         } else {
             ("False", "ConfigurationError")
         };
+        let shown = current.as_ref().and_then(|c| {
+            c.conditions
+                .iter()
+                .find(|x| x.type_ == CONDITION)
+                .map(|x| (x.status.as_str(), x.last_transition_time.clone()))
+        });
+        if let Some(c) = &current {
+            if c.result.as_deref() == Some(result)
+                && c.error_summary.as_deref() == summary
+                && shown.as_ref().is_some_and(|(s, _)| *s == status)
+                && c.conditions.len() == 1
+            {
+                return Ok(());
+            }
+        }
+        // The condition's time moves only when its status flips.
+        let since = match shown {
+            Some((s, t)) if s == status => t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            _ => Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        };
         let patch = serde_json::json!({"status": {
             "result": result,
             "errorSummary": summary,
             "conditions": [{
-                "type": "poolReconcilerValid",
+                "type": CONDITION,
                 "status": status,
                 "reason": reason,
                 "message": summary.unwrap_or(""),
-                "lastTransitionTime": Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                "lastTransitionTime": since,
             }],
         }});
         api.patch_status(

@@ -27,6 +27,11 @@ pub struct PodRecord {
     pub terminating: bool,
     /// `status.phase` is `Succeeded` or `Failed`: it will not run again.
     pub finished: bool,
+    /// Its `Ready` condition is `True`: the speaker in it runs. A Pod
+    /// pulling its image already has the node's IP (hostNetwork) but no
+    /// speaker to prove itself, and with majority fencing an unproven
+    /// member counts against the others.
+    pub ready: bool,
     /// `metadata.creationTimestamp` as seconds since the epoch (0 unknown).
     pub created: i64,
 }
@@ -40,11 +45,14 @@ pub struct Projection {
     pub notes: Vec<String>,
 }
 
-/// A Pod still counts while it is scheduled, not terminating, not
-/// finished and has an address.
-fn usable(p: &PodRecord) -> Option<(&str, &[IpAddr])> {
+/// A Pod counts while it is scheduled, not terminating, not finished and
+/// has an address, and, on another node than `me`, is Ready (MetalLB's
+/// memberlist only counts speakers that joined). This node's own Pod
+/// counts before it is Ready: its readiness may wait on this speaker.
+fn usable<'a>(p: &'a PodRecord, me: &str) -> Option<(&'a str, &'a [IpAddr])> {
     let node = p.node.as_deref()?;
-    (!p.terminating && !p.finished && !p.ips.is_empty()).then_some((node, p.ips.as_slice()))
+    (!p.terminating && !p.finished && !p.ips.is_empty() && (p.ready || node == me))
+        .then_some((node, p.ips.as_slice()))
 }
 
 /// The members from the speaker Pods `pods` (by Pod name) for node `me`;
@@ -69,7 +77,7 @@ pub fn project(
     let mut per_node: BTreeMap<&str, (i64, &str, &[IpAddr])> = BTreeMap::new();
     let mut shared: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, p) in pods {
-        let Some((node, ips)) = usable(p) else {
+        let Some((node, ips)) = usable(p, me) else {
             continue;
         };
         if !nodes.contains(node) {

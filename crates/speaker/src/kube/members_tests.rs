@@ -6,6 +6,7 @@ fn pod(node: &str, ip: &str, created: i64) -> PodRecord {
         ips: vec![ip.parse().unwrap()],
         terminating: false,
         finished: false,
+        ready: true,
         created,
     }
 }
@@ -162,5 +163,29 @@ fn members_take_the_address_family_of_this_nodes_pod() {
             .any(|n| n.contains("Pod speaker-c (node n3)")),
         "{:?}",
         p.notes
+    );
+}
+
+#[test]
+fn another_nodes_pod_that_is_not_ready_is_not_a_member_but_this_nodes_own_is() {
+    // n2's speaker is still pulling its image: the node's IP is already
+    // there (hostNetwork) but nobody will answer; n1 (this node) is not
+    // Ready yet either, its readiness waiting on this very speaker.
+    let starting = |node: &str, ip: &str| PodRecord {
+        ready: false,
+        ..pod(node, ip, 10)
+    };
+    let pods = BTreeMap::from([
+        ("speaker-a".to_string(), starting("n1", "192.0.2.11")),
+        ("speaker-b".to_string(), starting("n2", "192.0.2.12")),
+        ("speaker-c".to_string(), pod("n3", "192.0.2.13", 10)),
+    ]);
+    let p = project(&pods, &nodes(&["n1", "n2", "n3"]), DEFAULT_LABELS, "n1");
+    assert_eq!(
+        members_of(&p),
+        [
+            ("n1".to_string(), "192.0.2.11".to_string()),
+            ("n3".to_string(), "192.0.2.13".to_string())
+        ]
     );
 }

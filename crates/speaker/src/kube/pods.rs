@@ -43,6 +43,11 @@ pub fn record(pod: &Pod) -> (String, PodRecord) {
             ips,
             terminating: meta.deletion_timestamp.is_some(),
             finished: matches!(phase, Some("Succeeded" | "Failed")),
+            ready: status
+                .and_then(|s| s.conditions.as_ref())
+                .into_iter()
+                .flatten()
+                .any(|c| c.type_ == "Ready" && c.status == "True"),
             created: meta
                 .creation_timestamp
                 .as_ref()
@@ -193,7 +198,24 @@ mod tests {
         assert_eq!(r.ips[1].to_string(), "2001:db8::11");
         assert!(r.terminating);
         assert!(!r.finished);
+        assert!(!r.ready, "no Ready condition");
         assert_eq!(r.created, 1_767_323_045);
+    }
+
+    #[test]
+    fn a_pod_is_ready_only_with_its_ready_condition_true() {
+        let with = |ready: &str| -> Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "speaker-r"},
+                "spec": {"nodeName": "n1", "containers": []},
+                "status": {"phase": "Running", "podIP": "192.0.2.11", "conditions": [
+                    {"type": "PodScheduled", "status": "True"},
+                    {"type": "Ready", "status": ready}]}
+            }))
+            .unwrap()
+        };
+        assert!(record(&with("True")).1.ready);
+        assert!(!record(&with("False")).1.ready);
     }
 
     #[test]
