@@ -249,3 +249,18 @@ svc_event() {
 }
 svc_has_event() { local m; m=$(svc_event "$@") && [[ -n $m ]]; }
 svc_pool() { kubectl get svc "$1" -n "${2:-default}" -o jsonpath='{.metadata.annotations.metallb\.io/ip-allocated-from-pool}'; }
+
+# kube_field_ref PATH POD NODE IP NS: the value of a Pod env fieldRef, as
+# the kubelet would resolve it (no Pod exists here: no kubelet; the uid is
+# one of the form the API server gives, stable per Pod name).
+kube_field_ref() {
+  case $1 in
+    metadata.name) printf '%s' "$2" ;;
+    metadata.namespace) printf '%s' "$5" ;;
+    metadata.uid) python3 -c 'import sys, uuid; print(uuid.uuid5(uuid.NAMESPACE_DNS, sys.argv[1]))' "$2" ||
+      die "python3 uuid failed" ;;
+    spec.nodeName) printf '%s' "$3" ;;
+    status.podIP | status.hostIP) printf '%s' "$4" ;;
+    *) die "fieldRef $1: not resolved by lib/kube.sh" ;;
+  esac
+}

@@ -85,18 +85,7 @@ kc_apply() {
 }
 
 # The value of a fieldRef, as the kubelet would resolve it for this pod.
-_kc_field() { # PATH POD NODE IP
-  case $1 in
-    metadata.name) printf '%s' "$2" ;;
-    metadata.namespace) printf '%s' "$KC_NS" ;;
-    # No Pod exists (no kubelet): a uid of the form the API server gives.
-    metadata.uid) python3 -c 'import sys, uuid; print(uuid.uuid5(uuid.NAMESPACE_DNS, sys.argv[1]))' "$2" ||
-      die "python3 uuid failed" ;;
-    spec.nodeName) printf '%s' "$3" ;;
-    status.podIP | status.hostIP) printf '%s' "$4" ;;
-    *) die "fieldRef $1: not resolved by kube_cluster.sh" ;;
-  esac
-}
+_kc_field() { kube_field_ref "$1" "$2" "$3" "$4" "$KC_NS"; } # PATH POD NODE IP
 # A secretKeyRef, as the kubelet resolves it: the Secret's value, or unset
 # when the Secret is missing and the ref optional.
 _kc_secret() { # NAME KEY OPTIONAL -> value (rc 3: optional and absent)

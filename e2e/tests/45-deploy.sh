@@ -117,18 +117,7 @@ PY
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # The value of a fieldRef, as the kubelet would resolve it for this pod.
-field_value() { # PATH POD NODE IP
-  case $1 in
-    metadata.name) printf '%s' "$2" ;;
-    metadata.namespace) printf '%s' "$NS" ;;
-    # No Pod exists (no kubelet): a uid of the form the API server gives.
-    metadata.uid) python3 -c 'import sys, uuid; print(uuid.uuid5(uuid.NAMESPACE_DNS, sys.argv[1]))' "$2" ||
-      die "python3 uuid failed" ;;
-    spec.nodeName) printf '%s' "$3" ;;
-    status.podIP | status.hostIP) printf '%s' "$4" ;;
-    *) die "fieldRef $1: not resolved by this test" ;;
-  esac
-}
+field_value() { kube_field_ref "$1" "$2" "$3" "$4" "$NS"; } # PATH POD NODE IP
 
 # Fills CMD (command + args, $(VAR) expanded from the container's env) and
 # ENVS (NAME=VALUE) from a workload's JSON. Secret refs must be optional
